@@ -1,0 +1,1 @@
+"""Boxoffice's domain: models, services and rules. Imports neither Flask nor Celery."""
