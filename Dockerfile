@@ -1,0 +1,15 @@
+# The one image behind web, worker, beat and the migration step of docker-compose.yml.
+FROM python:3.11-slim
+WORKDIR /app
+ENV PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
+COPY setup.cfg pyproject.toml README.md ./
+COPY api api
+COPY core core
+COPY worker worker
+COPY migrations migrations
+COPY alembic.ini Procfile ./
+RUN pip install .
+RUN useradd --create-home boxoffice
+USER boxoffice
+EXPOSE 8000
+CMD ["gunicorn", "api:create_app()", "--bind", "0.0.0.0:8000"]

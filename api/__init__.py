@@ -1,0 +1,92 @@
+"""The HTTP API: a thin Flask layer that parses requests, calls one `core` service, and answers.
+
+`gunicorn "api:create_app()"` serves it; `flask --app api:create_app create-admin` is its CLI.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import click
+from flask import Flask
+from flask_cors import CORS
+from sqlalchemy.exc import IntegrityError
+
+from api import auth, db, errors
+from api.extensions import Api, limiter
+from api.resources import accounts, admin, events, health
+from core import runtime
+from core.config import Settings
+from core.services.accounts import ensure_admin
+
+log = logging.getLogger(__name__)
+
+BLUEPRINTS = (accounts.blp, admin.blp, events.blp)
+
+
+def create_app(config: Settings | None = None) -> Flask:
+    settings = config or Settings.from_env()
+    runtime.configure(settings)
+    runtime.set_dispatcher(_job_dispatcher())
+    app = Flask(__name__)
+    app.config.update(
+        API_TITLE="Boxoffice",
+        API_VERSION="v1",
+        OPENAPI_VERSION="3.1.0",
+        OPENAPI_URL_PREFIX="/api/v1",
+        OPENAPI_JSON_PATH="openapi.json",
+        OPENAPI_SWAGGER_UI_PATH="docs",
+        OPENAPI_SWAGGER_UI_URL="https://cdn.jsdelivr.net/npm/swagger-ui-dist/",
+        OPENAPI_REDOC_PATH="redoc",
+        OPENAPI_REDOC_URL="https://cdn.jsdelivr.net/npm/redoc/bundles/redoc.standalone.js",
+        API_SPEC_OPTIONS={
+            "components": {
+                "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}
+            }
+        },
+        MAX_CONTENT_LENGTH=1024 * 1024,
+        RATELIMIT_ENABLED=settings.rate_limits_enabled,
+        RATELIMIT_STORAGE_URI=settings.redis_url,
+        RATELIMIT_KEY_PREFIX="ratelimit",
+    )
+    db.init_app(app)
+    errors.init_app(app)
+    auth.init_app(app)
+    limiter.init_app(app)
+    api = Api(app)
+    for blueprint in BLUEPRINTS:
+        api.register_blueprint(blueprint)
+    app.register_blueprint(health.blp)
+    CORS(app, origins=list(settings.cors_origins), expose_headers=["Location", "Retry-After", "ETag"])
+    app.cli.add_command(create_admin_command)
+    if settings.admin_email and settings.admin_password:
+        _create_first_admin(settings)
+    return app
+
+
+def _job_dispatcher():
+    """Jobs go to the Celery broker; importing the worker's app object is the only link to it."""
+    from worker.celery_app import dispatch_job
+
+    return dispatch_job
+
+
+def _create_first_admin(settings: Settings) -> None:
+    try:
+        with runtime.database().unit_of_work() as uow:
+            _, created = ensure_admin(uow, settings.admin_email, settings.admin_password)
+    except IntegrityError:  # another process created it at the same moment
+        return
+    if created:
+        log.info("created the first administrator %s", settings.admin_email)
+
+
+@click.command("create-admin")
+@click.option("--email", required=True)
+@click.option("--password", required=True, prompt=True, hide_input=True, confirmation_prompt=True)
+@click.option("--name", default="Administrator")
+def create_admin_command(email: str, password: str, name: str) -> None:
+    """Create an administrator account (does nothing if the email is taken)."""
+    with runtime.database().unit_of_work() as uow:
+        user, created = ensure_admin(uow, email, password, name)
+    click.echo(f"{'created' if created else 'exists already'}: {user.email} ({user.role})")

@@ -1,0 +1,116 @@
+"""Authentication plumbing: JWT claims, revocation in Redis, and the signed-in user.
+
+An access token and its refresh token share a session id (`sid`); logging out revokes the
+session, so both stop working at once. Revocations live in Redis until the tokens would have
+expired anyway.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import uuid
+
+from flask import Flask
+from flask_jwt_extended import create_access_token, create_refresh_token, get_jwt, jwt_required
+
+from api.db import request_uow
+from api.errors import error_response
+from api.extensions import jwt
+from core import runtime
+from core.errors import Forbidden, Unauthorized
+from core.models import User
+from core.services.accounts import get_user
+
+_REVOKED_PREFIX = "jwt:revoked:"
+
+
+def issue_tokens(user: User) -> dict:
+    settings = runtime.settings()
+    session_id = uuid.uuid4().hex
+    claims = {"role": user.role, "sid": session_id}
+    return {
+        "access_token": create_access_token(identity=str(user.id), additional_claims=claims),
+        "refresh_token": create_refresh_token(identity=str(user.id), additional_claims=claims),
+        "token_type": "Bearer",
+        "expires_in": settings.access_token_seconds,
+    }
+
+
+def reissue_access_token() -> dict:
+    claims = get_jwt()
+    user = current_actor()
+    token = create_access_token(
+        identity=str(user.id), additional_claims={"role": user.role, "sid": claims["sid"]}
+    )
+    return {
+        "access_token": token,
+        "token_type": "Bearer",
+        "expires_in": runtime.settings().access_token_seconds,
+    }
+
+
+def revoke_current_session() -> None:
+    claims = get_jwt()
+    ttl = runtime.settings().refresh_token_seconds
+    runtime.redis_client().set(_REVOKED_PREFIX + claims["sid"], "1", ex=ttl)
+
+
+def current_actor() -> User:
+    """The signed-in user, read fresh from the database so a changed role applies at once."""
+    try:
+        user_id = uuid.UUID(get_jwt()["sub"])
+        return get_user(request_uow(), user_id)
+    except Exception:
+        raise Unauthorized("Your account no longer exists; sign in again.", name="unknown_user") from None
+
+
+def current_user_id() -> uuid.UUID:
+    """The signed-in user's id from the token alone, for hot paths that must not touch PostgreSQL."""
+    return uuid.UUID(get_jwt()["sub"])
+
+
+def roles_required(*roles: str):
+    """Signed in with one of `roles` (admins always pass); the role is checked in the database."""
+
+    def decorator(view):
+        @functools.wraps(view)
+        @jwt_required()
+        def wrapper(*args, **kwargs):
+            actor = current_actor()
+            if actor.role != "admin" and actor.role not in roles:
+                raise Forbidden(f"This needs one of these roles: {', '.join(roles)}.")
+            return view(*args, **kwargs)
+
+        return wrapper
+
+    return decorator
+
+
+def _is_revoked(_header, payload) -> bool:
+    return bool(runtime.redis_client().exists(_REVOKED_PREFIX + payload.get("sid", "")))
+
+
+def _unauthorized(message: str, reason: str):
+    return error_response(401, message, reason, headers=[("WWW-Authenticate", "Bearer")])
+
+
+def init_app(app: Flask) -> None:
+    settings = runtime.settings()
+    app.config.update(
+        JWT_SECRET_KEY=settings.jwt_secret_key,
+        JWT_ACCESS_TOKEN_EXPIRES=dt.timedelta(seconds=settings.access_token_seconds),
+        JWT_REFRESH_TOKEN_EXPIRES=dt.timedelta(seconds=settings.refresh_token_seconds),
+        JWT_TOKEN_LOCATION=["headers"],
+        JWT_ERROR_MESSAGE_KEY="message",
+    )
+    jwt.init_app(app)
+    jwt.token_in_blocklist_loader(_is_revoked)
+    jwt.unauthorized_loader(lambda reason: _unauthorized(f"Sign in first: {reason}.", "missing_token"))
+    jwt.invalid_token_loader(lambda reason: _unauthorized(f"Invalid token: {reason}.", "invalid_token"))
+    jwt.expired_token_loader(
+        lambda _h, _p: _unauthorized("Your token has expired; refresh it.", "token_expired")
+    )
+    jwt.revoked_token_loader(lambda _h, _p: _unauthorized("This session was signed out.", "token_revoked"))
+    jwt.needs_fresh_token_loader(lambda _h, _p: _unauthorized("Sign in again.", "fresh_token_required"))
+    jwt.user_lookup_error_loader(lambda _h, _p: _unauthorized("Unknown user.", "unknown_user"))

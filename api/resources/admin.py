@@ -1,0 +1,54 @@
+"""Administration: organizations, and users' roles."""
+
+from __future__ import annotations
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
+
+from api.auth import current_actor, roles_required
+from api.db import request_uow
+from api.resources.accounts import UserOut
+from core.models import ROLES
+from core.services import accounts
+
+blp = Blueprint("admin", __name__, url_prefix="/api/v1", description="Organizations and users (admins)")
+
+
+class OrganizationIn(Schema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    contact_email = fields.Email(load_default=None, allow_none=True, validate=validate.Length(max=320))
+
+
+class OrganizationOut(Schema):
+    id = fields.UUID()
+    name = fields.String()
+    contact_email = fields.String(allow_none=True)
+
+
+class UserPatch(Schema):
+    role = fields.String(validate=validate.OneOf(ROLES))
+    organization_id = fields.UUID(allow_none=True)
+    name = fields.String(validate=validate.Length(min=1, max=200))
+
+
+@blp.route("/organizations")
+class Organizations(MethodView):
+    @roles_required("admin")
+    @blp.arguments(OrganizationIn)
+    @blp.response(201, OrganizationOut)
+    def post(self, data):
+        """Create an organization (an organizer company)."""
+        return accounts.create_organization(
+            request_uow(), current_actor(), data["name"], data["contact_email"]
+        )
+
+
+@blp.route("/users/<uuid:user_id>")
+class Users(MethodView):
+    @roles_required("admin")
+    @blp.arguments(UserPatch)
+    @blp.response(200, UserOut)
+    def patch(self, data, user_id):
+        """Set a user's role and organization."""
+        return accounts.update_user(request_uow(), current_actor(), user_id, data)

@@ -1,0 +1,233 @@
+"""Events: browse and search (anyone), create and edit (organizers), the calendar file."""
+
+from __future__ import annotations
+
+from flask import Response, request
+from flask.views import MethodView
+from flask_jwt_extended import get_jwt, jwt_required, verify_jwt_in_request
+from flask_smorest import Blueprint
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from api.auth import current_actor
+from api.db import request_uow
+from api.pagination import paginate_select
+from core import runtime
+from core.errors import PreconditionRequired
+from core.services import events
+from core.services.calendar import event_calendar
+
+blp = Blueprint("events", __name__, url_prefix="/api/v1/events", description="Events and ticket types")
+
+CURRENCY = validate.Regexp(r"^[A-Za-z]{3}$", error="Use a three-letter ISO 4217 code such as EUR.")
+
+
+class TicketTypeIn(Schema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=120))
+    price = fields.Integer(required=True, strict=True, validate=validate.Range(min=0, max=100_000_000))
+    currency = fields.String(required=True, validate=CURRENCY)
+    quota = fields.Integer(required=True, strict=True, validate=validate.Range(min=0, max=1_000_000))
+    surge_price = fields.Integer(
+        strict=True, allow_none=True, validate=validate.Range(min=0, max=100_000_000)
+    )
+    surge_threshold = fields.Integer(
+        strict=True, allow_none=True, validate=validate.Range(min=0, max=1_000_000)
+    )
+
+
+class TicketTypePatch(TicketTypeIn):
+    """The same fields, each optional (loaded with `partial=True`)."""
+
+
+class EventFields(Schema):
+    title = fields.String(validate=validate.Length(min=1, max=200))
+    description = fields.String(validate=validate.Length(max=10_000))
+    category = fields.String(allow_none=True, validate=validate.Length(min=1, max=60))
+    venue = fields.String(validate=validate.Length(max=200))
+    address = fields.String(validate=validate.Length(max=500))
+    latitude = fields.Float(allow_none=True, validate=validate.Range(min=-90, max=90))
+    longitude = fields.Float(allow_none=True, validate=validate.Range(min=-180, max=180))
+    starts_at = fields.AwareDateTime()
+    ends_at = fields.AwareDateTime()
+    timezone = fields.String(validate=validate.Length(min=1, max=64))
+    sales_start = fields.AwareDateTime(allow_none=True)
+    sales_end = fields.AwareDateTime(allow_none=True)
+    hold_seconds = fields.Integer(strict=True, validate=validate.Range(min=60, max=86_400))
+    max_per_booking = fields.Integer(strict=True, validate=validate.Range(min=1, max=100))
+    max_per_user = fields.Integer(strict=True, validate=validate.Range(min=1, max=1_000))
+    waitlist_enabled = fields.Boolean()
+    refund_until = fields.AwareDateTime(allow_none=True)
+    capacity = fields.Integer(strict=True, allow_none=True, validate=validate.Range(min=1, max=10_000_000))
+
+
+class EventCreate(EventFields):
+    title = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    starts_at = fields.AwareDateTime(required=True)
+    ends_at = fields.AwareDateTime(required=True)
+    organization_id = fields.UUID(metadata={"description": "Admins only: the organizing company."})
+    ticket_types = fields.List(
+        fields.Nested(TicketTypeIn), required=True, validate=validate.Length(min=1, max=50)
+    )
+
+
+class TicketTypeOut(Schema):
+    id = fields.UUID()
+    name = fields.String()
+    price = fields.Integer(
+        metadata={"description": "The price now (surge price once its threshold is sold)."}
+    )
+    list_price = fields.Integer()
+    currency = fields.String()
+    quota = fields.Integer()
+    held = fields.Integer()
+    sold = fields.Integer()
+    available = fields.Integer()
+    surge_price = fields.Integer(allow_none=True)
+    surge_threshold = fields.Integer(allow_none=True)
+
+
+class EventOut(EventFields):
+    id = fields.UUID()
+    organization_id = fields.UUID()
+    status = fields.String()
+    version = fields.Integer()
+    published_at = fields.AwareDateTime(allow_none=True)
+    available = fields.Method("_available")
+    ticket_types = fields.Method("_ticket_types")
+
+    def _available(self, event) -> int:
+        return events.event_availability(event)
+
+    def _ticket_types(self, event) -> list:
+        return TicketTypeOut(many=True).dump(
+            [events.ticket_type_view(event, tt) for tt in event.ticket_types]
+        )
+
+
+class EventQuery(Schema):
+    q = fields.String(validate=validate.Length(min=1, max=200))
+    category = fields.String(validate=validate.Length(min=1, max=60))
+    starts_after = fields.AwareDateTime()
+    starts_before = fields.AwareDateTime()
+    lat = fields.Float(validate=validate.Range(min=-90, max=90))
+    lng = fields.Float(validate=validate.Range(min=-180, max=180))
+    radius_km = fields.Float(validate=validate.Range(min=0, max=20_000, min_inclusive=False))
+    available = fields.Boolean()
+
+    @validates_schema
+    def _location_together(self, data, **_kwargs):
+        given = [name for name in ("lat", "lng", "radius_km") if name in data]
+        if given and len(given) != 3:
+            raise ValidationError("lat, lng and radius_km go together.", "radius_km")
+
+
+def _etag(event) -> str:
+    return f'"{event.version}"'
+
+
+def _expected_version() -> int:
+    """The version the client read, from `If-Match` (a change without it is refused with 428)."""
+    header = request.headers.get("If-Match")
+    if not header:
+        raise PreconditionRequired(
+            "Send If-Match with the ETag you read, so edits never cross.", name="if_match_required"
+        )
+    try:
+        return int(header.strip().removeprefix("W/").strip('"'))
+    except ValueError:
+        return -1
+
+
+def _with_etag(event, status=200):
+    return event, status, {"ETag": _etag(event)}
+
+
+@blp.route("")
+class Events(MethodView):
+    @blp.arguments(EventQuery, location="query")
+    @blp.response(200, EventOut(many=True))
+    @blp.paginate()
+    def get(self, args, pagination_parameters):
+        """Published upcoming events, soonest first, narrowed by the filters."""
+        query = events.search_events_query(events.EventFilters(**args))
+        return paginate_select(request_uow().session, query, pagination_parameters)
+
+    @jwt_required()
+    @blp.arguments(EventCreate)
+    @blp.response(201, EventOut)
+    def post(self, data):
+        """Create an event (a draft) with its ticket types."""
+        return _with_etag(events.create_event(request_uow(), current_actor(), data), 201)
+
+
+@blp.route("/<uuid:event_id>")
+class EventById(MethodView):
+    @blp.response(200, EventOut)
+    def get(self, event_id):
+        """An event with its ticket types and what is still available."""
+        verify_jwt_in_request(optional=True)
+        actor = current_actor() if get_jwt() else None
+        return _with_etag(events.get_visible_event(request_uow(), event_id, actor))
+
+    @jwt_required()
+    @blp.arguments(EventFields)
+    @blp.response(200, EventOut)
+    def patch(self, data, event_id):
+        """Edit an event; send `If-Match` with its ETag."""
+        event = events.update_event(request_uow(), current_actor(), event_id, data, _expected_version())
+        return _with_etag(event)
+
+
+@blp.route("/<uuid:event_id>/ticket-types")
+class TicketTypes(MethodView):
+    @jwt_required()
+    @blp.arguments(TicketTypeIn)
+    @blp.response(201, EventOut)
+    def post(self, data, event_id):
+        """Add a ticket type; send `If-Match` with the event's ETag."""
+        event = events.add_ticket_type(request_uow(), current_actor(), event_id, data, _expected_version())
+        return _with_etag(event, 201)
+
+
+@blp.route("/<uuid:event_id>/ticket-types/<uuid:ticket_type_id>")
+class TicketTypeById(MethodView):
+    @jwt_required()
+    @blp.arguments(TicketTypePatch(partial=True))
+    @blp.response(200, EventOut)
+    def patch(self, data, event_id, ticket_type_id):
+        """Edit a ticket type (price, quota...); send `If-Match` with the event's ETag."""
+        event = events.update_ticket_type(
+            request_uow(), current_actor(), event_id, ticket_type_id, data, _expected_version()
+        )
+        return _with_etag(event)
+
+
+@blp.route("/<uuid:event_id>/publish")
+class Publish(MethodView):
+    @jwt_required()
+    @blp.response(200, EventOut)
+    def post(self, event_id):
+        """Put the event on sale (visible to everyone)."""
+        return _with_etag(events.publish_event(request_uow(), current_actor(), event_id))
+
+
+@blp.route("/<uuid:event_id>/unpublish")
+class Unpublish(MethodView):
+    @jwt_required()
+    @blp.response(200, EventOut)
+    def post(self, event_id):
+        """Back to draft, while no ticket is held or sold."""
+        return _with_etag(events.unpublish_event(request_uow(), current_actor(), event_id))
+
+
+@blp.route("/<uuid:event_id>/calendar.ics")
+class CalendarFile(MethodView):
+    @blp.response(200, content_type="text/calendar")
+    def get(self, event_id):
+        """The event as an iCalendar file."""
+        event = events.get_visible_event(request_uow(), event_id, None)
+        body = event_calendar(event, runtime.settings().public_base_url)
+        return Response(
+            body,
+            mimetype="text/calendar",
+            headers={"Content-Disposition": f'attachment; filename="event-{event.id}.ics"'},
+        )

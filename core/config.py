@@ -1,0 +1,160 @@
+"""Settings read from the environment (12-factor), each with a default that works on one machine.
+
+Production (`BOXOFFICE_ENV=production`) refuses the defaults that are only safe on a laptop and
+names the variable to set.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEV_JWT_SECRET = "dev-only-insecure-jwt-secret-change-me-please"
+DEFAULT_SQLITE_PATH = Path(__file__).resolve().parent.parent / "var" / "boxoffice.sqlite3"
+
+
+class ConfigError(RuntimeError):
+    """A setting is missing or unusable; the message names the environment variable."""
+
+
+def _str(env, name: str, default: str) -> str:
+    value = env.get(name, "").strip()
+    return value or default
+
+
+def _int(env, name: str, default: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
+
+
+def _bool(env, name: str, default: bool) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in {"1", "true", "yes", "on"}:
+        return True
+    if raw in {"0", "false", "no", "off"}:
+        return False
+    raise ConfigError(f"{name} must be true or false, got {raw!r}")
+
+
+def _list(env, name: str, default: tuple[str, ...]) -> tuple[str, ...]:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    return tuple(part.strip() for part in raw.split(",") if part.strip())
+
+
+@dataclass(frozen=True)
+class Settings:
+    env: str = "development"
+    database_url: str = f"sqlite:///{DEFAULT_SQLITE_PATH}"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    jwt_secret_key: str = DEV_JWT_SECRET
+    access_token_seconds: int = 15 * 60
+    refresh_token_seconds: int = 30 * 24 * 3600
+    public_base_url: str = "http://127.0.0.1:8000"
+    cors_origins: tuple[str, ...] = ()
+    admin_email: str = ""
+    admin_password: str = ""
+    login_rate_limit: str = "10 per minute"
+    register_rate_limit: str = "20 per hour"
+    booking_rate_limit: str = "30 per minute"
+    rate_limits_enabled: bool = True
+    payment_provider: str = "local"
+    stripe_secret_key: str = ""
+    stripe_webhook_secret: str = ""
+    stripe_api_base: str = ""
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 1025
+    smtp_username: str = ""
+    smtp_password: str = ""
+    smtp_security: str = "none"
+    smtp_timeout: int = 10
+    mail_sender: str = "Boxoffice <tickets@boxoffice.localhost>"
+    ticket_signing_key: str = ""
+    allocation_batch_size: int = 500
+    hold_expiry_interval: int = 5
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @classmethod
+    def from_env(cls, env=None) -> Settings:
+        env = os.environ if env is None else env
+        stripe_key = _str(env, "STRIPE_SECRET_KEY", "")
+        settings = cls(
+            env=_str(env, "BOXOFFICE_ENV", "development"),
+            database_url=_normalize_database_url(_str(env, "DATABASE_URL", cls.database_url)),
+            redis_url=_str(env, "REDIS_URL", cls.redis_url),
+            jwt_secret_key=_str(env, "JWT_SECRET_KEY", DEV_JWT_SECRET),
+            access_token_seconds=_int(env, "JWT_ACCESS_TOKEN_SECONDS", cls.access_token_seconds),
+            refresh_token_seconds=_int(env, "JWT_REFRESH_TOKEN_SECONDS", cls.refresh_token_seconds),
+            public_base_url=_str(env, "PUBLIC_BASE_URL", cls.public_base_url).rstrip("/"),
+            cors_origins=_list(env, "CORS_ORIGINS", ()),
+            admin_email=_str(env, "ADMIN_EMAIL", ""),
+            admin_password=_str(env, "ADMIN_PASSWORD", ""),
+            login_rate_limit=_str(env, "LOGIN_RATE_LIMIT", cls.login_rate_limit),
+            register_rate_limit=_str(env, "REGISTER_RATE_LIMIT", cls.register_rate_limit),
+            booking_rate_limit=_str(env, "BOOKING_RATE_LIMIT", cls.booking_rate_limit),
+            rate_limits_enabled=_bool(env, "RATE_LIMITS_ENABLED", True),
+            payment_provider=_str(env, "PAYMENT_PROVIDER", "stripe" if stripe_key else "local"),
+            stripe_secret_key=stripe_key,
+            stripe_webhook_secret=_str(env, "STRIPE_WEBHOOK_SECRET", ""),
+            stripe_api_base=_str(env, "STRIPE_API_BASE", ""),
+            smtp_host=_str(env, "SMTP_HOST", cls.smtp_host),
+            smtp_port=_int(env, "SMTP_PORT", cls.smtp_port),
+            smtp_username=_str(env, "SMTP_USERNAME", ""),
+            smtp_password=_str(env, "SMTP_PASSWORD", ""),
+            smtp_security=_str(env, "SMTP_SECURITY", "none"),
+            smtp_timeout=_int(env, "SMTP_TIMEOUT", cls.smtp_timeout),
+            mail_sender=_str(env, "MAIL_SENDER", cls.mail_sender),
+            ticket_signing_key=_str(env, "TICKET_SIGNING_KEY", ""),
+            allocation_batch_size=_int(env, "ALLOCATION_BATCH_SIZE", cls.allocation_batch_size),
+            hold_expiry_interval=_int(env, "HOLD_EXPIRY_INTERVAL", cls.hold_expiry_interval),
+        )
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        if self.payment_provider not in {"local", "stripe"}:
+            raise ConfigError("PAYMENT_PROVIDER must be 'local' or 'stripe'")
+        if self.payment_provider == "stripe" and not self.stripe_secret_key:
+            raise ConfigError("PAYMENT_PROVIDER=stripe needs STRIPE_SECRET_KEY")
+        if self.smtp_security not in {"none", "starttls", "ssl"}:
+            raise ConfigError("SMTP_SECURITY must be one of none, starttls, ssl")
+        if self.allocation_batch_size < 1:
+            raise ConfigError("ALLOCATION_BATCH_SIZE must be at least 1")
+        if not self.is_production:
+            return
+        if self.jwt_secret_key == DEV_JWT_SECRET or len(self.jwt_secret_key) < 32:
+            raise ConfigError(
+                "JWT_SECRET_KEY must be set to a random secret of at least 32 characters in production"
+            )
+        if self.is_sqlite:
+            raise ConfigError("DATABASE_URL must point at PostgreSQL in production")
+        if not self.ticket_signing_key:
+            raise ConfigError("TICKET_SIGNING_KEY must be set in production (base64 Ed25519 seed)")
+        if self.payment_provider == "stripe" and not self.stripe_webhook_secret:
+            raise ConfigError("STRIPE_WEBHOOK_SECRET must be set when PAYMENT_PROVIDER=stripe")
+
+
+def _normalize_database_url(url: str) -> str:
+    """Accept the `postgres://` spelling that hosting platforms hand out."""
+    if url.startswith("postgres://"):
+        return "postgresql+psycopg2://" + url[len("postgres://") :]
+    if url.startswith("postgresql://"):
+        return "postgresql+psycopg2://" + url[len("postgresql://") :]
+    return url

@@ -1,0 +1,320 @@
+"""The schema: SQLAlchemy 2 typed models for every table of DESIGN section 2.
+
+Inventory lives in counters (`held`, `sold`) on the ticket type and the event, guarded by CHECK
+constraints so the database itself refuses an oversell whatever the code does.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    Uuid,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from uuid6 import uuid7
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+ROLES = ("customer", "staff", "organizer", "admin")
+EVENT_STATUSES = ("draft", "published", "cancelled")
+BOOKING_STATUSES = ("queued", "held", "confirmed", "waitlisted", "rejected", "expired", "cancelled")
+FINAL_BOOKING_STATUSES = frozenset({"confirmed", "rejected", "expired", "cancelled"})
+PAYMENT_STATUSES = ("pending", "paid", "failed", "expired", "refunded")
+REFUND_STATUSES = ("pending", "succeeded", "failed")
+TICKET_STATUSES = ("valid", "cancelled")
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def new_id() -> uuid.UUID:
+    """Time-ordered ids (UUIDv7): sortable by creation, friendly to B-tree indexes."""
+    return uuid7()
+
+
+class UTCDateTime(TypeDecorator):
+    """Stores UTC; always hands back an aware datetime (SQLite forgets the zone otherwise)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(dt.UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+def _one_of(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class Organization(Base):
+    __tablename__ = "organization"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(200))
+    contact_email: Mapped[str | None] = mapped_column(String(320))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class User(Base):
+    __tablename__ = "user"
+    __table_args__ = (CheckConstraint(_one_of("role", ROLES), name="role"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    # Stored lower-cased, so the unique index makes addresses unique regardless of case.
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(20), default="customer")
+    organization_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("organization.id", ondelete="RESTRICT"), index=True
+    )
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    organization: Mapped[Organization | None] = relationship()
+
+
+class Event(Base):
+    __tablename__ = "event"
+    __table_args__ = (
+        CheckConstraint(_one_of("status", EVENT_STATUSES), name="status"),
+        CheckConstraint("ends_at > starts_at", name="ends_after_start"),
+        CheckConstraint("hold_seconds > 0", name="hold_seconds_positive"),
+        CheckConstraint("max_per_booking >= 1", name="max_per_booking_positive"),
+        CheckConstraint("max_per_user >= 1", name="max_per_user_positive"),
+        CheckConstraint(
+            "held >= 0 AND sold >= 0 AND (capacity IS NULL OR held + sold <= capacity)",
+            name="capacity_not_exceeded",
+        ),
+        Index("ix_event_status_starts_at", "status", "starts_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    organization_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organization.id", ondelete="RESTRICT"), index=True
+    )
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    category: Mapped[str | None] = mapped_column(String(60), index=True)
+    venue: Mapped[str] = mapped_column(String(200), default="")
+    address: Mapped[str] = mapped_column(String(500), default="")
+    latitude: Mapped[float | None] = mapped_column(Float)
+    longitude: Mapped[float | None] = mapped_column(Float)
+    starts_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    ends_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    sales_start: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    sales_end: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(20), default="draft")
+    hold_seconds: Mapped[int] = mapped_column(Integer, default=600)
+    max_per_booking: Mapped[int] = mapped_column(Integer, default=10)
+    max_per_user: Mapped[int] = mapped_column(Integer, default=10)
+    waitlist_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    refund_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    capacity: Mapped[int | None] = mapped_column(Integer)
+    held: Mapped[int] = mapped_column(Integer, default=0)
+    sold: Mapped[int] = mapped_column(Integer, default=0)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    published_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    cancelled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+    organization: Mapped[Organization] = relationship()
+    ticket_types: Mapped[list[TicketType]] = relationship(
+        back_populates="event", order_by="TicketType.position", cascade="all, delete-orphan"
+    )
+
+
+class TicketType(Base):
+    __tablename__ = "ticket_type"
+    __table_args__ = (
+        CheckConstraint("held >= 0 AND sold >= 0 AND held + sold <= quota", name="quota_not_exceeded"),
+        CheckConstraint("price >= 0", name="price_not_negative"),
+        CheckConstraint("quota >= 0", name="quota_not_negative"),
+        CheckConstraint("(surge_price IS NULL) = (surge_threshold IS NULL)", name="surge_complete"),
+        CheckConstraint(
+            "surge_price IS NULL OR (surge_price >= 0 AND surge_threshold >= 0)",
+            name="surge_not_negative",
+        ),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    event_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("event.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(120))
+    price: Mapped[int] = mapped_column(Integer)
+    currency: Mapped[str] = mapped_column(String(3))
+    quota: Mapped[int] = mapped_column(Integer)
+    held: Mapped[int] = mapped_column(Integer, default=0)
+    sold: Mapped[int] = mapped_column(Integer, default=0)
+    surge_price: Mapped[int | None] = mapped_column(Integer)
+    surge_threshold: Mapped[int | None] = mapped_column(Integer)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+    event: Mapped[Event] = relationship(back_populates="ticket_types")
+
+    @property
+    def available(self) -> int:
+        return self.quota - self.held - self.sold
+
+
+class Booking(Base):
+    __tablename__ = "booking"
+    __table_args__ = (
+        CheckConstraint(_one_of("status", BOOKING_STATUSES), name="status"),
+        CheckConstraint("total >= 0", name="total_not_negative"),
+        Index("ix_booking_event_status_seq", "event_id", "status", "queue_seq"),
+        Index("ix_booking_status_hold_expires_at", "status", "hold_expires_at"),
+        Index("ix_booking_user_event", "user_id", "event_id"),
+    )
+
+    # Made by the API when it accepts the request: the idempotency key of the allocation step.
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("user.id", ondelete="RESTRICT"))
+    event_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("event.id", ondelete="RESTRICT"))
+    status: Mapped[str] = mapped_column(String(20))
+    # The order in which the API accepted the request for this event: first come, first served.
+    queue_seq: Mapped[int] = mapped_column(BigInteger)
+    join_waitlist: Mapped[bool] = mapped_column(Boolean, default=False)
+    total: Mapped[int] = mapped_column(Integer, default=0)
+    currency: Mapped[str] = mapped_column(String(3))
+    hold_expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    reason: Mapped[str | None] = mapped_column(String(40))
+    idempotency_key: Mapped[str | None] = mapped_column(String(200))
+    requested_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    decided_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    confirmed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    cancelled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    user: Mapped[User] = relationship()
+    event: Mapped[Event] = relationship()
+    lines: Mapped[list[BookingLine]] = relationship(
+        back_populates="booking", cascade="all, delete-orphan", lazy="selectin"
+    )
+
+
+class BookingLine(Base):
+    __tablename__ = "booking_line"
+    __table_args__ = (
+        CheckConstraint("quantity >= 1", name="quantity_positive"),
+        CheckConstraint("unit_price >= 0", name="unit_price_not_negative"),
+    )
+
+    booking_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("booking.id", ondelete="CASCADE"), primary_key=True
+    )
+    ticket_type_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("ticket_type.id", ondelete="RESTRICT"), primary_key=True, index=True
+    )
+    quantity: Mapped[int] = mapped_column(Integer)
+    # Fixed when the hold is made (surge pricing may move the list price afterwards).
+    unit_price: Mapped[int] = mapped_column(Integer)
+
+    booking: Mapped[Booking] = relationship(back_populates="lines")
+    ticket_type: Mapped[TicketType] = relationship()
+
+
+class Payment(Base):
+    __tablename__ = "payment"
+    __table_args__ = (CheckConstraint(_one_of("status", PAYMENT_STATUSES), name="status"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    booking_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("booking.id", ondelete="RESTRICT"), index=True)
+    provider: Mapped[str] = mapped_column(String(20))
+    checkout_session_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    checkout_url: Mapped[str | None] = mapped_column(Text)
+    checkout_expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    payment_intent_id: Mapped[str | None] = mapped_column(String(255), index=True)
+    amount: Mapped[int] = mapped_column(Integer)
+    currency: Mapped[str] = mapped_column(String(3))
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class Refund(Base):
+    __tablename__ = "refund"
+    __table_args__ = (
+        CheckConstraint(_one_of("status", REFUND_STATUSES), name="status"),
+        CheckConstraint("amount > 0", name="amount_positive"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    payment_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("payment.id", ondelete="RESTRICT"), index=True)
+    booking_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("booking.id", ondelete="RESTRICT"), index=True)
+    amount: Mapped[int] = mapped_column(Integer)
+    currency: Mapped[str] = mapped_column(String(3))
+    reason: Mapped[str] = mapped_column(String(40))
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    provider_refund_id: Mapped[str | None] = mapped_column(String(255))
+    idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class Ticket(Base):
+    __tablename__ = "ticket"
+    __table_args__ = (CheckConstraint(_one_of("status", TICKET_STATUSES), name="status"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    booking_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("booking.id", ondelete="RESTRICT"), index=True)
+    event_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("event.id", ondelete="RESTRICT"), index=True)
+    ticket_type_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("ticket_type.id", ondelete="RESTRICT"))
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    qr_payload: Mapped[str] = mapped_column(Text)
+    attendee_name: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(20), default="valid")
+    checked_in_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    checked_in_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("user.id", ondelete="RESTRICT"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class WebhookEvent(Base):
+    __tablename__ = "webhook_event"
+
+    # The provider's own event id: a replayed delivery hits this primary key and is ignored.
+    id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    provider: Mapped[str] = mapped_column(String(20))
+    type: Mapped[str] = mapped_column(String(100))
+    payload: Mapped[dict] = mapped_column(JSON)
+    received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    processed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

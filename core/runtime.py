@@ -1,0 +1,56 @@
+"""The process's configured resources: settings, database, Redis, and how jobs are dispatched.
+
+`api.create_app()` and the Celery worker call `configure()` once at start-up. Core services
+enqueue background work through `dispatch()` without knowing that Celery is behind it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import lru_cache
+
+import redis
+
+from core.config import Settings
+from core.db import Database, database_for
+
+JobDispatcher = Callable[[str, dict], None]
+
+_settings: Settings | None = None
+_dispatcher: JobDispatcher | None = None
+
+
+def configure(settings: Settings) -> None:
+    global _settings
+    _settings = settings
+
+
+def set_dispatcher(dispatcher: JobDispatcher) -> None:
+    global _dispatcher
+    _dispatcher = dispatcher
+
+
+def settings() -> Settings:
+    if _settings is None:
+        configure(Settings.from_env())
+    return _settings
+
+
+def database() -> Database:
+    return database_for(settings().database_url)
+
+
+def redis_client() -> redis.Redis:
+    return _redis_for(settings().redis_url)
+
+
+@lru_cache(maxsize=8)
+def _redis_for(url: str) -> redis.Redis:
+    return redis.Redis.from_url(url, decode_responses=True, health_check_interval=30)
+
+
+def dispatch(job: str, **kwargs) -> None:
+    """Send a background job by name; call only after the data it refers to is committed."""
+    if _dispatcher is None:
+        raise RuntimeError("no job dispatcher configured: start the worker package first")
+    _dispatcher(job, kwargs)

@@ -1,0 +1,362 @@
+"""Events and their ticket types: create, edit with optimistic locking, publish, search."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import uuid
+import zoneinfo
+from dataclasses import dataclass
+
+from sqlalchemy import Select, and_, exists, func, or_, select
+from sqlalchemy.orm import selectinload
+
+from core.db import UnitOfWork
+from core.errors import Conflict, Invalid, NotFound, PreconditionFailed
+from core.models import Event, TicketType, User, utcnow
+from core.pricing import current_price
+from core.services.permissions import require_organizer, require_organizer_of
+
+EVENT_FIELDS = (
+    "title", "description", "category", "venue", "address", "latitude", "longitude",
+    "starts_at", "ends_at", "timezone", "sales_start", "sales_end", "hold_seconds",
+    "max_per_booking", "max_per_user", "waitlist_enabled", "refund_until", "capacity",
+)  # fmt: skip
+TICKET_TYPE_FIELDS = ("name", "price", "currency", "quota", "surge_price", "surge_threshold")
+KM_PER_DEGREE = 111.32
+
+
+def _scalar_defaults(model) -> dict:
+    """The model's plain column defaults, which SQLAlchemy would only apply at INSERT time;
+    rules are checked before that, on the object as it will be stored."""
+    return {
+        column.key: column.default.arg
+        for column in model.__table__.columns
+        if column.default is not None and column.default.is_scalar
+    }
+
+
+EVENT_DEFAULTS = _scalar_defaults(Event)
+TICKET_TYPE_DEFAULTS = _scalar_defaults(TicketType)
+
+
+def get_event(uow: UnitOfWork, event_id: uuid.UUID) -> Event:
+    event = uow.session.get(Event, event_id, options=[selectinload(Event.ticket_types)])
+    if event is None:
+        raise NotFound("No such event.")
+    return event
+
+
+def get_visible_event(uow: UnitOfWork, event_id: uuid.UUID, actor: User | None) -> Event:
+    """Published and cancelled events are public; a draft is visible to its organizers only."""
+    event = get_event(uow, event_id)
+    if event.status == "draft" and not _is_organizer_of(actor, event):
+        raise NotFound("No such event.")
+    return event
+
+
+def _is_organizer_of(actor: User | None, event: Event) -> bool:
+    if actor is None:
+        return False
+    return actor.role == "admin" or (
+        actor.role == "organizer" and actor.organization_id == event.organization_id
+    )
+
+
+def create_event(uow: UnitOfWork, actor: User, data: dict) -> Event:
+    require_organizer(actor)
+    organization_id = actor.organization_id or data.get("organization_id")
+    if organization_id is None:
+        raise Invalid("Say which organization the event belongs to.", name="organization_required")
+    ticket_types = data.get("ticket_types") or []
+    if not ticket_types:
+        raise Invalid("An event needs at least one ticket type.", name="ticket_types_required")
+    event = Event(
+        organization_id=organization_id,
+        **{**EVENT_DEFAULTS, **{k: data[k] for k in EVENT_FIELDS if k in data}},
+    )
+    _check_event_rules(event)
+    for position, tt_data in enumerate(ticket_types):
+        ticket_type = TicketType(
+            **{**TICKET_TYPE_DEFAULTS, "position": position, **_ticket_type_values(tt_data)}
+        )
+        _check_ticket_type_rules(ticket_type)
+        event.ticket_types.append(ticket_type)
+    _check_ticket_types_together(event)
+    uow.session.add(event)
+    uow.commit()
+    return event
+
+
+def update_event(
+    uow: UnitOfWork, actor: User, event_id: uuid.UUID, changes: dict, expected_version: int
+) -> Event:
+    event = _lock_event_for_edit(uow, actor, event_id, expected_version)
+    for name in EVENT_FIELDS:
+        if name in changes:
+            setattr(event, name, changes[name])
+    _check_event_rules(event)
+    if event.capacity is not None and event.capacity < event.held + event.sold:
+        raise Conflict(
+            f"Capacity cannot go below the {event.held + event.sold} tickets already held or sold.",
+            name="capacity_below_allocated",
+        )
+    event.version += 1
+    uow.commit()
+    return event
+
+
+def add_ticket_type(
+    uow: UnitOfWork, actor: User, event_id: uuid.UUID, data: dict, expected_version: int
+) -> Event:
+    event = _lock_event_for_edit(uow, actor, event_id, expected_version)
+    ticket_type = TicketType(
+        **{**TICKET_TYPE_DEFAULTS, "position": len(event.ticket_types), **_ticket_type_values(data)}
+    )
+    _check_ticket_type_rules(ticket_type)
+    event.ticket_types.append(ticket_type)
+    _check_ticket_types_together(event)
+    event.version += 1
+    uow.commit()
+    return event
+
+
+def update_ticket_type(
+    uow: UnitOfWork,
+    actor: User,
+    event_id: uuid.UUID,
+    ticket_type_id: uuid.UUID,
+    changes: dict,
+    expected_version: int,
+) -> Event:
+    """Edit a ticket type; its quota may not drop below what is already held or sold."""
+    event = _lock_event_for_edit(uow, actor, event_id, expected_version)
+    ticket_type = next((tt for tt in event.ticket_types if tt.id == ticket_type_id), None)
+    if ticket_type is None:
+        raise NotFound("No such ticket type for this event.")
+    if (
+        "currency" in changes
+        and changes["currency"].upper() != ticket_type.currency
+        and ticket_type.held + ticket_type.sold
+    ):
+        raise Conflict("The currency cannot change once tickets are held or sold.", name="currency_locked")
+    for name, value in _ticket_type_values(changes).items():
+        setattr(ticket_type, name, value)
+    allocated = ticket_type.held + ticket_type.sold
+    if ticket_type.quota < allocated:
+        raise Conflict(
+            f"The quota cannot go below the {allocated} tickets already held or sold.",
+            name="quota_below_allocated",
+        )
+    _check_ticket_type_rules(ticket_type)
+    _check_ticket_types_together(event)
+    event.version += 1
+    uow.commit()
+    return event
+
+
+def publish_event(uow: UnitOfWork, actor: User, event_id: uuid.UUID) -> Event:
+    event = _lock_event(uow, event_id)
+    require_organizer_of(actor, event)
+    if event.status == "cancelled":
+        raise Conflict("A cancelled event cannot be published.", name="event_cancelled")
+    if event.status == "draft":
+        event.status, event.published_at = "published", utcnow()
+        event.version += 1
+        uow.commit()
+    return event
+
+
+def unpublish_event(uow: UnitOfWork, actor: User, event_id: uuid.UUID) -> Event:
+    """Back to draft, allowed only while nobody holds or has bought a ticket."""
+    event = _lock_event(uow, event_id)
+    require_organizer_of(actor, event)
+    if event.status == "cancelled":
+        raise Conflict("A cancelled event cannot be unpublished.", name="event_cancelled")
+    if event.held or event.sold:
+        raise Conflict(
+            "Tickets are already held or sold: cancel the event instead.", name="event_has_bookings"
+        )
+    if event.status == "published":
+        event.status, event.published_at = "draft", None
+        event.version += 1
+        uow.commit()
+    return event
+
+
+def _lock_event(uow: UnitOfWork, event_id: uuid.UUID) -> Event:
+    event = uow.session.scalar(
+        select(Event).where(Event.id == event_id).with_for_update().execution_options(populate_existing=True)
+    )
+    if event is None:
+        raise NotFound("No such event.")
+    return event
+
+
+def _lock_event_for_edit(uow: UnitOfWork, actor: User, event_id: uuid.UUID, expected_version: int) -> Event:
+    event = _lock_event(uow, event_id)
+    require_organizer_of(actor, event)
+    if event.version != expected_version:
+        raise PreconditionFailed(
+            "The event changed since you read it: fetch it again and reapply your change.",
+            name="version_mismatch",
+        )
+    if event.status == "cancelled":
+        raise Conflict("A cancelled event cannot be edited.", name="event_cancelled")
+    return event
+
+
+def _ticket_type_values(data: dict) -> dict:
+    values = {k: data[k] for k in TICKET_TYPE_FIELDS if k in data}
+    if "currency" in values:
+        values["currency"] = values["currency"].upper()
+    return values
+
+
+def _check_event_rules(event: Event) -> None:
+    if event.ends_at <= event.starts_at:
+        raise Invalid(
+            "The event must end after it starts.",
+            name="ends_before_start",
+            details={"ends_at": ["must be after starts_at"]},
+        )
+    try:
+        zoneinfo.ZoneInfo(event.timezone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise Invalid(
+            f"Unknown time zone {event.timezone!r}.",
+            name="unknown_timezone",
+            details={"timezone": ["not an IANA time zone"]},
+        ) from None
+    if event.sales_start and event.sales_end and event.sales_end <= event.sales_start:
+        raise Invalid(
+            "Sales must end after they start.",
+            name="sales_end_before_start",
+            details={"sales_end": ["must be after sales_start"]},
+        )
+    if event.sales_end and event.sales_end > event.ends_at:
+        raise Invalid(
+            "Sales cannot go on after the event ends.",
+            name="sales_after_event",
+            details={"sales_end": ["must not be after ends_at"]},
+        )
+    if (event.latitude is None) != (event.longitude is None):
+        raise Invalid("Give both latitude and longitude, or neither.", name="incomplete_location")
+    if event.max_per_user < event.max_per_booking:
+        raise Invalid("max_per_user cannot be smaller than max_per_booking.", name="limits_inconsistent")
+
+
+def _check_ticket_type_rules(ticket_type: TicketType) -> None:
+    if (ticket_type.surge_price is None) != (ticket_type.surge_threshold is None):
+        raise Invalid("Give both surge_price and surge_threshold, or neither.", name="incomplete_surge")
+    if ticket_type.surge_threshold is not None and ticket_type.surge_threshold > ticket_type.quota:
+        raise Invalid("surge_threshold cannot exceed the quota.", name="surge_threshold_too_high")
+
+
+def _check_ticket_types_together(event: Event) -> None:
+    names = [tt.name.strip().lower() for tt in event.ticket_types]
+    if len(set(names)) != len(names):
+        raise Invalid("Ticket type names must be unique within an event.", name="duplicate_ticket_type")
+    if len({tt.currency for tt in event.ticket_types}) > 1:
+        raise Invalid("All ticket types of an event must use one currency.", name="mixed_currencies")
+
+
+# --- reading ---------------------------------------------------------------------------------
+
+
+def event_availability(event: Event) -> int:
+    """Tickets still free: the sum over ticket types, capped by the event's overall capacity."""
+    free = sum(max(tt.available, 0) for tt in event.ticket_types)
+    if event.capacity is not None:
+        free = min(free, event.capacity - event.held - event.sold)
+    return max(free, 0)
+
+
+def ticket_type_view(event: Event, ticket_type: TicketType) -> dict:
+    available = ticket_type.available
+    if event.capacity is not None:
+        available = min(available, event.capacity - event.held - event.sold)
+    return {
+        "id": ticket_type.id,
+        "name": ticket_type.name,
+        "price": current_price(ticket_type),
+        "list_price": ticket_type.price,
+        "currency": ticket_type.currency,
+        "quota": ticket_type.quota,
+        "held": ticket_type.held,
+        "sold": ticket_type.sold,
+        "available": max(available, 0),
+        "surge_price": ticket_type.surge_price,
+        "surge_threshold": ticket_type.surge_threshold,
+    }
+
+
+@dataclass(frozen=True)
+class EventFilters:
+    q: str | None = None
+    category: str | None = None
+    starts_after: dt.datetime | None = None
+    starts_before: dt.datetime | None = None
+    lat: float | None = None
+    lng: float | None = None
+    radius_km: float | None = None
+    available: bool | None = None
+
+
+def search_events_query(filters: EventFilters, now: dt.datetime | None = None) -> Select:
+    """Published events that have not ended, narrowed by the filters, soonest first."""
+    now = now or utcnow()
+    query = (
+        select(Event)
+        .where(Event.status == "published", Event.ends_at > now)
+        .options(selectinload(Event.ticket_types))
+        .order_by(Event.starts_at, Event.id)
+    )
+    if filters.q:
+        pattern = f"%{_escape_like(filters.q.lower())}%"
+        query = query.where(
+            or_(
+                func.lower(Event.title).like(pattern, escape="\\"),
+                func.lower(Event.description).like(pattern, escape="\\"),
+                func.lower(Event.venue).like(pattern, escape="\\"),
+            )
+        )
+    if filters.category:
+        query = query.where(func.lower(Event.category) == filters.category.lower())
+    if filters.starts_after:
+        query = query.where(Event.starts_at >= filters.starts_after)
+    if filters.starts_before:
+        query = query.where(Event.starts_at <= filters.starts_before)
+    if filters.radius_km is not None:
+        query = query.where(_within_radius(filters.lat, filters.lng, filters.radius_km))
+    if filters.available is not None:
+        has_free = exists().where(
+            TicketType.event_id == Event.id,
+            TicketType.quota - TicketType.held - TicketType.sold > 0,
+        )
+        free_overall = and_(
+            has_free, or_(Event.capacity.is_(None), Event.capacity - Event.held - Event.sold > 0)
+        )
+        query = query.where(free_overall if filters.available else ~free_overall)
+    return query
+
+
+def _within_radius(lat: float, lng: float, radius_km: float):
+    """Distance by the equirectangular approximation: plain arithmetic, so it runs on SQLite
+    too, and within 0.5 % of the great-circle distance at city scale.
+    A bounding box first lets the planner discard most rows cheaply."""
+    cos_lat = max(math.cos(math.radians(lat)), 1e-6)
+    dlat_deg = radius_km / KM_PER_DEGREE
+    dlng_deg = radius_km / (KM_PER_DEGREE * cos_lat)
+    dy = (Event.latitude - lat) * KM_PER_DEGREE
+    dx = (Event.longitude - lng) * (KM_PER_DEGREE * cos_lat)
+    return and_(
+        Event.latitude.is_not(None),
+        Event.latitude.between(lat - dlat_deg, lat + dlat_deg),
+        Event.longitude.between(lng - dlng_deg, lng + dlng_deg),
+        dx * dx + dy * dy <= radius_km * radius_km,
+    )
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

@@ -1,0 +1,29 @@
+"""Who may act on what: organizers and staff on their organization's events, admins on all."""
+
+from __future__ import annotations
+
+from core.errors import Forbidden
+from core.models import Event, User
+
+
+def is_member_of_event_organization(actor: User, event: Event, roles: frozenset[str]) -> bool:
+    if actor.role == "admin":
+        return True
+    return actor.role in roles and actor.organization_id == event.organization_id
+
+
+def require_organizer_of(actor: User, event: Event) -> None:
+    if not is_member_of_event_organization(actor, event, frozenset({"organizer"})):
+        raise Forbidden("Only the event's organizers may do this.")
+
+
+def require_door_staff_of(actor: User, event: Event) -> None:
+    if not is_member_of_event_organization(actor, event, frozenset({"organizer", "staff"})):
+        raise Forbidden("Only the event's staff and organizers may do this.")
+
+
+def require_organizer(actor: User) -> None:
+    if actor.role == "admin":
+        return
+    if actor.role != "organizer" or actor.organization_id is None:
+        raise Forbidden("Only organizers may create events.")

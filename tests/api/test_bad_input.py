@@ -1,0 +1,155 @@
+"""Bad input of every kind gets a clear 4xx in flask-smorest's error shape, and changes nothing."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from sqlalchemy import func, select
+
+from core.models import Event, Organization, User
+from tests.api.test_events import event_body
+
+
+def with_ticket_type(**fields) -> dict:
+    return event_body(ticket_types=[{"name": "S", "price": 100, "currency": "EUR", "quota": 10, **fields}])
+
+
+def without(field: str) -> dict:
+    body = event_body()
+    del body[field]
+    return body
+
+
+BAD_EVENTS = {
+    "missing title": without("title"),
+    "missing starts_at": without("starts_at"),
+    "missing ticket types": without("ticket_types"),
+    "empty ticket types": event_body(ticket_types=[]),
+    "title wrong type": event_body(title=123),
+    "title empty": event_body(title=""),
+    "title oversized": event_body(title="x" * 201),
+    "description oversized": event_body(description="x" * 10_001),
+    "naive datetime": event_body(starts_at="2030-01-01T20:00:00"),
+    "not a datetime": event_body(starts_at="next friday"),
+    "ends before starts": event_body(starts_at="2030-01-02T20:00:00+00:00", ends_at="2030-01-01T20:00:00+00:00"),
+    "unknown time zone": event_body(timezone="Mars/Olympus_Mons"),
+    "latitude out of range": event_body(latitude=123.0),
+    "latitude without longitude": event_body(longitude=None),
+    "negative quota": with_ticket_type(quota=-1),
+    "quota as string": with_ticket_type(quota="10"),
+    "quota as float": with_ticket_type(quota=10.5),
+    "negative price": with_ticket_type(price=-100),
+    "bad currency": with_ticket_type(currency="EURO"),
+    "surge without threshold": with_ticket_type(surge_price=200),
+    "surge threshold above quota": with_ticket_type(surge_price=200, surge_threshold=11),
+    "hold too short": event_body(hold_seconds=5),
+    "max per booking zero": event_body(max_per_booking=0),
+    "per user below per booking": event_body(max_per_booking=5, max_per_user=2),
+    "sales end before start": event_body(sales_start="2030-01-02T00:00:00+00:00", sales_end="2030-01-01T00:00:00+00:00"),
+    "unknown field": event_body(colour="red"),
+    "duplicate ticket type names": event_body(ticket_types=[
+        {"name": "S", "price": 1, "currency": "EUR", "quota": 1}, {"name": "s", "price": 1, "currency": "EUR", "quota": 1}]),
+    "mixed currencies": event_body(ticket_types=[
+        {"name": "A", "price": 1, "currency": "EUR", "quota": 1}, {"name": "B", "price": 1, "currency": "USD", "quota": 1}]),
+    "ticket type not an object": event_body(ticket_types=["VIP"]),
+    "body is a list": [event_body()],
+}  # fmt: skip
+
+
+def count(db, model) -> int:
+    with db.unit_of_work() as uow:
+        return uow.session.scalar(select(func.count()).select_from(model))
+
+
+def assert_error_shape(response, status_range=range(400, 500)):
+    assert response.status_code in status_range, (response.status_code, response.data[:300])
+    body = response.json
+    assert body["code"] == response.status_code
+    assert body["status"] and body["message"]
+
+
+@pytest.mark.parametrize("body", BAD_EVENTS.values(), ids=BAD_EVENTS.keys())
+def test_bad_event_is_refused_and_creates_nothing(client, organizer, auth_header, db, body):
+    response = client.post("/api/v1/events", json=body, headers=auth_header(organizer))
+    assert_error_shape(response)
+    assert response.status_code in (400, 422)
+    assert count(db, Event) == 0
+
+
+@pytest.mark.parametrize(
+    ("data", "content_type"),
+    [(b"{not json", "application/json"), (b"", "application/json"), (b"title=x", "application/x-www-form-urlencoded"),
+     (b"\xff\xfe\x00", "application/json"), (b"null", "application/json"), (b'"a string"', "application/json")],
+)  # fmt: skip
+def test_non_json_bodies_are_refused(client, organizer, auth_header, db, data, content_type):
+    response = client.post(
+        "/api/v1/events", data=data, content_type=content_type, headers=auth_header(organizer)
+    )
+    assert_error_shape(response)
+    assert count(db, Event) == 0
+
+
+def test_oversized_body_is_413(client, organizer, auth_header):
+    response = client.post(
+        "/api/v1/events",
+        data=b"x" * (2 * 1024 * 1024),
+        content_type="application/json",
+        headers=auth_header(organizer),
+    )
+    assert_error_shape(response)
+    assert response.status_code == 413
+
+
+@pytest.mark.parametrize(
+    "body",
+    [{}, {"email": "not-an-email", "password": "long-enough-1", "name": "A"},
+     {"email": "a@example.test", "password": 12345678, "name": "A"},
+     {"email": "a@example.test", "password": "long-enough-1", "name": ""},
+     {"email": "a@example.test", "password": "long-enough-1", "name": "x" * 201},
+     {"email": "a@example.test", "password": "p" * 2000, "name": "A"},
+     {"email": "a@example.test", "password": "long-enough-1", "name": "A", "role": "admin"}],
+)  # fmt: skip
+def test_bad_registrations_are_refused_and_create_nothing(client, db, body):
+    response = client.post("/api/v1/auth/register", json=body)
+    assert_error_shape(response)
+    assert count(db, User) == 0
+
+
+@pytest.mark.parametrize(
+    "path",
+    [f"/api/v1/events/{uuid.uuid4()}", "/api/v1/events/not-a-uuid", f"/api/v1/events/{uuid.uuid4()}/calendar.ics",
+     "/api/v1/nowhere"],
+)  # fmt: skip
+def test_unknown_ids_are_404(client, path):
+    assert_error_shape(client.get(path), range(404, 405))
+
+
+def test_unknown_event_edits_are_404(client, organizer, auth_header):
+    headers = {**auth_header(organizer), "If-Match": '"1"'}
+    assert_error_shape(
+        client.patch(f"/api/v1/events/{uuid.uuid4()}", json={"title": "x"}, headers=headers), [404]
+    )
+    assert_error_shape(client.post(f"/api/v1/events/{uuid.uuid4()}/publish", headers=headers), [404])
+
+
+def test_unknown_ticket_type_edit_is_404(client, organizer, make_event, auth_header):
+    event = make_event(organizer)
+    headers = {**auth_header(organizer), "If-Match": '"1"'}
+    response = client.patch(
+        f"/api/v1/events/{event.id}/ticket-types/{uuid.uuid4()}", json={"quota": 1}, headers=headers
+    )
+    assert_error_shape(response, [404])
+
+
+def test_wrong_method_is_405_with_allow_header(client):
+    response = client.delete("/api/v1/events")
+    assert_error_shape(response, [405])
+    assert "GET" in response.headers["Allow"]
+
+
+def test_bad_organization_is_refused(client, make_user, auth_header, db):
+    admin = make_user("admin")
+    for body in ({}, {"name": ""}, {"name": "x" * 201}, {"name": "A", "contact_email": "nope"}):
+        assert_error_shape(client.post("/api/v1/organizations", json=body, headers=auth_header(admin)))
+    assert count(db, Organization) == 0

@@ -1,0 +1,63 @@
+"""Settings: defaults that work on one machine, and a production mode that refuses them."""
+
+from __future__ import annotations
+
+import pytest
+
+from core.config import ConfigError, Settings
+
+SECURE = {
+    "BOXOFFICE_ENV": "production",
+    "JWT_SECRET_KEY": "k" * 40,
+    "DATABASE_URL": "postgresql://app@db/boxoffice",
+    "TICKET_SIGNING_KEY": "c2VlZA==",
+}
+
+
+def test_defaults_work_on_one_machine():
+    settings = Settings.from_env({})
+    assert settings.database_url.startswith("sqlite:///")
+    assert settings.redis_url == "redis://127.0.0.1:6379/0"
+    assert settings.payment_provider == "local"
+
+
+def test_stripe_is_chosen_when_a_key_is_configured():
+    assert Settings.from_env({"STRIPE_SECRET_KEY": "sk_test_x"}).payment_provider == "stripe"
+
+
+def test_postgres_urls_are_normalized():
+    url = Settings.from_env({"DATABASE_URL": "postgres://u@h/db"}).database_url
+    assert url == "postgresql+psycopg2://u@h/db"
+
+
+def test_a_secure_production_configuration_is_accepted():
+    assert Settings.from_env(SECURE).is_production
+
+
+@pytest.mark.parametrize(
+    ("missing", "variable"),
+    [
+        ("JWT_SECRET_KEY", "JWT_SECRET_KEY"),
+        ("DATABASE_URL", "DATABASE_URL"),
+        ("TICKET_SIGNING_KEY", "TICKET_SIGNING_KEY"),
+    ],
+)
+def test_production_refuses_insecure_defaults_and_names_the_variable(missing, variable):
+    env = {k: v for k, v in SECURE.items() if k != missing}
+    with pytest.raises(ConfigError, match=variable):
+        Settings.from_env(env)
+
+
+def test_production_refuses_a_short_jwt_secret():
+    with pytest.raises(ConfigError, match="JWT_SECRET_KEY"):
+        Settings.from_env({**SECURE, "JWT_SECRET_KEY": "short"})
+
+
+@pytest.mark.parametrize(
+    ("env", "variable"),
+    [({"SMTP_PORT": "twenty-five"}, "SMTP_PORT"), ({"PAYMENT_PROVIDER": "paypal"}, "PAYMENT_PROVIDER"),
+     ({"PAYMENT_PROVIDER": "stripe"}, "STRIPE_SECRET_KEY"), ({"RATE_LIMITS_ENABLED": "perhaps"}, "RATE_LIMITS_ENABLED")],
+)  # fmt: skip
+def test_unusable_settings_name_their_variable(env, variable):
+    with pytest.raises(ConfigError, match=variable):
+        Settings.from_env(env)

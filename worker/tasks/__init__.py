@@ -1,0 +1,1 @@
+"""Celery tasks, one module per business area; each is a thin wrapper around a `core` service."""
