@@ -1,0 +1,3 @@
+"""Fixtures shared by the whole suite."""
+
+from tests.smtp_sink import smtp_sink  # noqa: F401
