@@ -23,6 +23,8 @@ from core.db import Database
 from core.models import Base, Event, Organization, TicketType, User, utcnow
 from core.services.accounts import hash_password
 
+pytest_plugins = ("tests.smtp_sink",)
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ADMIN_URL = os.environ.get(
     "TEST_DATABASE_ADMIN_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
