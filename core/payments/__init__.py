@@ -1,0 +1,1 @@
+"""Card payments: the provider interface and its implementations."""

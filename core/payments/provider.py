@@ -1,0 +1,132 @@
+"""What the booking services ask of a payment provider, in plain values: open a checkout for a
+held booking, read it back, close it when the hold ends, and refund a payment."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal, Protocol
+
+SessionStatus = Literal["open", "complete", "expired"]
+PaymentStatus = Literal["paid", "unpaid", "no_payment_required"]
+RefundStatus = Literal["succeeded", "pending", "failed"]
+RefundReason = Literal["requested_by_customer", "duplicate", "fraudulent"]
+
+
+class PaymentProviderError(Exception):
+    """A provider call failed.
+
+    `retryable` tells the calling task whether trying again with the same idempotency key can
+    succeed (network trouble, the provider's 5xx, rate limits) or never will (a request the
+    provider refuses, such as refunding more than was paid).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        retryable: bool,
+        code: str | None = None,
+        http_status: int | None = None,
+    ):
+        super().__init__(message)
+        self.message = message
+        self.retryable = retryable
+        self.code = code
+        self.http_status = http_status
+
+
+@dataclass(frozen=True)
+class CheckoutLine:
+    name: str
+    unit_amount: int
+    quantity: int
+
+    def __post_init__(self) -> None:
+        if self.unit_amount < 0:
+            raise ValueError(
+                f"unit_amount must not be negative, got {self.unit_amount}"
+            )
+        if self.quantity < 1:
+            raise ValueError(f"quantity must be at least 1, got {self.quantity}")
+
+
+@dataclass(frozen=True)
+class CheckoutRequest:
+    booking_id: str
+    customer_email: str
+    lines: tuple[CheckoutLine, ...]
+    currency: str
+    expires_at: datetime
+    success_url: str
+    cancel_url: str
+    idempotency_key: str
+
+    def __post_init__(self) -> None:
+        # A list is accepted for convenience and frozen into a tuple, so the request stays
+        # immutable and hashable.
+        object.__setattr__(self, "lines", tuple(self.lines))
+        if not self.lines:
+            raise ValueError("a checkout needs at least one line")
+        if self.expires_at.utcoffset() is None:
+            raise ValueError("expires_at must be timezone-aware")
+        if not self.idempotency_key:
+            raise ValueError("idempotency_key must not be empty")
+
+
+@dataclass(frozen=True)
+class Checkout:
+    """An open checkout. `expires_at` is when the provider will close it on its own, which can
+    be later than the hold: closing it when the hold ends is the caller's job."""
+
+    session_id: str
+    url: str
+    expires_at: datetime
+    payment_intent_id: str | None
+    status: SessionStatus
+
+
+@dataclass(frozen=True)
+class SessionState:
+    session_id: str
+    status: SessionStatus
+    payment_status: PaymentStatus
+    payment_intent_id: str | None
+    amount_total: int
+    currency: str
+    booking_id: str | None
+
+
+@dataclass(frozen=True)
+class RefundResult:
+    refund_id: str
+    status: RefundStatus
+    amount: int
+
+
+class PaymentProvider(Protocol):
+    def create_checkout(self, req: CheckoutRequest) -> Checkout:
+        """Open a hosted checkout for a held booking."""
+        ...
+
+    def retrieve_session(self, session_id: str) -> SessionState:
+        """Read a checkout's current state from the provider."""
+        ...
+
+    def expire_checkout(self, session_id: str, idempotency_key: str) -> SessionState:
+        """Close a checkout so it can no longer be paid, and return its final state.
+
+        A checkout that is already expired or complete is not an error: its state is returned,
+        so a caller ending a hold learns whether the customer paid in the meantime.
+        """
+        ...
+
+    def refund(
+        self,
+        payment_intent_id: str,
+        amount: int,
+        idempotency_key: str,
+        reason: RefundReason = "requested_by_customer",
+    ) -> RefundResult:
+        """Give back `amount` (minor units) of a payment."""
+        ...
