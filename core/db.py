@@ -84,7 +84,8 @@ class UnitOfWork:
         return self
 
     def __exit__(self, *exc) -> None:
-        self.session.rollback()
+        # close() rolls back whatever was not committed, and (unlike rollback()) leaves loaded
+        # objects readable after the unit of work ends.
         self.session.close()
 
     def after_commit(self, callback: Callable[[], None]) -> None:

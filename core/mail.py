@@ -36,15 +36,11 @@ class SmtpSettings:
 
     def __post_init__(self) -> None:
         if self.security not in SMTP_SECURITY_MODES:
-            raise ValueError(
-                f"SMTP security must be one of {', '.join(SMTP_SECURITY_MODES)}"
-            )
+            raise ValueError(f"SMTP security must be one of {', '.join(SMTP_SECURITY_MODES)}")
         if self.timeout <= 0:
             raise ValueError("SMTP timeout must be a positive number of seconds")
         if "@" not in parseaddr(self.sender)[1]:
-            raise ValueError(
-                f"mail sender {self.sender!r} is not a 'Name <address>' string"
-            )
+            raise ValueError(f"mail sender {self.sender!r} is not a 'Name <address>' string")
 
     @property
     def sender_domain(self) -> str:
@@ -191,7 +187,4 @@ def _reply_text(reply: bytes | str) -> str:
 
 
 def _describe_refusals(refused: dict[str, tuple[int, bytes]]) -> str:
-    return "; ".join(
-        f"{address}: {code} {_reply_text(reply)}"
-        for address, (code, reply) in refused.items()
-    )
+    return "; ".join(f"{address}: {code} {_reply_text(reply)}" for address, (code, reply) in refused.items())

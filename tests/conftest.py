@@ -30,6 +30,9 @@ ADMIN_URL = os.environ.get(
     "TEST_DATABASE_ADMIN_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
 )
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+# Set before any test module imports the worker package, whose Celery app reads it at import,
+# and inherited by the worker processes the end-to-end tests start.
+os.environ["REDIS_URL"] = REDIS_URL
 PASSWORD = "correct horse battery"
 _PASSWORD_HASH = hash_password(PASSWORD)  # hashing is slow on purpose: do it once
 
@@ -67,6 +70,8 @@ def settings(database_url):
         public_base_url="http://boxoffice.test",
     )
     runtime.configure(settings)
+    import worker  # noqa: F401 - registers the job dispatcher (Celery, on the test Redis database)
+
     return settings
 
 

@@ -42,9 +42,7 @@ class SmtpSink:
     server (`tls_context`, `require_starttls`, `authenticator`, ...); `ssl_context` makes it
     speak TLS from the first byte, like an SMTPS port."""
 
-    def __init__(
-        self, *, ssl_context: ssl.SSLContext | None = None, **smtp_options: Any
-    ):
+    def __init__(self, *, ssl_context: ssl.SSLContext | None = None, **smtp_options: Any):
         self.host = HOST
         self.port = free_port()
         self._received: list[ReceivedMail] = []
@@ -81,9 +79,7 @@ class SmtpSink:
     def wait_for(self, count: int = 1, timeout: float = 5.0) -> list[ReceivedMail]:
         """Block until at least `count` messages have arrived; return all of them."""
         with self._arrived:
-            if not self._arrived.wait_for(
-                lambda: len(self._received) >= count, timeout
-            ):
+            if not self._arrived.wait_for(lambda: len(self._received) >= count, timeout):
                 raise AssertionError(
                     f"expected {count} message(s) within {timeout}s, got {len(self._received)}"
                 )
@@ -91,9 +87,7 @@ class SmtpSink:
 
     # aiosmtpd hooks, called on the controller's thread.
 
-    async def handle_RCPT(
-        self, server, session, envelope, address, rcpt_options
-    ) -> str:
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options) -> str:
         refusal = self._refusals.get(address.lower())
         if refusal is not None:
             return refusal
@@ -101,13 +95,9 @@ class SmtpSink:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope) -> str:
-        message = email.message_from_bytes(
-            envelope.content, policy=email.policy.default
-        )
+        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
         with self._arrived:
-            self._received.append(
-                ReceivedMail(envelope.mail_from, tuple(envelope.rcpt_tos), message)
-            )
+            self._received.append(ReceivedMail(envelope.mail_from, tuple(envelope.rcpt_tos), message))
             self._arrived.notify_all()
         return "250 Message accepted for delivery"
 

@@ -66,9 +66,7 @@ class ApiError(Exception):
     ):
         super().__init__(message)
         self.status = status
-        self.body = {
-            "error": {"type": type_, "code": code, "message": message, "param": param}
-        }
+        self.body = {"error": {"type": type_, "code": code, "message": message, "param": param}}
 
 
 class _Rejected(ApiError):
@@ -108,9 +106,7 @@ class StripeStub:
         handler = type("Handler", (_StubRequestHandler,), {"stub": self})
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, name="stripe-stub", daemon=True
-        )
+        self._thread = threading.Thread(target=self._server.serve_forever, name="stripe-stub", daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
@@ -169,9 +165,7 @@ class StripeStub:
                 "currency": session["currency"],
                 "status": "succeeded",
                 "latest_charge": _new_id("ch_"),
-                "metadata": dict(
-                    self._payment_intent_data[session_id].get("metadata", {})
-                ),
+                "metadata": dict(self._payment_intent_data[session_id].get("metadata", {})),
                 "created": int(time.time()),
                 "livemode": False,
             }
@@ -284,9 +278,7 @@ class StripeStub:
                 raise _Rejected(
                     failure.status,
                     "An unknown error occurred",
-                    type_="api_error"
-                    if failure.status >= 500
-                    else "invalid_request_error",
+                    type_="api_error" if failure.status >= 500 else "invalid_request_error",
                 )
 
     @staticmethod
@@ -316,17 +308,13 @@ class StripeStub:
             case "POST", ["v1", "checkout", "sessions"]:
                 return self._create_session(params)
             case "GET", ["v1", "checkout", "sessions", session_id]:
-                return self._find(
-                    self.sessions, session_id, "checkout.session", "session"
-                )
+                return self._find(self.sessions, session_id, "checkout.session", "session")
             case "POST", ["v1", "checkout", "sessions", session_id, "expire"]:
                 return self._expire_session(session_id)
             case "POST", ["v1", "refunds"]:
                 return self._create_refund(params)
             case "GET", ["v1", "payment_intents", intent_id]:
-                return self._find(
-                    self.payment_intents, intent_id, "payment_intent", "intent"
-                )
+                return self._find(self.payment_intents, intent_id, "payment_intent", "intent")
         raise ApiError(
             404,
             f"Unrecognized request URL ({method}: {path}). Please see https://stripe.com/docs "
@@ -334,13 +322,9 @@ class StripeStub:
         )
 
     @staticmethod
-    def _find(
-        objects: dict[str, Any], id_: str, name: str, param: str
-    ) -> dict[str, Any]:
+    def _find(objects: dict[str, Any], id_: str, name: str, param: str) -> dict[str, Any]:
         if id_ not in objects:
-            raise ApiError(
-                404, f"No such {name}: '{id_}'", code="resource_missing", param=param
-            )
+            raise ApiError(404, f"No such {name}: '{id_}'", code="resource_missing", param=param)
         return objects[id_]
 
     def _create_session(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -401,12 +385,8 @@ class StripeStub:
                 code="parameter_invalid_string",
                 param="reason",
             )
-        amount = (
-            _positive_int(params["amount"], "amount") if "amount" in params else None
-        )
-        intent = self._find(
-            self.payment_intents, intent_id, "payment_intent", "payment_intent"
-        )
+        amount = _positive_int(params["amount"], "amount") if "amount" in params else None
+        intent = self._find(self.payment_intents, intent_id, "payment_intent", "payment_intent")
         if intent["status"] != "succeeded":
             raise ApiError(
                 400,
@@ -424,8 +404,7 @@ class StripeStub:
         if amount > refundable:
             raise ApiError(
                 400,
-                f"Refund amount ({amount}) is greater than unrefunded amount on charge "
-                f"({refundable})",
+                f"Refund amount ({amount}) is greater than unrefunded amount on charge ({refundable})",
                 code="amount_too_large",
                 param="amount",
             )
@@ -515,9 +494,7 @@ def _with_lists(node: Any) -> Any:
 def _validate_session(params: dict[str, Any], now: int) -> tuple[str, int]:
     """Refuse a Checkout Session Stripe would refuse; return its currency and total."""
     if "mode" not in params:
-        raise _Rejected(
-            400, "Missing required param: mode.", code="parameter_missing", param="mode"
-        )
+        raise _Rejected(400, "Missing required param: mode.", code="parameter_missing", param="mode")
     if params["mode"] != "payment":
         raise _Rejected(
             400,
@@ -564,31 +541,25 @@ def _validate_session(params: dict[str, Any], now: int) -> tuple[str, int]:
                 code="parameter_missing",
                 param=f"{where}[quantity]",
             )
-        unit_amount = _non_negative_int(
-            price_data["unit_amount"], f"{where}[price_data][unit_amount]"
-        )
+        unit_amount = _non_negative_int(price_data["unit_amount"], f"{where}[price_data][unit_amount]")
         quantity = _positive_int(line["quantity"], f"{where}[quantity]")
         currencies.add(price_data["currency"])
         total += unit_amount * quantity
     if len(currencies) > 1:
-        raise _Rejected(
-            400, "All line items must use the same currency.", param="line_items"
-        )
+        raise _Rejected(400, "All line items must use the same currency.", param="line_items")
     if "expires_at" in params:
         expires_at = _non_negative_int(params["expires_at"], "expires_at")
         if expires_at < now + MIN_SESSION_LIFETIME:
             raise _Rejected(
                 400,
-                "The `expires_at` timestamp must be at least 30 minutes from Checkout Session "
-                "creation.",
+                "The `expires_at` timestamp must be at least 30 minutes from Checkout Session creation.",
                 code="parameter_invalid_integer",
                 param="expires_at",
             )
         if expires_at > now + MAX_SESSION_LIFETIME:
             raise _Rejected(
                 400,
-                "The `expires_at` timestamp must be less than 24 hours from Checkout Session "
-                "creation.",
+                "The `expires_at` timestamp must be less than 24 hours from Checkout Session creation.",
                 code="parameter_invalid_integer",
                 param="expires_at",
             )
@@ -648,9 +619,7 @@ def _check_api_key(authorization: str) -> None:
             "Authorization header, using Bearer auth (e.g. 'Authorization: Bearer YOUR_SECRET_KEY').",
         )
     if not key.startswith("sk_test_"):
-        raise _Rejected(
-            401, f"Invalid API Key provided: {key[:8]}***", code="api_key_invalid"
-        )
+        raise _Rejected(401, f"Invalid API Key provided: {key[:8]}***", code="api_key_invalid")
 
 
 def _new_id(prefix: str, length: int = 24) -> str:

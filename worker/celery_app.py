@@ -12,11 +12,9 @@ from celery.signals import worker_process_init
 from core import runtime
 from core.config import Settings
 
-TASK_PACKAGES = ["worker.tasks"]
-
 
 def make_celery(settings: Settings) -> Celery:
-    app = Celery("boxoffice", broker=settings.redis_url, include=TASK_PACKAGES)
+    app = Celery("boxoffice", broker=settings.redis_url)
     app.conf.update(
         task_serializer="json",
         accept_content=["json"],

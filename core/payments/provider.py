@@ -44,9 +44,7 @@ class CheckoutLine:
 
     def __post_init__(self) -> None:
         if self.unit_amount < 0:
-            raise ValueError(
-                f"unit_amount must not be negative, got {self.unit_amount}"
-            )
+            raise ValueError(f"unit_amount must not be negative, got {self.unit_amount}")
         if self.quantity < 1:
             raise ValueError(f"quantity must be at least 1, got {self.quantity}")
 

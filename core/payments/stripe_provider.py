@@ -191,17 +191,14 @@ def verify_stripe_webhook(
     try:
         stripe.WebhookSignature.verify_header(text, signature_header, secret, tolerance)
     except stripe.SignatureVerificationError as exc:
-        raise WebhookVerificationError(
-            f"Stripe signature rejected: {exc.user_message}"
-        ) from exc
+        raise WebhookVerificationError(f"Stripe signature rejected: {exc.user_message}") from exc
     try:
         event = json.loads(text)
     except json.JSONDecodeError as exc:
         raise WebhookVerificationError(f"webhook body is not JSON: {exc}") from exc
     if not _is_event(event):
         raise WebhookVerificationError(
-            "webhook body is not a Stripe event (expected object 'event' with id, type and"
-            " data.object)"
+            "webhook body is not a Stripe event (expected object 'event' with id, type and data.object)"
         )
     return event
 

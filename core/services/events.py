@@ -13,9 +13,13 @@ from sqlalchemy.orm import selectinload
 
 from core.db import UnitOfWork
 from core.errors import Conflict, Invalid, NotFound, PreconditionFailed
+from core.event_snapshots import forget_event_snapshot
+from core.inventory import Inventory, lock_inventory
 from core.models import Event, TicketType, User, utcnow
 from core.pricing import current_price
+from core.services import follow_ups
 from core.services.permissions import require_organizer, require_organizer_of
+from core.services.waitlist import promote_waitlist
 
 EVENT_FIELDS = (
     "title", "description", "category", "venue", "address", "latitude", "longitude",
@@ -151,6 +155,9 @@ def update_ticket_type(
     _check_ticket_type_rules(ticket_type)
     _check_ticket_types_together(event)
     event.version += 1
+    # A raised quota gives tickets back: the waitlist is served first, in order.
+    inventory = Inventory(event, event.ticket_types)
+    follow_ups.bookings_promoted(uow, promote_waitlist(uow, inventory, utcnow()))
     uow.commit()
     return event
 
@@ -185,11 +192,9 @@ def unpublish_event(uow: UnitOfWork, actor: User, event_id: uuid.UUID) -> Event:
 
 
 def _lock_event(uow: UnitOfWork, event_id: uuid.UUID) -> Event:
-    event = uow.session.scalar(
-        select(Event).where(Event.id == event_id).with_for_update().execution_options(populate_existing=True)
-    )
-    if event is None:
-        raise NotFound("No such event.")
+    """Lock the event and its inventory; the booking snapshot is dropped once the change commits."""
+    event = lock_inventory(uow, event_id).event
+    uow.after_commit(lambda: forget_event_snapshot(event_id))
     return event
 
 

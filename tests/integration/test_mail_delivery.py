@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from core import notifications
+from core import email_templates as notifications
 from core.mail import MailDeliveryError, SmtpSettings, send_message, stable_message_id
 from tests.smtp_sink import HOST, SmtpSink, free_port
 
@@ -147,9 +147,7 @@ def test_partly_refused_mail_is_not_retried_to_avoid_duplicates(smtp_sink):
 @pytest.fixture(scope="module")
 def certificate(tmp_path_factory) -> tuple[Path, Path]:
     key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name(
-        [x509.NameAttribute(NameOID.COMMON_NAME, "boxoffice test mail server")]
-    )
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "boxoffice test mail server")])
     now = dt.datetime.now(dt.UTC)
     cert = (
         x509.CertificateBuilder()
@@ -210,18 +208,14 @@ class Logins:
 @pytest.fixture
 def starttls_sink(server_tls) -> Iterator[tuple[SmtpSink, Logins]]:
     logins = Logins("mailer", "s3cret")
-    with SmtpSink(
-        tls_context=server_tls, require_starttls=True, authenticator=logins
-    ) as sink:
+    with SmtpSink(tls_context=server_tls, require_starttls=True, authenticator=logins) as sink:
         yield sink, logins
 
 
 @pytest.mark.usefixtures("trust_test_certificate")
 def test_starttls_with_login_delivers(starttls_sink):
     sink, logins = starttls_sink
-    settings = sink.smtp_settings(
-        security="starttls", username="mailer", password="s3cret"
-    )
+    settings = sink.smtp_settings(security="starttls", username="mailer", password="s3cret")
 
     send_message(settings, tickets_mail())
 
@@ -233,9 +227,7 @@ def test_starttls_with_login_delivers(starttls_sink):
 @pytest.mark.usefixtures("trust_test_certificate")
 def test_rejected_login_is_retryable_because_an_operator_can_fix_it(starttls_sink):
     sink, _ = starttls_sink
-    settings = sink.smtp_settings(
-        security="starttls", username="mailer", password="wrong"
-    )
+    settings = sink.smtp_settings(security="starttls", username="mailer", password="wrong")
 
     with pytest.raises(MailDeliveryError) as caught:
         send_message(settings, tickets_mail())
@@ -247,9 +239,7 @@ def test_rejected_login_is_retryable_because_an_operator_can_fix_it(starttls_sin
 
 def test_untrusted_certificate_is_refused_and_retryable(starttls_sink):
     sink, _ = starttls_sink
-    settings = sink.smtp_settings(
-        security="starttls", username="mailer", password="s3cret"
-    )
+    settings = sink.smtp_settings(security="starttls", username="mailer", password="s3cret")
 
     with pytest.raises(MailDeliveryError) as caught:
         send_message(settings, tickets_mail())

@@ -79,9 +79,7 @@ def test_create_checkout_sends_the_booking_as_a_payment_session(provider, stripe
     assert stripe_stub.sessions[checkout.session_id]["amount_total"] == 9000
 
 
-def test_short_hold_gives_the_stripe_session_thirty_minutes_past_the_hold(
-    provider, stripe_stub
-):
+def test_short_hold_gives_the_stripe_session_thirty_minutes_past_the_hold(provider, stripe_stub):
     req = checkout_request(hold=timedelta(minutes=10))
 
     checkout = provider.create_checkout(req)
@@ -99,9 +97,7 @@ def test_long_hold_ends_the_stripe_session_with_the_hold(provider, stripe_stub):
 
     [sent] = stripe_stub.requests_to("POST", SESSIONS)
     assert int(sent.params["expires_at"]) == int(req.expires_at.timestamp())
-    assert checkout.expires_at == datetime.fromtimestamp(
-        int(req.expires_at.timestamp()), UTC
-    )
+    assert checkout.expires_at == datetime.fromtimestamp(int(req.expires_at.timestamp()), UTC)
 
 
 def test_hold_longer_than_a_day_is_capped_at_stripes_limit(provider, stripe_stub):
@@ -228,9 +224,7 @@ def test_expiring_an_unknown_session_is_not_retryable(provider):
 def test_refund_gives_back_the_whole_payment(provider, stripe_stub):
     intent = paid_payment_intent(provider, stripe_stub)
 
-    result = provider.refund(
-        intent, 9000, f"refund:{BOOKING_ID}", "requested_by_customer"
-    )
+    result = provider.refund(intent, 9000, f"refund:{BOOKING_ID}", "requested_by_customer")
 
     assert result.refund_id.startswith("re_")
     assert (result.status, result.amount) == ("succeeded", 9000)
@@ -272,9 +266,7 @@ def test_refund_waiting_on_the_bank_is_pending(provider, stripe_stub):
 
 
 @pytest.mark.parametrize("status", [500, 502, 503, 429, 409])
-def test_transient_stripe_failure_is_retryable_and_the_retry_succeeds(
-    provider, stripe_stub, status
-):
+def test_transient_stripe_failure_is_retryable_and_the_retry_succeeds(provider, stripe_stub, status):
     stripe_stub.fail_next(SESSIONS, status=status)
     req = checkout_request()
 

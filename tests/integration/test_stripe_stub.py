@@ -101,8 +101,7 @@ def test_fail_next_fails_only_as_often_as_asked(stripe_stub):
     stripe_stub.fail_next("/v1/checkout/sessions", status=503, times=2)
 
     statuses = [
-        post(stripe_stub, "/v1/checkout/sessions", SESSION_FORM, key="k1").status_code
-        for _ in range(3)
+        post(stripe_stub, "/v1/checkout/sessions", SESSION_FORM, key="k1").status_code for _ in range(3)
     ]
 
     assert statuses == [503, 503, 200]
@@ -115,9 +114,7 @@ def test_completed_session_has_a_retrievable_payment_intent(stripe_stub):
     event = stripe_stub.complete_session(session["id"])
 
     intent_id = event["data"]["object"]["payment_intent"]
-    intent = requests.get(
-        f"{stripe_stub.url}/v1/payment_intents/{intent_id}", headers=AUTH, timeout=5
-    )
+    intent = requests.get(f"{stripe_stub.url}/v1/payment_intents/{intent_id}", headers=AUTH, timeout=5)
     assert intent.json()["object"] == "payment_intent"
     assert (intent.json()["status"], intent.json()["amount"]) == ("succeeded", 5000)
     assert event["id"].startswith("evt_")
@@ -137,14 +134,10 @@ def test_expired_session_cannot_be_expired_again(stripe_stub):
 
 def test_full_refund_then_any_refund_is_already_refunded(stripe_stub):
     session = post(stripe_stub, "/v1/checkout/sessions", SESSION_FORM).json()
-    intent_id = stripe_stub.complete_session(session["id"])["data"]["object"][
-        "payment_intent"
-    ]
+    intent_id = stripe_stub.complete_session(session["id"])["data"]["object"]["payment_intent"]
 
     full = post(stripe_stub, "/v1/refunds", {"payment_intent": intent_id})
-    more = post(
-        stripe_stub, "/v1/refunds", {"payment_intent": intent_id, "amount": "1"}
-    )
+    more = post(stripe_stub, "/v1/refunds", {"payment_intent": intent_id, "amount": "1"})
 
     assert (full.status_code, full.json()["amount"]) == (200, 5000)
     assert full.json()["id"].startswith("re_")

@@ -31,9 +31,7 @@ PAYLOAD = json.dumps(EVENT).encode()
 
 def test_signature_matches_the_sdks_own_signer():
     ts = 1_700_000_000
-    expected = stripe.WebhookSignature.generate_signature_header(
-        PAYLOAD.decode(), SECRET, ts
-    )
+    expected = stripe.WebhookSignature.generate_signature_header(PAYLOAD.decode(), SECRET, ts)
     assert sign_webhook(PAYLOAD, SECRET, ts) == expected
 
 
@@ -71,10 +69,7 @@ def test_signature_older_than_the_tolerance_is_rejected():
 def test_signature_within_a_custom_tolerance_is_accepted():
     header = sign_webhook(PAYLOAD, SECRET, timestamp=int(time.time()) - 301)
 
-    assert (
-        verify_stripe_webhook(PAYLOAD, header, SECRET, tolerance=600)["id"]
-        == EVENT["id"]
-    )
+    assert verify_stripe_webhook(PAYLOAD, header, SECRET, tolerance=600)["id"] == EVENT["id"]
 
 
 def test_tampered_body_is_rejected():
@@ -121,6 +116,4 @@ def test_signed_body_that_is_not_an_event_is_rejected(body, reason):
 
 def test_tolerance_cannot_be_switched_off():
     with pytest.raises(ValueError, match="tolerance"):
-        verify_stripe_webhook(
-            PAYLOAD, sign_webhook(PAYLOAD, SECRET), SECRET, tolerance=0
-        )
+        verify_stripe_webhook(PAYLOAD, sign_webhook(PAYLOAD, SECRET), SECRET, tolerance=0)

@@ -1,1 +1,5 @@
 """Celery tasks, one module per business area; each is a thin wrapper around a `core` service."""
+
+from worker.tasks import allocation, notifications
+
+__all__ = ["allocation", "notifications"]

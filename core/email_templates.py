@@ -60,8 +60,7 @@ def tickets_issued(
     message_id: str | None = None,
 ) -> EmailMessage:
     order = tuple(
-        (f"{quantity} × {ticket_type}", f"{unit_price} each")
-        for ticket_type, quantity, unit_price in lines
+        (f"{quantity} × {ticket_type}", f"{unit_price} each") for ticket_type, quantity, unit_price in lines
     )
     return _letter(
         recipient,
@@ -115,10 +114,7 @@ def waitlist_promoted(
                 )
             ),
             _Button("Pay for your tickets", checkout_url),
-            (
-                "Changed your mind? There is nothing to do: the hold simply ends and "
-                "nothing is charged."
-            ),
+            ("Changed your mind? There is nothing to do: the hold simply ends and nothing is charged."),
         ),
         message_id=message_id,
     )
@@ -149,8 +145,7 @@ def hold_expired(
 
 _REFUND_EXPLANATIONS = {
     RefundReason.CUSTOMER_CANCELLED: (
-        "As you asked, we have cancelled your booking for {title}. Its tickets are no longer "
-        "valid."
+        "As you asked, we have cancelled your booking for {title}. Its tickets are no longer valid."
     ),
     RefundReason.ORGANIZER_REFUNDED: (
         "The organizer of {title} has refunded your booking. Its tickets are no longer valid."
@@ -276,9 +271,7 @@ def _letter(
     )
 
 
-def _render_text(
-    heading: str, greeting: str, blocks: Sequence[_Block], footer: str
-) -> str:
+def _render_text(heading: str, greeting: str, blocks: Sequence[_Block], footer: str) -> str:
     parts = [heading, greeting]
     for block in blocks:
         match block:
@@ -286,11 +279,7 @@ def _render_text(
                 parts.append(_wrap(block))
             case _Facts(rows):
                 width = max(len(label) for label, _ in rows) + 1
-                parts.append(
-                    "\n".join(
-                        f"{label + ':':<{width}}  {value}" for label, value in rows
-                    )
-                )
+                parts.append("\n".join(f"{label + ':':<{width}}  {value}" for label, value in rows))
             case _Button(label, url):
                 # The link on a line of its own so that mail clients make it clickable whole.
                 parts.append(f"{label}:\n{url}")
@@ -299,9 +288,7 @@ def _render_text(
 
 
 def _wrap(paragraph: str) -> str:
-    return textwrap.fill(
-        paragraph, width=72, break_long_words=False, break_on_hyphens=False
-    )
+    return textwrap.fill(paragraph, width=72, break_long_words=False, break_on_hyphens=False)
 
 
 _ACCENT = "#4f46e5"
@@ -340,9 +327,7 @@ color:#71717a;">$footer</td></tr>
 )
 
 
-def _render_html(
-    subject: str, heading: str, greeting: str, blocks: Sequence[_Block], footer: str
-) -> str:
+def _render_html(subject: str, heading: str, greeting: str, blocks: Sequence[_Block], footer: str) -> str:
     return _LAYOUT.substitute(
         subject=escape(subject),
         heading=escape(heading),

@@ -9,8 +9,8 @@ from email.message import EmailMessage
 
 import pytest
 
-from core import notifications
-from core.notifications import BookingRecipient, RefundReason, TicketLine
+from core import email_templates as notifications
+from core.email_templates import BookingRecipient, RefundReason, TicketLine
 
 HOSTILE_TITLE = "Rock <script>alert('x')</script> & Roll"
 ADA = BookingRecipient(
@@ -22,9 +22,7 @@ ADA = BookingRecipient(
 PDF = b"%PDF-1.7\n" + bytes(range(256)) + b"\n%%EOF\n"
 
 
-def tickets_issued(
-    recipient: BookingRecipient, message_id: str | None = None
-) -> EmailMessage:
+def tickets_issued(recipient: BookingRecipient, message_id: str | None = None) -> EmailMessage:
     return notifications.tickets_issued(
         recipient,
         event_when="Sat 14 June 2025, 20:00 (Europe/Paris)",
@@ -68,9 +66,7 @@ def booking_refunded(recipient, message_id=None):
 
 
 def event_cancelled(recipient, message_id=None):
-    return notifications.event_cancelled(
-        recipient, refund_amount="€110.00", message_id=message_id
-    )
+    return notifications.event_cancelled(recipient, refund_amount="€110.00", message_id=message_id)
 
 
 BUILDERS: dict[str, Callable[..., EmailMessage]] = {
@@ -187,10 +183,7 @@ def test_tickets_mail_lists_the_order_and_the_event():
     html = html_of(message)
     assert "VIP &amp; backstage" in html
     assert "Le Duc &lt;Lombards&gt; &amp; Co, Paris" in html
-    assert (
-        'href="https://boxoffice.example/bookings/0190?view=tickets&amp;lang=en"'
-        in html
-    )
+    assert 'href="https://boxoffice.example/bookings/0190?view=tickets&amp;lang=en"' in html
 
 
 def test_waitlist_mail_says_until_when_and_where_to_pay():
@@ -229,9 +222,7 @@ def test_refund_mail_explains_why_and_how_much(reason, explanation):
 
 
 def test_refund_reason_may_be_given_as_its_plain_value():
-    message = notifications.booking_refunded(
-        ADA, amount="€42.00", reason="paid_after_hold_expired"
-    )
+    message = notifications.booking_refunded(ADA, amount="€42.00", reason="paid_after_hold_expired")
 
     assert "you are welcome to book again" in text_of(message)
 
@@ -251,9 +242,7 @@ def test_links_other_than_http_are_refused():
 
 
 def test_accented_names_and_titles_survive_the_round_trip():
-    recipient = BookingRecipient(
-        "zoe@example.com", "Zoë Ünal", "Fête de la Musique", "BX-1"
-    )
+    recipient = BookingRecipient("zoe@example.com", "Zoë Ünal", "Fête de la Musique", "BX-1")
 
     message = round_trip(hold_expired(recipient))
 

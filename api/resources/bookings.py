@@ -1,0 +1,173 @@
+"""Bookings: ask for tickets (answered at once with 202), poll the status, list, cancel."""
+
+from __future__ import annotations
+
+import math
+import re
+
+from flask import request, url_for
+from flask.views import MethodView
+from flask_jwt_extended import jwt_required
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
+
+from api.auth import current_actor, current_user_id
+from api.db import request_uow
+from api.extensions import limiter
+from api.pagination import paginate_select
+from core import runtime
+from core.errors import Invalid, NotFound
+from core.inventory import Line
+from core.models import BOOKING_STATUSES
+from core.services import bookings
+
+blp = Blueprint(
+    "bookings", __name__, url_prefix="/api/v1/bookings", description="Booking requests and bookings"
+)
+
+MAX_RETRY_AFTER = 10
+IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,200}")
+
+
+class ItemIn(Schema):
+    ticket_type_id = fields.UUID(required=True)
+    quantity = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=100))
+
+
+class BookingIn(Schema):
+    event_id = fields.UUID(required=True)
+    items = fields.List(fields.Nested(ItemIn), required=True, validate=validate.Length(min=1, max=20))
+    join_waitlist = fields.Boolean(load_default=False)
+
+
+class ItemOut(Schema):
+    ticket_type_id = fields.UUID()
+    quantity = fields.Integer()
+    unit_price = fields.Integer(allow_none=True)
+
+
+class BookingOut(Schema):
+    id = fields.UUID()
+    event_id = fields.UUID()
+    status = fields.String(metadata={"enum": list(BOOKING_STATUSES)})
+    items = fields.List(fields.Nested(ItemOut))
+    total = fields.Integer(allow_none=True)
+    currency = fields.String(allow_none=True)
+    queue_position = fields.Integer(allow_none=True)
+    waitlist_position = fields.Integer(allow_none=True)
+    estimated_wait_seconds = fields.Float(allow_none=True)
+    hold_expires_at = fields.AwareDateTime(allow_none=True)
+    reason = fields.String(allow_none=True)
+    join_waitlist = fields.Boolean()
+    requested_at = fields.AwareDateTime()
+    decided_at = fields.AwareDateTime(allow_none=True)
+
+
+class BookingQuery(Schema):
+    status = fields.String(validate=validate.OneOf(BOOKING_STATUSES))
+
+
+def _booking_limit() -> str:
+    return runtime.settings().booking_rate_limit
+
+
+def _retry_after(view: dict) -> dict:
+    """How long a client should wait before polling again, while the booking is not final."""
+    if view["status"] == "queued":
+        wait = view.get("estimated_wait_seconds") or 1
+        return {"Retry-After": str(max(1, min(MAX_RETRY_AFTER, math.ceil(wait))))}
+    if view["status"] in ("held", "waitlisted"):
+        return {"Retry-After": str(MAX_RETRY_AFTER)}
+    return {}
+
+
+def _idempotency_key() -> str | None:
+    key = request.headers.get("Idempotency-Key")
+    if key is not None and not IDEMPOTENCY_KEY.fullmatch(key):
+        raise Invalid(
+            "Idempotency-Key must be 1 to 200 visible ASCII characters.", name="bad_idempotency_key"
+        )
+    return key
+
+
+def current_view(booking_id, actor_id=None) -> dict:
+    """The booking as its reader may see it: from Redis while queued, else from PostgreSQL."""
+    actor_id = actor_id or current_user_id()
+    queued = bookings.queued_booking_view(booking_id)
+    if queued is not None:
+        customer_id, event_id, view = queued
+        if customer_id != actor_id and not bookings.can_see_booking(
+            request_uow(), current_actor(), customer_id, event_id
+        ):
+            raise NotFound("No such booking.")
+        return view
+    uow = request_uow()
+    booking = bookings.get_booking(uow, booking_id)
+    if booking.user_id != actor_id and not bookings.can_see_booking(
+        uow, current_actor(), booking.user_id, booking.event_id
+    ):
+        raise NotFound("No such booking.")
+    return bookings.booking_view(uow, booking)
+
+
+@blp.route("")
+class Bookings(MethodView):
+    decorators = [limiter.limit(_booking_limit, methods=["POST"])]
+
+    @jwt_required()
+    @blp.arguments(BookingIn)
+    @blp.response(202, BookingOut)
+    @blp.doc(
+        parameters=[
+            {"in": "header", "name": "Idempotency-Key", "schema": {"type": "string", "maxLength": 200}}
+        ]
+    )
+    def post(self, data):
+        """Ask for tickets. Answered at once; poll the `Location` until the status is final."""
+        key = _idempotency_key()
+        ask = bookings.BookingAsk(
+            event_id=data["event_id"],
+            items=tuple(Line(item["ticket_type_id"], item["quantity"]) for item in data["items"]),
+            join_waitlist=data["join_waitlist"],
+        )
+        user_id = current_user_id()
+        accepted = bookings.request_booking(user_id, ask, key)
+        view = current_view(accepted["id"], user_id) if accepted.get("duplicate") else {
+            **accepted, "event_id": ask.event_id, "join_waitlist": ask.join_waitlist,
+            "items": [{"ticket_type_id": line.ticket_type_id, "quantity": line.quantity} for line in ask.items],
+        }  # fmt: skip
+        headers = {"Location": url_for("bookings.BookingById", booking_id=view["id"]), **_retry_after(view)}
+        return view, 202, headers
+
+    @jwt_required()
+    @blp.arguments(BookingQuery, location="query")
+    @blp.response(200, BookingOut(many=True))
+    @blp.paginate()
+    def get(self, args, pagination_parameters):
+        """My bookings, newest first (a request appears here once it is decided)."""
+        uow = request_uow()
+        query = bookings.my_bookings_query(current_user_id(), args.get("status"))
+        return [
+            bookings.booking_view(uow, b) for b in paginate_select(uow.session, query, pagination_parameters)
+        ]
+
+
+@blp.route("/<uuid:booking_id>")
+class BookingById(MethodView):
+    @jwt_required()
+    @blp.response(200, BookingOut)
+    def get(self, booking_id):
+        """A booking's status; `Retry-After` says when to poll again while it is not final."""
+        view = current_view(booking_id)
+        return view, 200, _retry_after(view)
+
+
+@blp.route("/<uuid:booking_id>/cancel")
+class CancelBooking(MethodView):
+    @jwt_required()
+    @blp.response(200, BookingOut)
+    def post(self, booking_id):
+        """Let go of a hold or leave the waitlist."""
+        uow = request_uow()
+        booking = bookings.cancel_booking(uow, current_actor(), booking_id)
+        return bookings.booking_view(uow, booking)

@@ -1,0 +1,195 @@
+"""The Redis side of the booking path: each event's allocation queue and in-flight statuses.
+
+Keys, per event E and booking B:
+  bq:E:seq       counter handing out queue sequence numbers (the order of acceptance)
+  bq:E:queue     sorted set of accepted requests, scored by sequence number
+  bq:E:decided   highest sequence number decided so far (queue position = seq - decided)
+  bq:E:pending   set while a drain task is scheduled and not yet started
+  bq:E:lock      the drainer's lock: one drainer per event at a time
+  bq:E:rate      recent decisions per second, for the estimated wait
+  bq:active      events whose queue may hold requests (the sweep's work list)
+  booking:B      hash describing a request while it is queued
+  idem:U:K       booking id and request fingerprint behind customer U's Idempotency-Key K
+
+Accepting is one Lua script, so a request is either fully queued or not at all. Removing a
+decided batch is by sequence number, so replaying a batch (after a crash) removes nothing twice.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+from dataclasses import dataclass
+
+import redis
+
+from core.booking_rules import BookingRequest
+from core.inventory import Line
+
+STATUS_TTL = 24 * 3600
+IDEMPOTENCY_TTL = 24 * 3600
+# A lost wake-up (the API died between queueing and scheduling) is repaired by the sweep after this.
+PENDING_TTL = 30
+ACTIVE_EVENTS = "bq:active"
+
+_ACCEPT = """
+if ARGV[8] == '1' then
+  local existing = redis.call('GET', KEYS[1])
+  if existing then return {'duplicate', existing} end
+end
+local seq = redis.call('INCR', KEYS[2])
+redis.call('ZADD', KEYS[3], seq, seq .. ':' .. ARGV[3])
+redis.call('HSET', KEYS[4], 'state', 'queued', 'seq', seq, 'event_id', ARGV[5], 'user_id', ARGV[4], 'request', ARGV[3])
+redis.call('EXPIRE', KEYS[4], ARGV[6])
+redis.call('SADD', KEYS[5], ARGV[5])
+if ARGV[8] == '1' then redis.call('SET', KEYS[1], ARGV[1] .. '|' .. ARGV[2], 'EX', ARGV[7]) end
+local schedule = redis.call('SET', KEYS[6], '1', 'NX', 'EX', ARGV[9])
+local decided = tonumber(redis.call('GET', KEYS[7]) or '0')
+return {'accepted', tostring(seq), schedule and '1' or '0', tostring(seq - decided)}
+"""
+
+_REMOVE_DECIDED = """
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+local decided = tonumber(redis.call('GET', KEYS[2]) or '0')
+if tonumber(ARGV[1]) > decided then redis.call('SET', KEYS[2], ARGV[1]) end
+for i = 3, #KEYS do redis.call('DEL', KEYS[i]) end
+return redis.call('ZCARD', KEYS[1])
+"""
+
+_FORGET_IF_EMPTY = """
+if redis.call('ZCARD', KEYS[1]) == 0 then redis.call('SREM', KEYS[2], ARGV[1]) return 0 end
+return 1
+"""
+
+
+def _key(event_id, name: str) -> str:
+    return f"bq:{event_id}:{name}"
+
+
+def status_key(booking_id) -> str:
+    return f"booking:{booking_id}"
+
+
+def lock_key(event_id) -> str:
+    return _key(event_id, "lock")
+
+
+@dataclass(frozen=True)
+class Accepted:
+    booking_id: uuid.UUID
+    seq: int
+    must_schedule_drain: bool
+    queue_position: int
+
+
+@dataclass(frozen=True)
+class Duplicate:
+    booking_id: uuid.UUID
+    same_request: bool
+
+
+def encode_request(request: BookingRequest) -> str:
+    """The queued form of a request (the sequence number is added by Redis)."""
+    return json.dumps(
+        {
+            "b": str(request.booking_id),
+            "u": str(request.user_id),
+            "e": str(request.event_id),
+            "l": [[str(line.ticket_type_id), line.quantity] for line in request.lines],
+            "w": request.join_waitlist,
+            "t": request.requested_at.timestamp(),
+            "k": request.idempotency_key,
+        },
+        separators=(",", ":"),
+    )
+
+
+def decode_request(member: str) -> BookingRequest:
+    seq, payload = member.split(":", 1)
+    data = json.loads(payload)
+    return BookingRequest(
+        booking_id=uuid.UUID(data["b"]),
+        user_id=uuid.UUID(data["u"]),
+        event_id=uuid.UUID(data["e"]),
+        seq=int(seq),
+        lines=tuple(Line(uuid.UUID(tt), quantity) for tt, quantity in data["l"]),
+        join_waitlist=data["w"],
+        requested_at=dt.datetime.fromtimestamp(data["t"], dt.UTC),
+        idempotency_key=data["k"],
+    )
+
+
+class BookingQueue:
+    """Operations on the queues, bound to one Redis client."""
+
+    def __init__(self, client: redis.Redis):
+        self.redis = client
+        self._accept = client.register_script(_ACCEPT)
+        self._remove_decided = client.register_script(_REMOVE_DECIDED)
+        self._forget_if_empty = client.register_script(_FORGET_IF_EMPTY)
+
+    def accept(self, request: BookingRequest, fingerprint: str) -> Accepted | Duplicate:
+        """Queue the request, unless its idempotency key was seen: all in one atomic step."""
+        idem_key = (
+            f"idem:{request.user_id}:{request.idempotency_key}" if request.idempotency_key else "idem:none"
+        )
+        keys = [idem_key, _key(request.event_id, "seq"), _key(request.event_id, "queue"),
+                status_key(request.booking_id), ACTIVE_EVENTS, _key(request.event_id, "pending"),
+                _key(request.event_id, "decided")]  # fmt: skip
+        args = [str(request.booking_id), fingerprint, encode_request(request), str(request.user_id),
+                str(request.event_id), STATUS_TTL, IDEMPOTENCY_TTL, "1" if request.idempotency_key else "0",
+                PENDING_TTL]  # fmt: skip
+        result = self._accept(keys=keys, args=args)
+        if result[0] == "duplicate":
+            booking_id, seen_fingerprint = result[1].split("|", 1)
+            return Duplicate(uuid.UUID(booking_id), seen_fingerprint == fingerprint)
+        return Accepted(request.booking_id, int(result[1]), result[2] == "1", int(result[3]))
+
+    def head(self, event_id, count: int) -> list[BookingRequest]:
+        return [decode_request(member) for member in self.redis.zrange(_key(event_id, "queue"), 0, count - 1)]
+
+    def remove_decided(self, event_id, requests: list[BookingRequest]) -> int:
+        """Drop a committed batch from the queue and its in-flight statuses; returns what is left."""
+        keys = [
+            _key(event_id, "queue"),
+            _key(event_id, "decided"),
+            *(status_key(r.booking_id) for r in requests),
+        ]
+        return self._remove_decided(keys=keys, args=[max(r.seq for r in requests)])
+
+    def clear_pending(self, event_id) -> None:
+        self.redis.delete(_key(event_id, "pending"))
+
+    def forget_if_empty(self, event_id) -> bool:
+        """Take the event off the sweep's list if its queue is empty; says whether it still has work."""
+        return bool(
+            self._forget_if_empty(keys=[_key(event_id, "queue"), ACTIVE_EVENTS], args=[str(event_id)])
+        )
+
+    def active_events(self) -> list[str]:
+        return list(self.redis.smembers(ACTIVE_EVENTS))
+
+    def is_draining(self, event_id) -> bool:
+        return bool(self.redis.exists(lock_key(event_id)))
+
+    def queued_status(self, booking_id) -> dict | None:
+        """The in-flight status of a queued request, with its live queue position, or None."""
+        status = self.redis.hgetall(status_key(booking_id))
+        if not status:
+            return None
+        decided = int(self.redis.get(_key(status["event_id"], "decided")) or 0)
+        rate = float(self.redis.get(_key(status["event_id"], "rate")) or 0)
+        position = max(int(status["seq"]) - decided, 1)
+        request = decode_request(f"{status['seq']}:{status['request']}")
+        return {
+            "request": request,
+            "queue_position": position,
+            "estimated_wait": position / rate if rate else None,
+        }
+
+    def record_rate(self, event_id, decisions_per_second: float) -> None:
+        self.redis.set(_key(event_id, "rate"), f"{decisions_per_second:.1f}", ex=60)
+
+    def queue_length(self, event_id) -> int:
+        return self.redis.zcard(_key(event_id, "queue"))

@@ -1,0 +1,204 @@
+"""Bookings as customers see them: ask for tickets, follow a request, let go of a booking.
+
+Asking touches only Redis (the event snapshot and the allocation queue); the drainer decides.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from core import runtime
+from core.booking_queue import Accepted, BookingQueue
+from core.booking_rules import BookingRequest
+from core.db import UnitOfWork
+from core.errors import Conflict, Invalid, NotFound
+from core.event_snapshots import load_event_snapshot
+from core.inventory import Line, lock_inventory
+from core.models import FINAL_BOOKING_STATUSES, Booking, Event, User, new_id, utcnow
+from core.services import follow_ups
+from core.services.permissions import is_member_of_event_organization
+from core.services.waitlist import promote_waitlist, waitlist_position
+
+ORGANIZER_ROLES = frozenset({"organizer"})
+
+
+@dataclass(frozen=True)
+class BookingAsk:
+    event_id: uuid.UUID
+    items: tuple[Line, ...]
+    join_waitlist: bool = False
+
+
+def request_booking(user_id: uuid.UUID, ask: BookingAsk, idempotency_key: str | None = None) -> dict:
+    """Check the request against the cached event and queue it; returns its first status."""
+    snapshot = load_event_snapshot(ask.event_id)
+    now = utcnow()
+    _check_against_snapshot(snapshot, ask, now)
+    request = BookingRequest(
+        booking_id=new_id(), user_id=user_id, event_id=ask.event_id, seq=0, lines=ask.items,
+        join_waitlist=ask.join_waitlist, requested_at=now, idempotency_key=idempotency_key,
+    )  # fmt: skip
+    queue = BookingQueue(runtime.redis_client())
+    outcome = queue.accept(request, _fingerprint(ask))
+    if not isinstance(outcome, Accepted):
+        if not outcome.same_request:
+            raise Invalid(
+                "This Idempotency-Key was already used for a different request.",
+                name="idempotency_key_reused",
+            )
+        return {"id": outcome.booking_id, "duplicate": True}
+    if outcome.must_schedule_drain:
+        runtime.dispatch("drain_event", event_id=str(ask.event_id))
+    return {"id": outcome.booking_id, "status": "queued", "queue_position": outcome.queue_position}
+
+
+def _check_against_snapshot(snapshot: dict | None, ask: BookingAsk, now: dt.datetime) -> None:
+    if snapshot is None or snapshot["status"] == "draft":
+        raise NotFound("No such event.")
+    if snapshot["status"] == "cancelled":
+        raise Conflict("This event was cancelled.", name="event_cancelled")
+    if not _sales_open(snapshot, now):
+        raise Conflict("Tickets for this event are not on sale now.", name="sales_closed")
+    known = set(snapshot["ticket_types"])
+    ticket_type_ids = [str(line.ticket_type_id) for line in ask.items]
+    if len(set(ticket_type_ids)) != len(ticket_type_ids):
+        raise Invalid("List each ticket type once.", name="duplicate_ticket_type")
+    unknown = [tt for tt in ticket_type_ids if tt not in known]
+    if unknown:
+        raise Invalid(
+            "These ticket types are not sold for this event.", name="unknown_ticket_type",
+            details={"ticket_type_ids": unknown},
+        )  # fmt: skip
+    quantity = sum(line.quantity for line in ask.items)
+    if quantity > snapshot["max_per_booking"]:
+        raise Invalid(
+            f"At most {snapshot['max_per_booking']} tickets per booking for this event.",
+            name="limit_exceeded",
+        )
+
+
+def _sales_open(snapshot: dict, now: dt.datetime) -> bool:
+    start, end = snapshot["sales_start"], snapshot["sales_end"]
+    if start and now < dt.datetime.fromisoformat(start):
+        return False
+    if end and now >= dt.datetime.fromisoformat(end):
+        return False
+    return now < dt.datetime.fromisoformat(snapshot["starts_at"])
+
+
+def _fingerprint(ask: BookingAsk) -> str:
+    canonical = json.dumps(
+        [
+            str(ask.event_id),
+            sorted((str(line.ticket_type_id), line.quantity) for line in ask.items),
+            ask.join_waitlist,
+        ]
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()[:32]
+
+
+# --- following a booking ----------------------------------------------------------------------
+
+
+def queued_booking_view(booking_id: uuid.UUID) -> tuple[uuid.UUID, uuid.UUID, dict] | None:
+    """(customer id, event id, view) of a request still in the queue, from Redis alone."""
+    queued = BookingQueue(runtime.redis_client()).queued_status(booking_id)
+    if queued is None:
+        return None
+    request: BookingRequest = queued["request"]
+    view = {
+        "id": booking_id,
+        "event_id": request.event_id,
+        "status": "queued",
+        "items": [
+            {"ticket_type_id": line.ticket_type_id, "quantity": line.quantity} for line in request.lines
+        ],
+        "queue_position": queued["queue_position"],
+        "estimated_wait_seconds": queued["estimated_wait"],
+        "join_waitlist": request.join_waitlist,
+        "requested_at": request.requested_at,
+    }
+    return request.user_id, request.event_id, view
+
+
+def get_booking(uow: UnitOfWork, booking_id: uuid.UUID) -> Booking:
+    booking = uow.session.get(Booking, booking_id)
+    if booking is None:
+        raise NotFound("No such booking.")
+    return booking
+
+
+def can_see_booking(uow: UnitOfWork, actor: User, customer_id: uuid.UUID, event_id: uuid.UUID) -> bool:
+    if actor.id == customer_id:
+        return True
+    event = uow.session.get(Event, event_id)
+    return event is not None and is_member_of_event_organization(actor, event, ORGANIZER_ROLES)
+
+
+def booking_view(uow: UnitOfWork, booking: Booking) -> dict:
+    return {
+        "id": booking.id,
+        "event_id": booking.event_id,
+        "status": booking.status,
+        "items": [
+            {"ticket_type_id": line.ticket_type_id, "quantity": line.quantity, "unit_price": line.unit_price}
+            for line in booking.lines
+        ],
+        "total": booking.total,
+        "currency": booking.currency,
+        "queue_position": None,
+        "waitlist_position": waitlist_position(uow, booking) if booking.status == "waitlisted" else None,
+        "hold_expires_at": booking.hold_expires_at if booking.status == "held" else None,
+        "reason": booking.reason,
+        "join_waitlist": booking.join_waitlist,
+        "requested_at": booking.requested_at,
+        "decided_at": booking.decided_at,
+        "is_final": booking.status in FINAL_BOOKING_STATUSES,
+    }
+
+
+def my_bookings_query(user_id: uuid.UUID, status: str | None):
+    query = (
+        select(Booking).where(Booking.user_id == user_id).order_by(Booking.requested_at.desc(), Booking.id)
+    )
+    return query.where(Booking.status == status) if status else query
+
+
+# --- letting go -------------------------------------------------------------------------------
+
+
+def cancel_booking(uow: UnitOfWork, actor: User, booking_id: uuid.UUID) -> Booking:
+    """Let go of a hold or a waitlist place; tickets that come back go to the waitlist first."""
+    booking = uow.session.get(Booking, booking_id)
+    if booking is None:
+        queued = queued_booking_view(booking_id)
+        if queued and can_see_booking(uow, actor, queued[0], queued[1]):
+            raise Conflict(
+                "The request is still in the queue; cancel it once it is decided.", name="not_decided_yet"
+            )
+        raise NotFound("No such booking.")
+    if not can_see_booking(uow, actor, booking.user_id, booking.event_id):
+        raise NotFound("No such booking.")
+    inventory = lock_inventory(uow, booking.event_id)
+    uow.session.refresh(booking, with_for_update=True)
+    now = utcnow()
+    if booking.status == "held":
+        inventory.release_held([Line(line.ticket_type_id, line.quantity) for line in booking.lines])
+        _mark_cancelled(booking, now)
+        follow_ups.bookings_promoted(uow, promote_waitlist(uow, inventory, now))
+    elif booking.status == "waitlisted":
+        _mark_cancelled(booking, now)
+    else:
+        raise Conflict(f"A {booking.status} booking cannot be cancelled here.", name="not_cancellable")
+    uow.commit()
+    return booking
+
+
+def _mark_cancelled(booking: Booking, now: dt.datetime) -> None:
+    booking.status, booking.cancelled_at, booking.hold_expires_at = "cancelled", now, None
