@@ -28,7 +28,7 @@ from core.services import follow_ups
 from core.services.waitlist import promote_waitlist
 
 # A drainer that dies keeps the event's queue waiting at most this long before another takes over.
-LOCK_SECONDS = 10
+LOCK_SECONDS = 5
 PENDING_STATUSES = ("held", "waitlisted")
 COUNTED_STATUSES = ("held", "waitlisted", "confirmed")
 
