@@ -79,7 +79,7 @@ class Settings:
     smtp_timeout: int = 10
     mail_sender: str = "Boxoffice <tickets@boxoffice.localhost>"
     ticket_signing_key: str = ""
-    allocation_batch_size: int = 500
+    allocation_batch_size: int = 1000
     hold_expiry_interval: int = 5
     extra: dict = field(default_factory=dict)
 

@@ -92,10 +92,13 @@ def decide_batch(event_id: uuid.UUID, batch: list[BookingRequest]) -> None:
             booking, booking_lines = _rows(request, decision, inventory, now)
             bookings.append(booking)
             lines.extend(booking_lines)
+        # Core inserts on the tables: one multi-row statement per few hundred rows, where the
+        # ORM's bulk path may fall back to a statement per row.
+        connection = uow.session.connection()
         if bookings:
-            uow.session.execute(insert(Booking), bookings)
+            connection.execute(insert(Booking.__table__), bookings)
         if lines:
-            uow.session.execute(insert(BookingLine), lines)
+            connection.execute(insert(BookingLine.__table__), lines)
         uow.commit()
 
 
