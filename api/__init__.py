@@ -12,7 +12,7 @@ from flask import Flask
 from flask_cors import CORS
 from sqlalchemy.exc import IntegrityError
 
-from api import auth, db, errors
+from api import auth, db, errors, metrics
 from api.extensions import Api, limiter
 from api.resources import accounts, admin, bookings, events, health, organizer
 from core import runtime
@@ -57,6 +57,7 @@ def create_app(config: Settings | None = None) -> Flask:
     for blueprint in BLUEPRINTS:
         api.register_blueprint(blueprint)
     app.register_blueprint(health.blp)
+    metrics.init_app(app)
     CORS(app, origins=list(settings.cors_origins), expose_headers=["Location", "Retry-After", "ETag"])
     app.cli.add_command(create_admin_command)
     if settings.admin_email and settings.admin_password:

@@ -7,9 +7,9 @@ handed to another worker (`reject_on_worker_lost`): every task is written to be 
 from __future__ import annotations
 
 from celery import Celery
-from celery.signals import worker_process_init
+from celery.signals import task_failure, worker_process_init
 
-from core import runtime
+from core import allocation_stats, runtime
 from core.config import Settings
 
 
@@ -47,3 +47,8 @@ runtime.set_dispatcher(dispatch_job)
 def _fresh_connections_after_fork(**_kwargs) -> None:
     # Pooled connections must not be shared with the parent process after a fork.
     runtime.database().dispose()
+
+
+@task_failure.connect
+def _count_failure(sender=None, **_kwargs) -> None:
+    allocation_stats.record_task_failure(runtime.redis_client(), getattr(sender, "name", "unknown"))

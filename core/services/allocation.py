@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from redis.exceptions import LockError
 from sqlalchemy import func, insert, select
 
-from core import runtime
+from core import allocation_stats, runtime
 from core.booking_queue import BookingQueue, lock_key
 from core.booking_rules import BookingRequest, CustomerState, Decision, decide
 from core.db import UnitOfWork
@@ -61,7 +61,9 @@ def drain_event_queue(
             started = time.perf_counter()
             decide_batch(event_id, batch)
             queue.remove_decided(event_id, batch)
-            queue.record_rate(event_id, len(batch) / max(time.perf_counter() - started, 1e-6))
+            elapsed = max(time.perf_counter() - started, 1e-6)
+            queue.record_rate(event_id, len(batch) / elapsed)
+            allocation_stats.record_batch(queue.redis, len(batch), elapsed)
             report.decided += len(batch)
             report.batches += 1
             lock.reacquire()  # raises if the lock was lost: another drainer has taken over
@@ -85,11 +87,11 @@ def decide_batch(event_id: uuid.UUID, batch: list[BookingRequest]) -> None:
             uow.session.scalars(select(Booking.id).where(Booking.id.in_([r.booking_id for r in batch])))
         )
         fresh = [request for request in batch if request.booking_id not in seen]
-        customers = _customer_states(uow, event_id, {request.user_id for request in fresh})
+        customers = customer_states(uow, event_id, {request.user_id for request in fresh})
         bookings, lines = [], []
         for request in fresh:
             decision = decide(request, inventory, customers[request.user_id])
-            booking, booking_lines = _rows(request, decision, inventory, now)
+            booking, booking_lines = decided_rows(request, decision, inventory, now)
             bookings.append(booking)
             lines.extend(booking_lines)
         # Core inserts on the tables: one multi-row statement per few hundred rows, where the
@@ -102,7 +104,8 @@ def decide_batch(event_id: uuid.UUID, batch: list[BookingRequest]) -> None:
         uow.commit()
 
 
-def _customer_states(uow: UnitOfWork, event_id: uuid.UUID, user_ids: set[uuid.UUID]) -> dict:
+def customer_states(uow: UnitOfWork, event_id: uuid.UUID, user_ids: set[uuid.UUID]) -> dict:
+    """What each customer already has at the event, read in one query for the whole batch."""
     states: dict[uuid.UUID, CustomerState] = defaultdict(CustomerState)
     if not user_ids:
         return states
@@ -121,7 +124,10 @@ def _customer_states(uow: UnitOfWork, event_id: uuid.UUID, user_ids: set[uuid.UU
     return states
 
 
-def _rows(request: BookingRequest, decision: Decision, inventory: Inventory, now) -> tuple[dict, list[dict]]:
+def decided_rows(
+    request: BookingRequest, decision: Decision, inventory: Inventory, now
+) -> tuple[dict, list[dict]]:
+    """The booking row and its line rows recording one decision, ready for a bulk insert."""
     event = inventory.event
     known = inventory.knows(request.lines)
     prices = decision.unit_prices or (

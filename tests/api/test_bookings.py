@@ -170,3 +170,19 @@ def test_unknown_booking_is_404(client, make_user, auth_header):
     headers = auth_header(make_user())
     assert client.get(f"/api/v1/bookings/{uuid.uuid4()}", headers=headers).status_code == 404
     assert client.post(f"/api/v1/bookings/{uuid.uuid4()}/cancel", headers=headers).status_code == 404
+
+
+def test_metrics_report_requests_queue_depth_and_batches(
+    client, organizer, make_event, make_user, auth_header
+):
+    event = make_event(organizer, quota=1)
+    for _ in range(3):
+        client.post("/api/v1/bookings", json=body(event), headers=auth_header(make_user()))
+    before = client.get("/metrics").get_data(as_text=True)
+    assert "boxoffice_queued_requests 3.0" in before
+    drain(event)
+    after = client.get("/metrics").get_data(as_text=True)
+    assert "boxoffice_queued_requests 0.0" in after
+    assert "boxoffice_held_bookings 1.0" in after
+    assert 'boxoffice_allocation_batch_size_bucket{le="10"} 1.0' in after
+    assert 'boxoffice_http_requests_total{endpoint="/api/v1/bookings",method="POST",status="202"}' in after

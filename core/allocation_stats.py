@@ -1,0 +1,35 @@
+"""Allocation figures kept in Redis, so every drainer on every machine adds to the same numbers
+and the API's /metrics can report them: batches, decisions, batch sizes and batch latency."""
+
+from __future__ import annotations
+
+import redis
+
+KEY = "metrics:allocation"
+FAILURES_KEY = "metrics:task_failures"
+LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+SIZE_BUCKETS = (1, 10, 50, 100, 250, 500, 1000, 2500)
+
+
+def record_batch(client: redis.Redis, size: int, seconds: float) -> None:
+    pipe = client.pipeline(transaction=False)
+    pipe.hincrby(KEY, "batches", 1)
+    pipe.hincrby(KEY, "decisions", size)
+    pipe.hincrbyfloat(KEY, "seconds", seconds)
+    for bound in LATENCY_BUCKETS:
+        if seconds <= bound:
+            pipe.hincrby(KEY, f"latency_le_{bound}", 1)
+    for bound in SIZE_BUCKETS:
+        if size <= bound:
+            pipe.hincrby(KEY, f"size_le_{bound}", 1)
+    pipe.execute()
+
+
+def record_task_failure(client: redis.Redis, task_name: str) -> None:
+    client.hincrby(FAILURES_KEY, task_name, 1)
+
+
+def read(client: redis.Redis) -> tuple[dict[str, float], dict[str, int]]:
+    stats = {name: float(value) for name, value in client.hgetall(KEY).items()}
+    failures = {name: int(value) for name, value in client.hgetall(FAILURES_KEY).items()}
+    return stats, failures
