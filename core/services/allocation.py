@@ -96,6 +96,8 @@ def decide_batch(event_id: uuid.UUID, batch: list[BookingRequest]) -> None:
             uow.session.execute(insert(Booking), bookings)
         if lines:
             uow.session.execute(insert(BookingLine), lines)
+        follow_ups.bookings_held(uow, [b["id"] for b in bookings if b["status"] == "held"])
+        follow_ups.bookings_confirmed(uow, [b["id"] for b in bookings if b["status"] == "confirmed"])
         uow.commit()
 
 
