@@ -210,6 +210,15 @@ class Publish(MethodView):
         return _with_etag(events.publish_event(request_uow(), current_actor(), event_id))
 
 
+@blp.route("/<uuid:event_id>/cancel")
+class Cancel(MethodView):
+    @jwt_required()
+    @blp.response(200, EventOut)
+    def post(self, event_id):
+        """Cancel the event: sales stop, every booking ends, every payment is refunded, everyone is told."""
+        return _with_etag(events.cancel_event(request_uow(), current_actor(), event_id))
+
+
 @blp.route("/<uuid:event_id>/unpublish")
 class Unpublish(MethodView):
     @jwt_required()

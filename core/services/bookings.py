@@ -123,6 +123,7 @@ def queued_booking_view(booking_id: uuid.UUID) -> tuple[uuid.UUID, uuid.UUID, di
         "estimated_wait_seconds": queued["estimated_wait"],
         "join_waitlist": request.join_waitlist,
         "requested_at": request.requested_at,
+        "payment": None,
     }
     return request.user_id, request.event_id, view
 

@@ -472,7 +472,15 @@ def process_webhook_event(event_id: str) -> str:
         if stored is None or stored.processed_at is not None:
             return "nothing_to_do"
         provider, event = stored.provider, stored.payload
-    outcome = handle_webhook_event(provider, event)
+    try:
+        outcome = handle_webhook_event(provider, event)
+    except PaymentProviderError as error:
+        if error.retryable:
+            raise
+        # Asking again will never succeed (the provider does not know the session): keep the
+        # event, marked processed, rather than retrying it forever.
+        log.error("provider event %s cannot be processed: %s", event_id, error)
+        outcome = "provider_refused"
     with runtime.database().unit_of_work() as uow:
         uow.session.execute(
             update(WebhookEvent)
