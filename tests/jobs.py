@@ -36,7 +36,7 @@ def take_jobs() -> list[Job]:
 def run_job(job: Job):
     from worker.celery_app import celery_app
 
-    return celery_app.tasks[f"boxoffice.{job.name}"].apply(kwargs=job.kwargs, throw=True).get()
+    return celery_app.tasks[f"boxoffice.{job.name}"].apply(kwargs=job.kwargs).get()
 
 
 def run_jobs(*names: str, rounds: int = 20) -> list[Job]:

@@ -343,8 +343,9 @@ def fail_payment(state: SessionState, provider: str) -> str:
 
 
 def close_checkout(state: SessionState, provider: str) -> str:
-    """A checkout closed unpaid. If it was what the booking's hold waited on, the hold ends
-    (tickets back, waitlist served first); a newer open checkout of the booking keeps it."""
+    """A checkout closed unpaid while its booking was held: the hold ends (tickets back,
+    waitlist served first). A booking has one open checkout at a time, so nothing else could
+    still be paid for it."""
     with runtime.database().unit_of_work() as uow:
         locked = _lock_session_payment(uow, state, provider)
         if locked is None:
@@ -354,7 +355,7 @@ def close_checkout(state: SessionState, provider: str) -> str:
             return "already_recorded"
         payment.status = "expired"
         outcome = "closed"
-        if booking.status == "held" and _open_payment(uow, booking.id) is None:
+        if booking.status == "held":
             _end_hold(uow, inventory, booking)
             outcome = "hold_released"
         uow.commit()

@@ -139,3 +139,52 @@ def test_local_checkout_ends_with_the_hold(db, organizer, make_event, customers)
     expected = load(db, booking_id).hold_expires_at
     assert abs(dt.datetime.fromtimestamp(session["expires_at"], dt.UTC) - expected) < dt.timedelta(seconds=1)
     assert expected > utcnow()
+
+
+def _text(received) -> str:
+    """The plain-text body with its lines joined, as a person reads it."""
+    return " ".join(received.message.get_body(("plain",)).get_content().split())
+
+
+def test_the_promotion_email_carries_the_checkout_link(db, organizer, make_event, customers, mail_sink):
+    from core.services import bookings
+
+    event = make_event(organizer, quota=1)
+    [holder] = hold(customers[:1], event)
+    waiter = ask(customers[1], event, join_waitlist=True)
+    drain(event)
+    with db.unit_of_work() as uow:
+        bookings.cancel_booking(uow, customers[0], holder)
+    jobs = run_jobs("prepare_checkouts", "send_booking_emails")
+
+    assert Job("send_booking_emails", {"kind": "waitlist_promoted", "booking_ids": [str(waiter)]}) in jobs
+    [mail] = mail_sink.wait_for(1)
+    assert mail.rcpt_tos == (customers[1].email,)
+    assert payment_of(db, waiter).checkout_url in _text(mail)
+
+
+def test_refund_and_cancellation_emails_say_how_much_comes_back(
+    db, organizer, make_event, customers, mail_sink
+):
+    from core.services import bookings, events, refunds
+
+    event = make_event(organizer, quota=5, price=1250)
+    refunded, cancelled_paid = hold(customers[:2], event, quantity=2)
+    [single] = hold(customers[2:3], event, quantity=1)
+    for booking_id in (refunded, cancelled_paid, single):
+        payments.settle_local_checkout(payment_of(db, booking_id).checkout_session_id, "paid")
+    run_jobs("process_webhook_event")
+    with db.unit_of_work() as uow:
+        bookings.cancel_booking(uow, organizer, refunded)
+    run_jobs("issue_refunds", "send_booking_emails")
+    with db.unit_of_work() as uow:
+        events.cancel_event(uow, organizer, event.id)
+    refunds.settle_cancelled_event(event.id)
+    run_jobs("issue_refunds", "send_booking_emails", "expire_checkouts")
+
+    by_address = {mail.rcpt_tos[0]: _text(mail) for mail in mail_sink.wait_for(3)}
+    assert "The organizer of Night at the Opera has refunded your booking" in by_address[customers[0].email]
+    assert "We have refunded €25.00" in by_address[customers[0].email]
+    assert "has cancelled Night at the Opera" in by_address[customers[1].email]
+    assert "We have refunded €25.00" in by_address[customers[1].email]
+    assert "We have refunded €12.50" in by_address[customers[2].email]
