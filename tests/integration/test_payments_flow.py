@@ -188,3 +188,31 @@ def test_refund_and_cancellation_emails_say_how_much_comes_back(
     assert "has cancelled Night at the Opera" in by_address[customers[1].email]
     assert "We have refunded €25.00" in by_address[customers[1].email]
     assert "We have refunded €12.50" in by_address[customers[2].email]
+
+
+def test_a_checkout_job_retries_only_the_bookings_the_provider_failed(
+    db, organizer, make_event, customers, use_stripe
+):
+    event = make_event(organizer, quota=5)
+    ids = [ask(customer, event) for customer in customers[:3]]
+    drain(event)
+    use_stripe.fail_next("/v1/checkout/sessions", status=500)  # the first booking's call fails once
+    run_jobs("prepare_checkouts")
+
+    calls = use_stripe.requests_to("POST", "/v1/checkout/sessions")
+    assert [call.status for call in calls] == [500, 200, 200, 200]
+    assert calls[0].idempotency_key == calls[3].idempotency_key  # the retry, for that booking alone
+    assert all(payment_of(db, booking_id).checkout_url for booking_id in ids)
+
+
+def test_a_webhook_whose_session_cannot_be_read_yet_is_retried(
+    db, client, organizer, make_event, customers, use_stripe
+):
+    event = make_event(organizer)
+    [booking_id] = hold(customers[:1], event)
+    body, headers = signed(use_stripe.complete_session(payment_of(db, booking_id).checkout_session_id))
+    client.post("/api/v1/payments/stripe/webhook", data=body, headers=headers)
+    use_stripe.fail_next("/v1/checkout/sessions/", status=429)
+    run_jobs("process_webhook_event")
+    assert load(db, booking_id).status == "confirmed"
+    assert [r.status for r in use_stripe.requests if r.method == "GET"] == [429, 200]
