@@ -41,6 +41,7 @@ class RefundReason(StrEnum):
     CUSTOMER_CANCELLED = "customer_cancelled"
     ORGANIZER_REFUNDED = "organizer_refunded"
     PAID_AFTER_HOLD_EXPIRED = "paid_after_hold_expired"
+    DUPLICATE_PAYMENT = "duplicate_payment"
 
 
 # Money and times arrive formatted (amounts like "€25.00", times in the event's time zone):
@@ -153,6 +154,10 @@ _REFUND_EXPLANATIONS = {
     RefundReason.PAID_AFTER_HOLD_EXPIRED: (
         "Your payment for {title} reached us after your hold had ended, and by then the tickets "
         "had gone to someone else. We are sorry; we have given your money back."
+    ),
+    RefundReason.DUPLICATE_PAYMENT: (
+        "We received a second payment for your booking for {title}, which was already paid. "
+        "Your booking stands; we have given the second payment back."
     ),
 }
 

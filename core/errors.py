@@ -53,3 +53,10 @@ class PreconditionFailed(DomainError):
 class PreconditionRequired(DomainError):
     status_code = 428
     name = "precondition_required"
+
+
+class Unavailable(DomainError):
+    """Something outside our system (the payment provider) cannot serve the request right now."""
+
+    status_code = 503
+    name = "unavailable"

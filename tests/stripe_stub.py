@@ -17,7 +17,7 @@ import socket
 import string
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -136,6 +136,9 @@ class StripeStub:
             self._refunded: dict[str, int] = {}
             self._saved: dict[str, _Saved] = {}
             self._failures: list[_Failure] = []
+            # Called with (method, path) as each request arrives, before it is answered, on the
+            # stub's thread while the caller waits: a test can look at the caller's state then.
+            self.observers: list[Callable[[str, str], None]] = []
 
     # Test controls
 
@@ -156,28 +159,65 @@ class StripeStub:
         the `checkout.session.completed` event Stripe would send."""
         with self._lock:
             session = self._open_session(session_id)
-            intent_id = _new_id("pi_")
-            self.payment_intents[intent_id] = {
-                "id": intent_id,
-                "object": "payment_intent",
-                "amount": session["amount_total"],
-                "amount_received": session["amount_total"],
-                "currency": session["currency"],
-                "status": "succeeded",
-                "latest_charge": _new_id("ch_"),
-                "metadata": dict(self._payment_intent_data[session_id].get("metadata", {})),
-                "created": int(time.time()),
-                "livemode": False,
-            }
-            self._refunded[intent_id] = 0
-            session.update(
-                status="complete",
-                payment_status="paid",
-                payment_intent=intent_id,
-                url=None,
-                customer_details={"email": session["customer_email"]},
-            )
+            self._pay(session)
             return self._event("checkout.session.completed", session)
+
+    def start_async_payment(self, session_id: str) -> dict[str, Any]:
+        """The customer pays with a delayed method (a bank debit): the session completes unpaid.
+        Returns the `checkout.session.completed` event."""
+        with self._lock:
+            session = self._open_session(session_id)
+            session.update(status="complete", url=None, customer_details={"email": session["customer_email"]})
+            return self._event("checkout.session.completed", session)
+
+    def finish_async_payment(self, session_id: str, succeeded: bool) -> dict[str, Any]:
+        """The delayed payment clears or fails. Returns the matching `async_payment_*` event."""
+        with self._lock:
+            session = self.sessions[session_id]
+            if succeeded:
+                self._pay(session)
+                return self._event("checkout.session.async_payment_succeeded", session)
+            return self._event("checkout.session.async_payment_failed", session)
+
+    def charge_refunded_event(self, intent_id: str) -> dict[str, Any]:
+        """The `charge.refunded` event Stripe sends once refunds of the payment have gone through."""
+        with self._lock:
+            intent = self.payment_intents[intent_id]
+            refunded = self._refunded[intent_id]
+            charge = {
+                "id": intent["latest_charge"],
+                "object": "charge",
+                "amount": intent["amount_received"],
+                "amount_refunded": refunded,
+                "currency": intent["currency"],
+                "payment_intent": intent_id,
+                "refunded": refunded == intent["amount_received"],
+            }
+            return self._event("charge.refunded", charge)
+
+    def _pay(self, session: dict[str, Any]) -> None:
+        """Called with the lock held: a succeeded payment intent, and the session paid by it."""
+        intent_id = _new_id("pi_")
+        self.payment_intents[intent_id] = {
+            "id": intent_id,
+            "object": "payment_intent",
+            "amount": session["amount_total"],
+            "amount_received": session["amount_total"],
+            "currency": session["currency"],
+            "status": "succeeded",
+            "latest_charge": _new_id("ch_"),
+            "metadata": dict(self._payment_intent_data[session["id"]].get("metadata", {})),
+            "created": int(time.time()),
+            "livemode": False,
+        }
+        self._refunded[intent_id] = 0
+        session.update(
+            status="complete",
+            payment_status="paid",
+            payment_intent=intent_id,
+            url=None,
+            customer_details={"email": session["customer_email"]},
+        )
 
     def expire_session(self, session_id: str) -> dict[str, Any]:
         """The session runs out on Stripe's side. Returns the `checkout.session.expired` event."""
@@ -218,6 +258,8 @@ class StripeStub:
     ) -> tuple[int, dict[str, Any], dict[str, str]]:
         """Answer one API call: (status, JSON body, extra headers)."""
         key = headers.get("idempotency-key")
+        for observe in list(self.observers):
+            observe(method, path)
         with self._lock:
             status, body, replayed = self._answer(method, path, headers, params, key)
             # Copied under the lock: the body may be a live object another request changes.

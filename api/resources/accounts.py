@@ -10,19 +10,20 @@ from marshmallow import Schema, fields, validate
 from api.auth import current_actor, issue_tokens, reissue_access_token, revoke_current_session
 from api.db import request_uow
 from api.extensions import limiter
+from api.input import InputSchema
 from core import runtime
 from core.services import accounts
 
 blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth", description="Accounts and tokens")
 
 
-class RegisterIn(Schema):
+class RegisterIn(InputSchema):
     email = fields.Email(required=True, validate=validate.Length(max=320))
     password = fields.String(required=True, validate=validate.Length(min=1, max=1024), load_only=True)
     name = fields.String(required=True, validate=validate.Length(min=1, max=200))
 
 
-class LoginIn(Schema):
+class LoginIn(InputSchema):
     email = fields.String(required=True, validate=validate.Length(min=1, max=320))
     password = fields.String(required=True, validate=validate.Length(min=1, max=1024), load_only=True)
 

@@ -8,6 +8,7 @@ from marshmallow import Schema, fields, validate
 
 from api.auth import current_actor, roles_required
 from api.db import request_uow
+from api.input import InputSchema
 from api.resources.accounts import UserOut
 from core.models import ROLES
 from core.services import accounts
@@ -15,7 +16,7 @@ from core.services import accounts
 blp = Blueprint("admin", __name__, url_prefix="/api/v1", description="Organizations and users (admins)")
 
 
-class OrganizationIn(Schema):
+class OrganizationIn(InputSchema):
     name = fields.String(required=True, validate=validate.Length(min=1, max=200))
     contact_email = fields.Email(load_default=None, allow_none=True, validate=validate.Length(max=320))
 
@@ -26,7 +27,7 @@ class OrganizationOut(Schema):
     contact_email = fields.String(allow_none=True)
 
 
-class UserPatch(Schema):
+class UserPatch(InputSchema):
     role = fields.String(validate=validate.OneOf(ROLES))
     organization_id = fields.UUID(allow_none=True)
     name = fields.String(validate=validate.Length(min=1, max=200))

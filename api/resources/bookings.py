@@ -14,12 +14,13 @@ from marshmallow import Schema, fields, validate
 from api.auth import current_actor, current_user_id
 from api.db import request_uow
 from api.extensions import limiter
+from api.input import InputSchema
 from api.pagination import paginate_select
 from core import runtime
 from core.errors import Invalid, NotFound
 from core.inventory import Line
-from core.models import BOOKING_STATUSES
-from core.services import bookings
+from core.models import BOOKING_STATUSES, PAYMENT_STATUSES
+from core.services import bookings, payments
 
 blp = Blueprint(
     "bookings", __name__, url_prefix="/api/v1/bookings", description="Booking requests and bookings"
@@ -29,12 +30,12 @@ MAX_RETRY_AFTER = 10
 IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,200}")
 
 
-class ItemIn(Schema):
+class ItemIn(InputSchema):
     ticket_type_id = fields.UUID(required=True)
     quantity = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=100))
 
 
-class BookingIn(Schema):
+class BookingIn(InputSchema):
     event_id = fields.UUID(required=True)
     items = fields.List(fields.Nested(ItemIn), required=True, validate=validate.Length(min=1, max=20))
     join_waitlist = fields.Boolean(load_default=False)
@@ -44,6 +45,21 @@ class ItemOut(Schema):
     ticket_type_id = fields.UUID()
     quantity = fields.Integer()
     unit_price = fields.Integer(allow_none=True)
+
+
+class BookingPaymentOut(Schema):
+    provider = fields.String()
+    status = fields.String(metadata={"enum": list(PAYMENT_STATUSES)})
+    checkout_url = fields.String(allow_none=True, metadata={"description": "While it can be paid."})
+    expires_at = fields.AwareDateTime(
+        allow_none=True,
+        metadata={"description": "Pay before this to be sure of the tickets (the hold's end)."},
+    )
+
+
+class CheckoutOut(Schema):
+    checkout_url = fields.String()
+    expires_at = fields.AwareDateTime()
 
 
 class BookingOut(Schema):
@@ -61,9 +77,10 @@ class BookingOut(Schema):
     join_waitlist = fields.Boolean()
     requested_at = fields.AwareDateTime()
     decided_at = fields.AwareDateTime(allow_none=True)
+    payment = fields.Nested(BookingPaymentOut, allow_none=True)
 
 
-class BookingQuery(Schema):
+class BookingQuery(InputSchema):
     status = fields.String(validate=validate.OneOf(BOOKING_STATUSES))
 
 
@@ -167,7 +184,18 @@ class CancelBooking(MethodView):
     @jwt_required()
     @blp.response(200, BookingOut)
     def post(self, booking_id):
-        """Let go of a hold or leave the waitlist."""
+        """Let go of a hold, leave the waitlist, or cancel a confirmed booking and refund it."""
         uow = request_uow()
         booking = bookings.cancel_booking(uow, current_actor(), booking_id)
         return bookings.booking_view(uow, booking)
+
+
+@blp.route("/<uuid:booking_id>/checkout")
+class Checkout(MethodView):
+    @jwt_required()
+    @blp.response(200, CheckoutOut)
+    def post(self, booking_id):
+        """Pay for a held booking: its open checkout, or a new one (its customer only)."""
+        # No request transaction is opened here: the service calls the payment provider, and
+        # that never happens while a transaction is open.
+        return payments.create_checkout(current_user_id(), booking_id)

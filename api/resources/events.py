@@ -10,6 +10,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from api.auth import current_actor
 from api.db import request_uow
+from api.input import InputSchema
 from api.pagination import paginate_select
 from core import runtime
 from core.errors import PreconditionRequired
@@ -21,7 +22,7 @@ blp = Blueprint("events", __name__, url_prefix="/api/v1/events", description="Ev
 CURRENCY = validate.Regexp(r"^[A-Za-z]{3}$", error="Use a three-letter ISO 4217 code such as EUR.")
 
 
-class TicketTypeIn(Schema):
+class TicketTypeIn(InputSchema):
     name = fields.String(required=True, validate=validate.Length(min=1, max=120))
     price = fields.Integer(required=True, strict=True, validate=validate.Range(min=0, max=100_000_000))
     currency = fields.String(required=True, validate=CURRENCY)
@@ -38,7 +39,7 @@ class TicketTypePatch(TicketTypeIn):
     """The same fields, each optional (loaded with `partial=True`)."""
 
 
-class EventFields(Schema):
+class EventFields(InputSchema):
     title = fields.String(validate=validate.Length(min=1, max=200))
     description = fields.String(validate=validate.Length(max=10_000))
     category = fields.String(allow_none=True, validate=validate.Length(min=1, max=60))
@@ -103,7 +104,7 @@ class EventOut(EventFields):
         )
 
 
-class EventQuery(Schema):
+class EventQuery(InputSchema):
     q = fields.String(validate=validate.Length(min=1, max=200))
     category = fields.String(validate=validate.Length(min=1, max=60))
     starts_after = fields.AwareDateTime()
@@ -208,6 +209,15 @@ class Publish(MethodView):
     def post(self, event_id):
         """Put the event on sale (visible to everyone)."""
         return _with_etag(events.publish_event(request_uow(), current_actor(), event_id))
+
+
+@blp.route("/<uuid:event_id>/cancel")
+class Cancel(MethodView):
+    @jwt_required()
+    @blp.response(200, EventOut)
+    def post(self, event_id):
+        """Cancel the event: sales stop, every booking ends, every payment is refunded, everyone is told."""
+        return _with_etag(events.cancel_event(request_uow(), current_actor(), event_id))
 
 
 @blp.route("/<uuid:event_id>/unpublish")

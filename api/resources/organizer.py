@@ -1,16 +1,19 @@
-"""An event seen by its organizers: the waitlist in the order it will be served."""
+"""An event seen by its organizers: the waitlist in the order it will be served, its payments
+and refunds."""
 
 from __future__ import annotations
 
 from flask.views import MethodView
 from flask_jwt_extended import jwt_required
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields
+from marshmallow import Schema, fields, validate
 
 from api.auth import current_actor
 from api.db import request_uow
+from api.input import InputSchema
 from api.pagination import paginate_select
-from core.services import events
+from core.models import PAYMENT_STATUSES, REFUND_STATUSES
+from core.services import events, payments, refunds
 from core.services.permissions import require_organizer_of
 from core.services.waitlist import waitlist_query
 
@@ -49,3 +52,71 @@ class Waitlist(MethodView):
             }
             for index, booking in enumerate(page)
         ]
+
+
+class PaymentOut(Schema):
+    id = fields.UUID()
+    booking_id = fields.UUID()
+    provider = fields.String()
+    status = fields.String(metadata={"enum": list(PAYMENT_STATUSES)})
+    amount = fields.Integer()
+    currency = fields.String()
+    checkout_session_id = fields.String(allow_none=True)
+    payment_intent_id = fields.String(allow_none=True)
+    created_at = fields.AwareDateTime()
+    updated_at = fields.AwareDateTime()
+
+
+class RefundOut(Schema):
+    id = fields.UUID()
+    booking_id = fields.UUID()
+    payment_id = fields.UUID()
+    amount = fields.Integer()
+    currency = fields.String()
+    reason = fields.String()
+    status = fields.String(metadata={"enum": list(REFUND_STATUSES)})
+    provider_refund_id = fields.String(allow_none=True)
+    attempts = fields.Integer()
+    last_error = fields.String(allow_none=True)
+    created_at = fields.AwareDateTime()
+    updated_at = fields.AwareDateTime()
+
+
+class PaymentQuery(InputSchema):
+    status = fields.String(validate=validate.OneOf(PAYMENT_STATUSES))
+
+
+class RefundQuery(InputSchema):
+    status = fields.String(validate=validate.OneOf(REFUND_STATUSES))
+
+
+def _organizers_event(event_id):
+    uow = request_uow()
+    require_organizer_of(current_actor(), events.get_event(uow, event_id))
+    return uow
+
+
+@blp.route("/<uuid:event_id>/payments")
+class Payments(MethodView):
+    @jwt_required()
+    @blp.arguments(PaymentQuery, location="query")
+    @blp.response(200, PaymentOut(many=True))
+    @blp.paginate()
+    def get(self, args, event_id, pagination_parameters):
+        """The event's payments, newest first; filter by `status`."""
+        uow = _organizers_event(event_id)
+        query = payments.event_payments_query(event_id, args.get("status"))
+        return paginate_select(uow.session, query, pagination_parameters)
+
+
+@blp.route("/<uuid:event_id>/refunds")
+class Refunds(MethodView):
+    @jwt_required()
+    @blp.arguments(RefundQuery, location="query")
+    @blp.response(200, RefundOut(many=True))
+    @blp.paginate()
+    def get(self, args, event_id, pagination_parameters):
+        """The event's refunds, newest first, with each one's attempts and last error; filter by `status`."""
+        uow = _organizers_event(event_id)
+        query = refunds.event_refunds_query(event_id, args.get("status"))
+        return paginate_select(uow.session, query, pagination_parameters)

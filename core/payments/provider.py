@@ -36,6 +36,22 @@ class PaymentProviderError(Exception):
         self.http_status = http_status
 
 
+class ProviderCallsFailed(PaymentProviderError):
+    """Some of a job's ids met a provider failure that may clear up; the others are done.
+
+    `ids` are the ones to try again, so a retried job repeats only what failed.
+    """
+
+    def __init__(self, ids: list[str], cause: PaymentProviderError):
+        super().__init__(
+            f"{len(ids)} provider call(s) to retry: {cause.message}",
+            retryable=True,
+            code=cause.code,
+            http_status=cause.http_status,
+        )
+        self.ids = ids
+
+
 @dataclass(frozen=True)
 class CheckoutLine:
     name: str

@@ -101,6 +101,8 @@ def decide_batch(event_id: uuid.UUID, batch: list[BookingRequest]) -> None:
             connection.execute(insert(Booking.__table__), bookings)
         if lines:
             connection.execute(insert(BookingLine.__table__), lines)
+        follow_ups.bookings_held(uow, [b["id"] for b in bookings if b["status"] == "held"])
+        follow_ups.bookings_confirmed(uow, [b["id"] for b in bookings if b["status"] == "confirmed"])
         uow.commit()
 
 

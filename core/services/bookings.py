@@ -21,7 +21,7 @@ from core.errors import Conflict, Invalid, NotFound
 from core.event_snapshots import load_event_snapshot
 from core.inventory import Line, lock_inventory
 from core.models import FINAL_BOOKING_STATUSES, Booking, Event, User, new_id, utcnow
-from core.services import follow_ups
+from core.services import follow_ups, payments, refunds
 from core.services.permissions import is_member_of_event_organization
 from core.services.waitlist import promote_waitlist, waitlist_position
 
@@ -123,6 +123,7 @@ def queued_booking_view(booking_id: uuid.UUID) -> tuple[uuid.UUID, uuid.UUID, di
         "estimated_wait_seconds": queued["estimated_wait"],
         "join_waitlist": request.join_waitlist,
         "requested_at": request.requested_at,
+        "payment": None,
     }
     return request.user_id, request.event_id, view
 
@@ -160,6 +161,7 @@ def booking_view(uow: UnitOfWork, booking: Booking) -> dict:
         "requested_at": booking.requested_at,
         "decided_at": booking.decided_at,
         "is_final": booking.status in FINAL_BOOKING_STATUSES,
+        "payment": payments.payment_view(uow, booking),
     }
 
 
@@ -174,7 +176,11 @@ def my_bookings_query(user_id: uuid.UUID, status: str | None):
 
 
 def cancel_booking(uow: UnitOfWork, actor: User, booking_id: uuid.UUID) -> Booking:
-    """Let go of a hold or a waitlist place; tickets that come back go to the waitlist first."""
+    """Let go of a hold or a waitlist place, or cancel a confirmed booking and refund it.
+
+    Tickets that come back go to the waitlist first. A confirmed booking is cancelled by its
+    customer within the event's refund period, or by the event's organizers at any time.
+    """
     booking = uow.session.get(Booking, booking_id)
     if booking is None:
         queued = queued_booking_view(booking_id)
@@ -188,14 +194,22 @@ def cancel_booking(uow: UnitOfWork, actor: User, booking_id: uuid.UUID) -> Booki
     inventory = lock_inventory(uow, booking.event_id)
     uow.session.refresh(booking, with_for_update=True)
     now = utcnow()
+    lines = [Line(line.ticket_type_id, line.quantity) for line in booking.lines]
     if booking.status == "held":
-        inventory.release_held([Line(line.ticket_type_id, line.quantity) for line in booking.lines])
+        inventory.release_held(lines)
         _mark_cancelled(booking, now)
-        follow_ups.bookings_promoted(uow, promote_waitlist(uow, inventory, now))
+        follow_ups.holds_released(uow, [booking])
     elif booking.status == "waitlisted":
         _mark_cancelled(booking, now)
+    elif booking.status == "confirmed":
+        reason = refunds.reason_for_cancellation(actor, booking, inventory.event, now)
+        inventory.release_sold(lines)
+        _mark_cancelled(booking, now)
+        booking.reason = reason
+        refunds.queue_booking_refunds(uow, [booking], reason)
     else:
-        raise Conflict(f"A {booking.status} booking cannot be cancelled here.", name="not_cancellable")
+        raise Conflict(f"A {booking.status} booking cannot be cancelled.", name="not_cancellable")
+    follow_ups.bookings_promoted(uow, promote_waitlist(uow, inventory, now))
     uow.commit()
     return booking
 

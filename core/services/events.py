@@ -191,6 +191,23 @@ def unpublish_event(uow: UnitOfWork, actor: User, event_id: uuid.UUID) -> Event:
     return event
 
 
+def cancel_event(uow: UnitOfWork, actor: User, event_id: uuid.UUID) -> Event:
+    """Call the event off. Sales stop at once (queued requests are rejected `event_cancelled`
+    by the drainer); a task then ends every open booking and refunds every payment.
+
+    Cancelling again changes nothing but sends that task once more, which resumes it if it
+    was interrupted.
+    """
+    event = _lock_event(uow, event_id)
+    require_organizer_of(actor, event)
+    if event.status != "cancelled":
+        event.status, event.cancelled_at = "cancelled", utcnow()
+        event.version += 1
+    follow_ups.event_cancelled(uow, event.id)
+    uow.commit()
+    return event
+
+
 def _lock_event(uow: UnitOfWork, event_id: uuid.UUID) -> Event:
     """Lock the event and its inventory; the booking snapshot is dropped once the change commits."""
     event = lock_inventory(uow, event_id).event

@@ -1,6 +1,6 @@
 """What happens after a booking changes: background jobs, sent only once the change is committed.
 
-Jobs carry lists of booking ids, so a batch of hundreds of decisions costs one message, not hundreds.
+Jobs carry lists of ids, so a batch of hundreds of decisions costs one message, not hundreds.
 """
 
 from __future__ import annotations
@@ -12,20 +12,54 @@ from core import runtime
 from core.db import UnitOfWork
 
 
-def _ids(bookings: Iterable) -> list[str]:
-    return [str(getattr(booking, "id", booking)) for booking in bookings]
+def _ids(items: Iterable) -> list[str]:
+    return [str(getattr(item, "id", item)) for item in items]
 
 
-def _after_commit(uow: UnitOfWork, job: str, bookings: Iterable, **kwargs) -> None:
-    ids = _ids(bookings)
+def _after_commit(uow: UnitOfWork, job: str, items: Iterable, ids_as: str = "booking_ids", **kwargs) -> None:
+    ids = _ids(items)
     if ids:
-        uow.after_commit(lambda: runtime.dispatch(job, booking_ids=ids, **kwargs))
+        uow.after_commit(lambda: runtime.dispatch(job, **{ids_as: ids}, **kwargs))
+
+
+def bookings_held(uow: UnitOfWork, bookings: Iterable) -> None:
+    """New holds get their checkout at once, so the customer can pay within the hold."""
+    _after_commit(uow, "prepare_checkouts", bookings)
 
 
 def bookings_promoted(uow: UnitOfWork, bookings: Iterable) -> None:
-    """Waitlisted customers who now hold tickets are told, with a fresh hold to pay within."""
-    _after_commit(uow, "send_booking_emails", bookings, kind="waitlist_promoted")
+    """Waitlisted customers who now hold tickets are told, with a checkout to pay within the hold;
+    free tickets are confirmed on the spot and go straight to the ticket side."""
+    bookings = list(bookings)
+    held = [booking for booking in bookings if booking.status == "held"]
+    _after_commit(uow, "prepare_checkouts", held, notify="waitlist_promoted")
+    bookings_confirmed(uow, [booking for booking in bookings if booking.status == "confirmed"])
+
+
+def bookings_confirmed(uow: UnitOfWork, bookings: Iterable) -> None:
+    """Confirmed bookings (paid, or free) get their tickets."""
+    _after_commit(uow, "issue_tickets", bookings)
 
 
 def holds_expired(uow: UnitOfWork, bookings: Iterable[uuid.UUID]) -> None:
+    bookings = list(bookings)
     _after_commit(uow, "send_booking_emails", bookings, kind="hold_expired")
+    holds_released(uow, bookings)
+
+
+def holds_released(uow: UnitOfWork, bookings: Iterable) -> None:
+    """A hold that ended must not stay payable: its checkout is closed at the provider."""
+    _after_commit(uow, "expire_checkouts", bookings)
+
+
+def refunds_queued(uow: UnitOfWork, refunds: Iterable) -> None:
+    _after_commit(uow, "issue_refunds", refunds, ids_as="refund_ids")
+
+
+def customers_told(uow: UnitOfWork, bookings: Iterable, kind: str) -> None:
+    """Each booking's customer gets the email `kind` (a refund, a cancelled event...)."""
+    _after_commit(uow, "send_booking_emails", bookings, kind=kind)
+
+
+def event_cancelled(uow: UnitOfWork, event_id: uuid.UUID) -> None:
+    uow.after_commit(lambda: runtime.dispatch("settle_cancelled_event", event_id=str(event_id)))

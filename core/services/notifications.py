@@ -10,6 +10,7 @@ import datetime as dt
 import logging
 import uuid
 import zoneinfo
+from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
@@ -18,9 +19,12 @@ from core import email_templates, runtime
 from core.email_templates import BookingRecipient
 from core.mail import MailDeliveryError, SmtpSettings, send_message, stable_message_id
 from core.models import Booking
+from core.services import payments, refunds
 
 log = logging.getLogger(__name__)
 SENT_MARKER_TTL = 30 * 24 * 3600
+CURRENCY_SYMBOLS = {"EUR": "€", "USD": "$", "GBP": "£"}
+ZERO_DECIMAL_CURRENCIES = frozenset({"JPY", "KRW", "CLP", "ISK", "VND"})
 
 
 def smtp_settings() -> SmtpSettings:
@@ -46,6 +50,22 @@ def local_time(moment: dt.datetime, timezone: str) -> str:
     return f"{local:%A %d %B %Y, %H:%M} ({timezone})"
 
 
+def format_money(amount: int, currency: str) -> str:
+    """Minor units for reading: 2500 EUR is "€25.00", 2500 JPY is "2500 JPY"."""
+    currency = currency.upper()
+    value = str(amount) if currency in ZERO_DECIMAL_CURRENCIES else f"{amount / 100:.2f}"
+    symbol = CURRENCY_SYMBOLS.get(currency)
+    return f"{symbol}{value}" if symbol else f"{value} {currency}"
+
+
+@dataclass(frozen=True)
+class _PaymentFacts:
+    """What the payment emails say beyond the booking: where to pay, what was given back."""
+
+    checkout_urls: dict
+    refunds: dict
+
+
 def _recipient(booking: Booking) -> BookingRecipient:
     return BookingRecipient(
         email=booking.user.email,
@@ -55,21 +75,29 @@ def _recipient(booking: Booking) -> BookingRecipient:
     )
 
 
-def _compose(kind: str, booking: Booking, message_id: str):
+def _compose(kind: str, booking: Booking, facts: _PaymentFacts, message_id: str):
     base = runtime.settings().public_base_url
     recipient = _recipient(booking)
     if kind == "waitlist_promoted":
         return email_templates.waitlist_promoted(
             recipient,
             hold_expires_at=local_time(booking.hold_expires_at, booking.event.timezone),
-            checkout_url=f"{base}/api/v1/bookings/{booking.id}",
+            checkout_url=facts.checkout_urls.get(booking.id, f"{base}/api/v1/bookings/{booking.id}"),
             message_id=message_id,
         )
     if kind == "hold_expired":
         return email_templates.hold_expired(
             recipient, event_url=f"{base}/api/v1/events/{booking.event_id}", message_id=message_id
         )
-    raise ValueError(f"unknown booking email {kind!r}")
+    refund = facts.refunds.get(booking.id)
+    amount = format_money(refund[0], refund[1]) if refund else None
+    if kind == "booking_refunded" and refund:
+        return email_templates.booking_refunded(
+            recipient, amount=amount, reason=refund[2], message_id=message_id
+        )
+    if kind == "event_cancelled":
+        return email_templates.event_cancelled(recipient, refund_amount=amount, message_id=message_id)
+    raise ValueError(f"no {kind!r} email for booking {booking.id}")
 
 
 def send_booking_emails(kind: str, booking_ids: list[str]) -> int:
@@ -83,12 +111,16 @@ def send_booking_emails(kind: str, booking_ids: list[str]) -> int:
             .where(Booking.id.in_([uuid.UUID(str(b)) for b in booking_ids]))
             .options(selectinload(Booking.user), selectinload(Booking.event))
         ).all()
+        ids = [booking.id for booking in bookings]
+        facts = _PaymentFacts(payments.checkout_links(uow, ids), refunds.refund_totals(uow, ids))
     sent, retry_later = 0, []
     for booking in bookings:
         marker = f"mail:sent:{kind}:{booking.id}"
         if redis.exists(marker):
             continue
-        message = _compose(kind, booking, stable_message_id(kind, str(booking.id), settings.sender_domain))
+        message = _compose(
+            kind, booking, facts, stable_message_id(kind, str(booking.id), settings.sender_domain)
+        )
         try:
             send_message(settings, message)
         except MailDeliveryError as error:

@@ -153,3 +153,24 @@ def test_bad_organization_is_refused(client, make_user, auth_header, db):
     for body in ({}, {"name": ""}, {"name": "x" * 201}, {"name": "A", "contact_email": "nope"}):
         assert_error_shape(client.post("/api/v1/organizations", json=body, headers=auth_header(admin)))
     assert count(db, Organization) == 0
+
+
+@pytest.mark.parametrize(
+    ("path", "payload"),
+    [("/api/v1/auth/register", {"email": "a@example.test", "password": "long-enough-1", "name": "Ada\x00"}),
+     ("/api/v1/events", event_body(title="Jazz\x00Night")),
+     ("/api/v1/events", event_body(ticket_types=[{"name": "V\x07IP", "price": 1, "currency": "EUR", "quota": 1}]))],
+)  # fmt: skip
+def test_control_characters_are_refused_before_the_database(
+    client, organizer, auth_header, db, path, payload
+):
+    response = client.post(path, json=payload, headers=auth_header(organizer))
+    assert response.status_code == 422
+    assert "Control characters" in str(response.json["errors"])
+    assert count(db, Event) == 0
+
+
+def test_line_breaks_and_tabs_are_fine_in_a_description(client, organizer, auth_header):
+    response = client.post("/api/v1/events", json=event_body(description="Doors open 19:00.\n\tBar\r\n"),
+                           headers=auth_header(organizer))  # fmt: skip
+    assert response.status_code == 201

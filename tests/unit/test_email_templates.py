@@ -211,6 +211,7 @@ def test_hold_expired_mail_says_nothing_was_charged_and_links_to_the_event():
         ),
         (RefundReason.ORGANIZER_REFUNDED, "The organizer of"),
         (RefundReason.PAID_AFTER_HOLD_EXPIRED, "reached us after your hold had ended"),
+        (RefundReason.DUPLICATE_PAYMENT, "we have given the second payment back"),
     ],
 )
 def test_refund_mail_explains_why_and_how_much(reason, explanation):

@@ -1,0 +1,81 @@
+"""Payments: Stripe's webhook, and the local provider's checkout page."""
+
+from __future__ import annotations
+
+from html import escape
+
+from flask import Response, request
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
+
+from api.input import InputSchema
+from core.payments.local_provider import OUTCOMES
+from core.services import payments
+from core.services.notifications import format_money
+
+blp = Blueprint("payments", __name__, url_prefix="/api/v1/payments", description="Payment providers")
+
+
+class WebhookAck(Schema):
+    received = fields.Boolean()
+    duplicate = fields.Boolean()
+
+
+class LocalOutcomeIn(InputSchema):
+    outcome = fields.String(required=True, validate=validate.OneOf(OUTCOMES))
+
+
+@blp.route("/stripe/webhook")
+class StripeWebhook(MethodView):
+    @blp.response(200, WebhookAck)
+    def post(self):
+        """Stripe's events, signed: verified, stored by id (a replay changes nothing), processed by a task."""
+        stored = payments.receive_stripe_webhook(
+            request.get_data(), request.headers.get("Stripe-Signature", "")
+        )
+        return {"received": True, "duplicate": not stored}
+
+
+@blp.route("/local/<string:session_id>")
+class LocalCheckout(MethodView):
+    @blp.response(200, content_type="text/html")
+    def get(self, session_id):
+        """The local provider's checkout page: the amount, and a button to pay or to give up."""
+        return _page(payments.local_checkout_page(session_id))
+
+    @blp.arguments(LocalOutcomeIn, location="form")
+    @blp.response(200, content_type="text/html")
+    def post(self, form, session_id):
+        """Pay (`outcome=paid`) or give up (`outcome=cancelled`): reported exactly as a provider's webhook."""
+        payments.settle_local_checkout(session_id, form["outcome"])
+        return _page(payments.local_checkout_page(session_id))
+
+
+_HEADINGS = {
+    "open": "Pay for your tickets",
+    "complete": "Payment received: your booking is being confirmed",
+    "expired": "This checkout has ended; nothing was charged",
+}
+
+
+def _page(session: dict) -> Response:
+    """Plain HTML for people; the test checkout of development and demos, not a shop front."""
+    total = format_money(session["amount_total"], session["currency"])
+    lines = "".join(
+        f"<li>{quantity} × {escape(name)}: {format_money(unit, session['currency'])}</li>"
+        for name, quantity, unit in session["lines"]
+    )
+    buttons = (
+        f'<form method="post"><button name="outcome" value="paid">Pay {escape(total)}</button> '
+        '<button name="outcome" value="cancelled">Cancel</button></form>'
+        if session["status"] == "open"
+        else f'<p><a href="{escape(session["success_url"])}">Back to your booking</a></p>'
+    )
+    body = (
+        f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Boxoffice checkout</title>'
+        f"</head><body><h1>{_HEADINGS[session['status']]}</h1><ul>{lines}</ul>"
+        f"<p>Total: <strong>{escape(total)}</strong></p>{buttons}"
+        "<p><small>Test checkout: no real money moves.</small></p></body></html>"
+    )
+    return Response(body, mimetype="text/html")

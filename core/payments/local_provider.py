@@ -1,0 +1,237 @@
+"""The built-in `local` payment provider: a checkout page of our own, for development and demos.
+
+Its sessions live in Redis, apart from our tables, just as Stripe's live apart from them, so the
+payment services treat both providers alike. When the customer acts on the page, `settle` turns
+the outcome into a Stripe-shaped event that goes through the very same webhook path (stored by
+its id, then processed by a task): there is no shortcut to a confirmation.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+import redis
+
+from core.payments.provider import (
+    Checkout,
+    CheckoutRequest,
+    PaymentProviderError,
+    RefundReason,
+    RefundResult,
+    SessionState,
+)
+
+# Long enough for any hold and for refunds of a demo's payments; Redis forgets them afterwards.
+RECORD_TTL = 30 * 24 * 3600
+Outcome = Literal["paid", "cancelled"]
+OUTCOMES: tuple[Outcome, ...] = ("paid", "cancelled")
+_EVENT_TYPES = {"paid": "checkout.session.completed", "cancelled": "checkout.session.expired"}
+
+
+def _key(kind: str, id_: str) -> str:
+    return f"localpay:{kind}:{id_}"
+
+
+class LocalProvider:
+    """Checkout sessions, payment intents and refunds kept in Redis, each write atomic."""
+
+    name = "local"
+
+    def __init__(
+        self,
+        redis_client: redis.Redis,
+        public_base_url: str,
+        *,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ):
+        self._redis = redis_client
+        self._base_url = public_base_url.rstrip("/")
+        self._clock = clock
+
+    # --- the provider interface -----------------------------------------------------------
+
+    def create_checkout(self, req: CheckoutRequest) -> Checkout:
+        if req.expires_at <= self._clock():
+            raise PaymentProviderError(
+                f"the hold of booking {req.booking_id} has already ended",
+                retryable=False,
+                code="hold_expired",
+            )
+        session_id = "lcs_" + secrets.token_urlsafe(24)
+        session = {
+            "id": session_id,
+            "object": "checkout.session",
+            "status": "open",
+            "payment_status": "unpaid",
+            "payment_intent": None,
+            "amount_total": sum(line.unit_amount * line.quantity for line in req.lines),
+            "currency": req.currency.lower(),
+            "lines": [[line.name, line.quantity, line.unit_amount] for line in req.lines],
+            "customer_email": req.customer_email,
+            # Unlike Stripe, nothing stops a local session from ending exactly with the hold.
+            "expires_at": int(req.expires_at.timestamp()),
+            "metadata": {"booking_id": req.booking_id},
+            "success_url": req.success_url,
+            "cancel_url": req.cancel_url,
+            "url": self.page_url(session_id),
+        }
+        idempotency = _key("idempotency", req.idempotency_key)
+
+        def create(pipe: redis.client.Pipeline) -> str:
+            existing = pipe.get(idempotency)
+            if existing is not None:
+                return existing
+            pipe.multi()
+            pipe.set(idempotency, session_id, ex=RECORD_TTL)
+            pipe.set(_key("session", session_id), json.dumps(session), ex=RECORD_TTL)
+            return session_id
+
+        stored_id = self._redis.transaction(create, idempotency, value_from_callable=True)
+        return _checkout(self._session(stored_id))
+
+    def retrieve_session(self, session_id: str) -> SessionState:
+        return _state(self._session(session_id))
+
+    def expire_checkout(self, session_id: str, idempotency_key: str) -> SessionState:
+        return _state(self._transition(session_id, _expire))
+
+    def refund(
+        self,
+        payment_intent_id: str,
+        amount: int,
+        idempotency_key: str,
+        reason: RefundReason = "requested_by_customer",
+    ) -> RefundResult:
+        intent_key = _key("intent", payment_intent_id)
+        refund_key = _key("refund", idempotency_key)
+
+        def give_back(pipe: redis.client.Pipeline) -> dict:
+            saved = pipe.get(refund_key)
+            if saved is not None:
+                return json.loads(saved)
+            raw = pipe.get(intent_key)
+            if raw is None:
+                raise PaymentProviderError(
+                    f"no such payment intent: {payment_intent_id}", retryable=False, code="resource_missing"
+                )
+            intent = json.loads(raw)
+            if intent["refunded"] + amount > intent["amount"]:
+                raise PaymentProviderError(
+                    f"refund of {amount} exceeds what is left of payment {payment_intent_id}",
+                    retryable=False,
+                    code="amount_too_large",
+                )
+            intent["refunded"] += amount
+            refund = {"id": "lre_" + secrets.token_urlsafe(18), "amount": amount, "reason": reason}
+            pipe.multi()
+            pipe.set(intent_key, json.dumps(intent), ex=RECORD_TTL)
+            pipe.set(refund_key, json.dumps(refund), ex=RECORD_TTL)
+            return refund
+
+        refund = self._redis.transaction(give_back, intent_key, refund_key, value_from_callable=True)
+        return RefundResult(refund_id=refund["id"], status="succeeded", amount=refund["amount"])
+
+    # --- the checkout page ----------------------------------------------------------------
+
+    def page_url(self, session_id: str) -> str:
+        return f"{self._base_url}/api/v1/payments/local/{session_id}"
+
+    def session(self, session_id: str) -> dict[str, Any]:
+        """The session as the page shows it (amount, lines, status), with its expiry applied."""
+        return self._transition(session_id, lambda session: None)
+
+    def settle(self, session_id: str, outcome: Outcome) -> dict[str, Any]:
+        """The customer pays or gives up on the page: returns the event a provider would send.
+
+        The event id is derived from the session and the outcome, so submitting the form twice
+        yields the same event, which the webhook store then recognizes as a replay.
+        """
+        if outcome not in OUTCOMES:
+            raise ValueError(f"outcome must be one of {', '.join(OUTCOMES)}")
+        session = self._transition(session_id, self._pay if outcome == "paid" else _expire)
+        reached = "complete" if outcome == "paid" else "expired"
+        if session["status"] != reached:
+            raise PaymentProviderError(
+                f"checkout {session_id} is {session['status']}", retryable=False, code="session_closed"
+            )
+        return {
+            "id": f"levt_{reached}_{session_id}",
+            "object": "event",
+            "type": _EVENT_TYPES[outcome],
+            "created": int(self._clock().timestamp()),
+            "data": {"object": session},
+        }
+
+    # --- storage --------------------------------------------------------------------------
+
+    def _session(self, session_id: str) -> dict[str, Any]:
+        raw = self._redis.get(_key("session", session_id))
+        if raw is None:
+            raise PaymentProviderError(
+                f"no such checkout session: {session_id}",
+                retryable=False,
+                code="resource_missing",
+                http_status=404,
+            )
+        return json.loads(raw)
+
+    def _transition(self, session_id: str, change: Callable[[dict], None]) -> dict[str, Any]:
+        """Apply `change` to an open session atomically; a closed session is returned as it is."""
+        key = _key("session", session_id)
+
+        def apply(pipe: redis.client.Pipeline) -> dict:
+            raw = pipe.get(key)
+            if raw is None:
+                raise PaymentProviderError(
+                    f"no such checkout session: {session_id}", retryable=False, code="resource_missing",
+                    http_status=404,
+                )  # fmt: skip
+            session = json.loads(raw)
+            if session["status"] != "open":
+                return session
+            if session["expires_at"] <= self._clock().timestamp():
+                _expire(session)
+            else:
+                change(session)
+            pipe.multi()
+            pipe.set(key, json.dumps(session), keepttl=True)
+            return session
+
+        return self._redis.transaction(apply, key, value_from_callable=True)
+
+    def _pay(self, session: dict[str, Any]) -> None:
+        intent_id = "lpi_" + secrets.token_urlsafe(18)
+        intent = {"id": intent_id, "amount": session["amount_total"], "refunded": 0}
+        # Written before the session says paid: a refund can never find a paid session without it.
+        self._redis.set(_key("intent", intent_id), json.dumps(intent), ex=RECORD_TTL)
+        session.update(status="complete", payment_status="paid", payment_intent=intent_id, url=None)
+
+
+def _expire(session: dict[str, Any]) -> None:
+    session.update(status="expired", url=None)
+
+
+def _checkout(session: dict[str, Any]) -> Checkout:
+    return Checkout(
+        session_id=session["id"],
+        url=session["url"],
+        expires_at=datetime.fromtimestamp(session["expires_at"], UTC),
+        payment_intent_id=session["payment_intent"],
+        status=session["status"],
+    )
+
+
+def _state(session: dict[str, Any]) -> SessionState:
+    return SessionState(
+        session_id=session["id"],
+        status=session["status"],
+        payment_status=session["payment_status"],
+        payment_intent_id=session["payment_intent"],
+        amount_total=session["amount_total"],
+        currency=session["currency"],
+        booking_id=session["metadata"].get("booking_id"),
+    )

@@ -1,0 +1,328 @@
+"""Giving money back: refunds queued with the change that calls for them, issued by a task.
+
+A refund row is written in the same transaction as the booking change that calls for it, with
+an idempotency key derived from the payment (`refund:<payment id>`). The unique key means a
+payment is refunded at most once in our books; the provider, given the same key on every
+attempt, moves the money at most once. The task calls the provider outside any transaction and
+records every attempt, its error, and the provider's answer.
+
+Cancelling an event settles its bookings in chunks, each chunk one transaction under the
+event's inventory lock. What is left to do is simply the bookings still open, so a run that is
+interrupted anywhere is resumed by running it again.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+
+from core import runtime
+from core.db import UnitOfWork
+from core.errors import Conflict
+from core.inventory import Line, lock_inventory
+from core.models import Booking, Event, Payment, Refund, User, utcnow
+from core.payments import payment_provider
+from core.payments.provider import PaymentProviderError, ProviderCallsFailed, RefundResult
+from core.services import follow_ups
+from core.services.permissions import is_member_of_event_organization
+
+log = logging.getLogger(__name__)
+
+REFUND_REASONS = (
+    "customer_cancelled",
+    "organizer_refunded",
+    "paid_after_hold_expired",
+    "duplicate_payment",
+    "event_cancelled",
+)
+OPEN_BOOKING_STATUSES = ("held", "confirmed", "waitlisted")
+SETTLE_CHUNK = 200
+# Longer than the refund task's longest back-off, so the sweep never races a scheduled retry.
+STALE_AFTER = dt.timedelta(minutes=15)
+
+
+# --- rules ------------------------------------------------------------------------------------
+
+
+def reason_for_cancellation(actor: User, booking: Booking, event: Event, now: dt.datetime) -> str:
+    """Why a confirmed booking is cancelled and refunded, if `actor` may do it now.
+
+    The event's organizers (and admins) may refund any booking at any time; the customer only
+    before the event's `refund_until`. A free booking has nothing to refund and can always be
+    given back.
+    """
+    if is_member_of_event_organization(actor, event, frozenset({"organizer"})):
+        return "organizer_refunded"
+    if booking.total == 0:
+        return "customer_cancelled"
+    if event.refund_until is None:
+        raise Conflict("Tickets for this event cannot be refunded.", name="refund_window_closed")
+    if now >= event.refund_until:
+        raise Conflict(
+            "The refund period for this event has ended.",
+            name="refund_window_closed",
+            details={"refund_until": event.refund_until.isoformat()},
+        )
+    return "customer_cancelled"
+
+
+def reason_for_unusable_payment(booking: Booking) -> str:
+    """Why a payment that cannot buy its booking's tickets is given back."""
+    if booking.status == "confirmed":
+        return "duplicate_payment"
+    if booking.status == "expired":
+        return "paid_after_hold_expired"
+    if booking.reason in REFUND_REASONS:
+        return booking.reason
+    return "customer_cancelled"
+
+
+def provider_reason(reason: str):
+    return "duplicate" if reason == "duplicate_payment" else "requested_by_customer"
+
+
+def email_kind(reason: str) -> str:
+    return "event_cancelled" if reason == "event_cancelled" else "booking_refunded"
+
+
+# --- queueing ---------------------------------------------------------------------------------
+
+
+def queue_refunds(uow: UnitOfWork, payments: Iterable[Payment], reason: str) -> list[Refund]:
+    """Queue the full refund of each paid payment (one that already has one is skipped); the
+    task that issues them is sent once the transaction commits."""
+    queued = []
+    for payment in payments:
+        key = f"refund:{payment.id}"
+        if uow.session.scalar(select(Refund.id).where(Refund.idempotency_key == key)) is not None:
+            continue
+        refund = Refund(
+            payment_id=payment.id, booking_id=payment.booking_id, amount=payment.amount,
+            currency=payment.currency, reason=reason, status="pending", idempotency_key=key,
+        )  # fmt: skip
+        uow.session.add(refund)
+        queued.append(refund)
+    uow.session.flush()
+    follow_ups.refunds_queued(uow, queued)
+    return queued
+
+
+def queue_booking_refunds(uow: UnitOfWork, bookings: Iterable[Booking], reason: str) -> list[Refund]:
+    paid = uow.session.scalars(
+        select(Payment).where(Payment.booking_id.in_([b.id for b in bookings]), Payment.status == "paid")
+    ).all()
+    return queue_refunds(uow, paid, reason)
+
+
+# --- issuing ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _RefundCall:
+    provider: str
+    payment_intent_id: str
+    amount: int
+    idempotency_key: str
+    reason: str
+
+
+def issue_refunds(refund_ids: list[str]) -> list[str]:
+    """Ask the provider for each pending refund. Returns the ids settled now; raises
+    ProviderCallsFailed with the ids worth retrying (a refused refund is marked failed)."""
+    settled, again, cause = [], [], None
+    for refund_id in refund_ids:
+        try:
+            if _issue_refund(uuid.UUID(str(refund_id))):
+                settled.append(str(refund_id))
+        except PaymentProviderError as error:
+            if error.retryable:
+                again.append(str(refund_id))
+                cause = error
+    if cause is not None:
+        raise ProviderCallsFailed(again, cause)
+    return settled
+
+
+def _issue_refund(refund_id: uuid.UUID) -> bool:
+    with runtime.database().unit_of_work() as uow:
+        refund = uow.session.get(Refund, refund_id, with_for_update=True)
+        if refund is None or refund.status != "pending":
+            return False
+        payment = uow.session.get(Payment, refund.payment_id)
+        # Counted before the call, so a crash during it still shows as an attempt.
+        refund.attempts += 1
+        call = _RefundCall(payment.provider, payment.payment_intent_id, refund.amount,
+                           refund.idempotency_key, refund.reason)  # fmt: skip
+        uow.commit()
+    try:
+        result = payment_provider(call.provider).refund(
+            call.payment_intent_id, call.amount, call.idempotency_key, provider_reason(call.reason)
+        )
+    except PaymentProviderError as error:
+        _record_refund_error(refund_id, error)
+        raise
+    return _record_refund_result(refund_id, result)
+
+
+def _record_refund_error(refund_id: uuid.UUID, error: PaymentProviderError) -> None:
+    with runtime.database().unit_of_work() as uow:
+        refund = uow.session.get(Refund, refund_id, with_for_update=True)
+        refund.last_error = error.message
+        if not error.retryable:
+            refund.status = "failed"
+            log.error("refund %s refused by the provider: %s", refund_id, error.message)
+        uow.commit()
+
+
+def _record_refund_result(refund_id: uuid.UUID, result: RefundResult) -> bool:
+    with runtime.database().unit_of_work() as uow:
+        refund = uow.session.get(Refund, refund_id, with_for_update=True)
+        refund.provider_refund_id, refund.last_error = result.refund_id, None
+        if refund.status == "pending":
+            refund.status = result.status
+            if refund.status == "succeeded":
+                _refund_succeeded(uow, refund)
+        uow.commit()
+        return refund.status == "succeeded"
+
+
+def _refund_succeeded(uow: UnitOfWork, refund: Refund) -> None:
+    payment = uow.session.get(Payment, refund.payment_id, with_for_update=True)
+    payment.status = "refunded"
+    follow_ups.customers_told(uow, [refund.booking_id], email_kind(refund.reason))
+
+
+def record_provider_refund(charge: dict) -> str:
+    """`charge.refunded`: once the provider says a payment is refunded in full, so do we, and
+    any refund of ours still waiting on the provider has succeeded."""
+    amount_refunded = charge.get("amount_refunded")
+    with runtime.database().unit_of_work() as uow:
+        payment = uow.session.scalar(
+            select(Payment).where(Payment.payment_intent_id == charge["payment_intent"]).with_for_update()
+        )
+        if payment is None:
+            return "unknown_payment"
+        if not isinstance(amount_refunded, int) or amount_refunded < payment.amount:
+            return "partly_refunded"
+        waiting = uow.session.scalars(
+            select(Refund)
+            .where(Refund.payment_id == payment.id, Refund.status == "pending")
+            .with_for_update()
+        ).all()
+        for refund in waiting:
+            refund.status = "succeeded"
+            _refund_succeeded(uow, refund)
+        payment.status = "refunded"
+        uow.commit()
+    return "refunded"
+
+
+# --- cancelled events -------------------------------------------------------------------------
+
+
+@dataclass
+class SettleReport:
+    settled: int = 0
+    refunds: int = 0
+    done: bool = False
+
+
+def settle_cancelled_event(
+    event_id: uuid.UUID | str, chunk: int = SETTLE_CHUNK, max_chunks: int | None = None
+) -> SettleReport:
+    """End every open booking of a cancelled event: holds released, waitlist places dropped,
+    confirmed bookings cancelled and their payments refunded, every customer told.
+
+    At most `max_chunks` chunks per call (`done` says whether anything is left), so one run
+    never keeps a worker for long; running it again, or twice at once, continues where it
+    stopped, and each payment is refunded once.
+    """
+    event_id = uuid.UUID(str(event_id))
+    report = SettleReport()
+    chunks = 0
+    while max_chunks is None or chunks < max_chunks:
+        settled, refunds = _settle_chunk(event_id, chunk)
+        report.settled += settled
+        report.refunds += refunds
+        chunks += 1
+        if settled < chunk:
+            report.done = True
+            break
+    return report
+
+
+def _settle_chunk(event_id: uuid.UUID, chunk: int) -> tuple[int, int]:
+    with runtime.database().unit_of_work() as uow:
+        inventory = lock_inventory(uow, event_id)
+        if inventory.event.status != "cancelled":
+            return 0, 0
+        bookings = uow.session.scalars(
+            select(Booking)
+            .where(Booking.event_id == event_id, Booking.status.in_(OPEN_BOOKING_STATUSES))
+            .order_by(Booking.queue_seq)
+            .limit(chunk)
+            .with_for_update()
+        ).all()
+        now = utcnow()
+        held = [booking for booking in bookings if booking.status == "held"]
+        for booking in bookings:
+            lines = [Line(line.ticket_type_id, line.quantity) for line in booking.lines]
+            if booking.status == "held":
+                inventory.release_held(lines)
+            elif booking.status == "confirmed":
+                inventory.release_sold(lines)
+            booking.status, booking.reason = "cancelled", "event_cancelled"
+            booking.cancelled_at, booking.hold_expires_at = now, None
+        queued = queue_booking_refunds(uow, bookings, "event_cancelled")
+        refunded = {refund.booking_id for refund in queued}
+        follow_ups.holds_released(uow, held)
+        # Customers with money to get back are told once it is back (see `_refund_succeeded`).
+        follow_ups.customers_told(uow, [b for b in bookings if b.id not in refunded], "event_cancelled")
+        uow.commit()
+    return len(bookings), len(queued)
+
+
+# --- reading ----------------------------------------------------------------------------------
+
+
+def refund_totals(uow: UnitOfWork, booking_ids: list[uuid.UUID]) -> dict[uuid.UUID, tuple[int, str, str]]:
+    """(amount, currency, reason) given back or on its way back, per booking, for the emails."""
+    rows = uow.session.execute(
+        select(Refund.booking_id, func.sum(Refund.amount), func.min(Refund.currency), func.min(Refund.reason))
+        .where(Refund.booking_id.in_(booking_ids), Refund.status != "failed")
+        .group_by(Refund.booking_id)
+    )
+    return {booking_id: (int(amount), currency, reason) for booking_id, amount, currency, reason in rows}
+
+
+def event_refunds_query(event_id: uuid.UUID, status: str | None = None):
+    query = (
+        select(Refund)
+        .join(Booking, Booking.id == Refund.booking_id)
+        .where(Booking.event_id == event_id)
+        .order_by(Refund.created_at.desc(), Refund.id)
+    )
+    return query.where(Refund.status == status) if status else query
+
+
+def stale_refund_ids(uow: UnitOfWork, now: dt.datetime) -> list[str]:
+    """Pending refunds nobody has touched for a while: their job was lost, or ran out of retries."""
+    rows = uow.session.scalars(
+        select(Refund.id).where(Refund.status == "pending", Refund.updated_at < now - STALE_AFTER).limit(1000)
+    )
+    return [str(refund_id) for refund_id in rows]
+
+
+def unsettled_cancelled_events(uow: UnitOfWork) -> list[str]:
+    rows = uow.session.scalars(
+        select(Booking.event_id)
+        .join(Event, Event.id == Booking.event_id)
+        .where(Event.status == "cancelled", Booking.status.in_(OPEN_BOOKING_STATUSES))
+        .distinct()
+    )
+    return [str(event_id) for event_id in rows]

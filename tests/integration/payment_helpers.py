@@ -1,0 +1,56 @@
+"""Helpers for payment tests: bookings brought to a hold with a checkout, and what the database
+says about their payments and refunds."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from sqlalchemy import select, update
+
+from core.models import Booking, Payment, Refund, WebhookEvent, utcnow
+from tests.integration.booking_helpers import ask, drain
+from tests.jobs import run_jobs
+
+
+def hold(customers, event, quantity: int = 1, **ask_options) -> list[uuid.UUID]:
+    """Each customer asks for `quantity` tickets; the drainer decides and the checkouts are made."""
+    ids = [ask(customer, event, quantity, **ask_options) for customer in customers]
+    drain(event)
+    run_jobs("prepare_checkouts")
+    return ids
+
+
+def payments_of(db, booking_id) -> list[Payment]:
+    with db.unit_of_work() as uow:
+        return list(
+            uow.session.scalars(
+                select(Payment).where(Payment.booking_id == booking_id).order_by(Payment.created_at)
+            )
+        )
+
+
+def payment_of(db, booking_id) -> Payment:
+    [payment] = payments_of(db, booking_id)
+    return payment
+
+
+def refunds_of(db, booking_id) -> list[Refund]:
+    with db.unit_of_work() as uow:
+        return list(uow.session.scalars(select(Refund).where(Refund.booking_id == booking_id)))
+
+
+def webhook_events(db) -> list[WebhookEvent]:
+    with db.unit_of_work() as uow:
+        return list(uow.session.scalars(select(WebhookEvent)))
+
+
+def end_holds_now(db, booking_ids) -> None:
+    """Move the holds' end into the past, as if their time had run out."""
+    with db.unit_of_work() as uow:
+        uow.session.execute(
+            update(Booking)
+            .where(Booking.id.in_(booking_ids))
+            .values(hold_expires_at=utcnow() - dt.timedelta(seconds=1))
+        )
+        uow.commit()

@@ -1,0 +1,81 @@
+"""Payment tasks: checkouts, provider events, refunds, cancelled events, and beat's repair sweep.
+
+Each is a thin wrapper around a `core` service. A provider failure that may clear up is retried
+with back-off, and only for the ids that failed; the services make a repeated call harmless.
+"""
+
+from __future__ import annotations
+
+from core import runtime
+from core.payments.provider import PaymentProviderError, ProviderCallsFailed
+from core.services import payments, refunds
+from worker.celery_app import celery_app
+
+MAX_RETRIES = 10
+SWEEP_SECONDS = 30.0
+# Chunks settled per run of the cancelled-event task before it hands over to a fresh run.
+SETTLE_CHUNKS_PER_RUN = 20
+
+
+def backoff(retries: int) -> int:
+    """5 s, 10 s, 20 s ... capped at 10 minutes (below the sweep's idea of a lost refund)."""
+    return min(5 * 2**retries, 600)
+
+
+def _retry_failed(task, error: PaymentProviderError, ids_as: str, **kwargs):
+    """Retry a provider failure that may clear up, with only the ids it left undone."""
+    if not error.retryable:
+        raise error
+    if isinstance(error, ProviderCallsFailed):
+        kwargs[ids_as] = error.ids
+    raise task.retry(exc=error, countdown=backoff(task.request.retries), kwargs=kwargs)
+
+
+@celery_app.task(name="boxoffice.prepare_checkouts", bind=True, max_retries=MAX_RETRIES)
+def prepare_checkouts(self, booking_ids: list[str], notify: str | None = None) -> list[str]:
+    try:
+        return payments.prepare_checkouts(booking_ids, notify)
+    except PaymentProviderError as error:
+        _retry_failed(self, error, "booking_ids", booking_ids=booking_ids, notify=notify)
+
+
+@celery_app.task(name="boxoffice.expire_checkouts", bind=True, max_retries=MAX_RETRIES)
+def expire_checkouts(self, booking_ids: list[str]) -> list[str]:
+    try:
+        return payments.expire_checkouts(booking_ids)
+    except PaymentProviderError as error:
+        _retry_failed(self, error, "booking_ids", booking_ids=booking_ids)
+
+
+@celery_app.task(name="boxoffice.process_webhook_event", bind=True, max_retries=MAX_RETRIES)
+def process_webhook_event(self, event_id: str) -> str:
+    try:
+        return payments.process_webhook_event(event_id)
+    except PaymentProviderError as error:
+        _retry_failed(self, error, "event_id", event_id=event_id)
+
+
+@celery_app.task(name="boxoffice.issue_refunds", bind=True, max_retries=MAX_RETRIES)
+def issue_refunds(self, refund_ids: list[str]) -> list[str]:
+    try:
+        return refunds.issue_refunds(refund_ids)
+    except PaymentProviderError as error:
+        _retry_failed(self, error, "refund_ids", refund_ids=refund_ids)
+
+
+@celery_app.task(name="boxoffice.settle_cancelled_event")
+def settle_cancelled_event(event_id: str) -> dict:
+    report = refunds.settle_cancelled_event(event_id, max_chunks=SETTLE_CHUNKS_PER_RUN)
+    if not report.done:
+        runtime.dispatch("settle_cancelled_event", event_id=event_id)
+    return {"settled": report.settled, "refunds": report.refunds, "done": report.done}
+
+
+@celery_app.task(name="boxoffice.sweep_payments")
+def sweep_payments() -> dict:
+    return payments.sweep_payments()
+
+
+celery_app.conf.beat_schedule.update(
+    {"sweep-payments": {"task": "boxoffice.sweep_payments", "schedule": SWEEP_SECONDS}}
+)
