@@ -78,6 +78,9 @@ class BookingOut(Schema):
     requested_at = fields.AwareDateTime()
     decided_at = fields.AwareDateTime(allow_none=True)
     payment = fields.Nested(BookingPaymentOut, allow_none=True)
+    tickets_url = fields.String(
+        allow_none=True, metadata={"description": "Once confirmed: the tickets (and `.pdf`)"}
+    )
 
 
 class BookingQuery(InputSchema):

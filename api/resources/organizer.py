@@ -1,5 +1,5 @@
 """An event seen by its organizers: the waitlist in the order it will be served, its payments
-and refunds."""
+and refunds, its figures."""
 
 from __future__ import annotations
 
@@ -12,8 +12,9 @@ from api.auth import current_actor
 from api.db import request_uow
 from api.input import InputSchema
 from api.pagination import paginate_select
+from api.resources.events import TicketTypeOut
 from core.models import PAYMENT_STATUSES, REFUND_STATUSES
-from core.services import events, payments, refunds
+from core.services import events, payments, refunds, stats
 from core.services.permissions import require_organizer_of
 from core.services.waitlist import waitlist_query
 
@@ -120,3 +121,30 @@ class Refunds(MethodView):
         uow = _organizers_event(event_id)
         query = refunds.event_refunds_query(event_id, args.get("status"))
         return paginate_select(uow.session, query, pagination_parameters)
+
+
+class StatsOut(Schema):
+    event_id = fields.UUID()
+    status = fields.String()
+    capacity = fields.Integer(allow_none=True)
+    held = fields.Integer()
+    sold = fields.Integer()
+    available = fields.Integer()
+    ticket_types = fields.List(fields.Nested(TicketTypeOut))
+    bookings = fields.Dict(
+        keys=fields.String(), values=fields.Integer(), metadata={"description": "count by status"}
+    )
+    currency = fields.String(allow_none=True)
+    paid = fields.Integer()
+    refunded = fields.Integer()
+    tickets_issued = fields.Integer()
+    checked_in = fields.Integer()
+
+
+@blp.route("/<uuid:event_id>/stats")
+class Stats(MethodView):
+    @jwt_required()
+    @blp.response(200, StatsOut)
+    def get(self, event_id):
+        """The event's figures: inventory, bookings by status, money taken and given back, check-ins."""
+        return stats.event_stats(_organizers_event(event_id), event_id)

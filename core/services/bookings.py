@@ -21,7 +21,7 @@ from core.errors import Conflict, Invalid, NotFound
 from core.event_snapshots import load_event_snapshot
 from core.inventory import Line, lock_inventory
 from core.models import FINAL_BOOKING_STATUSES, Booking, Event, User, new_id, utcnow
-from core.services import follow_ups, payments, refunds
+from core.services import follow_ups, payments, refunds, tickets
 from core.services.permissions import is_member_of_event_organization
 from core.services.waitlist import promote_waitlist, waitlist_position
 
@@ -162,6 +162,7 @@ def booking_view(uow: UnitOfWork, booking: Booking) -> dict:
         "decided_at": booking.decided_at,
         "is_final": booking.status in FINAL_BOOKING_STATUSES,
         "payment": payments.payment_view(uow, booking),
+        "tickets_url": f"/api/v1/bookings/{booking.id}/tickets" if booking.status == "confirmed" else None,
     }
 
 
@@ -206,6 +207,7 @@ def cancel_booking(uow: UnitOfWork, actor: User, booking_id: uuid.UUID) -> Booki
         inventory.release_sold(lines)
         _mark_cancelled(booking, now)
         booking.reason = reason
+        tickets.cancel_tickets(uow, [booking.id])
         refunds.queue_booking_refunds(uow, [booking], reason)
     else:
         raise Conflict(f"A {booking.status} booking cannot be cancelled.", name="not_cancellable")

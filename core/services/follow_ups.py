@@ -63,3 +63,8 @@ def customers_told(uow: UnitOfWork, bookings: Iterable, kind: str) -> None:
 
 def event_cancelled(uow: UnitOfWork, event_id: uuid.UUID) -> None:
     uow.after_commit(lambda: runtime.dispatch("settle_cancelled_event", event_id=str(event_id)))
+
+
+def tickets_issued(uow: UnitOfWork, bookings: Iterable) -> None:
+    """The customer gets the tickets as a PDF by email."""
+    _after_commit(uow, "send_booking_emails", bookings, kind="tickets_issued")

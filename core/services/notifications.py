@@ -1,28 +1,31 @@
 """Which email each customer gets about a booking, composed from the templates and sent over SMTP.
 
-Each (kind, booking) is sent at most once: a marker in Redis is set after a successful send and
-checked before the next, and the Message-ID is stable so a receiving server can spot a repeat.
+Each (kind, booking) is sent once: a sender first claims it in Redis (so two runs of one task,
+even at the same moment, cannot both send), then sets a marker after a successful send; a failed
+send gives the claim back for the retry. The Message-ID is stable, so in the one case left — a
+worker dying between sending and marking — a receiving server can still spot the repeat.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import uuid
-import zoneinfo
 from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from core import email_templates, runtime
-from core.email_templates import BookingRecipient
+from core.email_templates import BookingRecipient, TicketLine
+from core.formatting import booking_reference, local_time
 from core.mail import MailDeliveryError, SmtpSettings, send_message, stable_message_id
 from core.models import Booking
-from core.services import payments, refunds
+from core.services import payments, refunds, tickets
 
 log = logging.getLogger(__name__)
 SENT_MARKER_TTL = 30 * 24 * 3600
+# A claim outlives any SMTP timeout, and runs out if its worker died holding it.
+CLAIM_SECONDS = 300
 CURRENCY_SYMBOLS = {"EUR": "€", "USD": "$", "GBP": "£"}
 ZERO_DECIMAL_CURRENCIES = frozenset({"JPY", "KRW", "CLP", "ISK", "VND"})
 
@@ -40,16 +43,6 @@ def smtp_settings() -> SmtpSettings:
     )
 
 
-def booking_reference(booking_id: uuid.UUID) -> str:
-    """A short reference a person can read out on the phone (the random tail of the id)."""
-    return uuid.UUID(str(booking_id)).hex[-10:].upper()
-
-
-def local_time(moment: dt.datetime, timezone: str) -> str:
-    local = moment.astimezone(zoneinfo.ZoneInfo(timezone))
-    return f"{local:%A %d %B %Y, %H:%M} ({timezone})"
-
-
 def format_money(amount: int, currency: str) -> str:
     """Minor units for reading: 2500 EUR is "€25.00", 2500 JPY is "2500 JPY"."""
     currency = currency.upper()
@@ -59,11 +52,13 @@ def format_money(amount: int, currency: str) -> str:
 
 
 @dataclass(frozen=True)
-class _PaymentFacts:
-    """What the payment emails say beyond the booking: where to pay, what was given back."""
+class _MailFacts:
+    """What the emails say beyond the booking: where to pay, what was given back, the tickets."""
 
     checkout_urls: dict
     refunds: dict
+    ticket_pdfs: dict
+    ticket_type_names: dict
 
 
 def _recipient(booking: Booking) -> BookingRecipient:
@@ -75,7 +70,7 @@ def _recipient(booking: Booking) -> BookingRecipient:
     )
 
 
-def _compose(kind: str, booking: Booking, facts: _PaymentFacts, message_id: str):
+def _compose(kind: str, booking: Booking, facts: _MailFacts, message_id: str):
     base = runtime.settings().public_base_url
     recipient = _recipient(booking)
     if kind == "waitlist_promoted":
@@ -85,6 +80,8 @@ def _compose(kind: str, booking: Booking, facts: _PaymentFacts, message_id: str)
             checkout_url=facts.checkout_urls.get(booking.id, f"{base}/api/v1/bookings/{booking.id}"),
             message_id=message_id,
         )
+    if kind == "tickets_issued":
+        return _tickets_issued(recipient, booking, facts, message_id)
     if kind == "hold_expired":
         return email_templates.hold_expired(
             recipient, event_url=f"{base}/api/v1/events/{booking.event_id}", message_id=message_id
@@ -100,6 +97,36 @@ def _compose(kind: str, booking: Booking, facts: _PaymentFacts, message_id: str)
     raise ValueError(f"no {kind!r} email for booking {booking.id}")
 
 
+def _tickets_issued(recipient: BookingRecipient, booking: Booking, facts: _MailFacts, message_id: str):
+    event = booking.event
+    names = facts.ticket_type_names
+    lines = [
+        TicketLine(names[line.ticket_type_id], line.quantity, format_money(line.unit_price, booking.currency))
+        for line in booking.lines
+    ]
+    return email_templates.tickets_issued(
+        recipient,
+        event_when=local_time(event.starts_at, event.timezone),
+        venue=", ".join(part for part in (event.venue, event.address) if part),
+        lines=lines,
+        total=format_money(booking.total, booking.currency),
+        pdf_bytes=facts.ticket_pdfs[booking.id],
+        pdf_filename=f"tickets-{recipient.booking_reference}.pdf",
+        manage_url=f"{runtime.settings().public_base_url}/api/v1/bookings/{booking.id}",
+        message_id=message_id,
+    )
+
+
+def _ticket_facts(uow, kind: str, bookings: list[Booking]) -> tuple[dict, dict]:
+    """The PDFs (and ticket type names) a tickets email attaches; nothing for other kinds."""
+    if kind != "tickets_issued" or not bookings:
+        return {}, {}
+    names = {}
+    for event_id in {booking.event_id for booking in bookings}:
+        names.update(tickets.ticket_type_names(uow, event_id))
+    return {booking.id: tickets.booking_pdf(uow, booking) for booking in bookings}, names
+
+
 def send_booking_emails(kind: str, booking_ids: list[str]) -> int:
     """Send `kind` to each booking's customer; raises a retryable error if any send should be
     tried again (those already sent are not sent twice). Returns how many were sent now."""
@@ -112,11 +139,15 @@ def send_booking_emails(kind: str, booking_ids: list[str]) -> int:
             .options(selectinload(Booking.user), selectinload(Booking.event))
         ).all()
         ids = [booking.id for booking in bookings]
-        facts = _PaymentFacts(payments.checkout_links(uow, ids), refunds.refund_totals(uow, ids))
+        if kind == "tickets_issued":
+            with_tickets = set(tickets.bookings_with_valid_tickets(uow, ids))
+            bookings = [booking for booking in bookings if booking.id in with_tickets]
+        facts = _MailFacts(payments.checkout_links(uow, ids), refunds.refund_totals(uow, ids),
+                              *_ticket_facts(uow, kind, bookings))  # fmt: skip
     sent, retry_later = 0, []
     for booking in bookings:
-        marker = f"mail:sent:{kind}:{booking.id}"
-        if redis.exists(marker):
+        marker, claim = f"mail:sent:{kind}:{booking.id}", f"mail:claim:{kind}:{booking.id}"
+        if redis.exists(marker) or not redis.set(claim, "1", nx=True, ex=CLAIM_SECONDS):
             continue
         message = _compose(
             kind, booking, facts, stable_message_id(kind, str(booking.id), settings.sender_domain)
@@ -124,6 +155,7 @@ def send_booking_emails(kind: str, booking_ids: list[str]) -> int:
         try:
             send_message(settings, message)
         except MailDeliveryError as error:
+            redis.delete(claim)
             if error.retryable:
                 retry_later.append(str(booking.id))
             else:

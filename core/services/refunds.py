@@ -28,7 +28,7 @@ from core.inventory import Line, lock_inventory
 from core.models import Booking, Event, Payment, Refund, User, utcnow
 from core.payments import payment_provider
 from core.payments.provider import PaymentProviderError, ProviderCallsFailed, RefundResult
-from core.services import follow_ups
+from core.services import follow_ups, tickets
 from core.services.permissions import is_member_of_event_organization
 
 log = logging.getLogger(__name__)
@@ -278,6 +278,7 @@ def _settle_chunk(event_id: uuid.UUID, chunk: int) -> tuple[int, int]:
                 inventory.release_sold(lines)
             booking.status, booking.reason = "cancelled", "event_cancelled"
             booking.cancelled_at, booking.hold_expires_at = now, None
+        tickets.cancel_tickets(uow, [booking.id for booking in bookings])
         queued = queue_booking_refunds(uow, bookings, "event_cancelled")
         refunded = {refund.booking_id for refund in queued}
         follow_ups.holds_released(uow, held)

@@ -47,6 +47,13 @@ def test_compose_runs_the_procfile_programs():
         assert program(services[name]["command"]) == program(processes[name]), name
 
 
+def test_procfile_mail_sink_listens_where_the_app_sends_by_default():
+    from core.config import Settings
+
+    mail = " ".join(procfile()["mail"])
+    assert f"127.0.0.1:${{SMTP_PORT:-{Settings().smtp_port}}}" in mail
+
+
 def test_redis_keeps_an_append_only_file():
     command = compose()["services"]["redis"]["command"]
     assert command[command.index("--appendonly") + 1] == "yes"

@@ -1,0 +1,97 @@
+"""Tickets: the booking's list and PDF, the public key scanners verify with, and check-in."""
+
+from __future__ import annotations
+
+from flask import Response
+from flask.views import MethodView
+from flask_jwt_extended import jwt_required
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
+
+from api.auth import current_actor
+from api.db import request_uow
+from api.input import InputSchema
+from core.errors import NotFound
+from core.formatting import booking_reference
+from core.services import bookings, tickets
+
+blp = Blueprint("tickets", __name__, url_prefix="/api/v1", description="Tickets and check-in")
+
+
+class TicketOut(Schema):
+    id = fields.UUID()
+    code = fields.String()
+    qr_payload = fields.String()
+    ticket_type_id = fields.UUID()
+    ticket_type = fields.String()
+    attendee_name = fields.String()
+    status = fields.String()
+    checked_in_at = fields.AwareDateTime(allow_none=True)
+
+
+class CheckInOut(TicketOut):
+    checked_in_by = fields.UUID()
+
+
+class CheckInIn(InputSchema):
+    code = fields.String(required=True, validate=validate.Length(min=1, max=1024),
+                         metadata={"description": "The ticket code, or the whole QR payload"})  # fmt: skip
+
+
+class PublicKeyOut(Schema):
+    algorithm = fields.String()
+    public_key_pem = fields.String()
+    public_key_b64 = fields.String()
+
+
+def _readable_booking(booking_id):
+    uow = request_uow()
+    booking = bookings.get_booking(uow, booking_id)
+    if not bookings.can_see_booking(uow, current_actor(), booking.user_id, booking.event_id):
+        raise NotFound("No such booking.")
+    return uow, booking
+
+
+@blp.route("/bookings/<uuid:booking_id>/tickets")
+class BookingTickets(MethodView):
+    @jwt_required()
+    @blp.response(200, TicketOut(many=True))
+    def get(self, booking_id):
+        """The booking's tickets (empty until it is confirmed and they are issued)."""
+        uow, booking = _readable_booking(booking_id)
+        names = tickets.ticket_type_names(uow, booking.event_id)
+        return [
+            tickets.ticket_view(t, names[t.ticket_type_id]) for t in tickets.booking_tickets(uow, booking.id)
+        ]
+
+
+@blp.route("/bookings/<uuid:booking_id>/tickets.pdf")
+class BookingTicketsPdf(MethodView):
+    @jwt_required()
+    @blp.response(200, content_type="application/pdf")
+    def get(self, booking_id):
+        """The booking's valid tickets as a PDF, one page each."""
+        uow, booking = _readable_booking(booking_id)
+        filename = f"tickets-{booking_reference(booking.id)}.pdf"
+        return Response(tickets.booking_pdf(uow, booking), mimetype="application/pdf",
+                        headers={"Content-Disposition": f'attachment; filename="{filename}"'})  # fmt: skip
+
+
+@blp.route("/tickets/public-key")
+class PublicKey(MethodView):
+    @blp.response(200, PublicKeyOut)
+    def get(self):
+        """The Ed25519 key that verifies ticket QR payloads (format: see core/ticket_signing.py)."""
+        signer = tickets.ticket_signer()
+        return {"algorithm": "Ed25519", "public_key_pem": signer.public_key_pem(),
+                "public_key_b64": signer.public_key_b64()}  # fmt: skip
+
+
+@blp.route("/events/<uuid:event_id>/checkins")
+class CheckIns(MethodView):
+    @jwt_required()
+    @blp.arguments(CheckInIn)
+    @blp.response(200, CheckInOut)
+    def post(self, data, event_id):
+        """Admit a ticket holder: 409 if already in (with when and by whom), 404 unknown, 422 void."""
+        return tickets.check_in(request_uow(), current_actor(), event_id, data["code"])

@@ -1,0 +1,260 @@
+"""Tickets: issued on confirmation (one per admitted person), rendered as PDF, checked in at the door.
+
+Each ticket has an unguessable code and a QR payload signed with Ed25519, so a scanner can tell a
+forged ticket without the database (the public key is published); the check-in itself is one
+conditional UPDATE, so two scanners racing on one code admit it once.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import uuid
+from functools import lru_cache
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import selectinload
+
+from core import runtime
+from core.db import UnitOfWork
+from core.errors import Conflict, Invalid, NotFound
+from core.formatting import booking_reference
+from core.models import Booking, Event, Ticket, TicketType, User, utcnow
+from core.services import follow_ups
+from core.services.events import get_event
+from core.services.permissions import require_door_staff_of
+from core.ticket_pdf import TicketSheet, render_tickets_pdf
+from core.ticket_signing import (
+    InvalidTicketPayload,
+    TicketClaims,
+    TicketSigner,
+    new_ticket_code,
+    parse_code_or_payload,
+)
+
+
+@lru_cache(maxsize=4)
+def _signer_for(signing_key: str, fallback_secret: str) -> TicketSigner:
+    if not signing_key:
+        # Development only: production refuses to start without TICKET_SIGNING_KEY.
+        return TicketSigner.from_secret(fallback_secret)
+    try:
+        return TicketSigner.from_seed(base64.b64decode(signing_key, validate=True))
+    except (binascii.Error, ValueError) as error:
+        raise ValueError("TICKET_SIGNING_KEY must be 32 bytes, base64-encoded") from error
+
+
+def ticket_signer() -> TicketSigner:
+    settings = runtime.settings()
+    return _signer_for(settings.ticket_signing_key, settings.jwt_secret_key)
+
+
+# --- issuing ---------------------------------------------------------------------------------
+
+
+def issue_tickets(booking_ids: list[str]) -> list[uuid.UUID]:
+    """Issue the tickets of confirmed bookings that have none yet; returns the bookings served.
+
+    Safe to run twice, or twice at once: each booking is locked, and skipped if it already has
+    its tickets or is no longer confirmed.
+    """
+    signer = ticket_signer()
+    issued = []
+    with runtime.database().unit_of_work() as uow:
+        bookings = uow.session.scalars(
+            select(Booking)
+            .where(Booking.id.in_([uuid.UUID(str(b)) for b in booking_ids]), Booking.status == "confirmed")
+            .order_by(Booking.id)
+            .with_for_update()
+            .options(selectinload(Booking.user))
+        ).all()
+        has_tickets = set(
+            uow.session.scalars(
+                select(Ticket.booking_id).where(Ticket.booking_id.in_([b.id for b in bookings]))
+            )
+        )
+        now = utcnow()
+        for booking in bookings:
+            if booking.id in has_tickets:
+                continue
+            uow.session.add_all(_new_tickets(booking, signer, now))
+            issued.append(booking.id)
+        follow_ups.tickets_issued(uow, issued)
+        uow.commit()
+    return issued
+
+
+def _new_tickets(booking: Booking, signer: TicketSigner, now: dt.datetime) -> list[Ticket]:
+    tickets = []
+    for line in booking.lines:
+        for _ in range(line.quantity):
+            ticket_id, code = uuid.uuid4(), new_ticket_code()
+            claims = TicketClaims(code=code, event_id=str(booking.event_id), ticket_id=str(ticket_id),
+                                  issued_at=int(now.timestamp()))  # fmt: skip
+            tickets.append(
+                Ticket(
+                    id=ticket_id,
+                    booking_id=booking.id,
+                    event_id=booking.event_id,
+                    ticket_type_id=line.ticket_type_id,
+                    code=code,
+                    qr_payload=signer.sign(claims),
+                    attendee_name=booking.user.name,
+                    status="valid",
+                    created_at=now,
+                )  # fmt: skip
+            )
+    return tickets
+
+
+def cancel_tickets(uow: UnitOfWork, booking_ids: list[uuid.UUID]) -> None:
+    """Void the tickets of bookings cancelled in this unit of work: they no longer admit anyone."""
+    if booking_ids:
+        uow.session.execute(
+            update(Ticket)
+            .where(Ticket.booking_id.in_(booking_ids), Ticket.status == "valid")
+            .values(status="cancelled")
+            .execution_options(synchronize_session=False)
+        )
+
+
+def confirmed_bookings_without_tickets(older_than: dt.timedelta = dt.timedelta(minutes=1)) -> list[str]:
+    """Confirmed bookings whose ticket job was lost (the sweep issues them again)."""
+    with runtime.database().unit_of_work() as uow:
+        rows = uow.session.scalars(
+            select(Booking.id)
+            .where(Booking.status == "confirmed", Booking.confirmed_at <= utcnow() - older_than)
+            .where(~select(Ticket.id).where(Ticket.booking_id == Booking.id).exists())
+            .limit(1000)
+        )
+        return [str(booking_id) for booking_id in rows]
+
+
+# --- reading ---------------------------------------------------------------------------------
+
+
+def booking_tickets(uow: UnitOfWork, booking_id: uuid.UUID) -> list[Ticket]:
+    return list(
+        uow.session.scalars(
+            select(Ticket).where(Ticket.booking_id == booking_id).order_by(Ticket.created_at, Ticket.id)
+        )
+    )
+
+
+def bookings_with_valid_tickets(uow: UnitOfWork, booking_ids: list[uuid.UUID]) -> list[uuid.UUID]:
+    return list(
+        uow.session.scalars(
+            select(Ticket.booking_id)
+            .where(Ticket.booking_id.in_(booking_ids), Ticket.status == "valid")
+            .distinct()
+        )
+    )
+
+
+def ticket_view(ticket: Ticket, ticket_type_name: str) -> dict:
+    return {
+        "id": ticket.id,
+        "code": ticket.code,
+        "qr_payload": ticket.qr_payload,
+        "ticket_type_id": ticket.ticket_type_id,
+        "ticket_type": ticket_type_name,
+        "attendee_name": ticket.attendee_name,
+        "status": ticket.status,
+        "checked_in_at": ticket.checked_in_at,
+    }
+
+
+def ticket_type_names(uow: UnitOfWork, event_id: uuid.UUID) -> dict[uuid.UUID, str]:
+    return dict(
+        uow.session.execute(
+            select(TicketType.id, TicketType.name).where(TicketType.event_id == event_id)
+        ).all()
+    )
+
+
+def booking_pdf(uow: UnitOfWork, booking: Booking) -> bytes:
+    """The booking's valid tickets as one PDF, one page each."""
+    event = uow.session.get(Event, booking.event_id)
+    names = ticket_type_names(uow, event.id)
+    prices = {line.ticket_type_id: line.unit_price for line in booking.lines}
+    sheets = [
+        TicketSheet(
+            event_title=event.title,
+            starts_at=event.starts_at,
+            ends_at=event.ends_at,
+            timezone=event.timezone,
+            venue=event.venue,
+            address=event.address,
+            attendee_name=ticket.attendee_name,
+            ticket_type=names[ticket.ticket_type_id],
+            price_minor=prices[ticket.ticket_type_id],
+            currency=booking.currency,
+            booking_reference=booking_reference(booking.id),
+            code=ticket.code,
+            qr_payload=ticket.qr_payload,
+        )  # fmt: skip
+        for ticket in booking_tickets(uow, booking.id)
+        if ticket.status == "valid"
+    ]
+    if not sheets:
+        raise NotFound("This booking has no valid tickets.", name="no_tickets")
+    return render_tickets_pdf(sheets)
+
+
+# --- the door --------------------------------------------------------------------------------
+
+
+def check_in(uow: UnitOfWork, actor: User, event_id: uuid.UUID, code_or_payload: str) -> dict:
+    """Admit the holder of a ticket once; a second scan is a 409 that says when and by whom."""
+    event = get_event(uow, event_id)
+    require_door_staff_of(actor, event)
+    try:
+        code = parse_code_or_payload(code_or_payload, ticket_signer().public_key)
+    except InvalidTicketPayload as error:
+        raise Invalid(f"This is not a valid ticket: {error}", name="invalid_ticket") from None
+    now = utcnow()
+    admitted = uow.session.scalar(
+        update(Ticket)
+        .where(
+            Ticket.code == code,
+            Ticket.event_id == event_id,
+            Ticket.status == "valid",
+            Ticket.checked_in_at.is_(None),
+        )
+        .values(checked_in_at=now, checked_in_by=actor.id)
+        .returning(Ticket.id)
+    )
+    uow.commit()
+    ticket = uow.session.scalar(select(Ticket).where(Ticket.code == code))
+    if ticket is None:
+        raise NotFound("No ticket has this code.", name="unknown_ticket")
+    if admitted is None:
+        _refuse(uow, ticket, event_id)
+    return {**ticket_view(ticket, ticket_type_names(uow, event_id)[ticket.ticket_type_id]),
+            "checked_in_by": actor.id}  # fmt: skip
+
+
+def _refuse(uow: UnitOfWork, ticket: Ticket, event_id: uuid.UUID) -> None:
+    if ticket.event_id != event_id:
+        raise Invalid("This ticket is for another event.", name="wrong_event")
+    if ticket.status != "valid":
+        raise Invalid("This ticket was cancelled.", name="ticket_cancelled")
+    by = uow.session.get(User, ticket.checked_in_by)
+    raise Conflict(
+        f"Already checked in at {ticket.checked_in_at.isoformat()}.",
+        name="already_checked_in",
+        details={"checked_in_at": ticket.checked_in_at.isoformat(), "checked_in_by": by.name if by else None},
+    )
+
+
+def checked_in_count(uow: UnitOfWork, event_id: uuid.UUID) -> int:
+    return uow.session.scalar(
+        select(func.count()).where(Ticket.event_id == event_id, Ticket.checked_in_at.is_not(None))
+    )
+
+
+def issued_count(uow: UnitOfWork, event_id: uuid.UUID) -> int:
+    return uow.session.scalar(
+        select(func.count()).where(Ticket.event_id == event_id, Ticket.status == "valid")
+    )
