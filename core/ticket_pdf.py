@@ -90,9 +90,7 @@ class TicketSheet:
                 raise ValueError("ends_at is before starts_at")
         _zone(self.timezone)
         if type(self.price_minor) is not int or self.price_minor < 0:
-            raise ValueError(
-                "price_minor must be a non-negative integer of minor units"
-            )
+            raise ValueError("price_minor must be a non-negative integer of minor units")
         currency_exponent(self.currency)
         if not self.qr_payload:
             raise ValueError("a ticket needs its QR payload")
@@ -106,9 +104,7 @@ def render_tickets_pdf(tickets: Sequence[TicketSheet]) -> bytes:
     # invariant: no creation timestamp or random id, so the same tickets give the same bytes.
     canvas = Canvas(buffer, pagesize=A4, invariant=True)
     titles = {ticket.event_title for ticket in tickets}
-    canvas.setTitle(
-        f"Tickets: {tickets[0].event_title}" if len(titles) == 1 else "Tickets"
-    )
+    canvas.setTitle(f"Tickets: {tickets[0].event_title}" if len(titles) == 1 else "Tickets")
     canvas.setAuthor("Boxoffice")
     for number, ticket in enumerate(tickets, start=1):
         _draw_ticket_page(canvas, ticket, number, len(tickets))
@@ -117,9 +113,7 @@ def render_tickets_pdf(tickets: Sequence[TicketSheet]) -> bytes:
     return buffer.getvalue()
 
 
-def format_event_time(
-    starts_at: datetime, ends_at: datetime | None, timezone: str
-) -> str:
+def format_event_time(starts_at: datetime, ends_at: datetime | None, timezone: str) -> str:
     """Render an event's time in its own zone, in English.
 
     e.g. "Sunday 14 March 2027, 19:30 – 22:00 (Europe/Paris)"; the end date is repeated
@@ -133,9 +127,7 @@ def format_event_time(
         _require_aware("ends_at", ends_at)
         end = ends_at.astimezone(zone)
         same_day = end.date() == start.date()
-        text += f" {_EN_DASH} " + (
-            f"{end:%H:%M}" if same_day else f"{_long_date(end)}, {end:%H:%M}"
-        )
+        text += f" {_EN_DASH} " + (f"{end:%H:%M}" if same_day else f"{_long_date(end)}, {end:%H:%M}")
     return f"{text} ({timezone})"
 
 
@@ -156,9 +148,7 @@ def _zone(name: str) -> ZoneInfo:
         raise ValueError(f"unknown time zone: {name!r}") from None
 
 
-def _draw_ticket_page(
-    canvas: Canvas, ticket: TicketSheet, number: int, total: int
-) -> None:
+def _draw_ticket_page(canvas: Canvas, ticket: TicketSheet, number: int, total: int) -> None:
     top = PAGE_HEIGHT - MARGIN
     _draw_line(canvas, "ADMISSION TICKET", MARGIN, top - 9, _BOLD, 9, _ACCENT)
     counter = f"Ticket {number} of {total}"
@@ -241,9 +231,7 @@ def _draw_title_band(canvas: Canvas, title: str, top: float) -> float:
 
 def _draw_ticket_details(canvas: Canvas, ticket: TicketSheet, top: float) -> float:
     width = _LEFT_COLUMN_WIDTH
-    y = _draw_field(
-        canvas, "ATTENDEE", [(ticket.attendee_name, _BOLD, 16, 2)], MARGIN, top, width
-    )
+    y = _draw_field(canvas, "ATTENDEE", [(ticket.attendee_name, _BOLD, 16, 2)], MARGIN, top, width)
     y = _draw_field(
         canvas,
         "TICKET TYPE",
@@ -285,9 +273,7 @@ def _draw_qr_column(canvas: Canvas, payload: str, top: float) -> float:
 def _draw_code_box(canvas: Canvas, code: str, top: float) -> None:
     height = 24 * mm
     canvas.setFillColor(_CODE_BOX)
-    canvas.roundRect(
-        MARGIN, top - height, CONTENT_WIDTH, height, 3 * mm, stroke=0, fill=1
-    )
+    canvas.roundRect(MARGIN, top - height, CONTENT_WIDTH, height, 3 * mm, stroke=0, fill=1)
     label = "TICKET CODE"
     _draw_centered(canvas, label, top - 6 * mm, _BOLD, 8, _MUTED)
     _draw_centered(canvas, format_ticket_code(code), top - 17 * mm, _MONO, 26, _INK)
@@ -323,9 +309,7 @@ def _draw_field(
     return baseline - 3
 
 
-def _draw_centered(
-    canvas: Canvas, text: str, baseline: float, font: str, size: float, color
-) -> None:
+def _draw_centered(canvas: Canvas, text: str, baseline: float, font: str, size: float, color) -> None:
     left = (PAGE_WIDTH - stringWidth(text, font, size)) / 2
     _draw_line(canvas, text, left, baseline, font, size, color)
 
@@ -361,9 +345,7 @@ def _wrap(text: str, font: str, size: float, width: float) -> list[str]:
     return lines
 
 
-def _clip(
-    lines: list[str], font: str, size: float, width: float, max_lines: int
-) -> list[str]:
+def _clip(lines: list[str], font: str, size: float, width: float, max_lines: int) -> list[str]:
     """Keep max_lines, ending the last with an ellipsis if any were dropped.
 
     Losing the end of an absurdly long name is better than drawing over the QR code or

@@ -66,9 +66,7 @@ class TicketClaims:
 
     def __post_init__(self) -> None:
         if not isinstance(self.code, str) or not _CODE_RE.fullmatch(self.code):
-            raise ValueError(
-                f"ticket code must be {CODE_LENGTH} Crockford base32 characters"
-            )
+            raise ValueError(f"ticket code must be {CODE_LENGTH} Crockford base32 characters")
         _require_canonical_uuid("event_id", self.event_id)
         _require_canonical_uuid("ticket_id", self.ticket_id)
         # bool is an int subclass; True as a timestamp is a bug, not a time.
@@ -114,9 +112,7 @@ class TicketSigner:
         """Derive the key from an application secret, for development without a key."""
         if not secret:
             raise ValueError("cannot derive a ticket signing key from an empty secret")
-        hkdf = HKDF(
-            algorithm=hashes.SHA256(), length=_SEED_BYTES, salt=None, info=_HKDF_INFO
-        )
+        hkdf = HKDF(algorithm=hashes.SHA256(), length=_SEED_BYTES, salt=None, info=_HKDF_INFO)
         return cls.from_seed(hkdf.derive(secret.encode("utf-8")))
 
     def sign(self, claims: TicketClaims) -> str:
@@ -139,9 +135,7 @@ class TicketSigner:
 
     def public_key_b64(self) -> str:
         """The raw 32-byte public key as unpadded base64url, for scanner configuration."""
-        raw = self.public_key.public_bytes(
-            serialization.Encoding.Raw, serialization.PublicFormat.Raw
-        )
+        raw = self.public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
         return _b64encode(raw)
 
 
@@ -158,9 +152,7 @@ def load_public_key(pem_or_b64: str) -> Ed25519PublicKey:
         return key
     raw = _b64decode(text.rstrip("="))
     if raw is None or len(raw) != _SEED_BYTES:
-        raise ValueError(
-            "an Ed25519 public key is 32 bytes in base64url or a PEM block"
-        )
+        raise ValueError("an Ed25519 public key is 32 bytes in base64url or a PEM block")
     return Ed25519PublicKey.from_public_bytes(raw)
 
 
@@ -173,9 +165,7 @@ def verify_ticket_payload(payload: str, public_key: Ed25519PublicKey) -> TicketC
         raise InvalidTicketPayload("too long to be a ticket payload")
     parts = payload.split(".")
     if len(parts) != 3 or parts[0] != PAYLOAD_PREFIX:
-        raise InvalidTicketPayload(
-            f"not a ticket payload (expected {PAYLOAD_PREFIX}.<claims>.<signature>)"
-        )
+        raise InvalidTicketPayload(f"not a ticket payload (expected {PAYLOAD_PREFIX}.<claims>.<signature>)")
     _, claims_b64, signature_b64 = parts
     claims_bytes = _b64decode(claims_b64)
     signature = _b64decode(signature_b64)
@@ -198,9 +188,7 @@ def _claims_from_json(claims_bytes: bytes) -> TicketClaims:
     except (UnicodeDecodeError, ValueError):
         raise InvalidTicketPayload("the signed ticket claims are not JSON") from None
     if not isinstance(body, dict) or set(body) != {"c", "e", "t", "iat"}:
-        raise InvalidTicketPayload(
-            "the signed ticket claims do not have the expected fields"
-        )
+        raise InvalidTicketPayload("the signed ticket claims do not have the expected fields")
     try:
         return TicketClaims(
             code=body["c"],
@@ -209,9 +197,7 @@ def _claims_from_json(claims_bytes: bytes) -> TicketClaims:
             issued_at=body["iat"],
         )
     except ValueError as exc:
-        raise InvalidTicketPayload(
-            f"the signed ticket claims are malformed: {exc}"
-        ) from None
+        raise InvalidTicketPayload(f"the signed ticket claims are malformed: {exc}") from None
 
 
 def parse_code_or_payload(text: str, public_key: Ed25519PublicKey) -> str:

@@ -10,9 +10,9 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from api.input import InputSchema
+from core.money import format_money
 from core.payments.local_provider import OUTCOMES
 from core.services import payments
-from core.services.notifications import format_money
 
 blp = Blueprint("payments", __name__, url_prefix="/api/v1/payments", description="Payment providers")
 

@@ -20,14 +20,13 @@ from core.email_templates import BookingRecipient, TicketLine
 from core.formatting import booking_reference, local_time
 from core.mail import MailDeliveryError, SmtpSettings, send_message, stable_message_id
 from core.models import Booking
+from core.money import format_money
 from core.services import payments, refunds, tickets
 
 log = logging.getLogger(__name__)
 SENT_MARKER_TTL = 30 * 24 * 3600
 # A claim outlives any SMTP timeout, and runs out if its worker died holding it.
 CLAIM_SECONDS = 300
-CURRENCY_SYMBOLS = {"EUR": "€", "USD": "$", "GBP": "£"}
-ZERO_DECIMAL_CURRENCIES = frozenset({"JPY", "KRW", "CLP", "ISK", "VND"})
 
 
 def smtp_settings() -> SmtpSettings:
@@ -41,14 +40,6 @@ def smtp_settings() -> SmtpSettings:
         timeout=settings.smtp_timeout,
         sender=settings.mail_sender,
     )
-
-
-def format_money(amount: int, currency: str) -> str:
-    """Minor units for reading: 2500 EUR is "€25.00", 2500 JPY is "2500 JPY"."""
-    currency = currency.upper()
-    value = str(amount) if currency in ZERO_DECIMAL_CURRENCIES else f"{amount / 100:.2f}"
-    symbol = CURRENCY_SYMBOLS.get(currency)
-    return f"{symbol}{value}" if symbol else f"{value} {currency}"
 
 
 @dataclass(frozen=True)

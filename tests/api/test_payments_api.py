@@ -140,7 +140,7 @@ def test_the_local_checkout_page_shows_the_amount_and_paying_there_confirms(
     page = client.get(f"/api/v1/payments/local/{session_id}")
     assert page.status_code == 200 and page.mimetype == "text/html"
     html = page.get_data(as_text=True)
-    assert "€50.00" in html and "2 × Night at the Opera: Standard" in html
+    assert "EUR 50.00" in html and "2 × Night at the Opera: Standard" in html
     assert 'value="paid"' in html and 'value="cancelled"' in html
 
     paid = client.post(f"/api/v1/payments/local/{session_id}", data={"outcome": "paid"})

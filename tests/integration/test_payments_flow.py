@@ -184,10 +184,10 @@ def test_refund_and_cancellation_emails_say_how_much_comes_back(
 
     by_address = {mail.rcpt_tos[0]: _text(mail) for mail in mail_sink.wait_for(3)}
     assert "The organizer of Night at the Opera has refunded your booking" in by_address[customers[0].email]
-    assert "We have refunded €25.00" in by_address[customers[0].email]
+    assert "We have refunded EUR 25.00" in by_address[customers[0].email]
     assert "has cancelled Night at the Opera" in by_address[customers[1].email]
-    assert "We have refunded €25.00" in by_address[customers[1].email]
-    assert "We have refunded €12.50" in by_address[customers[2].email]
+    assert "We have refunded EUR 25.00" in by_address[customers[1].email]
+    assert "We have refunded EUR 12.50" in by_address[customers[2].email]
 
 
 def test_a_checkout_job_retries_only_the_bookings_the_provider_failed(
