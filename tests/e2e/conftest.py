@@ -37,8 +37,7 @@ def start_worker(stack_env, tmp_path):
             name = f"w{count}-{uuid.uuid4().hex[:4]}"
             command = (f"{procfile_command('worker').split(' --concurrency')[0]} --concurrency {concurrency} "
                        f"--hostname {name}@%h --without-gossip --without-mingle")  # fmt: skip
-            log = tmp_path / f"{name}.log"
-            return stack.enter_context(running(command, stack_env(**env), lambda: True, log_path=log))
+            return stack.enter_context(running(command, stack_env(**env), lambda: True))
 
         yield start
 
@@ -46,7 +45,7 @@ def start_worker(stack_env, tmp_path):
 @pytest.fixture()
 def beat(stack_env, tmp_path):
     command = f"{procfile_command('beat').split(' --schedule')[0]} --schedule {tmp_path / 'beat-schedule'}"
-    with running(command, stack_env(), lambda: True, log_path=tmp_path / "beat.log") as process:
+    with running(command, stack_env(), lambda: True) as process:
         yield process
 
 
@@ -55,7 +54,7 @@ def web(stack_env, tmp_path):
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     env = stack_env(PORT=str(port), WEB_CONCURRENCY="2")
-    with running(procfile_command("web"), env, answers(f"{base}/healthz"), log_path=tmp_path / "web.log"):
+    with running(procfile_command("web"), env, answers(f"{base}/healthz")):
         yield base
 
 

@@ -16,7 +16,7 @@ def serve_and_check(database_url: str, tmp_path) -> dict:
     env = child_env(PORT=str(port), DATABASE_URL=database_url, REDIS_URL=REDIS_URL, WEB_CONCURRENCY="1",
                     ADMIN_EMAIL="root@example.test", ADMIN_PASSWORD="first-admin-password")  # fmt: skip
     base = f"http://127.0.0.1:{port}"
-    with running(procfile_command("web"), env, answers(f"{base}/healthz"), log_path=tmp_path / "web.log"):
+    with running(procfile_command("web"), env, answers(f"{base}/healthz")):
         ready = requests.get(f"{base}/readyz", timeout=5)
         login = requests.post(
             f"{base}/api/v1/auth/login",
@@ -44,7 +44,7 @@ def test_readyz_names_the_dependency_that_is_down(tmp_path):
                     REDIS_URL=f"redis://127.0.0.1:{free_port()}/0", WEB_CONCURRENCY="1")  # fmt: skip
     base = f"http://127.0.0.1:{port}"
     migrate(f"sqlite:///{tmp_path / 'x.sqlite3'}")
-    with running(procfile_command("web"), env, answers(f"{base}/healthz"), log_path=tmp_path / "web.log"):
+    with running(procfile_command("web"), env, answers(f"{base}/healthz")):
         response = requests.get(f"{base}/readyz", timeout=10)
     assert response.status_code == 503
     assert response.json()["checks"]["database"] == "ok"
