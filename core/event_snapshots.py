@@ -2,13 +2,15 @@
 
 It is only a first check that turns away obviously bad requests quickly: the drainer decides
 against the database. Every change to an event drops the snapshot after commit; a short expiry
-bounds the life of one rebuilt from a read that raced with a change.
+bounds the life of one rebuilt from a read that raced with a change. Each process also keeps
+what it read for a second, which saves a Redis round trip on nearly every booking in a rush.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import time
 import uuid
 
 from core import runtime
@@ -16,6 +18,9 @@ from core.models import Event
 
 SNAPSHOT_TTL = 30
 MISSING_TTL = 5
+LOCAL_SECONDS = 1.0
+
+_local: dict[str, tuple[float, dict | None]] = {}
 
 
 def _key(event_id) -> str:
@@ -24,6 +29,17 @@ def _key(event_id) -> str:
 
 def load_event_snapshot(event_id: uuid.UUID) -> dict | None:
     """The event's snapshot, or None if there is no such event."""
+    key = _key(event_id)
+    now = time.monotonic()
+    cached = _local.get(key)
+    if cached and now - cached[0] < LOCAL_SECONDS:
+        return cached[1]
+    snapshot = _load_shared(event_id)
+    _local[key] = (now, snapshot)
+    return snapshot
+
+
+def _load_shared(event_id: uuid.UUID) -> dict | None:
     redis = runtime.redis_client()
     raw = redis.get(_key(event_id))
     if raw is None:
@@ -37,6 +53,7 @@ def load_event_snapshot(event_id: uuid.UUID) -> dict | None:
 
 
 def forget_event_snapshot(event_id: uuid.UUID) -> None:
+    _local.pop(_key(event_id), None)
     runtime.redis_client().delete(_key(event_id))
 
 
