@@ -16,11 +16,12 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from redis.exceptions import LockError
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, select
 
 from core import allocation_stats, runtime
 from core.booking_queue import BookingQueue, lock_key
 from core.booking_rules import BookingRequest, CustomerState, Decision, decide
+from core.bulk_insert import insert_rows
 from core.db import UnitOfWork
 from core.inventory import Inventory, lock_inventory
 from core.models import Booking, BookingLine, utcnow
@@ -94,13 +95,9 @@ def decide_batch(event_id: uuid.UUID, batch: list[BookingRequest]) -> None:
             booking, booking_lines = decided_rows(request, decision, inventory, now)
             bookings.append(booking)
             lines.extend(booking_lines)
-        # Core inserts on the tables: one multi-row statement per few hundred rows, where the
-        # ORM's bulk path may fall back to a statement per row.
         connection = uow.session.connection()
-        if bookings:
-            connection.execute(insert(Booking.__table__), bookings)
-        if lines:
-            connection.execute(insert(BookingLine.__table__), lines)
+        insert_rows(connection, Booking.__table__, bookings)
+        insert_rows(connection, BookingLine.__table__, lines)
         follow_ups.bookings_held(uow, [b["id"] for b in bookings if b["status"] == "held"])
         follow_ups.bookings_confirmed(uow, [b["id"] for b in bookings if b["status"] == "confirmed"])
         uow.commit()
