@@ -30,7 +30,9 @@ def insert_rows(connection: Connection, table: Table, rows: list[dict]) -> None:
     buffer.seek(0)
     names = ", ".join(f'"{column}"' for column in columns)
     with connection.connection.dbapi_connection.cursor() as cursor:
-        cursor.copy_expert(f'COPY "{table.name}" ({names}) FROM STDIN WITH (FORMAT csv, NULL \'{NULL}\')', buffer)
+        cursor.copy_expert(
+            f"COPY \"{table.name}\" ({names}) FROM STDIN WITH (FORMAT csv, NULL '{NULL}')", buffer
+        )
 
 
 def _csv_value(value):
