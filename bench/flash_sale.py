@@ -23,10 +23,12 @@ import datetime as dt
 import functools
 import os
 import sys
+import tempfile
 import time
 import uuid
 from contextlib import ExitStack
 from dataclasses import dataclass
+from pathlib import Path
 
 import psycopg2
 import sqlalchemy as sa
@@ -239,7 +241,16 @@ def sale_through_queue(bench: Bench, scale: Scale, customers) -> SaleResult:
         ) as web,
         bench.worker(concurrency=2),
         servers.running_process(
-            [sys.executable, "-m", "celery", "-A", "worker", "beat", "--schedule", "/tmp/bench-beat"],
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "worker",
+                "beat",
+                "--schedule",
+                str(Path(tempfile.gettempdir()) / "boxoffice-bench-beat"),
+            ],
             ready=lambda _: True,
             env=bench.env,
         ),  # fmt: skip
