@@ -7,8 +7,11 @@ from sqlalchemy.orm import Session
 
 
 def paginate_select(session: Session, query: Select, pagination_parameters) -> list:
-    pagination_parameters.item_count = session.scalar(
-        select(func.count()).select_from(query.order_by(None).subquery())
-    )
+    count = session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+    pagination_parameters.item_count = count
+    # A page past the end is empty: answered without asking the database for an OFFSET that
+    # could be any size a client types (a huge one overflows PostgreSQL's bigint).
+    if pagination_parameters.first_item >= count:
+        return []
     page = query.limit(pagination_parameters.page_size).offset(pagination_parameters.first_item)
     return list(session.scalars(page))

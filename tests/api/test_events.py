@@ -217,3 +217,10 @@ def test_calendar_file_parses(client, organizer, make_event):
 def test_calendar_of_a_draft_is_404(client, organizer, make_event):
     event = make_event(organizer, status="draft")
     assert client.get(f"/api/v1/events/{event.id}/calendar.ics").status_code == 404
+
+
+def test_a_page_far_past_the_end_is_empty_not_an_error(client, organizer, make_event):
+    make_event(organizer)
+    response = client.get("/api/v1/events", query_string={"page": 125917158781341810384961536})
+    assert response.status_code == 200 and response.json == []
+    assert '"total": 1' in response.headers["X-Pagination"]
