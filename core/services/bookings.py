@@ -22,10 +22,8 @@ from core.event_snapshots import load_event_snapshot
 from core.inventory import Line, lock_inventory
 from core.models import FINAL_BOOKING_STATUSES, Booking, Event, User, new_id, utcnow
 from core.services import follow_ups, payments, refunds, tickets
-from core.services.permissions import is_member_of_event_organization
+from core.services.permissions import is_organizer_of
 from core.services.waitlist import promote_waitlist, waitlist_position
-
-ORGANIZER_ROLES = frozenset({"organizer"})
 
 
 @dataclass(frozen=True)
@@ -139,7 +137,7 @@ def can_see_booking(uow: UnitOfWork, actor: User, customer_id: uuid.UUID, event_
     if actor.id == customer_id:
         return True
     event = uow.session.get(Event, event_id)
-    return event is not None and is_member_of_event_organization(actor, event, ORGANIZER_ROLES)
+    return event is not None and is_organizer_of(actor, event)
 
 
 def booking_view(uow: UnitOfWork, booking: Booking) -> dict:

@@ -18,7 +18,7 @@ from core.inventory import Inventory, lock_inventory
 from core.models import Event, TicketType, User, utcnow
 from core.pricing import current_price
 from core.services import follow_ups
-from core.services.permissions import require_organizer, require_organizer_of
+from core.services.permissions import is_organizer_of, require_organizer, require_organizer_of
 from core.services.waitlist import promote_waitlist
 
 EVENT_FIELDS = (
@@ -54,17 +54,9 @@ def get_event(uow: UnitOfWork, event_id: uuid.UUID) -> Event:
 def get_visible_event(uow: UnitOfWork, event_id: uuid.UUID, actor: User | None) -> Event:
     """Published and cancelled events are public; a draft is visible to its organizers only."""
     event = get_event(uow, event_id)
-    if event.status == "draft" and not _is_organizer_of(actor, event):
+    if event.status == "draft" and not is_organizer_of(actor, event):
         raise NotFound("No such event.")
     return event
-
-
-def _is_organizer_of(actor: User | None, event: Event) -> bool:
-    if actor is None:
-        return False
-    return actor.role == "admin" or (
-        actor.role == "organizer" and actor.organization_id == event.organization_id
-    )
 
 
 def create_event(uow: UnitOfWork, actor: User, data: dict) -> Event:
@@ -95,7 +87,7 @@ def create_event(uow: UnitOfWork, actor: User, data: dict) -> Event:
 def update_event(
     uow: UnitOfWork, actor: User, event_id: uuid.UUID, changes: dict, expected_version: int
 ) -> Event:
-    event = _lock_event_for_edit(uow, actor, event_id, expected_version)
+    event = _lock_event_for_edit(uow, actor, event_id, expected_version).event
     for name in EVENT_FIELDS:
         if name in changes:
             setattr(event, name, changes[name])
@@ -113,7 +105,7 @@ def update_event(
 def add_ticket_type(
     uow: UnitOfWork, actor: User, event_id: uuid.UUID, data: dict, expected_version: int
 ) -> Event:
-    event = _lock_event_for_edit(uow, actor, event_id, expected_version)
+    event = _lock_event_for_edit(uow, actor, event_id, expected_version).event
     ticket_type = TicketType(
         **{**TICKET_TYPE_DEFAULTS, "position": len(event.ticket_types), **_ticket_type_values(data)}
     )
@@ -134,7 +126,8 @@ def update_ticket_type(
     expected_version: int,
 ) -> Event:
     """Edit a ticket type; its quota may not drop below what is already held or sold."""
-    event = _lock_event_for_edit(uow, actor, event_id, expected_version)
+    inventory = _lock_event_for_edit(uow, actor, event_id, expected_version)
+    event = inventory.event
     ticket_type = next((tt for tt in event.ticket_types if tt.id == ticket_type_id), None)
     if ticket_type is None:
         raise NotFound("No such ticket type for this event.")
@@ -156,14 +149,13 @@ def update_ticket_type(
     _check_ticket_types_together(event)
     event.version += 1
     # A raised quota gives tickets back: the waitlist is served first, in order.
-    inventory = Inventory(event, event.ticket_types)
     follow_ups.bookings_promoted(uow, promote_waitlist(uow, inventory, utcnow()))
     uow.commit()
     return event
 
 
 def publish_event(uow: UnitOfWork, actor: User, event_id: uuid.UUID) -> Event:
-    event = _lock_event(uow, event_id)
+    event = _lock_event(uow, event_id).event
     require_organizer_of(actor, event)
     if event.status == "cancelled":
         raise Conflict("A cancelled event cannot be published.", name="event_cancelled")
@@ -176,7 +168,7 @@ def publish_event(uow: UnitOfWork, actor: User, event_id: uuid.UUID) -> Event:
 
 def unpublish_event(uow: UnitOfWork, actor: User, event_id: uuid.UUID) -> Event:
     """Back to draft, allowed only while nobody holds or has bought a ticket."""
-    event = _lock_event(uow, event_id)
+    event = _lock_event(uow, event_id).event
     require_organizer_of(actor, event)
     if event.status == "cancelled":
         raise Conflict("A cancelled event cannot be unpublished.", name="event_cancelled")
@@ -198,7 +190,7 @@ def cancel_event(uow: UnitOfWork, actor: User, event_id: uuid.UUID) -> Event:
     Cancelling again changes nothing but sends that task once more, which resumes it if it
     was interrupted.
     """
-    event = _lock_event(uow, event_id)
+    event = _lock_event(uow, event_id).event
     require_organizer_of(actor, event)
     if event.status != "cancelled":
         event.status, event.cancelled_at = "cancelled", utcnow()
@@ -208,15 +200,18 @@ def cancel_event(uow: UnitOfWork, actor: User, event_id: uuid.UUID) -> Event:
     return event
 
 
-def _lock_event(uow: UnitOfWork, event_id: uuid.UUID) -> Event:
+def _lock_event(uow: UnitOfWork, event_id: uuid.UUID) -> Inventory:
     """Lock the event and its inventory; the booking snapshot is dropped once the change commits."""
-    event = lock_inventory(uow, event_id).event
+    inventory = lock_inventory(uow, event_id)
     uow.after_commit(lambda: forget_event_snapshot(event_id))
-    return event
+    return inventory
 
 
-def _lock_event_for_edit(uow: UnitOfWork, actor: User, event_id: uuid.UUID, expected_version: int) -> Event:
-    event = _lock_event(uow, event_id)
+def _lock_event_for_edit(
+    uow: UnitOfWork, actor: User, event_id: uuid.UUID, expected_version: int
+) -> Inventory:
+    inventory = _lock_event(uow, event_id)
+    event = inventory.event
     require_organizer_of(actor, event)
     if event.version != expected_version:
         raise PreconditionFailed(
@@ -225,7 +220,7 @@ def _lock_event_for_edit(uow: UnitOfWork, actor: User, event_id: uuid.UUID, expe
         )
     if event.status == "cancelled":
         raise Conflict("A cancelled event cannot be edited.", name="event_cancelled")
-    return event
+    return inventory
 
 
 def _ticket_type_values(data: dict) -> dict:

@@ -36,7 +36,7 @@ from core.payments.provider import (
 )
 from core.payments.stripe_provider import WebhookVerificationError, verify_stripe_webhook
 from core.services import follow_ups, refunds
-from core.services.permissions import is_member_of_event_organization
+from core.services.permissions import is_organizer_of
 from core.services.waitlist import promote_waitlist
 
 log = logging.getLogger(__name__)
@@ -178,7 +178,7 @@ def create_checkout(actor_id: uuid.UUID, booking_id: uuid.UUID) -> dict:
         if booking is None or actor is None:
             raise NotFound("No such booking.")
         if booking.user_id != actor.id:
-            if is_member_of_event_organization(actor, booking.event, frozenset({"organizer"})):
+            if is_organizer_of(actor, booking.event):
                 raise Forbidden("Only the customer who booked can pay for this booking.")
             raise NotFound("No such booking.")
         if booking.status != "held":

@@ -12,8 +12,13 @@ def is_member_of_event_organization(actor: User, event: Event, roles: frozenset[
     return actor.role in roles and actor.organization_id == event.organization_id
 
 
+def is_organizer_of(actor: User | None, event: Event) -> bool:
+    """An admin, or an organizer of the event's organization (nobody, for an anonymous reader)."""
+    return actor is not None and is_member_of_event_organization(actor, event, frozenset({"organizer"}))
+
+
 def require_organizer_of(actor: User, event: Event) -> None:
-    if not is_member_of_event_organization(actor, event, frozenset({"organizer"})):
+    if not is_organizer_of(actor, event):
         raise Forbidden("Only the event's organizers may do this.")
 
 

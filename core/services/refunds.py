@@ -29,7 +29,7 @@ from core.models import Booking, Event, Payment, Refund, User, utcnow
 from core.payments import payment_provider
 from core.payments.provider import PaymentProviderError, ProviderCallsFailed, RefundResult
 from core.services import follow_ups, tickets
-from core.services.permissions import is_member_of_event_organization
+from core.services.permissions import is_organizer_of
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +56,7 @@ def reason_for_cancellation(actor: User, booking: Booking, event: Event, now: dt
     before the event's `refund_until`. A free booking has nothing to refund and can always be
     given back.
     """
-    if is_member_of_event_organization(actor, event, frozenset({"organizer"})):
+    if is_organizer_of(actor, event):
         return "organizer_refunded"
     if booking.total == 0:
         return "customer_cancelled"
