@@ -1,8 +1,7 @@
-"""Authentication plumbing: JWT claims, revocation in Redis, and the signed-in user.
+"""Authentication plumbing: JWT claims, session revocation, and the signed-in user.
 
 An access token and its refresh token share a session id (`sid`); logging out revokes the
-session, so both stop working at once. Revocations live in Redis until the tokens would have
-expired anyway.
+session (`core.sessions`), so both stop working at once.
 """
 
 from __future__ import annotations
@@ -17,12 +16,10 @@ from flask_jwt_extended import create_access_token, create_refresh_token, get_jw
 from api.db import request_uow
 from api.errors import error_response
 from api.extensions import jwt
-from core import runtime
+from core import runtime, sessions
 from core.errors import Forbidden, Unauthorized
 from core.models import User
 from core.services.accounts import get_user
-
-_REVOKED_PREFIX = "jwt:revoked:"
 
 
 def issue_tokens(user: User) -> dict:
@@ -51,9 +48,7 @@ def reissue_access_token() -> dict:
 
 
 def revoke_current_session() -> None:
-    claims = get_jwt()
-    ttl = runtime.settings().refresh_token_seconds
-    runtime.redis_client().set(_REVOKED_PREFIX + claims["sid"], "1", ex=ttl)
+    sessions.revoke_session(current_session_id())
 
 
 def current_actor() -> User:
@@ -68,6 +63,10 @@ def current_actor() -> User:
 def current_user_id() -> uuid.UUID:
     """The signed-in user's id from the token alone, for hot paths that must not touch PostgreSQL."""
     return uuid.UUID(get_jwt()["sub"])
+
+
+def current_session_id() -> str:
+    return get_jwt().get("sid", "")
 
 
 def roles_required(*roles: str):
@@ -88,7 +87,7 @@ def roles_required(*roles: str):
 
 
 def _is_revoked(_header, payload) -> bool:
-    return bool(runtime.redis_client().exists(_REVOKED_PREFIX + payload.get("sid", "")))
+    return sessions.is_revoked(payload.get("sid", ""))
 
 
 def _unauthorized(message: str, reason: str):

@@ -31,7 +31,9 @@ def error_response(
 
 
 def _domain_error(error: DomainError):
-    return error_response(error.status_code, error.message, error.name, error.details)
+    # RFC 6750: a 401 names the scheme that would have worked.
+    headers = [("WWW-Authenticate", "Bearer")] if error.status_code == 401 else None
+    return error_response(error.status_code, error.message, error.name, error.details, headers)
 
 
 def _unexpected_error(error: Exception):

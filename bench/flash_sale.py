@@ -48,6 +48,7 @@ DEFAULT_DSN = "postgresql+psycopg2://postgres@127.0.0.1:5432/boxoffice_bench"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/12"
 CONCURRENCY = 64
 LOAD_PROCESSES = 2
+MEASUREMENTS = ["engine", "api", "sale", "events", "expiry"]
 
 
 @dataclass(frozen=True)
@@ -120,7 +121,9 @@ class Bench:
         runtime.set_dispatcher(lambda _job, _kwargs: None)
         try:
             for user_id, _ in customers:
-                bookings.request_booking(user_id, bookings.BookingAsk(event_id, items, join_waitlist=True))
+                bookings.request_booking(
+                    user_id, bookings.BookingAsk(event_id, items, join_waitlist=True), session_id="b"
+                )
         finally:
             from worker.celery_app import dispatch_job
 
@@ -418,26 +421,43 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--dsn", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_DSN))
     parser.add_argument("--redis-url", default=os.environ.get("BENCH_REDIS_URL", DEFAULT_REDIS_URL))
     parser.add_argument("--quick", action="store_true", help="a tenth of the load")
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        choices=MEASUREMENTS,
+        default=MEASUREMENTS,
+        metavar="NAME",
+        help=f"run only these measurements, of: {', '.join(MEASUREMENTS)}",
+    )
     args = parser.parse_args(argv)
     scale = Scale().tenth() if args.quick else Scale()
     bench = Bench(args.dsn, args.redis_url)
 
-    pg = references.measure_pg_conditional_updates(bench.libpq_dsn, 5000)
-    pg_best = max(pg.one_connection.transactions_per_s, pg.two_connections.transactions_per_s)
-    flask = references.measure_bare_flask(2, scale.api_requests, CONCURRENCY, load_processes=LOAD_PROCESSES)
-    figures = measure_engine(bench, scale, pg_best)
-    figures += measure_api(bench, scale, flask)
-    sale_figures, sale_details = measure_sale(bench, scale)
-    figures += sale_figures
-    figures += measure_many_events(bench, scale)
-    figures += measure_expiry(bench, scale)
+    figures, details = [], {"scale": vars(scale), "gunicorn": vars(servers.API_GUNICORN),
+                            "load_concurrency": CONCURRENCY, "load_processes": LOAD_PROCESSES}  # fmt: skip
+    if "engine" in args.only:
+        pg = references.measure_pg_conditional_updates(bench.libpq_dsn, 5000)
+        pg_best = max(pg.one_connection.transactions_per_s, pg.two_connections.transactions_per_s)
+        figures += measure_engine(bench, scale, pg_best)
+        details["pg_reference"] = {"one_connection": pg.one_connection.transactions_per_s,
+                                   "two_connections": pg.two_connections.transactions_per_s}  # fmt: skip
+    if "api" in args.only:
+        flask = references.measure_bare_flask(
+            2, scale.api_requests, CONCURRENCY, load_processes=LOAD_PROCESSES
+        )
+        figures += measure_api(bench, scale, flask)
+    if "sale" in args.only:
+        sale_figures, details["sale"] = measure_sale(bench, scale)
+        figures += sale_figures
+    if "events" in args.only:
+        figures += measure_many_events(bench, scale)
+    if "expiry" in args.only:
+        figures += measure_expiry(bench, scale)
 
     report.print_table(figures, f"Flash sale ({'quick' if args.quick else 'full'} scale)")
-    details = {"scale": vars(scale), "gunicorn": vars(servers.API_GUNICORN), "load_concurrency": CONCURRENCY,
-               "load_processes": LOAD_PROCESSES, "sale": sale_details,
-               "pg_reference": {"one_connection": pg.one_connection.transactions_per_s,
-                                "two_connections": pg.two_connections.transactions_per_s}}  # fmt: skip
     name = "flash_sale_quick" if args.quick else "flash_sale"
+    if args.only != MEASUREMENTS:
+        name += "_" + "_".join(args.only)
     path = report.write_result(name, figures, details=details, dsn=bench.libpq_dsn, redis_url=args.redis_url)
     print(f"wrote {path.relative_to(servers.REPO_ROOT)}")
 

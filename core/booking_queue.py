@@ -11,19 +11,23 @@ Keys, per event E and booking B:
   booking:B      hash describing a request while it is queued
   idem:U:K       booking id and request fingerprint behind customer U's Idempotency-Key K
 
-Accepting is one Lua script, so a request is either fully queued or not at all. Removing a
+Accepting is one Lua script, so a request is either fully queued or not at all. It also
+refuses a request from a signed-out session (`core.sessions`): the API skips its own
+revocation check on this path, which saves the busiest endpoint a Redis round trip. Removing a
 decided batch is by sequence number, so replaying a batch (after a crash) removes nothing twice.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import uuid
 from dataclasses import dataclass
 
 import redis
 
+from core import sessions
 from core.booking_rules import BookingRequest
 from core.inventory import Line
 
@@ -34,17 +38,18 @@ PENDING_TTL = 30
 ACTIVE_EVENTS = "bq:active"
 
 _ACCEPT = """
-if ARGV[8] == '1' then
+if redis.call('EXISTS', KEYS[8]) == 1 then return {'revoked'} end
+if ARGV[6] == '1' then
   local existing = redis.call('GET', KEYS[1])
   if existing then return {'duplicate', existing} end
 end
 local seq = redis.call('INCR', KEYS[2])
 redis.call('ZADD', KEYS[3], seq, seq .. ':' .. ARGV[3])
-redis.call('HSET', KEYS[4], 'state', 'queued', 'seq', seq, 'event_id', ARGV[5], 'user_id', ARGV[4], 'request', ARGV[3])
-redis.call('EXPIRE', KEYS[4], ARGV[6])
-redis.call('SADD', KEYS[5], ARGV[5])
-if ARGV[8] == '1' then redis.call('SET', KEYS[1], ARGV[1] .. '|' .. ARGV[2], 'EX', ARGV[7]) end
-local schedule = redis.call('SET', KEYS[6], '1', 'NX', 'EX', ARGV[9])
+redis.call('HSET', KEYS[4], 'seq', seq, 'event_id', ARGV[4], 'request', ARGV[3])
+redis.call('EXPIRE', KEYS[4], ARGV[5])
+redis.call('SADD', KEYS[5], ARGV[4])
+if ARGV[6] == '1' then redis.call('SET', KEYS[1], ARGV[1] .. '|' .. ARGV[2], 'EX', ARGV[7]) end
+local schedule = redis.call('SET', KEYS[6], '1', 'NX', 'EX', ARGV[8])
 local decided = tonumber(redis.call('GET', KEYS[7]) or '0')
 return {'accepted', tostring(seq), schedule and '1' or '0', tostring(seq - decided)}
 """
@@ -89,6 +94,11 @@ class Duplicate:
     same_request: bool
 
 
+@dataclass(frozen=True)
+class SessionRevoked:
+    """The customer's session was signed out: nothing was queued."""
+
+
 def encode_request(request: BookingRequest) -> str:
     """The queued form of a request (the sequence number is added by Redis)."""
     return json.dumps(
@@ -129,18 +139,21 @@ class BookingQueue:
         self._remove_decided = client.register_script(_REMOVE_DECIDED)
         self._forget_if_empty = client.register_script(_FORGET_IF_EMPTY)
 
-    def accept(self, request: BookingRequest, fingerprint: str) -> Accepted | Duplicate:
-        """Queue the request, unless its idempotency key was seen: all in one atomic step."""
-        idem_key = (
-            f"idem:{request.user_id}:{request.idempotency_key}" if request.idempotency_key else "idem:none"
-        )
-        keys = [idem_key, _key(request.event_id, "seq"), _key(request.event_id, "queue"),
-                status_key(request.booking_id), ACTIVE_EVENTS, _key(request.event_id, "pending"),
-                _key(request.event_id, "decided")]  # fmt: skip
-        args = [str(request.booking_id), fingerprint, encode_request(request), str(request.user_id),
-                str(request.event_id), STATUS_TTL, IDEMPOTENCY_TTL, "1" if request.idempotency_key else "0",
-                PENDING_TTL]  # fmt: skip
+    def accept(
+        self, request: BookingRequest, fingerprint: str, session_id: str
+    ) -> Accepted | Duplicate | SessionRevoked:
+        """Queue the request, unless its idempotency key was seen or its session was signed out:
+        all in one atomic step."""
+        booking_id, event_id = str(request.booking_id), str(request.event_id)
+        key = request.idempotency_key
+        keys = [f"idem:{request.user_id}:{key}" if key else "idem:none", _key(event_id, "seq"),
+                _key(event_id, "queue"), status_key(booking_id), ACTIVE_EVENTS, _key(event_id, "pending"),
+                _key(event_id, "decided"), sessions.revocation_key(session_id)]  # fmt: skip
+        args = [booking_id, fingerprint, encode_request(request), event_id, STATUS_TTL, "1" if key else "0",
+                IDEMPOTENCY_TTL, PENDING_TTL]  # fmt: skip
         result = self._accept(keys=keys, args=args)
+        if result[0] == "revoked":
+            return SessionRevoked()
         if result[0] == "duplicate":
             booking_id, seen_fingerprint = result[1].split("|", 1)
             return Duplicate(uuid.UUID(booking_id), seen_fingerprint == fingerprint)
@@ -193,3 +206,10 @@ class BookingQueue:
 
     def queue_length(self, event_id) -> int:
         return self.redis.zcard(_key(event_id, "queue"))
+
+
+@functools.lru_cache(maxsize=8)
+def queue_for(client: redis.Redis) -> BookingQueue:
+    """The queue operations on `client`, built once: building them digests three Lua scripts,
+    which the booking endpoint should not pay for on every request."""
+    return BookingQueue(client)

@@ -55,7 +55,7 @@ def _register_limit() -> str:
 class Register(MethodView):
     decorators = [limiter.limit(_register_limit, methods=["POST"])]
 
-    @blp.arguments(RegisterIn)
+    @blp.arguments(RegisterIn())
     @blp.response(201, UserOut)
     def post(self, data):
         """Create a customer account."""
@@ -66,7 +66,7 @@ class Register(MethodView):
 class Login(MethodView):
     decorators = [limiter.limit(_login_limit, methods=["POST"])]
 
-    @blp.arguments(LoginIn)
+    @blp.arguments(LoginIn())
     @blp.response(200, TokensOut)
     def post(self, data):
         """Exchange email and password for an access token and a refresh token."""

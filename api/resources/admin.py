@@ -36,7 +36,7 @@ class UserPatch(InputSchema):
 @blp.route("/organizations")
 class Organizations(MethodView):
     @roles_required("admin")
-    @blp.arguments(OrganizationIn)
+    @blp.arguments(OrganizationIn())
     @blp.response(201, OrganizationOut)
     def post(self, data):
         """Create an organization (an organizer company)."""
@@ -48,7 +48,7 @@ class Organizations(MethodView):
 @blp.route("/users/<uuid:user_id>")
 class Users(MethodView):
     @roles_required("admin")
-    @blp.arguments(UserPatch)
+    @blp.arguments(UserPatch())
     @blp.response(200, UserOut)
     def patch(self, data, user_id):
         """Set a user's role and organization."""

@@ -11,7 +11,7 @@ from flask_jwt_extended import jwt_required
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
-from api.auth import current_actor, current_user_id
+from api.auth import current_actor, current_session_id, current_user_id
 from api.db import request_uow
 from api.extensions import limiter
 from api.input import InputSchema
@@ -39,6 +39,14 @@ class BookingIn(InputSchema):
     event_id = fields.UUID(required=True)
     items = fields.List(fields.Nested(ItemIn), required=True, validate=validate.Length(min=1, max=20))
     join_waitlist = fields.Boolean(load_default=False)
+
+
+class BookingAccepted(Schema):
+    """The answer to a booking request: where it stands now. Poll `Location` for the rest."""
+
+    id = fields.UUID()
+    status = fields.String(metadata={"enum": list(BOOKING_STATUSES)})
+    queue_position = fields.Integer(allow_none=True)
 
 
 class ItemOut(Schema):
@@ -134,9 +142,10 @@ def current_view(booking_id, actor_id=None) -> dict:
 class Bookings(MethodView):
     decorators = [limiter.limit(_booking_limit, methods=["POST"])]
 
-    @jwt_required()
-    @blp.arguments(BookingIn)
-    @blp.response(202, BookingOut)
+    # The session's revocation is checked by the queueing step itself (`request_booking`).
+    @jwt_required(skip_revocation_check=True)
+    @blp.arguments(BookingIn())
+    @blp.response(202, BookingAccepted)
     @blp.doc(
         parameters=[
             {"in": "header", "name": "Idempotency-Key", "schema": {"type": "string", "maxLength": 200}}
@@ -151,16 +160,13 @@ class Bookings(MethodView):
             join_waitlist=data["join_waitlist"],
         )
         user_id = current_user_id()
-        accepted = bookings.request_booking(user_id, ask, key)
-        view = current_view(accepted["id"], user_id) if accepted.get("duplicate") else {
-            **accepted, "event_id": ask.event_id, "join_waitlist": ask.join_waitlist,
-            "items": [{"ticket_type_id": line.ticket_type_id, "quantity": line.quantity} for line in ask.items],
-        }  # fmt: skip
+        accepted = bookings.request_booking(user_id, ask, key, session_id=current_session_id())
+        view = current_view(accepted["id"], user_id) if accepted.get("duplicate") else accepted
         headers = {"Location": url_for("bookings.BookingById", booking_id=view["id"]), **_retry_after(view)}
         return view, 202, headers
 
     @jwt_required()
-    @blp.arguments(BookingQuery, location="query")
+    @blp.arguments(BookingQuery(), location="query")
     @blp.response(200, BookingOut(many=True))
     @blp.paginate()
     def get(self, args, pagination_parameters):

@@ -144,7 +144,7 @@ def _with_etag(event, status=200):
 
 @blp.route("")
 class Events(MethodView):
-    @blp.arguments(EventQuery, location="query")
+    @blp.arguments(EventQuery(), location="query")
     @blp.response(200, EventOut(many=True))
     @blp.paginate()
     def get(self, args, pagination_parameters):
@@ -153,7 +153,7 @@ class Events(MethodView):
         return paginate_select(request_uow().session, query, pagination_parameters)
 
     @jwt_required()
-    @blp.arguments(EventCreate)
+    @blp.arguments(EventCreate())
     @blp.response(201, EventOut)
     def post(self, data):
         """Create an event (a draft) with its ticket types."""
@@ -170,7 +170,7 @@ class EventById(MethodView):
         return _with_etag(events.get_visible_event(request_uow(), event_id, actor))
 
     @jwt_required()
-    @blp.arguments(EventFields)
+    @blp.arguments(EventFields())
     @blp.response(200, EventOut)
     def patch(self, data, event_id):
         """Edit an event; send `If-Match` with its ETag."""
@@ -181,7 +181,7 @@ class EventById(MethodView):
 @blp.route("/<uuid:event_id>/ticket-types")
 class TicketTypes(MethodView):
     @jwt_required()
-    @blp.arguments(TicketTypeIn)
+    @blp.arguments(TicketTypeIn())
     @blp.response(201, EventOut)
     def post(self, data, event_id):
         """Add a ticket type; send `If-Match` with the event's ETag."""

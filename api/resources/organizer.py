@@ -100,7 +100,7 @@ def _organizers_event(event_id):
 @blp.route("/<uuid:event_id>/payments")
 class Payments(MethodView):
     @jwt_required()
-    @blp.arguments(PaymentQuery, location="query")
+    @blp.arguments(PaymentQuery(), location="query")
     @blp.response(200, PaymentOut(many=True))
     @blp.paginate()
     def get(self, args, event_id, pagination_parameters):
@@ -113,7 +113,7 @@ class Payments(MethodView):
 @blp.route("/<uuid:event_id>/refunds")
 class Refunds(MethodView):
     @jwt_required()
-    @blp.arguments(RefundQuery, location="query")
+    @blp.arguments(RefundQuery(), location="query")
     @blp.response(200, RefundOut(many=True))
     @blp.paginate()
     def get(self, args, event_id, pagination_parameters):

@@ -44,7 +44,7 @@ class LocalCheckout(MethodView):
         """The local provider's checkout page: the amount, and a button to pay or to give up."""
         return _page(payments.local_checkout_page(session_id))
 
-    @blp.arguments(LocalOutcomeIn, location="form")
+    @blp.arguments(LocalOutcomeIn(), location="form")
     @blp.response(200, content_type="text/html")
     def post(self, form, session_id):
         """Pay (`outcome=paid`) or give up (`outcome=cancelled`): reported exactly as a provider's webhook."""

@@ -90,7 +90,7 @@ class PublicKey(MethodView):
 @blp.route("/events/<uuid:event_id>/checkins")
 class CheckIns(MethodView):
     @jwt_required()
-    @blp.arguments(CheckInIn)
+    @blp.arguments(CheckInIn())
     @blp.response(200, CheckInOut)
     def post(self, data, event_id):
         """Admit a ticket holder: 409 if already in (with when and by whom), 404 unknown, 422 void."""

@@ -19,7 +19,7 @@ from redis.exceptions import LockError
 from sqlalchemy import func, select
 
 from core import allocation_stats, runtime
-from core.booking_queue import BookingQueue, lock_key
+from core.booking_queue import lock_key, queue_for
 from core.booking_rules import BookingRequest, CustomerState, Decision, decide
 from core.bulk_insert import insert_rows
 from core.db import UnitOfWork
@@ -47,7 +47,7 @@ def drain_event_queue(
     """Decide everything queued for the event, batch after batch, while holding its lock."""
     event_id = uuid.UUID(str(event_id))
     batch_size = batch_size or runtime.settings().allocation_batch_size
-    queue = BookingQueue(runtime.redis_client())
+    queue = queue_for(runtime.redis_client())
     lock = queue.redis.lock(lock_key(event_id), timeout=LOCK_SECONDS, blocking_timeout=lock_wait)
     if not lock.acquire():
         return DrainReport(busy=True)
@@ -173,7 +173,7 @@ def sweep_allocation_queues() -> list[str]:
     Repairs lost wake-ups: an API process that died between queueing a request and scheduling
     its drain, or a drainer killed while holding the lock (once the lock has run out).
     """
-    queue = BookingQueue(runtime.redis_client())
+    queue = queue_for(runtime.redis_client())
     rescheduled = []
     for event_id in queue.active_events():
         if queue.forget_if_empty(event_id) and not queue.is_draining(event_id):

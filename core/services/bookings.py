@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from core import runtime
-from core.booking_queue import Accepted, BookingQueue
+from core.booking_queue import Accepted, SessionRevoked, queue_for
 from core.booking_rules import BookingRequest
 from core.db import UnitOfWork
-from core.errors import Conflict, Invalid, NotFound
+from core.errors import Conflict, Invalid, NotFound, Unauthorized
 from core.event_snapshots import load_event_snapshot
 from core.inventory import Line, lock_inventory
 from core.models import FINAL_BOOKING_STATUSES, Booking, Event, User, new_id, utcnow
@@ -33,8 +33,14 @@ class BookingAsk:
     join_waitlist: bool = False
 
 
-def request_booking(user_id: uuid.UUID, ask: BookingAsk, idempotency_key: str | None = None) -> dict:
-    """Check the request against the cached event and queue it; returns its first status."""
+def request_booking(
+    user_id: uuid.UUID, ask: BookingAsk, idempotency_key: str | None = None, *, session_id: str
+) -> dict:
+    """Check the request against the cached event and queue it; returns its first status.
+
+    `session_id` is the customer's signed-in session: a revoked one is refused here, in the
+    same Redis step that queues (the API does not check it separately on this path).
+    """
     snapshot = load_event_snapshot(ask.event_id)
     now = utcnow()
     _check_against_snapshot(snapshot, ask, now)
@@ -42,8 +48,10 @@ def request_booking(user_id: uuid.UUID, ask: BookingAsk, idempotency_key: str | 
         booking_id=new_id(), user_id=user_id, event_id=ask.event_id, seq=0, lines=ask.items,
         join_waitlist=ask.join_waitlist, requested_at=now, idempotency_key=idempotency_key,
     )  # fmt: skip
-    queue = BookingQueue(runtime.redis_client())
-    outcome = queue.accept(request, _fingerprint(ask))
+    queue = queue_for(runtime.redis_client())
+    outcome = queue.accept(request, _fingerprint(ask), session_id)
+    if isinstance(outcome, SessionRevoked):
+        raise Unauthorized("This session was signed out.", name="token_revoked")
     if not isinstance(outcome, Accepted):
         if not outcome.same_request:
             raise Invalid(
@@ -106,7 +114,7 @@ def _fingerprint(ask: BookingAsk) -> str:
 
 def queued_booking_view(booking_id: uuid.UUID) -> tuple[uuid.UUID, uuid.UUID, dict] | None:
     """(customer id, event id, view) of a request still in the queue, from Redis alone."""
-    queued = BookingQueue(runtime.redis_client()).queued_status(booking_id)
+    queued = queue_for(runtime.redis_client()).queued_status(booking_id)
     if queued is None:
         return None
     request: BookingRequest = queued["request"]

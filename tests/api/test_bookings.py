@@ -6,6 +6,7 @@ import uuid
 
 import pytest
 
+from tests.conftest import PASSWORD
 from tests.integration.booking_helpers import drain, queue_length
 
 
@@ -61,6 +62,22 @@ def test_idempotency_key_over_http(client, organizer, make_event, make_user, aut
     drain(event)
     decided = client.post("/api/v1/bookings", json=body(event, 2), headers=headers)
     assert decided.json["id"] == first.json["id"] and decided.json["status"] == "held"
+
+
+def test_a_signed_out_session_cannot_book(client, organizer, make_event, make_user):
+    """The booking path checks revocation inside its queueing step: a signed-out session's
+    request is refused with the same 401 as everywhere else, and nothing is queued."""
+    event = make_event(organizer)
+    make_user(email="fan@example.test")
+    tokens = client.post("/api/v1/auth/login", json={"email": "fan@example.test", "password": PASSWORD}).json
+    signed_in = {"Authorization": f"Bearer {tokens['access_token']}"}
+    assert client.post("/api/v1/bookings", json=body(event), headers=signed_in).status_code == 202
+    assert client.post("/api/v1/auth/logout", headers=signed_in).status_code == 204
+
+    refused = client.post("/api/v1/bookings", json=body(event), headers={**signed_in, "Idempotency-Key": "k"})
+    assert refused.status_code == 401 and refused.json["errors"]["reason"] == "token_revoked"
+    assert refused.headers["WWW-Authenticate"] == "Bearer"
+    assert queue_length(event) == 1
 
 
 def test_only_the_customer_and_the_events_organizers_see_a_booking(client, organizer, make_event, make_user,

@@ -98,7 +98,9 @@ def test_workers_killed_mid_batch_repeatedly_lose_nothing_and_decide_nothing_twi
     event = make_event(organizer, quota=quota)
     items = (Line(event.ticket_types[0].id, 1),)
     for user_id, _ in many_customers(requests_count):
-        bookings.request_booking(user_id, bookings.BookingAsk(event.id, items, join_waitlist=True))
+        bookings.request_booking(
+            user_id, bookings.BookingAsk(event.id, items, join_waitlist=True), session_id="s"
+        )
     # Small batches make many transactions, so a kill lands in the middle of one.
     worker = start_worker(ALLOCATION_BATCH_SIZE="20")
     rng = random.Random(7)

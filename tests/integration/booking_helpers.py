@@ -17,7 +17,9 @@ def ask(
 ) -> uuid.UUID:
     ticket_type = ticket_type or event.ticket_types[0]
     items = (Line(ticket_type.id, quantity),)
-    result = bookings.request_booking(user.id, bookings.BookingAsk(event.id, items, join_waitlist), key)
+    result = bookings.request_booking(
+        user.id, bookings.BookingAsk(event.id, items, join_waitlist), key, session_id="s"
+    )
     return result["id"]
 
 

@@ -207,7 +207,9 @@ def test_unknown_event_is_not_found(customers):
     from core.inventory import Line
 
     with pytest.raises(NotFound):
-        bookings.request_booking(customers[0].id, bookings.BookingAsk(uuid.uuid4(), (Line(uuid.uuid4(), 1),)))
+        bookings.request_booking(
+            customers[0].id, bookings.BookingAsk(uuid.uuid4(), (Line(uuid.uuid4(), 1),)), session_id="s"
+        )
 
 
 def test_booking_rows_record_the_acceptance_order(db, organizer, make_event, customers):
