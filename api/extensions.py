@@ -37,7 +37,8 @@ class JWTManager(flask_jwt_extended.JWTManager):
     sets no such loader, so the verified decode alone decides; on the booking endpoint the two
     extra decodes were a tenth of a request's CPU. An expired token, or a loader set after all,
     takes the stock path, which also builds what the expired-token callback receives.
-    `tests/unit/test_jwt_manager.py` holds this to the stock manager's answers.
+    This leans on the library's internals (hence `<5` in setup.cfg);
+    `tests/unit/test_jwt_manager.py` holds it to the stock manager's verdicts.
     """
 
     def _decode_jwt_from_config(self, encoded_token: str, csrf_value=None, allow_expired: bool = False):
