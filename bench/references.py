@@ -58,6 +58,29 @@ def reference_request(i: int) -> loadgen.Request:
     )
 
 
+@contextmanager
+def bare_flask_server(workers: int = 2) -> Iterator[servers.Server]:
+    """The reference app under gunicorn with the API's settings and `workers` workers, warmed up."""
+    config = replace(servers.API_GUNICORN, workers=workers)
+    with servers.gunicorn("bench.reference_app:create_app()", config, ready_path="/ref") as server:
+        # Workers' first requests and new connections are not what we measure.
+        loadgen.run_load(server.url, reference_request, 1000, concurrency=64, time_limit=10)
+        yield server
+
+
+def load_bare_flask(
+    server: servers.Server, requests: int, concurrency: int, load_processes: int, time_limit: float = 60.0
+) -> loadgen.LoadResult:
+    return loadgen.run_load(
+        server.url,
+        reference_request,
+        requests,
+        concurrency=concurrency,
+        processes=load_processes,
+        time_limit=time_limit,
+    )
+
+
 def measure_bare_flask(
     workers: int = 2,
     requests: int = 20_000,
@@ -67,26 +90,10 @@ def measure_bare_flask(
     time_limit: float = 60.0,
 ) -> BareFlaskResult:
     """Rate of `POST /ref` under gunicorn with the API's settings and `workers` workers."""
-    config = replace(servers.API_GUNICORN, workers=workers)
-    with servers.gunicorn("bench.reference_app:create_app()", config, ready_path="/ref") as server:
-        # Warm up: workers' first requests and new connections are not what we measure.
-        loadgen.run_load(
-            server.url,
-            reference_request,
-            min(1000, requests),
-            concurrency=concurrency,
-            time_limit=10,
-        )
-        load = loadgen.run_load(
-            server.url,
-            reference_request,
-            requests,
-            concurrency=concurrency,
-            processes=load_processes,
-            time_limit=time_limit,
-        )
+    with bare_flask_server(workers) as server:
+        load = load_bare_flask(server, requests, concurrency, load_processes, time_limit)
     return BareFlaskResult(
-        gunicorn=config,
+        gunicorn=replace(servers.API_GUNICORN, workers=workers),
         concurrency=concurrency,
         load_processes=load_processes,
         requests=load.count,
