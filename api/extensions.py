@@ -63,9 +63,13 @@ class JWTManager(flask_jwt_extended.JWTManager):
 
 
 def _rate_limit_key() -> str:
-    """Signed-in clients are limited per account, others per address."""
+    """Signed-in clients are limited per account, others per address.
+
+    Picking the bucket needs a genuine token, not a live session: the endpoint itself refuses
+    a signed-out session, so the revocation round trip is not paid twice.
+    """
     try:
-        verify_jwt_in_request(optional=True)
+        verify_jwt_in_request(optional=True, skip_revocation_check=True)
         identity = get_jwt_identity()
     except Exception:  # a bad token is the auth layer's business, not the limiter's
         identity = None

@@ -80,6 +80,29 @@ def test_a_signed_out_session_cannot_book(client, organizer, make_event, make_us
     assert queue_length(event) == 1
 
 
+def test_booking_requests_are_rate_limited_per_customer(
+    settings, organizer, make_event, make_user, auth_header
+):
+    from dataclasses import replace
+
+    from api import create_app
+    from core import runtime
+
+    event = make_event(organizer)
+    limited = create_app(replace(settings, rate_limits_enabled=True, booking_rate_limit="2 per minute"))
+    try:
+        client = limited.test_client()
+        ada, bob = auth_header(make_user()), auth_header(make_user())
+        statuses = [
+            client.post("/api/v1/bookings", json=body(event), headers=ada).status_code for _ in range(3)
+        ]
+        assert statuses == [202, 202, 429]
+        assert client.post("/api/v1/bookings", json=body(event), headers=bob).status_code == 202
+        assert queue_length(event) == 3
+    finally:
+        runtime.configure(settings)
+
+
 def test_only_the_customer_and_the_events_organizers_see_a_booking(client, organizer, make_event, make_user,
                                                                   make_organization, auth_header):  # fmt: skip
     event = make_event(organizer)
