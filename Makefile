@@ -36,5 +36,6 @@ format: install
 	$(BIN)/ruff format . && $(BIN)/ruff check --fix .
 
 bench: install
+	$(BIN)/python -m pip install --quiet -e ".[bench]"
 	./.ci/ensure-services
 	$(BIN)/python -m bench.flash_sale

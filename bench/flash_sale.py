@@ -27,7 +27,7 @@ import tempfile
 import time
 import uuid
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import psycopg2
@@ -36,7 +36,7 @@ from alembic import command
 from alembic.config import Config
 from flask_jwt_extended import create_access_token
 
-from bench import loadgen, references, report, servers
+from bench import latency_chart, loadgen, references, report, servers
 from core import runtime
 from core.config import Settings
 from core.inventory import Line
@@ -256,6 +256,11 @@ class SaleResult:
     held: int
     oversold: int
     statuses: dict
+    # (seconds since the sale began, ms to the decision) per request: the chart, not the JSON
+    waits: list[tuple[float, float]] = field(repr=False, default_factory=list)
+
+    def summary(self) -> dict:
+        return {name: value for name, value in vars(self).items() if name != "waits"}
 
 
 def sale_through_queue(bench: Bench, scale: Scale, customers) -> SaleResult:
@@ -291,15 +296,18 @@ def sale_through_queue(bench: Bench, scale: Scale, customers) -> SaleResult:
         )
     decided_at = _decided_times(bench, event_id)
     # From the moment a customer sent the request to the moment its decision was committed.
-    waits = sorted((decided_at[s.location.rsplit("/", 1)[1]] - load.wall(s.start)) * 1000 for s in accepted)
+    waits = [(s.start - load.started, (decided_at[s.location.rsplit("/", 1)[1]] - load.wall(s.start)) * 1000)
+             for s in accepted]  # fmt: skip
+    ordered = sorted(ms for _, ms in waits)
     return SaleResult(
         accepted_rate=len(accepted) / load.elapsed,
-        p50_ms=loadgen.percentile(waits, 50),
-        p99_ms=loadgen.percentile(waits, 99),
+        p50_ms=loadgen.percentile(ordered, 50),
+        p99_ms=loadgen.percentile(ordered, 99),
         last_final_s=max(decided_at.values()) - load.wall(load.started),
         held=polled.values.get("held", 0),
         oversold=bench.oversold(event_id),
         statuses=polled.values,
+        waits=waits,
     )
 
 
@@ -318,7 +326,8 @@ def sale_synchronous(bench: Bench, scale: Scale, customers) -> SaleResult:
     with servers.gunicorn(app, servers.API_GUNICORN, ready_path="/sync/bookings", env=bench.env) as web:
         load = _load(web.url, tokens, event_id, tt_id, "/sync/bookings", scale.sale_requests)
     answered = [s for s in load.samples if s.status == 201]
-    latencies = sorted((s.end - s.start) * 1000 for s in answered)
+    waits = [(s.start - load.started, (s.end - s.start) * 1000) for s in answered]
+    latencies = sorted(ms for _, ms in waits)
     with bench.db.unit_of_work() as uow:
         statuses = dict(uow.session.execute(
             sa.select(Booking.status, sa.func.count()).where(Booking.event_id == event_id).group_by(Booking.status)
@@ -331,10 +340,11 @@ def sale_synchronous(bench: Bench, scale: Scale, customers) -> SaleResult:
         held=statuses.get("held", 0),
         oversold=bench.oversold(event_id),
         statuses=statuses,
+        waits=waits,
     )
 
 
-def measure_sale(bench: Bench, scale: Scale) -> tuple[list[report.Figure], dict]:
+def measure_sale(bench: Bench, scale: Scale, chart: Path) -> tuple[list[report.Figure], dict]:
     customers = bench.customers(scale.sale_requests)
     queued = sale_through_queue(bench, scale, customers)
     synchronous = sale_synchronous(bench, scale, customers)
@@ -348,7 +358,11 @@ def measure_sale(bench: Bench, scale: Scale) -> tuple[list[report.Figure], dict]
         report.Figure("sale: tickets held (ref: tickets on sale)", queued.held, "", scale.sale_tickets),
         report.Figure("sale: oversold, queue / synchronous", queued.oversold + synchronous.oversold, ""),
     ]  # fmt: skip
-    return figures, {"queued": vars(queued), "synchronous": vars(synchronous)}
+    latency_chart.draw(
+        {"queue": queued.waits, "synchronous": synchronous.waits}, chart,
+        f"Flash sale: {scale.sale_requests:,} requests for {scale.sale_tickets:,} tickets",
+    )  # fmt: skip
+    return figures, {"queued": queued.summary(), "synchronous": synchronous.summary()}
 
 
 def measure_many_events(bench: Bench, scale: Scale) -> list[report.Figure]:
@@ -455,6 +469,9 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     scale = Scale().tenth() if args.quick else Scale()
     bench = Bench(args.dsn, args.redis_url)
+    name = "flash_sale_quick" if args.quick else "flash_sale"
+    if args.only != MEASUREMENTS:
+        name += "_only_" + "_".join(args.only)
 
     figures, details = [], {"scale": vars(scale), "gunicorn": vars(servers.API_GUNICORN),
                             "load_concurrency": CONCURRENCY, "load_processes": LOAD_PROCESSES}  # fmt: skip
@@ -468,7 +485,7 @@ def main(argv: list[str] | None = None) -> None:
         api_figures, details["api_rounds"] = measure_api(bench, scale)
         figures += api_figures
     if "sale" in args.only:
-        sale_figures, details["sale"] = measure_sale(bench, scale)
+        sale_figures, details["sale"] = measure_sale(bench, scale, report.RESULTS_DIR / f"{name}_latency.png")
         figures += sale_figures
     if "events" in args.only:
         figures += measure_many_events(bench, scale)
@@ -476,9 +493,6 @@ def main(argv: list[str] | None = None) -> None:
         figures += measure_expiry(bench, scale)
 
     report.print_table(figures, f"Flash sale ({'quick' if args.quick else 'full'} scale)")
-    name = "flash_sale_quick" if args.quick else "flash_sale"
-    if args.only != MEASUREMENTS:
-        name += "_" + "_".join(args.only)
     path = report.write_result(name, figures, details=details, dsn=bench.libpq_dsn, redis_url=args.redis_url)
     print(f"wrote {path.relative_to(servers.REPO_ROOT)}")
 
