@@ -1,0 +1,90 @@
+"""Apps that each stop at one layer of the booking endpoint, for `bench.api_layers`.
+
+They answer `POST /layer/bookings` with the booking body and token the real endpoint takes,
+and exist only to be measured: they show what the booking endpoint's goal (half a bare Flask
+endpoint's rate) leaves for everything above the one Redis step every booking must take.
+
+- `queue_only_app`: bare Flask, then the queueing step (the Lua script of `core.booking_queue`);
+  no token check, no validation. No endpoint that queues can be faster.
+- `hand_rolled_app`: the token verified with one PyJWT call, the body loaded with the API's
+  marshmallow schema, then the same service as the API (`request_booking`), without
+  flask-jwt-extended, flask-smorest or any hook. What bypassing the libraries would buy.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import jwt
+from flask import Flask, request
+
+from core import runtime
+from core.booking_queue import queue_for
+from core.booking_rules import BookingRequest
+from core.config import Settings
+from core.inventory import Line
+from core.models import new_id, utcnow
+from core.services import bookings
+
+
+def _answer(booking_id, queue_position):
+    return (
+        {"id": str(booking_id), "status": "queued", "queue_position": queue_position},
+        202,
+        {"Location": f"/api/v1/bookings/{booking_id}", "Retry-After": "1"},
+    )
+
+
+def _app() -> Flask:
+    runtime.configure(Settings.from_env())
+    runtime.set_dispatcher(lambda _job, _kwargs: None)  # nothing drains here
+    app = Flask(__name__)
+    app.get("/healthz")(lambda: "ok")
+    return app
+
+
+def queue_only_app() -> Flask:
+    app = _app()
+
+    @app.post("/layer/bookings")
+    def queue_only():
+        body = request.get_json()
+        item = body["items"][0]
+        accepted = queue_for(runtime.redis_client()).accept(
+            BookingRequest(
+                booking_id=new_id(), user_id=uuid.uuid4(), event_id=uuid.UUID(body["event_id"]), seq=0,
+                lines=(Line(uuid.UUID(item["ticket_type_id"]), item["quantity"]),),
+                join_waitlist=body["join_waitlist"], requested_at=utcnow(),
+            ),
+            fingerprint="-",
+            session_id="-",
+        )  # fmt: skip
+        return _answer(accepted.booking_id, accepted.queue_position)
+
+    return app
+
+
+def hand_rolled_app() -> Flask:
+    from api.resources.bookings import BookingIn  # the API's own schema, without webargs
+
+    app = _app()
+    schema = BookingIn()
+    key = runtime.settings().jwt_secret_key
+
+    @app.post("/layer/bookings")
+    def hand_rolled():
+        claims = jwt.decode(
+            request.headers["Authorization"].removeprefix("Bearer "), key, algorithms=["HS256"]
+        )
+        if claims["type"] != "access":
+            return {"message": "access token needed"}, 401
+        data = schema.load(request.get_json())
+        ask = bookings.BookingAsk(
+            data["event_id"],
+            tuple(Line(item["ticket_type_id"], item["quantity"]) for item in data["items"]),
+            data["join_waitlist"],
+        )
+        accepted = bookings.request_booking(uuid.UUID(claims["sub"]), ask, session_id=claims["sid"])
+        return _answer(accepted["id"], accepted["queue_position"])
+
+    return app
