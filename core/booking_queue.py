@@ -11,7 +11,8 @@ Keys, per event E and booking B:
   booking:B      hash describing a request while it is queued
   idem:U:K       booking id and request fingerprint behind customer U's Idempotency-Key K
 
-Accepting is one Lua script, so a request is either fully queued or not at all. It also
+Accepting is one Lua script, so a request is either fully queued or not at all; reading a
+queued request's status and position is another, so a poll costs one round trip. It also
 refuses a request from a signed-out session (`core.sessions`): the API skips its own
 revocation check on this path, which saves the busiest endpoint a Redis round trip. Removing a
 decided batch is by sequence number, so replaying a batch (after a crash) removes nothing twice.
@@ -52,6 +53,15 @@ if ARGV[6] == '1' then redis.call('SET', KEYS[1], ARGV[1] .. '|' .. ARGV[2], 'EX
 local schedule = redis.call('SET', KEYS[6], '1', 'NX', 'EX', ARGV[8])
 local decided = tonumber(redis.call('GET', KEYS[7]) or '0')
 return {'accepted', tostring(seq), schedule and '1' or '0', tostring(seq - decided)}
+"""
+
+# A poll's one round trip. The event's keys are derived from the status, so they cannot be
+# declared in KEYS: fine on one Redis (or a cluster with every Boxoffice key in one slot).
+_STATUS = """
+local status = redis.call('HMGET', KEYS[1], 'seq', 'event_id', 'request')
+if not status[1] then return false end
+local event = 'bq:' .. status[2] .. ':'
+return {status[1], status[3], redis.call('GET', event .. 'decided') or '0', redis.call('GET', event .. 'rate') or '0'}
 """
 
 _REMOVE_DECIDED = """
@@ -138,6 +148,7 @@ class BookingQueue:
         self._accept = client.register_script(_ACCEPT)
         self._remove_decided = client.register_script(_REMOVE_DECIDED)
         self._forget_if_empty = client.register_script(_FORGET_IF_EMPTY)
+        self._status = client.register_script(_STATUS)
 
     def accept(
         self, request: BookingRequest, fingerprint: str, session_id: str
@@ -188,13 +199,13 @@ class BookingQueue:
 
     def queued_status(self, booking_id) -> dict | None:
         """The in-flight status of a queued request, with its live queue position, or None."""
-        status = self.redis.hgetall(status_key(booking_id))
+        status = self._status(keys=[status_key(booking_id)])
         if not status:
             return None
-        decided = int(self.redis.get(_key(status["event_id"], "decided")) or 0)
-        rate = float(self.redis.get(_key(status["event_id"], "rate")) or 0)
-        position = max(int(status["seq"]) - decided, 1)
-        request = decode_request(f"{status['seq']}:{status['request']}")
+        seq, payload, decided, rate = status
+        position = max(int(seq) - int(decided), 1)
+        rate = float(rate)
+        request = decode_request(f"{seq}:{payload}")
         return {
             "request": request,
             "queue_position": position,

@@ -38,11 +38,23 @@ def test_queue_position_counts_down_as_batches_are_decided(db, organizer, make_e
     event = make_event(organizer, quota=50)
     ids = [ask(customer, event) for customer in customers[:6]]
     assert [bookings.queued_booking_view(i)[2]["queue_position"] for i in ids] == [1, 2, 3, 4, 5, 6]
-    allocation.drain_event_queue(event.id, batch_size=4)
+    queue = BookingQueue(runtime.redis_client())
+    first = queue.head(event.id, 4)
+    allocation.decide_batch(event.id, first)  # one batch, as a drainer does it
+    queue.remove_decided(event.id, first)
     assert bookings.queued_booking_view(ids[0]) is None
+    assert [bookings.queued_booking_view(i)[2]["queue_position"] for i in ids[4:]] == [1, 2]
     with db.unit_of_work() as uow:
         held = bookings.booking_view(uow, bookings.get_booking(uow, ids[0]))
     assert held["status"] == "held" and held["hold_expires_at"] > utcnow()
+
+
+def test_a_queued_request_is_told_how_long_it_may_wait(organizer, make_event, customers):
+    event = make_event(organizer, quota=50)
+    ids = [ask(customer, event) for customer in customers[:3]]
+    assert bookings.queued_booking_view(ids[2])[2]["estimated_wait_seconds"] is None  # no rate yet
+    BookingQueue(runtime.redis_client()).record_rate(event.id, 2.0)
+    assert bookings.queued_booking_view(ids[2])[2]["estimated_wait_seconds"] == 1.5  # third at 2/s
 
 
 def test_a_replayed_batch_decides_nothing_twice(db, organizer, make_event, customers):
