@@ -11,11 +11,12 @@ Keys, per event E and booking B:
   booking:B      hash describing a request while it is queued
   idem:U:K       booking id and request fingerprint behind customer U's Idempotency-Key K
 
-Accepting is one Lua script, so a request is either fully queued or not at all; reading a
-queued request's status and position is another, so a poll costs one round trip. It also
-refuses a request from a signed-out session (`core.sessions`): the API skips its own
-revocation check on this path, which saves the busiest endpoint a Redis round trip. Removing a
-decided batch is by sequence number, so replaying a batch (after a crash) removes nothing twice.
+Accepting is one Lua script, so a request is either fully queued or not at all. The script
+also refuses a request from a signed-out session (`core.sessions`): the API skips its own
+revocation check on this path, which saves the busiest endpoint a Redis round trip. Reading a
+queued request's status and position is another script, so a poll costs one round trip too.
+Removing a decided batch is by sequence number, so replaying a batch (after a crash) removes
+nothing twice.
 """
 
 from __future__ import annotations
