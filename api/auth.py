@@ -1,7 +1,8 @@
 """Authentication plumbing: JWT claims, session revocation, and the signed-in user.
 
 An access token and its refresh token share a session id (`sid`); logging out revokes the
-session (`core.sessions`), so both stop working at once.
+session (`core.sessions`), so both stop working at once. The claims carry what the booking
+path must know without reading PostgreSQL: the role and whether the email is verified.
 """
 
 from __future__ import annotations
@@ -22,10 +23,15 @@ from core.models import User
 from core.services.accounts import get_user
 
 
+def _claims(user: User, session_id: str) -> dict:
+    return {"role": user.role, "sid": session_id, "email_verified": user.email_verified_at is not None}
+
+
 def issue_tokens(user: User) -> dict:
     settings = runtime.settings()
     session_id = uuid.uuid4().hex
-    claims = {"role": user.role, "sid": session_id}
+    sessions.record_session(user.id, session_id)
+    claims = _claims(user, session_id)
     return {
         "access_token": create_access_token(identity=str(user.id), additional_claims=claims),
         "refresh_token": create_refresh_token(identity=str(user.id), additional_claims=claims),
@@ -37,9 +43,7 @@ def issue_tokens(user: User) -> dict:
 def reissue_access_token() -> dict:
     claims = get_jwt()
     user = current_actor()
-    token = create_access_token(
-        identity=str(user.id), additional_claims={"role": user.role, "sid": claims["sid"]}
-    )
+    token = create_access_token(identity=str(user.id), additional_claims=_claims(user, claims["sid"]))
     return {
         "access_token": token,
         "token_type": "Bearer",

@@ -66,6 +66,11 @@ class Settings:
     login_rate_limit: str = "10 per minute"
     register_rate_limit: str = "20 per hour"
     booking_rate_limit: str = "30 per minute"
+    # Each account endpoint (reset, verification, password change) per address and per account.
+    account_rate_limit: str = "5 per 15 minutes"
+    password_reset_seconds: int = 3600
+    email_verification_seconds: int = 7 * 24 * 3600
+    require_verified_email: bool = False
     rate_limits_enabled: bool = True
     payment_provider: str = "local"
     stripe_secret_key: str = ""
@@ -110,6 +115,12 @@ class Settings:
             register_rate_limit=_str(env, "REGISTER_RATE_LIMIT", cls.register_rate_limit),
             booking_rate_limit=_str(env, "BOOKING_RATE_LIMIT", cls.booking_rate_limit),
             rate_limits_enabled=_bool(env, "RATE_LIMITS_ENABLED", True),
+            account_rate_limit=_str(env, "ACCOUNT_RATE_LIMIT", cls.account_rate_limit),
+            password_reset_seconds=_int(env, "PASSWORD_RESET_SECONDS", cls.password_reset_seconds),
+            email_verification_seconds=_int(
+                env, "EMAIL_VERIFICATION_SECONDS", cls.email_verification_seconds
+            ),
+            require_verified_email=_bool(env, "REQUIRE_VERIFIED_EMAIL", False),
             payment_provider=_str(env, "PAYMENT_PROVIDER", "stripe" if stripe_key else "local"),
             stripe_secret_key=stripe_key,
             stripe_webhook_secret=_str(env, "STRIPE_WEBHOOK_SECRET", ""),

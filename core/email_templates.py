@@ -1,5 +1,5 @@
-"""The emails customers receive about their bookings. Each function takes plain values and returns
-a message whose plain-text and HTML versions are rendered from the same words."""
+"""The emails customers receive about their bookings and their accounts. Each function takes plain
+values and returns a message whose plain-text and HTML versions are rendered from the same words."""
 
 from __future__ import annotations
 
@@ -218,6 +218,92 @@ def event_cancelled(
             money,
             _Facts(tuple(facts)),
         ),
+        message_id=message_id,
+    )
+
+
+@dataclass(frozen=True)
+class AccountRecipient:
+    """The owner of an account: what every account message needs."""
+
+    email: str
+    name: str
+
+
+def password_reset(
+    recipient: AccountRecipient, *, code: str, valid_for: str, message_id: str | None = None
+) -> EmailMessage:
+    return _account_letter(
+        recipient,
+        subject=f"Reset your {BRAND} password",
+        heading="Reset your password",
+        blocks=(
+            (
+                "Someone, hopefully you, asked to reset the password of your account. To choose "
+                f"a new one, enter this reset code where you asked for it. It works once, for {valid_for}."
+            ),
+            _Facts((("Reset code", code),)),
+            (
+                "Resetting signs your account out everywhere. If you did not ask for this, "
+                "ignore this email: your password stays as it is."
+            ),
+        ),
+        message_id=message_id,
+    )
+
+
+def verify_email(
+    recipient: AccountRecipient, *, code: str, valid_for: str, message_id: str | None = None
+) -> EmailMessage:
+    return _account_letter(
+        recipient,
+        subject=f"Confirm your email address for {BRAND}",
+        heading="Confirm your email address",
+        blocks=(
+            (
+                f"Welcome to {BRAND}. To confirm that this address is yours, enter this "
+                f"verification code where you signed up. It works for {valid_for}."
+            ),
+            _Facts((("Verification code", code),)),
+            "If you did not create an account, ignore this email; nothing more will be sent.",
+        ),
+        message_id=message_id,
+    )
+
+
+def registration_attempted(recipient: AccountRecipient, *, message_id: str | None = None) -> EmailMessage:
+    return _account_letter(
+        recipient,
+        subject=f"Someone tried to register with your address at {BRAND}",
+        heading="You already have an account",
+        blocks=(
+            (
+                "Someone, perhaps you, just tried to create an account with this address, "
+                "which already has one, so no new account was made."
+            ),
+            "If it was you and you forgot your password, ask for a password reset when you sign in.",
+            "If it was not you, there is nothing to do: your account is unchanged.",
+        ),
+        message_id=message_id,
+    )
+
+
+def _account_letter(
+    recipient: AccountRecipient,
+    *,
+    subject: str,
+    heading: str,
+    blocks: Sequence[_Block],
+    message_id: str | None = None,
+) -> EmailMessage:
+    name = " ".join(recipient.name.split())
+    greeting = f"Hi {name}," if name else "Hello,"
+    footer = f"You are receiving this email about your {BRAND} account {recipient.email}."
+    return compose_message(
+        to=Address(display_name=name, addr_spec=recipient.email),
+        subject=subject,
+        text=_render_text(heading, greeting, blocks, footer),
+        html=_render_html(subject, heading, greeting, blocks, footer),
         message_id=message_id,
     )
 

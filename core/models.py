@@ -105,6 +105,8 @@ class User(Base):
         ForeignKey("organization.id", ondelete="RESTRICT"), index=True
     )
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Set once the owner has used a verification link sent to `email`.
+    email_verified_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
     organization: Mapped[Organization | None] = relationship()
 

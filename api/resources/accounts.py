@@ -1,13 +1,28 @@
-"""Register, sign in, refresh, sign out, and who am I."""
+"""Register, sign in, refresh, sign out, who am I, and the ways back into an account: password
+reset, email verification, password change.
+
+The account endpoints are rate-limited per client address and per target (the email asked
+about, or the signed-in account), never per the caller's token alone, so a second account does
+not buy a fresh budget.
+"""
 
 from __future__ import annotations
 
+from flask import request
 from flask.views import MethodView
-from flask_jwt_extended import jwt_required
+from flask_jwt_extended import get_jwt_identity, jwt_required, verify_jwt_in_request
+from flask_limiter.util import get_remote_address
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
-from api.auth import current_actor, issue_tokens, reissue_access_token, revoke_current_session
+from api.auth import (
+    current_actor,
+    current_session_id,
+    current_user_id,
+    issue_tokens,
+    reissue_access_token,
+    revoke_current_session,
+)
 from api.db import request_uow
 from api.extensions import limiter
 from api.input import InputSchema
@@ -17,10 +32,52 @@ from core.services import accounts
 blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth", description="Accounts and tokens")
 
 
+def _new_password() -> fields.String:
+    return fields.String(
+        required=True,
+        load_only=True,
+        validate=validate.Length(min=accounts.MIN_PASSWORD_LENGTH, max=accounts.MAX_PASSWORD_LENGTH),
+        metadata={
+            "description": f"{accounts.MIN_PASSWORD_LENGTH} to {accounts.MAX_PASSWORD_LENGTH} characters, "
+            "and not one of the most common passwords (refused with reason `common_password`)."
+        },
+    )
+
+
 class RegisterIn(InputSchema):
     email = fields.Email(required=True, validate=validate.Length(max=320))
-    password = fields.String(required=True, validate=validate.Length(min=1, max=1024), load_only=True)
+    password = _new_password()
     name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+
+
+class EmailIn(InputSchema):
+    email = fields.Email(required=True, validate=validate.Length(max=320))
+
+
+class PasswordResetIn(InputSchema):
+    token = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=500),
+        metadata={"description": "The mailed reset code."},
+    )
+    password = _new_password()
+
+
+class VerifyEmailIn(InputSchema):
+    token = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=500),
+        metadata={"description": "The mailed verification code."},
+    )
+
+
+class PasswordChangeIn(InputSchema):
+    current_password = fields.String(required=True, load_only=True, validate=validate.Length(min=1, max=1024))
+    new_password = _new_password()
+
+
+class MessageOut(Schema):
+    message = fields.String()
 
 
 class LoginIn(InputSchema):
@@ -34,6 +91,7 @@ class UserOut(Schema):
     name = fields.String()
     role = fields.String()
     organization_id = fields.UUID(allow_none=True)
+    email_verified = fields.Function(lambda user: user.email_verified_at is not None)
 
 
 class TokensOut(Schema):
@@ -51,15 +109,50 @@ def _register_limit() -> str:
     return runtime.settings().register_rate_limit
 
 
+def _account_limit() -> str:
+    return runtime.settings().account_rate_limit
+
+
+def _by_address() -> str:
+    return f"ip:{get_remote_address()}"
+
+
+def _by_target_email() -> str:
+    body = request.get_json(silent=True)
+    email = body.get("email") if isinstance(body, dict) else None
+    return f"email:{accounts.normalize_email(email)}" if isinstance(email, str) else _by_address()
+
+
+def _by_account() -> str:
+    try:
+        verify_jwt_in_request(skip_revocation_check=True)
+        return f"account:{get_jwt_identity()}"
+    except Exception:  # no valid token: the view refuses it; count it against the address
+        return _by_address()
+
+
+def _limits(limit, *key_funcs) -> list:
+    return [limiter.limit(limit, key_func=key_func, methods=["POST"]) for key_func in key_funcs]
+
+
+CHECK_YOUR_MAIL = {"message": "Thank you. Check your mail: we sent what to do next to that address."}
+
+
 @blp.route("/register")
 class Register(MethodView):
-    decorators = [limiter.limit(_register_limit, methods=["POST"])]
+    decorators = _limits(_register_limit, _by_address, _by_target_email)
 
     @blp.arguments(RegisterIn())
-    @blp.response(201, UserOut)
+    @blp.response(202, MessageOut)
     def post(self, data):
-        """Create a customer account."""
-        return accounts.register_user(request_uow(), data["email"], data["password"], data["name"])
+        """Create a customer account, then sign in with its email and password.
+
+        The answer is the same whether or not the address already has an account, so that it
+        cannot be used to find out who has one; a verification code goes to a new address, and
+        an existing account's owner is told that someone tried to register.
+        """
+        accounts.register_customer(request_uow(), data["email"], data["password"], data["name"])
+        return CHECK_YOUR_MAIL
 
 
 @blp.route("/login")
@@ -99,3 +192,70 @@ class Me(MethodView):
     def get(self):
         """The signed-in account."""
         return current_actor()
+
+
+@blp.route("/password-reset")
+class PasswordReset(MethodView):
+    decorators = _limits(_account_limit, _by_address, _by_target_email)
+
+    @blp.arguments(EmailIn())
+    @blp.response(202, MessageOut)
+    def post(self, data):
+        """Mail a password reset code. The same answer whether or not the address has an account."""
+        accounts.request_password_reset(data["email"])
+        return CHECK_YOUR_MAIL
+
+
+@blp.route("/password-reset/confirm")
+class PasswordResetConfirm(MethodView):
+    decorators = _limits(_account_limit, _by_address)
+
+    @blp.arguments(PasswordResetIn())
+    @blp.response(204)
+    def post(self, data):
+        """Set a new password with a mailed reset code (once, before it expires); every session
+        of the account is signed out."""
+        accounts.reset_password(request_uow(), data["token"], data["password"])
+
+
+@blp.route("/verify-email")
+class VerifyEmail(MethodView):
+    decorators = _limits(_account_limit, _by_address)
+
+    @blp.arguments(VerifyEmailIn())
+    @blp.response(200, UserOut)
+    def post(self, data):
+        """Confirm an address with its mailed verification code. Refresh the access token
+        afterwards: its claims say whether the address is verified."""
+        return accounts.verify_email(request_uow(), data["token"])
+
+
+@blp.route("/verify-email/resend")
+class ResendVerification(MethodView):
+    decorators = _limits(_account_limit, _by_address, _by_account)
+
+    @jwt_required()
+    @blp.response(202, MessageOut)
+    def post(self):
+        """Mail the signed-in account a new verification code."""
+        accounts.resend_verification(request_uow(), current_user_id())
+        return CHECK_YOUR_MAIL
+
+
+@blp.route("/password")
+class PasswordChange(MethodView):
+    decorators = _limits(_account_limit, _by_address, _by_account)
+
+    @jwt_required()
+    @blp.arguments(PasswordChangeIn())
+    @blp.response(204)
+    def post(self, data):
+        """Change the signed-in account's password; its other sessions are signed out, this one
+        stays signed in."""
+        accounts.change_password(
+            request_uow(),
+            current_user_id(),
+            data["current_password"],
+            data["new_password"],
+            session_id=current_session_id(),
+        )

@@ -7,7 +7,7 @@ import re
 
 from flask import request, url_for
 from flask.views import MethodView
-from flask_jwt_extended import jwt_required
+from flask_jwt_extended import get_jwt, jwt_required
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
@@ -20,7 +20,7 @@ from core import runtime
 from core.errors import Invalid, NotFound
 from core.inventory import Line
 from core.models import BOOKING_STATUSES, PAYMENT_STATUSES
-from core.services import bookings, payments
+from core.services import accounts, bookings, payments
 
 blp = Blueprint(
     "bookings", __name__, url_prefix="/api/v1/bookings", description="Booking requests and bookings"
@@ -153,6 +153,8 @@ class Bookings(MethodView):
     )
     def post(self, data):
         """Ask for tickets. Answered at once; poll the `Location` until the status is final."""
+        claims = get_jwt()
+        accounts.check_may_book(claims.get("role", ""), bool(claims.get("email_verified")))
         key = _idempotency_key()
         ask = bookings.BookingAsk(
             event_id=data["event_id"],

@@ -1,16 +1,26 @@
-"""Accounts: registration, authentication, roles and the first administrator."""
+"""Accounts: registration, authentication, recovery, roles and the first administrator.
+
+Nothing a stranger can ask here tells whether an address has an account: registering and
+asking for a password reset answer alike and do the same work either way (the difference is
+in the mail the address's owner receives, sent by a worker).
+"""
 
 from __future__ import annotations
 
 import uuid
+from enum import StrEnum
+from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
+from core import runtime, sessions
+from core.account_tokens import LinkInvalid, Purpose, fingerprint, make_token, read_token
 from core.db import UnitOfWork
 from core.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
-from core.models import ROLES, Organization, User
+from core.models import ROLES, Organization, User, utcnow
 
 # Argon2id with the library's defaults: deliberately slow, memory-hard.
 _hasher = PasswordHasher()
@@ -20,6 +30,16 @@ _DUMMY_HASH = _hasher.hash("not-a-real-password")
 MIN_PASSWORD_LENGTH = 8
 MAX_PASSWORD_LENGTH = 128
 ORGANIZATION_ROLES = frozenset({"staff", "organizer"})
+# The background job that mails an account's owner (`core.services.account_emails`).
+ACCOUNT_MAIL_JOB = "send_account_email"
+
+
+class AccountMail(StrEnum):
+    """The mails about an account, by the job argument `kind`."""
+
+    PASSWORD_RESET = "password_reset"
+    VERIFY_EMAIL = "verify_email"
+    REGISTRATION_ATTEMPTED = "registration_attempted"
 
 
 def normalize_email(email: str) -> str:
@@ -30,11 +50,25 @@ def hash_password(password: str) -> str:
     return _hasher.hash(password)
 
 
-def _check_password_policy(password: str) -> None:
+@cache
+def _common_passwords() -> frozenset[str]:
+    """The 30,000 most common passwords of leaked lists, as zxcvbn ships them (lower-case)."""
+    from zxcvbn.frequency_lists import FREQUENCY_LISTS  # a few MB: loaded on first use only
+
+    return frozenset(FREQUENCY_LISTS["passwords"])
+
+
+def check_password_policy(password: str) -> None:
+    """8 to 128 characters, and not one of the passwords attackers try first."""
     if len(password) < MIN_PASSWORD_LENGTH:
         raise Invalid(f"Password must be at least {MIN_PASSWORD_LENGTH} characters.", name="weak_password")
     if len(password) > MAX_PASSWORD_LENGTH:
         raise Invalid(f"Password must be at most {MAX_PASSWORD_LENGTH} characters.", name="password_too_long")
+    if password.lower() in _common_passwords():
+        raise Invalid(
+            "This password is one of the most common ones, which attackers try first; choose another.",
+            name="common_password",
+        )
 
 
 def find_user_by_email(uow: UnitOfWork, email: str) -> User | None:
@@ -49,7 +83,7 @@ def get_user(uow: UnitOfWork, user_id: uuid.UUID) -> User:
 
 
 def register_user(uow: UnitOfWork, email: str, password: str, name: str, role: str = "customer") -> User:
-    _check_password_policy(password)
+    check_password_policy(password)
     if find_user_by_email(uow, email) is not None:
         raise Conflict("An account with this email already exists.", name="email_taken")
     user = User(
@@ -58,6 +92,114 @@ def register_user(uow: UnitOfWork, email: str, password: str, name: str, role: s
     uow.session.add(user)
     uow.commit()
     return user
+
+
+def register_customer(uow: UnitOfWork, email: str, password: str, name: str) -> None:
+    """Create a customer account and mail its owner a verification link; when the address
+    already has an account, mail its owner that someone tried instead. The caller learns
+    neither, and both paths hash the password, so they take as long."""
+    check_password_policy(password)
+    email, password_hash = normalize_email(email), hash_password(password)
+    created = find_user_by_email(uow, email) is None
+    if created:
+        uow.session.add(User(email=email, password_hash=password_hash, name=name.strip(), role="customer"))
+        try:
+            uow.commit()
+        except IntegrityError:  # registered a moment ago by a concurrent request
+            uow.session.rollback()
+            created = False
+    kind = AccountMail.VERIFY_EMAIL if created else AccountMail.REGISTRATION_ATTEMPTED
+    runtime.dispatch(ACCOUNT_MAIL_JOB, kind=kind.value, email=email)
+
+
+def request_password_reset(email: str) -> None:
+    """Have a reset link mailed to the address if it has an account. Reads nothing here: the
+    worker finds the account, so the answer is the same work for any address."""
+    runtime.dispatch(ACCOUNT_MAIL_JOB, kind=AccountMail.PASSWORD_RESET.value, email=normalize_email(email))
+
+
+def password_reset_token(user: User) -> str:
+    return make_token(_secret(), Purpose.PASSWORD_RESET, user.id, user.password_hash)
+
+
+def email_verification_token(user: User) -> str:
+    return make_token(_secret(), Purpose.EMAIL_VERIFICATION, user.id, user.email)
+
+
+def reset_password(uow: UnitOfWork, token: str, new_password: str) -> User:
+    """Set a new password with a reset token and sign the account out everywhere.
+
+    The token is bound to the old password hash, so it works once: after this, or any other
+    password change, it is refused. Reaching the mail also proves the address is the owner's.
+    """
+    max_age = runtime.settings().password_reset_seconds
+    user_id, bound_to = read_token(_secret(), Purpose.PASSWORD_RESET, token, max_age)
+    # Locked, so two uses of one token at the same moment cannot both pass the check.
+    user = uow.session.get(User, user_id, with_for_update=True)
+    if user is None or fingerprint(user.password_hash) != bound_to:
+        raise LinkInvalid(
+            "This link was already used, or the password has changed since; ask for a new one.",
+            name="link_used",
+        )
+    check_password_policy(new_password)
+    user.password_hash = hash_password(new_password)
+    user.email_verified_at = user.email_verified_at or utcnow()
+    # Revoked before the commit: if Redis fails, the old password still stands and nothing
+    # half-happened that the user cannot see.
+    sessions.revoke_account_sessions(user.id)
+    uow.commit()
+    return user
+
+
+def change_password(
+    uow: UnitOfWork, user_id: uuid.UUID, current_password: str, new_password: str, *, session_id: str
+) -> User:
+    """Change the password of a signed-in account; its other sessions are signed out."""
+    user = get_user(uow, user_id)
+    try:
+        _hasher.verify(user.password_hash, current_password)
+    except (VerificationError, InvalidHashError):
+        raise Forbidden("The current password is wrong.", name="wrong_password") from None
+    check_password_policy(new_password)
+    user.password_hash = hash_password(new_password)
+    sessions.revoke_account_sessions(user.id, keep=session_id)
+    uow.commit()
+    return user
+
+
+def verify_email(uow: UnitOfWork, token: str) -> User:
+    max_age = runtime.settings().email_verification_seconds
+    user_id, bound_to = read_token(_secret(), Purpose.EMAIL_VERIFICATION, token, max_age)
+    user = uow.session.get(User, user_id, with_for_update=True)
+    if user is None or fingerprint(user.email) != bound_to:
+        raise LinkInvalid("This link was sent to another address; ask for a new one.")
+    if user.email_verified_at is not None:
+        raise Conflict("This email address is verified already.", name="email_already_verified")
+    user.email_verified_at = utcnow()
+    uow.commit()
+    return user
+
+
+def resend_verification(uow: UnitOfWork, user_id: uuid.UUID) -> None:
+    user = get_user(uow, user_id)
+    if user.email_verified_at is not None:
+        raise Conflict("This email address is verified already.", name="email_already_verified")
+    runtime.dispatch(ACCOUNT_MAIL_JOB, kind=AccountMail.VERIFY_EMAIL.value, email=user.email)
+
+
+def check_may_book(role: str, email_verified: bool) -> None:
+    """With `REQUIRE_VERIFIED_EMAIL` on, customers book only once they verified their address.
+    Takes the token's claims, so the booking path stays off PostgreSQL."""
+    if runtime.settings().require_verified_email and role == "customer" and not email_verified:
+        raise Forbidden(
+            "Verify your email address before booking: use the link we mailed you, or ask for "
+            "a new one at POST /api/v1/auth/verify-email/resend, then refresh your token.",
+            name="email_unverified",
+        )
+
+
+def _secret() -> str:
+    return runtime.settings().jwt_secret_key
 
 
 def authenticate(uow: UnitOfWork, email: str, password: str) -> User:
