@@ -20,7 +20,7 @@ from core import runtime
 from tests.api.test_accounts import bearer, login, register
 from tests.api.test_bookings import body as booking_body
 from tests.conftest import PASSWORD
-from tests.jobs import names, run_jobs, take_jobs
+from tests.jobs import names, run_job, run_jobs, take_jobs
 
 NEW_PASSWORD = "a brand new passphrase"
 
@@ -136,8 +136,6 @@ def test_reset_answers_alike_for_known_and_unknown_addresses(client, mail_sink, 
     # The same job either way; only the worker finds out, and mails the owner alone.
     jobs = take_jobs()
     assert [(job.name, job.kwargs["kind"]) for job in jobs] == [("send_account_email", "password_reset")] * 2
-    from tests.jobs import run_job
-
     for job in jobs:
         run_job(job)
     assert [mail.rcpt_tos for mail in mail_sink.received] == [(user.email,)]
@@ -325,7 +323,7 @@ def test_password_change_is_limited_per_account(limited_client, make_user):
     statuses = [
         limited_client.post(
             "/api/v1/auth/password",
-            json={"current_password": "guess-number-%d" % n, "new_password": NEW_PASSWORD},
+            json={"current_password": f"guess-number-{n}", "new_password": NEW_PASSWORD},
             headers=bearer(token),
             environ_base={"REMOTE_ADDR": f"198.51.100.{n}"},
         ).status_code
