@@ -8,6 +8,7 @@ import itertools
 import uuid
 
 from core.models import Booking, BookingLine, Payment, Ticket, utcnow
+from core.ticket_signing import new_ticket_code
 
 _seq = itertools.count(1)
 
@@ -34,9 +35,9 @@ def add_booking(db, event, user, status: str = "confirmed", *, quantity: int = 1
                                     currency=booking.currency, status=payment_status,
                                     idempotency_key=f"pay-{booking.id}"))  # fmt: skip
         if tickets:
-            for n in range(quantity):
+            for _ in range(quantity):
                 uow.session.add(Ticket(booking_id=booking.id, event_id=event.id, ticket_type_id=ticket_type.id,
-                                       code=f"C{uuid.uuid4().hex[:12]}{n}", qr_payload="x",
+                                       code=new_ticket_code(), qr_payload="x",
                                        attendee_name=user.name, status="valid"))  # fmt: skip
         uow.commit()
         return booking

@@ -1,4 +1,6 @@
-"""The back office: an event's bookings and attendees, an organization's events (lists and CSV)."""
+"""The back office: an event's bookings and attendees, an organization's events (lists and CSV).
+
+The lists of organizations and users are in `admin`, beside the routes that change them."""
 
 from __future__ import annotations
 
@@ -12,7 +14,8 @@ from api.db import request_uow
 from api.exports import csv_response, paginate_or_csv
 from api.input import InputSchema
 from api.pagination import paginate_select
-from core.models import BOOKING_STATUSES, PAYMENT_STATUSES
+from api.resources.events import EventOut
+from core.models import BOOKING_STATUSES, EVENT_STATUSES, PAYMENT_STATUSES, TICKET_STATUSES
 from core.services import back_office
 
 blp = Blueprint(
@@ -84,3 +87,64 @@ class EventBookings(MethodView):
         back_office.organizers_event(uow, actor, event_id)
         query = back_office.event_bookings_query(event_id, filters)
         return back_office.booking_rows(uow, paginate_select(uow.session, query, pagination_parameters))
+
+
+class AttendeeOut(Schema):
+    ticket_id = fields.UUID()
+    code = fields.String()
+    attendee_name = fields.String()
+    attendee_email = fields.String()
+    ticket_type = fields.String()
+    booking_id = fields.UUID()
+    booking_reference = fields.String()
+    status = fields.String(metadata={"enum": list(TICKET_STATUSES)})
+    checked_in_at = fields.AwareDateTime(allow_none=True)
+    checked_in_by = fields.UUID(allow_none=True)
+
+
+class AttendeeQuery(InputSchema):
+    checked_in = fields.Boolean()
+    ticket_type_id = fields.UUID()
+    q = fields.String(validate=validate.Length(min=1, max=200),
+                      metadata={"description": "Name, email, ticket code or booking reference."})  # fmt: skip
+
+
+@blp.route("/events/<uuid:event_id>/attendees")
+class EventAttendees(MethodView):
+    @jwt_required()
+    @blp.arguments(AttendeeQuery(), location="query")
+    @blp.response(200, AttendeeOut(many=True))
+    @paginate_or_csv(blp)
+    def get(self, args, event_id, pagination_parameters):
+        """One row per ticket, by attendee name (organizers and staff); `Accept: text/csv` exports them all."""
+        uow, actor, filters = request_uow(), current_actor(), back_office.AttendeeFilters(**args)
+        if pagination_parameters is None:
+            chunks = back_office.export_event_attendees(uow, actor, event_id, filters)
+            return csv_response(chunks, f"attendees-{event_id}.csv")
+        back_office.door_staffs_event(uow, actor, event_id)
+        query = back_office.event_attendees_query(event_id, filters)
+        page = paginate_select(uow.session, query, pagination_parameters, entities=False)
+        return [back_office.attendee_row(*row) for row in page]
+
+
+class OrganizationEventQuery(InputSchema):
+    status = fields.String(validate=validate.OneOf(EVENT_STATUSES))
+    q = fields.String(validate=validate.Length(min=1, max=200))
+    starts_after = fields.AwareDateTime()
+    starts_before = fields.AwareDateTime()
+
+
+@blp.route("/organizations/<uuid:organization_id>/events")
+class OrganizationEvents(MethodView):
+    @jwt_required()
+    @blp.arguments(OrganizationEventQuery(), location="query")
+    @blp.response(200, EventOut(many=True))
+    @blp.paginate()
+    def get(self, args, organization_id, pagination_parameters):
+        """Every event of the organization, drafts and cancelled included (its organizers and staff)."""
+        uow = request_uow()
+        back_office.members_organization(uow, current_actor(), organization_id)
+        query = back_office.organization_events_query(
+            organization_id, back_office.OrganizationEventFilters(**args)
+        )
+        return paginate_select(uow.session, query, pagination_parameters)

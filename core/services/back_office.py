@@ -21,7 +21,8 @@ from core.csv_export import csv_chunks
 from core.db import UnitOfWork
 from core.errors import NotFound
 from core.formatting import booking_reference, booking_reference_sql
-from core.models import Booking, BookingLine, Event, Organization, Payment, User
+from core.models import Booking, BookingLine, Event, Organization, Payment, Ticket, TicketType, User
+from core.services.accounts import require_admin
 from core.services.events import get_event
 from core.services.permissions import (
     ORGANIZERS_AND_STAFF,
@@ -208,3 +209,130 @@ def _booking_csv_row(booking: Booking, payment_status: str | None, names: dict) 
         row["reason"], items, row["total"], row["currency"], row["created_at"], row["decided_at"],
         row["hold_expires_at"], row["payment_status"],
     ]  # fmt: skip
+
+
+# --- an event's attendees (one row per ticket) ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AttendeeFilters:
+    checked_in: bool | None = None
+    ticket_type_id: uuid.UUID | None = None
+    q: str | None = None
+
+
+def event_attendees_query(event_id: uuid.UUID, filters: AttendeeFilters) -> Select:
+    """The event's tickets with their holder and type, in the order of a door list (by name)."""
+    query = (
+        select(Ticket, User.email, TicketType.name)
+        .join(Booking, Booking.id == Ticket.booking_id)
+        .join(User, User.id == Booking.user_id)
+        .join(TicketType, TicketType.id == Ticket.ticket_type_id)
+        .where(Ticket.event_id == event_id)
+        .order_by(Ticket.attendee_name, Ticket.id)
+    )
+    if filters.checked_in is not None:
+        checked = Ticket.checked_in_at.is_not(None)
+        query = query.where(checked if filters.checked_in else ~checked)
+    if filters.ticket_type_id:
+        query = query.where(Ticket.ticket_type_id == filters.ticket_type_id)
+    if filters.q:
+        text = filters.q.strip()
+        query = query.where(
+            or_(
+                _contains(Ticket.attendee_name, text),
+                _contains(User.email, text),
+                Ticket.code == text.upper().replace("-", ""),
+                booking_reference_sql(Ticket.booking_id) == text.upper(),
+            )
+        )
+    return query
+
+
+def attendee_row(ticket: Ticket, email: str, ticket_type: str) -> dict:
+    return {
+        "ticket_id": ticket.id,
+        "code": ticket.code,
+        "attendee_name": ticket.attendee_name,
+        "attendee_email": email,
+        "ticket_type": ticket_type,
+        "booking_id": ticket.booking_id,
+        "booking_reference": booking_reference(ticket.booking_id),
+        "status": ticket.status,
+        "checked_in_at": ticket.checked_in_at,
+        "checked_in_by": ticket.checked_in_by,
+    }
+
+
+ATTENDEES_CSV_HEADER = (
+    "ticket_id", "code", "attendee_name", "attendee_email", "ticket_type", "booking_id",
+    "booking_reference", "status", "checked_in_at", "checked_in_by",
+)  # fmt: skip
+
+
+def export_event_attendees(
+    uow: UnitOfWork, actor: User, event_id: uuid.UUID, filters: AttendeeFilters
+) -> Iterator[bytes]:
+    """Every ticket the filters select, as CSV chunks (the reader is checked before streaming)."""
+    door_staffs_event(uow, actor, event_id)
+    query = event_attendees_query(event_id, filters)
+
+    def batches():
+        with _export_uow() as export:
+            for rows in _keyset_batches(
+                export, query, (Ticket.attendee_name, Ticket.id),
+                lambda row: (row[0].attendee_name, row[0].id), False, entities=False,
+            ):  # fmt: skip
+                yield [list(attendee_row(*row).values()) for row in rows]
+
+    return csv_chunks(ATTENDEES_CSV_HEADER, batches())
+
+
+# --- an organization's events; organizations and users (admins) -----------------------------------
+
+
+@dataclass(frozen=True)
+class OrganizationEventFilters:
+    status: str | None = None
+    q: str | None = None
+    starts_after: dt.datetime | None = None
+    starts_before: dt.datetime | None = None
+
+
+def organization_events_query(organization_id: uuid.UUID, filters: OrganizationEventFilters) -> Select:
+    """Every event of the organization, drafts and cancelled ones included, soonest first."""
+    query = (
+        select(Event)
+        .where(Event.organization_id == organization_id)
+        .options(selectinload(Event.ticket_types))
+        .order_by(Event.starts_at, Event.id)
+    )
+    if filters.status:
+        query = query.where(Event.status == filters.status)
+    if filters.q:
+        query = query.where(or_(_contains(Event.title, filters.q), _contains(Event.venue, filters.q)))
+    if filters.starts_after:
+        query = query.where(Event.starts_at >= filters.starts_after)
+    if filters.starts_before:
+        query = query.where(Event.starts_at < filters.starts_before)
+    return query
+
+
+def organizations_query(actor: User, q: str | None) -> Select:
+    require_admin(actor)
+    query = select(Organization).order_by(Organization.name, Organization.id)
+    if q:
+        query = query.where(or_(_contains(Organization.name, q), _contains(Organization.contact_email, q)))
+    return query
+
+
+def users_query(actor: User, q: str | None, role: str | None, organization_id: uuid.UUID | None) -> Select:
+    require_admin(actor)
+    query = select(User).order_by(User.email)
+    if q:
+        query = query.where(or_(_contains(User.name, q), _contains(User.email, q)))
+    if role:
+        query = query.where(User.role == role)
+    if organization_id:
+        query = query.where(User.organization_id == organization_id)
+    return query
