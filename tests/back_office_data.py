@@ -7,7 +7,7 @@ import datetime as dt
 import itertools
 import uuid
 
-from core.models import Booking, BookingLine, Payment, Ticket, utcnow
+from core.models import Booking, BookingLine, Event, Payment, Ticket, TicketType, utcnow
 from core.ticket_signing import new_ticket_code
 
 _seq = itertools.count(1)
@@ -30,6 +30,10 @@ def add_booking(db, event, user, status: str = "confirmed", *, quantity: int = 1
             BookingLine(ticket_type_id=ticket_type.id, quantity=quantity, unit_price=ticket_type.price)
         )
         uow.session.add(booking)
+        if status in ("held", "confirmed"):  # the counters agree with the rows, as the engine keeps them
+            counted = "held" if status == "held" else "sold"
+            for row in (uow.session.get(Event, event.id), uow.session.get(TicketType, ticket_type.id)):
+                setattr(row, counted, getattr(row, counted) + quantity)
         if payment_status:
             uow.session.add(Payment(booking_id=booking.id, provider="local", amount=booking.total,
                                     currency=booking.currency, status=payment_status,
