@@ -15,8 +15,10 @@ from api.exports import csv_response, paginate_or_csv
 from api.input import InputSchema
 from api.pagination import paginate_select
 from api.resources.events import EventOut
+from core.inventory import Line
 from core.models import BOOKING_STATUSES, EVENT_STATUSES, PAYMENT_STATUSES, TICKET_STATUSES
-from core.services import back_office
+from core.services import back_office, comps
+from core.services.audit import AuditAction, AuditFilters, entry_view
 
 blp = Blueprint(
     "back_office", __name__, url_prefix="/api/v1", description="The back office: lists, search, exports"
@@ -148,3 +150,81 @@ class OrganizationEvents(MethodView):
             organization_id, back_office.OrganizationEventFilters(**args)
         )
         return paginate_select(uow.session, query, pagination_parameters)
+
+
+class ActorOut(Schema):
+    id = fields.UUID()
+    email = fields.String()
+
+
+class AuditEntryOut(Schema):
+    id = fields.UUID()
+    at = fields.AwareDateTime()
+    actor = fields.Nested(ActorOut)
+    action = fields.String(metadata={"enum": list(AuditAction)})
+    target_type = fields.String()
+    target_id = fields.String()
+    changes = fields.Dict(metadata={"description": "`{field: [before, after]}`, or what was created"})
+
+
+class AuditQuery(InputSchema):
+    action = fields.String(validate=validate.OneOf(list(AuditAction)))
+    actor_id = fields.UUID()
+    target_id = fields.String(validate=validate.Length(min=1, max=64))
+    after = fields.AwareDateTime()
+    before = fields.AwareDateTime()
+
+
+@blp.route("/organizations/<uuid:organization_id>/audit-log")
+class AuditLog(MethodView):
+    @jwt_required()
+    @blp.arguments(AuditQuery(), location="query")
+    @blp.response(200, AuditEntryOut(many=True))
+    @paginate_or_csv(blp)
+    def get(self, args, organization_id, pagination_parameters):
+        """Who changed what, newest first (the organization's organizers); `Accept: text/csv` exports it all."""
+        uow, actor, filters = request_uow(), current_actor(), AuditFilters(**args)
+        if pagination_parameters is None:
+            chunks = back_office.export_audit_log(uow, actor, organization_id, filters)
+            return csv_response(chunks, f"audit-log-{organization_id}.csv")
+        query = back_office.organization_audit_log(uow, actor, organization_id, filters)
+        return [entry_view(entry) for entry in paginate_select(uow.session, query, pagination_parameters)]
+
+
+class CompItemIn(InputSchema):
+    ticket_type_id = fields.UUID(required=True)
+    quantity = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=100))
+
+
+class CompIn(InputSchema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    email = fields.Email(required=True, validate=validate.Length(max=320))
+    items = fields.List(fields.Nested(CompItemIn), required=True, validate=validate.Length(min=1, max=20))
+    note = fields.String(load_default="", validate=validate.Length(max=1000))
+
+
+@blp.route("/events/<uuid:event_id>/comps")
+class Comps(MethodView):
+    @jwt_required()
+    @blp.arguments(CompIn())
+    @blp.response(201, BackOfficeBookingOut)
+    def post(self, data, event_id):
+        """Give a guest free tickets (within the quotas); they are mailed to the given address."""
+        uow = request_uow()
+        ask = comps.CompAsk(
+            name=data["name"], email=data["email"], note=data["note"],
+            items=tuple(Line(item["ticket_type_id"], item["quantity"]) for item in data["items"]),
+        )  # fmt: skip
+        booking = comps.issue_comp(uow, current_actor(), event_id, ask)
+        return back_office.booking_rows(uow, [booking])[0]
+
+
+@blp.route("/bookings/<uuid:booking_id>/resend")
+class ResendTickets(MethodView):
+    @jwt_required()
+    @blp.response(202, BackOfficeBookingOut)
+    def post(self, booking_id):
+        """Mail the tickets again as a new message (the customer or the event's organizers; 3 an hour)."""
+        uow = request_uow()
+        booking = comps.resend_tickets(uow, current_actor(), booking_id)
+        return back_office.booking_rows(uow, [booking])[0]

@@ -21,10 +21,22 @@ from core.csv_export import csv_chunks
 from core.db import UnitOfWork
 from core.errors import NotFound
 from core.formatting import booking_reference, booking_reference_sql
-from core.models import Booking, BookingLine, Event, Organization, Payment, Ticket, TicketType, User
+from core.models import (
+    AuditEntry,
+    Booking,
+    BookingLine,
+    Event,
+    Organization,
+    Payment,
+    Ticket,
+    TicketType,
+    User,
+)
+from core.services import audit
 from core.services.accounts import require_admin
 from core.services.events import get_event
 from core.services.permissions import (
+    ORGANIZERS,
     ORGANIZERS_AND_STAFF,
     require_door_staff_of,
     require_member_of_organization,
@@ -336,3 +348,24 @@ def users_query(actor: User, q: str | None, role: str | None, organization_id: u
     if organization_id:
         query = query.where(User.organization_id == organization_id)
     return query
+
+
+# --- the audit log --------------------------------------------------------------------------------
+
+
+def organization_audit_log(uow: UnitOfWork, actor: User, organization_id: uuid.UUID, filters) -> Select:
+    """The organization's audit log, for its organizers and admins."""
+    members_organization(uow, actor, organization_id, ORGANIZERS)
+    return audit.organization_log_query(organization_id, filters)
+
+
+def export_audit_log(uow: UnitOfWork, actor: User, organization_id: uuid.UUID, filters) -> Iterator[bytes]:
+    query = organization_audit_log(uow, actor, organization_id, filters)
+
+    def batches():
+        with _export_uow() as export:
+            yield from _keyset_batches(
+                export, query, (AuditEntry.at, AuditEntry.id), lambda e: (e.at, e.id), True, entities=True
+            )
+
+    return audit.export_chunks(batches())
