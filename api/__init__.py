@@ -14,14 +14,23 @@ from sqlalchemy.exc import IntegrityError
 
 from api import auth, db, errors, metrics
 from api.extensions import Api, limiter
-from api.resources import accounts, admin, bookings, events, health, organizer, payments, tickets
+from api.resources import accounts, admin, back_office, bookings, events, health, organizer, payments, tickets
 from core import runtime
 from core.config import Settings
 from core.services.accounts import ensure_admin
 
 log = logging.getLogger(__name__)
 
-BLUEPRINTS = (accounts.blp, admin.blp, events.blp, organizer.blp, bookings.blp, payments.blp, tickets.blp)
+BLUEPRINTS = (
+    accounts.blp,
+    admin.blp,
+    events.blp,
+    organizer.blp,
+    bookings.blp,
+    payments.blp,
+    tickets.blp,
+    back_office.blp,
+)
 
 
 def create_app(config: Settings | None = None) -> Flask:

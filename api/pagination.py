@@ -6,7 +6,8 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 
-def paginate_select(session: Session, query: Select, pagination_parameters) -> list:
+def paginate_select(session: Session, query: Select, pagination_parameters, *, entities: bool = True) -> list:
+    """One page of `query`: its first column's objects, or whole rows with `entities=False`."""
     count = session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
     pagination_parameters.item_count = count
     # A page past the end is empty: answered without asking the database for an OFFSET that
@@ -14,4 +15,5 @@ def paginate_select(session: Session, query: Select, pagination_parameters) -> l
     if pagination_parameters.first_item >= count:
         return []
     page = query.limit(pagination_parameters.page_size).offset(pagination_parameters.first_item)
-    return list(session.scalars(page))
+    result = session.execute(page)
+    return list(result.scalars() if entities else result)

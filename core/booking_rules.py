@@ -25,6 +25,8 @@ class BookingRequest:
     join_waitlist: bool
     requested_at: dt.datetime
     idempotency_key: str | None = None
+    # An organizer's guest (press, artists): free, outside the per-customer limits and sales window.
+    complimentary: bool = False
 
     @property
     def quantity(self) -> int:
@@ -63,6 +65,8 @@ def sales_closed(inventory: Inventory, at: dt.datetime) -> str | None:
 
 def decide(request: BookingRequest, inventory: Inventory, customer: CustomerState) -> Decision:
     """Decide one request and apply it to the inventory and the customer's state."""
+    if request.complimentary:
+        return _decide_complimentary(request, inventory)
     closed = sales_closed(inventory, request.requested_at)
     if closed:
         return Decision("rejected", closed)
@@ -89,3 +93,15 @@ def decide(request: BookingRequest, inventory: Inventory, customer: CustomerStat
         prices = {line.ticket_type_id: inventory.price(line) for line in request.lines}
         return Decision("waitlisted", unit_prices=prices)
     return Decision("rejected", "sold_out")
+
+
+def _decide_complimentary(request: BookingRequest, inventory: Inventory) -> Decision:
+    """A guest's tickets: sold at price 0 if the quotas allow, never beyond them."""
+    if inventory.event.status == "cancelled":
+        return Decision("rejected", "event_cancelled")
+    if not inventory.knows(request.lines):
+        return Decision("rejected", "invalid_request")
+    if not inventory.fits(request.lines):
+        return Decision("rejected", "sold_out")
+    inventory.sell(request.lines)
+    return Decision("confirmed", "complimentary", {line.ticket_type_id: 0 for line in request.lines})

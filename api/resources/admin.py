@@ -9,9 +9,10 @@ from marshmallow import Schema, fields, validate
 from api.auth import current_actor, roles_required
 from api.db import request_uow
 from api.input import InputSchema
+from api.pagination import paginate_select
 from api.resources.accounts import UserOut
 from core.models import ROLES
-from core.services import accounts
+from core.services import accounts, back_office
 
 blp = Blueprint("admin", __name__, url_prefix="/api/v1", description="Organizations and users (admins)")
 
@@ -33,8 +34,27 @@ class UserPatch(InputSchema):
     name = fields.String(validate=validate.Length(min=1, max=200))
 
 
+class SearchQuery(InputSchema):
+    q = fields.String(validate=validate.Length(min=1, max=200))
+
+
+class UserQuery(SearchQuery):
+    role = fields.String(validate=validate.OneOf(ROLES))
+    organization_id = fields.UUID()
+
+
 @blp.route("/organizations")
 class Organizations(MethodView):
+    @roles_required("admin")
+    @blp.arguments(SearchQuery(), location="query")
+    @blp.response(200, OrganizationOut(many=True))
+    @blp.paginate()
+    def get(self, args, pagination_parameters):
+        """Every organization, by name; `q` searches the name and contact email."""
+        uow = request_uow()
+        query = back_office.organizations_query(current_actor(), args.get("q"))
+        return paginate_select(uow.session, query, pagination_parameters)
+
     @roles_required("admin")
     @blp.arguments(OrganizationIn())
     @blp.response(201, OrganizationOut)
@@ -43,6 +63,21 @@ class Organizations(MethodView):
         return accounts.create_organization(
             request_uow(), current_actor(), data["name"], data["contact_email"]
         )
+
+
+@blp.route("/users")
+class UserList(MethodView):
+    @roles_required("admin")
+    @blp.arguments(UserQuery(), location="query")
+    @blp.response(200, UserOut(many=True))
+    @blp.paginate()
+    def get(self, args, pagination_parameters):
+        """Every user, by email; `q` searches name and email; filter by `role`, `organization_id`."""
+        uow = request_uow()
+        query = back_office.users_query(
+            current_actor(), args.get("q"), args.get("role"), args.get("organization_id")
+        )
+        return paginate_select(uow.session, query, pagination_parameters)
 
 
 @blp.route("/users/<uuid:user_id>")

@@ -22,6 +22,8 @@ from core.account_tokens import LinkInvalid, Purpose, fingerprint, make_token, r
 from core.db import UnitOfWork
 from core.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
 from core.models import ROLES, Organization, User, utcnow
+from core.services import audit
+from core.services.audit import AuditAction
 
 # Argon2id with the library's defaults: deliberately slow, memory-hard.
 _hasher = PasswordHasher()
@@ -237,6 +239,9 @@ def create_organization(uow: UnitOfWork, actor: User, name: str, contact_email: 
     require_admin(actor)
     organization = Organization(name=name.strip(), contact_email=contact_email)
     uow.session.add(organization)
+    uow.session.flush()  # gives the organization its id, for the audit entry
+    audit.record(uow, actor, AuditAction.ORGANIZATION_CREATE, "organization", organization.id,
+                 organization.id, {"name": organization.name, "contact_email": contact_email})  # fmt: skip
     uow.commit()
     return organization
 
@@ -257,9 +262,14 @@ def update_user(uow: UnitOfWork, actor: User, user_id: uuid.UUID, changes: dict)
         organization_id = None
     if user.id == actor.id and role != "admin":
         raise Invalid("Administrators cannot demote themselves.", name="self_demotion")
+    after = {"role": role, "organization_id": organization_id}
     if "name" in changes:
-        user.name = changes["name"].strip()
-    user.role, user.organization_id = role, organization_id
+        after["name"] = changes["name"].strip()
+    # Filed under the organization the user joins, or the one they leave.
+    audit.record(uow, actor, AuditAction.USER_UPDATE, "user", user.id, organization_id or user.organization_id,
+                 audit.diff(user, after, after))  # fmt: skip
+    for name, value in after.items():
+        setattr(user, name, value)
     uow.commit()
     return user
 

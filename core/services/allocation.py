@@ -80,27 +80,32 @@ def drain_event_queue(
 def decide_batch(event_id: uuid.UUID, batch: list[BookingRequest]) -> None:
     """Decide a batch in one transaction; requests already decided (a replay) are skipped."""
     with runtime.database().unit_of_work() as uow:
-        inventory = lock_inventory(uow, event_id)
-        now = utcnow()
-        # Tickets that came back go to the waitlist before any newer request.
-        follow_ups.bookings_promoted(uow, promote_waitlist(uow, inventory, now))
-        seen = set(
-            uow.session.scalars(select(Booking.id).where(Booking.id.in_([r.booking_id for r in batch])))
-        )
-        fresh = [request for request in batch if request.booking_id not in seen]
-        customers = customer_states(uow, event_id, {request.user_id for request in fresh})
-        bookings, lines = [], []
-        for request in fresh:
-            decision = decide(request, inventory, customers[request.user_id])
-            booking, booking_lines = decided_rows(request, decision, inventory, now)
-            bookings.append(booking)
-            lines.extend(booking_lines)
-        connection = uow.session.connection()
-        insert_rows(connection, Booking.__table__, bookings)
-        insert_rows(connection, BookingLine.__table__, lines)
-        follow_ups.bookings_held(uow, [b["id"] for b in bookings if b["status"] == "held"])
-        follow_ups.bookings_confirmed(uow, [b["id"] for b in bookings if b["status"] == "confirmed"])
+        decide_requests(uow, event_id, batch)
         uow.commit()
+
+
+def decide_requests(uow: UnitOfWork, event_id: uuid.UUID, batch: list[BookingRequest]) -> list[dict]:
+    """Decide requests inside the caller's transaction (the event's inventory locked here);
+    returns the booking rows written. The drainer's batches and organizers' comps come here."""
+    inventory = lock_inventory(uow, event_id)
+    now = utcnow()
+    # Tickets that came back go to the waitlist before any newer request.
+    follow_ups.bookings_promoted(uow, promote_waitlist(uow, inventory, now))
+    seen = set(uow.session.scalars(select(Booking.id).where(Booking.id.in_([r.booking_id for r in batch]))))
+    fresh = [request for request in batch if request.booking_id not in seen]
+    customers = customer_states(uow, event_id, {request.user_id for request in fresh})
+    bookings, lines = [], []
+    for request in fresh:
+        decision = decide(request, inventory, customers[request.user_id])
+        booking, booking_lines = decided_rows(request, decision, inventory, now)
+        bookings.append(booking)
+        lines.extend(booking_lines)
+    connection = uow.session.connection()
+    insert_rows(connection, Booking.__table__, bookings)
+    insert_rows(connection, BookingLine.__table__, lines)
+    follow_ups.bookings_held(uow, [b["id"] for b in bookings if b["status"] == "held"])
+    follow_ups.bookings_confirmed(uow, [b["id"] for b in bookings if b["status"] == "confirmed"])
+    return bookings
 
 
 def customer_states(uow: UnitOfWork, event_id: uuid.UUID, user_ids: set[uuid.UUID]) -> dict:

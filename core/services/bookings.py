@@ -21,7 +21,8 @@ from core.errors import Conflict, Invalid, NotFound, Unauthorized
 from core.event_snapshots import load_event_snapshot
 from core.inventory import Line, lock_inventory
 from core.models import FINAL_BOOKING_STATUSES, Booking, Event, User, new_id, utcnow
-from core.services import follow_ups, payments, refunds, tickets
+from core.services import audit, follow_ups, payments, refunds, tickets
+from core.services.audit import AuditAction
 from core.services.permissions import is_organizer_of
 from core.services.waitlist import promote_waitlist, waitlist_position
 
@@ -202,6 +203,7 @@ def cancel_booking(uow: UnitOfWork, actor: User, booking_id: uuid.UUID) -> Booki
     uow.session.refresh(booking, with_for_update=True)
     now = utcnow()
     lines = [Line(line.ticket_type_id, line.quantity) for line in booking.lines]
+    was = booking.status
     if booking.status == "held":
         inventory.release_held(lines)
         _mark_cancelled(booking, now)
@@ -218,6 +220,9 @@ def cancel_booking(uow: UnitOfWork, actor: User, booking_id: uuid.UUID) -> Booki
     else:
         raise Conflict(f"A {booking.status} booking cannot be cancelled.", name="not_cancellable")
     follow_ups.bookings_promoted(uow, promote_waitlist(uow, inventory, now))
+    if actor.id != booking.user_id:  # the organizers' cancellations (and refunds) are audited
+        audit.record(uow, actor, AuditAction.BOOKING_CANCEL, "booking", booking.id,
+                     inventory.event.organization_id, {"status": [was, "cancelled"], "reason": booking.reason})  # fmt: skip
     uow.commit()
     return booking
 

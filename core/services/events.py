@@ -17,7 +17,8 @@ from core.event_snapshots import forget_event_snapshot
 from core.inventory import Inventory, lock_inventory
 from core.models import Event, TicketType, User, utcnow
 from core.pricing import current_price
-from core.services import follow_ups
+from core.services import audit, follow_ups
+from core.services.audit import AuditAction
 from core.services.permissions import is_organizer_of, require_organizer, require_organizer_of
 from core.services.waitlist import promote_waitlist
 
@@ -80,6 +81,10 @@ def create_event(uow: UnitOfWork, actor: User, data: dict) -> Event:
         event.ticket_types.append(ticket_type)
     _check_ticket_types_together(event)
     uow.session.add(event)
+    uow.session.flush()  # gives the event its id, for the audit entry
+    created = {name: getattr(event, name) for name in ("title", "starts_at", "ends_at", "capacity")}
+    created["ticket_types"] = [tt.name for tt in event.ticket_types]
+    _audit_event(uow, actor, AuditAction.EVENT_CREATE, event, created)
     uow.commit()
     return event
 
@@ -88,6 +93,7 @@ def update_event(
     uow: UnitOfWork, actor: User, event_id: uuid.UUID, changes: dict, expected_version: int
 ) -> Event:
     event = _lock_event_for_edit(uow, actor, event_id, expected_version).event
+    _audit_event(uow, actor, AuditAction.EVENT_UPDATE, event, audit.diff(event, changes, EVENT_FIELDS))
     for name in EVENT_FIELDS:
         if name in changes:
             setattr(event, name, changes[name])
@@ -113,6 +119,9 @@ def add_ticket_type(
     event.ticket_types.append(ticket_type)
     _check_ticket_types_together(event)
     event.version += 1
+    uow.session.flush()  # gives the ticket type its id, for the audit entry
+    audit.record(uow, actor, AuditAction.TICKET_TYPE_CREATE, "ticket_type", ticket_type.id,
+                 event.organization_id, {"event_id": event.id, **_ticket_type_values(data)})  # fmt: skip
     uow.commit()
     return event
 
@@ -137,7 +146,10 @@ def update_ticket_type(
         and ticket_type.held + ticket_type.sold
     ):
         raise Conflict("The currency cannot change once tickets are held or sold.", name="currency_locked")
-    for name, value in _ticket_type_values(changes).items():
+    values = _ticket_type_values(changes)
+    audit.record(uow, actor, AuditAction.TICKET_TYPE_UPDATE, "ticket_type", ticket_type.id,
+                 event.organization_id, {"event_id": event.id, **audit.diff(ticket_type, values, values)})  # fmt: skip
+    for name, value in values.items():
         setattr(ticket_type, name, value)
     allocated = ticket_type.held + ticket_type.sold
     if ticket_type.quota < allocated:
@@ -162,6 +174,7 @@ def publish_event(uow: UnitOfWork, actor: User, event_id: uuid.UUID) -> Event:
     if event.status == "draft":
         event.status, event.published_at = "published", utcnow()
         event.version += 1
+        _audit_event(uow, actor, AuditAction.EVENT_PUBLISH, event, {"status": ["draft", "published"]})
         uow.commit()
     return event
 
@@ -179,6 +192,7 @@ def unpublish_event(uow: UnitOfWork, actor: User, event_id: uuid.UUID) -> Event:
     if event.status == "published":
         event.status, event.published_at = "draft", None
         event.version += 1
+        _audit_event(uow, actor, AuditAction.EVENT_UNPUBLISH, event, {"status": ["published", "draft"]})
         uow.commit()
     return event
 
@@ -193,11 +207,16 @@ def cancel_event(uow: UnitOfWork, actor: User, event_id: uuid.UUID) -> Event:
     event = _lock_event(uow, event_id).event
     require_organizer_of(actor, event)
     if event.status != "cancelled":
+        _audit_event(uow, actor, AuditAction.EVENT_CANCEL, event, {"status": [event.status, "cancelled"]})
         event.status, event.cancelled_at = "cancelled", utcnow()
         event.version += 1
     follow_ups.event_cancelled(uow, event.id)
     uow.commit()
     return event
+
+
+def _audit_event(uow: UnitOfWork, actor: User, action: AuditAction, event: Event, changes: dict) -> None:
+    audit.record(uow, actor, action, "event", event.id, event.organization_id, changes)
 
 
 def _lock_event(uow: UnitOfWork, event_id: uuid.UUID) -> Inventory:

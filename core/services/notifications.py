@@ -118,9 +118,11 @@ def _ticket_facts(uow, kind: str, bookings: list[Booking]) -> tuple[dict, dict]:
     return {booking.id: tickets.booking_pdf(uow, booking) for booking in bookings}, names
 
 
-def send_booking_emails(kind: str, booking_ids: list[str]) -> int:
+def send_booking_emails(kind: str, booking_ids: list[str], occasion: str = "") -> int:
     """Send `kind` to each booking's customer; raises a retryable error if any send should be
-    tried again (those already sent are not sent twice). Returns how many were sent now."""
+    tried again (those already sent are not sent twice). Returns how many were sent now.
+
+    A new `occasion` (an organizer's resend, say) is a new message, sent once in its turn."""
     redis = runtime.redis_client()
     settings = smtp_settings()
     with runtime.database().unit_of_work() as uow:
@@ -137,11 +139,17 @@ def send_booking_emails(kind: str, booking_ids: list[str]) -> int:
                               *_ticket_facts(uow, kind, bookings))  # fmt: skip
     sent, retry_later = 0, []
     for booking in bookings:
-        marker, claim = f"mail:sent:{kind}:{booking.id}", f"mail:claim:{kind}:{booking.id}"
+        once = f"{kind}:{booking.id}{':' + occasion if occasion else ''}"
+        marker, claim = f"mail:sent:{once}", f"mail:claim:{once}"
         if redis.exists(marker) or not redis.set(claim, "1", nx=True, ex=CLAIM_SECONDS):
             continue
         message = _compose(
-            kind, booking, facts, stable_message_id(kind, str(booking.id), settings.sender_domain)
+            kind,
+            booking,
+            facts,
+            stable_message_id(
+                kind, "-".join(filter(None, (str(booking.id), occasion))), settings.sender_domain
+            ),
         )
         try:
             send_message(settings, message)

@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import uuid
+
 from core.errors import Forbidden
 from core.models import Event, User
 
+ORGANIZERS = frozenset({"organizer"})
+ORGANIZERS_AND_STAFF = frozenset({"organizer", "staff"})
 
-def is_member_of_event_organization(actor: User, event: Event, roles: frozenset[str]) -> bool:
+
+def is_member_of_organization(actor: User, organization_id: uuid.UUID, roles: frozenset[str]) -> bool:
     if actor.role == "admin":
         return True
-    return actor.role in roles and actor.organization_id == event.organization_id
+    return actor.role in roles and actor.organization_id == organization_id
+
+
+def is_member_of_event_organization(actor: User, event: Event, roles: frozenset[str]) -> bool:
+    return is_member_of_organization(actor, event.organization_id, roles)
 
 
 def is_organizer_of(actor: User | None, event: Event) -> bool:
@@ -32,3 +41,10 @@ def require_organizer(actor: User) -> None:
         return
     if actor.role != "organizer" or actor.organization_id is None:
         raise Forbidden("Only organizers may create events.")
+
+
+def require_member_of_organization(
+    actor: User, organization_id: uuid.UUID, roles: frozenset[str] = ORGANIZERS_AND_STAFF
+) -> None:
+    if not is_member_of_organization(actor, organization_id, roles):
+        raise Forbidden("Only the organization's own people may see this.")

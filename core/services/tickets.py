@@ -21,7 +21,8 @@ from core.db import UnitOfWork
 from core.errors import Conflict, Invalid, NotFound
 from core.formatting import booking_reference
 from core.models import Booking, Event, Ticket, TicketType, User, utcnow
-from core.services import follow_ups
+from core.services import audit, follow_ups
+from core.services.audit import AuditAction
 from core.services.events import get_event
 from core.services.permissions import require_door_staff_of
 from core.ticket_pdf import TicketSheet, render_tickets_pdf
@@ -225,6 +226,9 @@ def check_in(uow: UnitOfWork, actor: User, event_id: uuid.UUID, code_or_payload:
         .values(checked_in_at=now, checked_in_by=actor.id)
         .returning(Ticket.id)
     )
+    if admitted is not None:
+        audit.record(uow, actor, AuditAction.TICKET_CHECK_IN, "ticket", admitted, event.organization_id,
+                     {"code": code, "event_id": event_id})  # fmt: skip
     uow.commit()
     ticket = uow.session.scalar(select(Ticket).where(Ticket.code == code))
     if ticket is None:

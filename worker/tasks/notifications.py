@@ -16,9 +16,9 @@ def backoff(retries: int) -> int:
 
 
 @celery_app.task(name="boxoffice.send_booking_emails", bind=True, max_retries=MAX_RETRIES)
-def send_booking_emails(self, kind: str, booking_ids: list[str]) -> int:
+def send_booking_emails(self, kind: str, booking_ids: list[str], occasion: str = "") -> int:
     try:
-        return notifications.send_booking_emails(kind, booking_ids)
+        return notifications.send_booking_emails(kind, booking_ids, occasion)
     except MailDeliveryError as error:
         if not error.retryable:
             raise

@@ -1,0 +1,52 @@
+"""CSV exports a person can open in a spreadsheet safely, produced a batch at a time.
+
+A cell that starts with `=`, `+`, `-`, `@`, a tab or a carriage return would be read as a
+formula by Excel, LibreOffice or Google Sheets (OWASP's "CSV injection"): such text is prefixed
+with a quote, which spreadsheets show as plain text. Numbers are written as they are, times in
+ISO 8601 with their offset, and the whole file is UTF-8 with a header row. Rows arrive in
+batches and leave as bytes chunk by chunk, so an export's memory does not grow with its size.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
+
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_cell(value) -> str | int:
+    """The cell as written: text neutralized if a spreadsheet could take it for a formula."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return value
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    text = str(value)
+    return "'" + text if text.startswith(FORMULA_PREFIXES) else text
+
+
+def csv_chunks(header: Sequence[str], batches: Iterable[Iterable[Sequence]]) -> Iterator[bytes]:
+    """The header, then one UTF-8 chunk per batch of rows."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+
+    def flush() -> bytes:
+        chunk = buffer.getvalue().encode("utf-8")
+        buffer.seek(0)
+        buffer.truncate()
+        return chunk
+
+    writer.writerow(header)
+    yield flush()
+    for batch in batches:
+        writer.writerows([safe_cell(value) for value in row] for row in batch)
+        yield flush()

@@ -1,0 +1,105 @@
+"""Complimentary tickets and sending tickets again: what organizers do for a guest or a customer.
+
+A comp is a booking request marked `complimentary`, decided by the allocation engine itself
+(`allocation.decide_requests`, inventory locked) inside the organizer's transaction: the quotas
+and the event's capacity hold exactly as for a sale, and the rows it writes are those of any
+confirmed booking, so the tickets are issued and mailed by the usual jobs. The guest's account
+is found by email, or made without a usable password (they can still be given one later).
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from dataclasses import dataclass
+
+from core import runtime
+from core.booking_rules import BookingRequest
+from core.db import UnitOfWork
+from core.errors import Conflict, DomainError, Invalid, NotFound
+from core.inventory import Line
+from core.models import Booking, User, new_id, utcnow
+from core.services import audit, back_office
+from core.services.accounts import find_user_by_email, hash_password, normalize_email
+from core.services.allocation import decide_requests
+from core.services.audit import AuditAction
+from core.services.bookings import can_see_booking, get_booking
+
+RESENDS_PER_HOUR = 3
+
+
+class TooManyResends(DomainError):
+    status_code = 429
+    name = "too_many_resends"
+
+
+@dataclass(frozen=True)
+class CompAsk:
+    name: str
+    email: str
+    items: tuple[Line, ...]
+    note: str = ""
+
+
+def _guest_account(uow: UnitOfWork, name: str, email: str) -> User:
+    guest = find_user_by_email(uow, email)
+    if guest is None:
+        guest = User(email=normalize_email(email), name=name.strip(), role="customer",
+                     password_hash=hash_password(secrets.token_urlsafe(32)))  # fmt: skip
+        uow.session.add(guest)
+        uow.session.flush()
+    return guest
+
+
+def issue_comp(uow: UnitOfWork, actor: User, event_id: uuid.UUID, ask: CompAsk) -> Booking:
+    """A confirmed booking at price 0 for a guest; 409 `sold_out` if the quotas do not allow it."""
+    event = back_office.organizers_event(uow, actor, event_id)
+    ticket_type_ids = [line.ticket_type_id for line in ask.items]
+    if len(set(ticket_type_ids)) != len(ticket_type_ids):
+        raise Invalid("List each ticket type once.", name="duplicate_ticket_type")
+    guest = _guest_account(uow, ask.name, ask.email)
+    request = BookingRequest(
+        booking_id=new_id(), user_id=guest.id, event_id=event.id, seq=0, lines=ask.items,
+        join_waitlist=False, requested_at=utcnow(), complimentary=True,
+    )  # fmt: skip
+    (decided,) = decide_requests(uow, event.id, [request])
+    if decided["status"] != "confirmed":
+        messages = {"sold_out": "Not enough tickets left for these comps.",
+                    "event_cancelled": "This event was cancelled.",
+                    "invalid_request": "These ticket types are not sold for this event."}  # fmt: skip
+        error = Invalid if decided["reason"] == "invalid_request" else Conflict
+        raise error(messages[decided["reason"]], name=decided["reason"])
+    items = {str(line.ticket_type_id): line.quantity for line in ask.items}
+    audit.record(uow, actor, AuditAction.BOOKING_COMP, "booking", request.booking_id, event.organization_id,
+                 {"guest_email": guest.email, "guest_name": ask.name, "items": items, "note": ask.note})  # fmt: skip
+    uow.commit()
+    return get_booking(uow, request.booking_id)
+
+
+def resend_tickets(uow: UnitOfWork, actor: User, booking_id: uuid.UUID) -> Booking:
+    """Mail the booking's tickets again, as a new message (a few times an hour at most)."""
+    booking = get_booking(uow, booking_id)
+    if not can_see_booking(uow, actor, booking.user_id, booking.event_id):
+        raise NotFound("No such booking.")
+    if booking.status != "confirmed":
+        raise Conflict("Only a confirmed booking has tickets to send.", name="not_confirmed")
+    redis = runtime.redis_client()
+    key = f"resend:{booking.id}"
+    count = redis.incr(key)
+    if count == 1:
+        redis.expire(key, 3600)
+    if count > RESENDS_PER_HOUR:
+        wait = max(redis.ttl(key), 1)
+        raise TooManyResends(
+            f"The tickets were sent {RESENDS_PER_HOUR} times this hour; try again in {wait} s.",
+            details={"retry_after": wait},
+        )
+    if actor.id != booking.user_id:
+        event = booking.event
+        audit.record(uow, actor, AuditAction.BOOKING_RESEND, "booking", booking.id, event.organization_id,
+                     {"to": booking.user.email})  # fmt: skip
+    occasion = f"resend-{count}-{secrets.token_hex(4)}"
+    uow.after_commit(lambda: runtime.dispatch("send_booking_emails", kind="tickets_issued",
+                                              booking_ids=[str(booking.id)], occasion=occasion))  # fmt: skip
+    uow.commit()
+    return booking

@@ -1,0 +1,109 @@
+"""Comps (a guest's free tickets, decided by the engine within the quotas, mailed to the guest)
+and sending a booking's tickets again (a new message, a few times an hour at most)."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from core.models import AuditEntry, Booking, Event
+from tests.back_office_data import add_booking
+from tests.jobs import run_jobs
+
+
+def comp_body(event, quantity=2, **overrides) -> dict:
+    return {"name": "Pat Press", "email": "Pat@Press.test", "note": "review",
+            "items": [{"ticket_type_id": str(event.ticket_types[0].id), "quantity": quantity}], **overrides}  # fmt: skip
+
+
+def test_organizer_comps_tickets_that_are_mailed_to_the_guest(
+    client, db, organizer, make_event, auth_header, mail_sink
+):
+    event = make_event(organizer, price=4000, quota=10)
+    response = client.post(
+        f"/api/v1/events/{event.id}/comps", json=comp_body(event), headers=auth_header(organizer)
+    )
+    assert response.status_code == 201, response.json
+    comp = response.json
+    assert (comp["status"], comp["total"], comp["reason"]) == ("confirmed", 0, "complimentary")
+    assert comp["customer"]["email"] == "pat@press.test" and comp["items"][0]["unit_price"] == 0
+    run_jobs("issue_tickets", "send_booking_emails")
+    (mail,) = mail_sink.wait_for(1)
+    assert mail.rcpt_tos == ("pat@press.test",)
+    assert [part.get_content_type() for part in mail.message.iter_attachments()] == ["application/pdf"]
+    with db.unit_of_work() as uow:
+        assert uow.session.get(Event, event.id).sold == 2
+        entry = uow.session.scalars(select(AuditEntry)).one()
+    assert (entry.action, entry.target_id, entry.changes["note"]) == ("booking.comp", comp["id"], "review")
+    listed = client.get(f"/api/v1/events/{event.id}/attendees", headers=auth_header(organizer)).json
+    assert [row["attendee_name"] for row in listed] == ["Pat Press", "Pat Press"]
+
+
+def test_comps_never_oversell(client, db, organizer, make_event, make_user, auth_header):
+    event = make_event(organizer, quota=3)
+    add_booking(db, event, make_user(), quantity=2)
+    refused = client.post(
+        f"/api/v1/events/{event.id}/comps", json=comp_body(event), headers=auth_header(organizer)
+    )
+    assert refused.status_code == 409 and refused.json["errors"]["reason"] == "sold_out"
+    with db.unit_of_work() as uow:
+        assert uow.session.get(Event, event.id).sold == 2
+        assert uow.session.scalar(select(func.count()).select_from(Booking)) == 1
+        assert uow.session.scalar(select(func.count()).select_from(AuditEntry)) == 0
+    fits = client.post(
+        f"/api/v1/events/{event.id}/comps", json=comp_body(event, 1), headers=auth_header(organizer)
+    )
+    assert fits.status_code == 201
+
+
+def test_who_may_not_comp_and_bad_comps(
+    client, organizer, make_event, make_user, make_organization, auth_header
+):
+    event = make_event(organizer)
+    url = f"/api/v1/events/{event.id}/comps"
+    other = make_organization("Other Org")
+    for user in (make_user(), make_user("staff", organizer.organization_id), make_user("organizer", other),
+                 make_user("staff", other)):  # fmt: skip
+        assert client.post(url, json=comp_body(event), headers=auth_header(user)).status_code == 403
+    assert client.post(url, json=comp_body(event)).status_code == 401
+    headers = auth_header(organizer)
+    tt = str(event.ticket_types[0].id)
+    for bad in (comp_body(event, 0), comp_body(event, email="nope"), comp_body(event, items=[]),
+                comp_body(event, items=[{"ticket_type_id": tt, "quantity": 1}] * 2),
+                comp_body(event, items=[{"ticket_type_id": str(make_event(organizer).ticket_types[0].id), "quantity": 1}]),
+                {"name": "x", "email": "a@b.test"}):  # fmt: skip
+        assert client.post(url, json=bad, headers=headers).status_code == 422, bad
+    cancelled = make_event(organizer, status="cancelled")
+    refused = client.post(f"/api/v1/events/{cancelled.id}/comps", json=comp_body(cancelled), headers=headers)
+    assert refused.status_code == 409 and refused.json["errors"]["reason"] == "event_cancelled"
+
+
+def test_resend_is_a_new_message_and_is_rate_limited(client, db, organizer, make_event, make_user, auth_header,
+                                                     mail_sink, make_organization):  # fmt: skip
+    event = make_event(organizer, price=0)
+    customer = make_user(email="fan@example.test")
+    booking = add_booking(db, event, customer, tickets=True)
+    url = f"/api/v1/bookings/{booking.id}/resend"
+    assert client.post(url, headers=auth_header(customer)).status_code == 202
+    assert client.post(url, headers=auth_header(organizer)).status_code == 202
+    run_jobs("send_booking_emails")
+    first, second = mail_sink.wait_for(2)
+    assert first.rcpt_tos == second.rcpt_tos == ("fan@example.test",)
+    assert first.message["Message-ID"] != second.message["Message-ID"]
+    assert client.post(url, headers=auth_header(customer)).status_code == 202
+    limited = client.post(url, headers=auth_header(customer))
+    assert limited.status_code == 429 and limited.json["errors"]["retry_after"] > 0
+    actions = [e["action"] for e in client.get(f"/api/v1/organizations/{organizer.organization_id}/audit-log",
+                                               headers=auth_header(organizer)).json]  # fmt: skip
+    assert actions == ["booking.resend"]  # the customer's own resends are not the back office's
+
+    other = make_organization("Other Org")
+    fresh = add_booking(db, event, customer, tickets=True)
+    for user in (make_user(), make_user("organizer", other), make_user("staff", other)):
+        assert (
+            client.post(f"/api/v1/bookings/{fresh.id}/resend", headers=auth_header(user)).status_code == 404
+        )
+    assert client.post(f"/api/v1/bookings/{fresh.id}/resend").status_code == 401
+    held = add_booking(db, event, make_user(), "held")
+    assert (
+        client.post(f"/api/v1/bookings/{held.id}/resend", headers=auth_header(organizer)).status_code == 409
+    )
