@@ -56,6 +56,7 @@ def create_app(config: Settings | None = None) -> Flask:
         MAX_CONTENT_LENGTH=1024 * 1024,
         RATELIMIT_ENABLED=settings.rate_limits_enabled,
         RATELIMIT_STORAGE_URI=settings.redis_url,
+        RATELIMIT_STORAGE_OPTIONS=runtime.redis_timeouts(settings),
         RATELIMIT_KEY_PREFIX="ratelimit",
     )
     db.init_app(app)

@@ -18,7 +18,7 @@ from api.db import request_uow
 from api.errors import error_response
 from api.extensions import jwt
 from core import runtime, sessions
-from core.errors import Forbidden, Unauthorized
+from core.errors import Forbidden, NotFound, Unauthorized
 from core.models import User
 from core.services.accounts import get_user
 
@@ -56,17 +56,22 @@ def revoke_current_session() -> None:
 
 
 def current_actor() -> User:
-    """The signed-in user, read fresh from the database so a changed role applies at once."""
+    """The signed-in user, read fresh from the database so a changed role applies at once.
+
+    Only an account that is truly gone is a 401; a database that cannot answer is an outage
+    (a 503, `api.errors`), or clients would sign everyone out."""
     try:
-        user_id = uuid.UUID(get_jwt()["sub"])
-        return get_user(request_uow(), user_id)
-    except Exception:
+        return get_user(request_uow(), current_user_id())
+    except NotFound:
         raise Unauthorized("Your account no longer exists; sign in again.", name="unknown_user") from None
 
 
 def current_user_id() -> uuid.UUID:
     """The signed-in user's id from the token alone, for hot paths that must not touch PostgreSQL."""
-    return uuid.UUID(get_jwt()["sub"])
+    try:
+        return uuid.UUID(get_jwt()["sub"])
+    except ValueError:
+        raise Unauthorized("Invalid token: its subject is not an account.", name="invalid_token") from None
 
 
 def current_session_id() -> str:

@@ -1,17 +1,20 @@
 """The base of every schema that reads client input.
 
 PostgreSQL cannot store a NUL character in text, and no name, title or address needs one (nor
-any other control character but tab and line breaks): such input is refused here with a 422,
-before it can reach the database and become a server error.
+any other control character but tab and line breaks); a lone surrogate (JSON's `"\\ud800"`)
+is not text at all and cannot even be encoded to send it. Such input is refused here with a
+422, before it can reach the database and become a server error. So is a time that has no UTC
+equivalent (`0001-01-01T00:00:00+14:00`), since every time is compared and stored in UTC.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
-from marshmallow import Schema, ValidationError, pre_load
+from marshmallow import Schema, ValidationError, fields, pre_load
 
-_FORBIDDEN = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+_FORBIDDEN = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff]")
 
 
 def _bad_paths(value, path: str = "") -> list[str]:
@@ -26,11 +29,24 @@ def _bad_paths(value, path: str = "") -> list[str]:
     return []
 
 
+def _has_a_utc_equivalent(value: dt.datetime) -> None:
+    try:
+        value.astimezone(dt.UTC)
+    except OverflowError:
+        raise ValidationError("This time is outside the calendar once converted to UTC.") from None
+
+
 class InputSchema(Schema):
     @pre_load(pass_collection=True)
     def _refuse_control_characters(self, data, **_kwargs):
         source = data.to_dict(flat=False) if hasattr(data, "to_dict") else data
         bad = _bad_paths(source)
         if bad:
-            raise ValidationError({path: ["Control characters are not allowed."] for path in bad})
+            message = "Control characters and lone surrogates are not allowed."
+            raise ValidationError({path: [message] for path in bad})
         return data
+
+    def on_bind_field(self, field_name: str, field_obj: fields.Field) -> None:
+        # Field validators run before any schema validator compares two times.
+        if isinstance(field_obj, fields.DateTime):
+            field_obj.validators = [*field_obj.validators, _has_a_utc_equivalent]

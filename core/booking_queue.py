@@ -17,6 +17,11 @@ revocation check on this path, which saves the busiest endpoint a Redis round tr
 queued request's status and position is another script, so a poll costs one round trip too.
 Removing a decided batch is by sequence number, so replaying a batch (after a crash) removes
 nothing twice.
+
+The accepting script does nothing after its caller's deadline (the client's socket timeout): a
+frozen Redis keeps what was sent to it and runs it when it resumes, long after the API answered
+503, which would make holds nobody knows about. The deadline is compared with Redis's clock, so
+the hosts' clocks must agree to well within that timeout (NTP does).
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import json
+import time
 import uuid
 from dataclasses import dataclass
 
@@ -40,6 +46,10 @@ PENDING_TTL = 30
 ACTIVE_EVENTS = "bq:active"
 
 _ACCEPT = """
+if ARGV[9] ~= '' then
+  local now = redis.call('TIME')
+  if tonumber(now[1]) + tonumber(now[2]) / 1000000 > tonumber(ARGV[9]) then return {'late'} end
+end
 if redis.call('EXISTS', KEYS[8]) == 1 then return {'revoked'} end
 if ARGV[6] == '1' then
   local existing = redis.call('GET', KEYS[1])
@@ -155,15 +165,21 @@ class BookingQueue:
         self, request: BookingRequest, fingerprint: str, session_id: str
     ) -> Accepted | Duplicate | SessionRevoked:
         """Queue the request, unless its idempotency key was seen or its session was signed out:
-        all in one atomic step."""
+        all in one atomic step. Raises `redis.TimeoutError` when Redis ran it too late."""
         booking_id, event_id = str(request.booking_id), str(request.event_id)
         key = request.idempotency_key
         keys = [f"idem:{request.user_id}:{key}" if key else "idem:none", _key(event_id, "seq"),
                 _key(event_id, "queue"), status_key(booking_id), ACTIVE_EVENTS, _key(event_id, "pending"),
                 _key(event_id, "decided"), sessions.revocation_key(session_id)]  # fmt: skip
+        timeout = self.redis.connection_pool.connection_kwargs.get("socket_timeout")
+        deadline = f"{time.time() + timeout:.6f}" if timeout else ""
         args = [booking_id, fingerprint, encode_request(request), event_id, STATUS_TTL, "1" if key else "0",
-                IDEMPOTENCY_TTL, PENDING_TTL]  # fmt: skip
+                IDEMPOTENCY_TTL, PENDING_TTL, deadline]  # fmt: skip
         result = self._accept(keys=keys, args=args)
+        if result[0] == "late":
+            raise redis.TimeoutError(
+                "Redis ran the booking step after its caller's deadline; nothing was queued"
+            )
         if result[0] == "revoked":
             return SessionRevoked()
         if result[0] == "duplicate":

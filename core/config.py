@@ -33,6 +33,19 @@ def _int(env, name: str, default: int) -> int:
         raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
 
 
+def _seconds(env, name: str, default: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number of seconds, got {raw!r}") from None
+    if not value > 0:
+        raise ConfigError(f"{name} must be more than 0 seconds, got {raw!r}")
+    return value
+
+
 def _bool(env, name: str, default: bool) -> bool:
     raw = env.get(name, "").strip().lower()
     if not raw:
@@ -56,6 +69,9 @@ class Settings:
     env: str = "development"
     database_url: str = f"sqlite:///{DEFAULT_SQLITE_PATH}"
     redis_url: str = "redis://127.0.0.1:6379/0"
+    # A hung Redis answers a request with a 503 after this long instead of holding its thread.
+    redis_socket_timeout: float = 1.0
+    redis_connect_timeout: float = 0.5
     jwt_secret_key: str = DEV_JWT_SECRET
     access_token_seconds: int = 15 * 60
     refresh_token_seconds: int = 30 * 24 * 3600
@@ -104,6 +120,8 @@ class Settings:
             env=_str(env, "BOXOFFICE_ENV", "development"),
             database_url=_normalize_database_url(_str(env, "DATABASE_URL", cls.database_url)),
             redis_url=_str(env, "REDIS_URL", cls.redis_url),
+            redis_socket_timeout=_seconds(env, "REDIS_SOCKET_TIMEOUT", cls.redis_socket_timeout),
+            redis_connect_timeout=_seconds(env, "REDIS_CONNECT_TIMEOUT", cls.redis_connect_timeout),
             jwt_secret_key=_str(env, "JWT_SECRET_KEY", DEV_JWT_SECRET),
             access_token_seconds=_int(env, "JWT_ACCESS_TOKEN_SECONDS", cls.access_token_seconds),
             refresh_token_seconds=_int(env, "JWT_REFRESH_TOKEN_SECONDS", cls.refresh_token_seconds),

@@ -10,6 +10,8 @@ from collections.abc import Callable
 from functools import lru_cache
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from core.config import Settings
 from core.db import Database, database_for
@@ -41,12 +43,27 @@ def database() -> Database:
 
 
 def redis_client() -> redis.Redis:
-    return _redis_for(settings().redis_url)
+    current = settings()
+    return _redis_for(current.redis_url, **redis_timeouts(current))
+
+
+def redis_timeouts(config: Settings) -> dict:
+    """The socket timeouts of every Redis client of the API and the workers' jobs (the Celery
+    broker keeps its own, for its long blocking reads): a hung Redis fails a call after
+    `redis_socket_timeout` instead of holding its thread until Redis resumes."""
+    return {
+        "socket_timeout": config.redis_socket_timeout,
+        "socket_connect_timeout": config.redis_connect_timeout,
+    }
 
 
 @lru_cache(maxsize=8)
-def _redis_for(url: str) -> redis.Redis:
-    return redis.Redis.from_url(url, decode_responses=True, health_check_interval=30)
+def _redis_for(url: str, **timeouts: float) -> redis.Redis:
+    # A command that timed out is not sent again: Redis may still run the first one when it
+    # resumes (the booking step refuses to run after its deadline, see `core.booking_queue`).
+    return redis.Redis.from_url(
+        url, decode_responses=True, health_check_interval=30, retry=Retry(NoBackoff(), 0), **timeouts
+    )
 
 
 def dispatch(job: str, **kwargs) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, jsonify
 from sqlalchemy import text
 
+from api.errors import RETRY_AFTER_SECONDS
 from core import runtime
 
 blp = Blueprint("health", __name__)
@@ -19,8 +20,9 @@ def healthz():
 def readyz():
     """200 when PostgreSQL (or the embedded database) and Redis answer; 503 naming which did not."""
     checks = {"database": _check(_ping_database), "redis": _check(lambda: runtime.redis_client().ping())}
-    ready = all(value == "ok" for value in checks.values())
-    return jsonify(status="ready" if ready else "unavailable", checks=checks), 200 if ready else 503
+    if all(value == "ok" for value in checks.values()):
+        return jsonify(status="ready", checks=checks)
+    return jsonify(status="unavailable", checks=checks), 503, {"Retry-After": str(RETRY_AFTER_SECONDS)}
 
 
 def _ping_database() -> None:

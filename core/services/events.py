@@ -15,7 +15,7 @@ from core.db import UnitOfWork
 from core.errors import Conflict, Invalid, NotFound, PreconditionFailed
 from core.event_snapshots import forget_event_snapshot
 from core.inventory import Inventory, lock_inventory
-from core.models import Event, TicketType, User, utcnow
+from core.models import Event, Organization, TicketType, User, utcnow
 from core.pricing import current_price
 from core.services import audit, follow_ups
 from core.services.audit import AuditAction
@@ -65,6 +65,8 @@ def create_event(uow: UnitOfWork, actor: User, data: dict) -> Event:
     organization_id = actor.organization_id or data.get("organization_id")
     if organization_id is None:
         raise Invalid("Say which organization the event belongs to.", name="organization_required")
+    if uow.session.get(Organization, organization_id) is None:
+        raise Invalid("There is no such organization.", name="unknown_organization")
     ticket_types = data.get("ticket_types") or []
     if not ticket_types:
         raise Invalid("An event needs at least one ticket type.", name="ticket_types_required")

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 
 import pytest
+from flask_jwt_extended import create_access_token
 from sqlalchemy import func, select
 
 from core.models import Event, Organization, User
@@ -174,3 +176,65 @@ def test_line_breaks_and_tabs_are_fine_in_a_description(client, organizer, auth_
     response = client.post("/api/v1/events", json=event_body(description="Doors open 19:00.\n\tBar\r\n"),
                            headers=auth_header(organizer))  # fmt: skip
     assert response.status_code == 201
+
+
+@pytest.mark.parametrize(
+    ("path", "raw"),
+    [("/api/v1/events", '{"title": "Jazz \\ud800 Night"}'),
+     ("/api/v1/auth/register", '{"email": "a@example.test", "password": "long-enough-1", "name": "\\udfff"}'),
+     ("/api/v1/auth/login", '{"email": "\\ud800@example.test", "password": "long-enough-1"}')],
+)  # fmt: skip
+def test_lone_surrogates_are_refused_before_the_database(client, organizer, auth_header, db, path, raw):
+    body = json.loads(raw)
+    if path == "/api/v1/events":
+        body = {**event_body(), **body}
+    response = client.post(path, data=json.dumps(body), content_type="application/json",
+                           headers=auth_header(organizer))  # fmt: skip
+    assert_error_shape(response)
+    assert count(db, Event) == 0
+    assert count(db, User) == 1  # the organizer alone
+
+
+@pytest.mark.parametrize(
+    "body",
+    [event_body(starts_at="9999-12-31T23:00:00-14:00", ends_at="9999-12-31T23:30:00-14:00"),
+     event_body(starts_at="0001-01-01T00:00:00+14:00"),
+     event_body(sales_start="0001-01-01T00:00:00+14:00"),
+     event_body(refund_until="9999-12-31T23:59:59-14:00")],
+)  # fmt: skip
+def test_times_beyond_the_calendar_in_utc_are_refused(client, organizer, auth_header, db, body):
+    response = client.post("/api/v1/events", json=body, headers=auth_header(organizer))
+    assert_error_shape(response)
+    assert count(db, Event) == 0
+
+
+@pytest.mark.parametrize("bound", ["starts_after", "starts_before"])
+def test_search_bounds_beyond_the_calendar_in_utc_are_refused(client, bound):
+    for value in ("0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00"):
+        assert_error_shape(client.get("/api/v1/events", query_string={bound: value}))
+
+
+def test_an_event_for_an_unknown_organization_is_refused(client, make_user, auth_header, db):
+    body = event_body(organization_id=str(uuid.uuid4()))
+    response = client.post("/api/v1/events", json=body, headers=auth_header(make_user("admin")))
+    assert_error_shape(response)
+    assert count(db, Event) == 0
+
+
+@pytest.mark.parametrize("subject", ["not-a-uuid", ""])
+def test_a_token_whose_subject_is_not_an_account_id_is_a_401(
+    app, client, subject, make_user, organizer, make_event
+):
+    event = make_event(organizer)
+    with app.app_context():
+        token = create_access_token(identity=subject or " ", additional_claims={"role": "admin", "sid": "s"})
+    headers = {"Authorization": f"Bearer {token}"}
+    booking = {
+        "event_id": str(event.id),
+        "items": [{"ticket_type_id": str(event.ticket_types[0].id), "quantity": 1}],
+    }
+    for response in (client.get("/api/v1/auth/me", headers=headers),
+                     client.post("/api/v1/bookings", json=booking, headers=headers),
+                     client.get(f"/api/v1/bookings/{uuid.uuid4()}", headers=headers),
+                     client.get("/api/v1/bookings", headers=headers)):  # fmt: skip
+        assert_error_shape(response, [401])

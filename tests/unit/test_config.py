@@ -61,3 +61,11 @@ def test_production_refuses_a_short_jwt_secret():
 def test_unusable_settings_name_their_variable(env, variable):
     with pytest.raises(ConfigError, match=variable):
         Settings.from_env(env)
+
+
+def test_redis_timeouts_are_seconds_above_zero():
+    settings = Settings.from_env({"REDIS_SOCKET_TIMEOUT": "2.5"})
+    assert (settings.redis_socket_timeout, settings.redis_connect_timeout) == (2.5, 0.5)
+    for bad in ("soon", "0", "-1"):
+        with pytest.raises(ConfigError, match="REDIS_CONNECT_TIMEOUT"):
+            Settings.from_env({"REDIS_CONNECT_TIMEOUT": bad})
