@@ -2,21 +2,33 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(shell cat setup.cfg pyproject.toml | cksum | cut -d' ' -f1)
+SUM := $(shell cat setup.cfg pyproject.toml | cksum | cut -d' ' -f1)
+STAMP := $(VENV)/.installed-$(SUM)
+# `make run` installs only what running needs: the app and [local] (honcho, the mail sink).
+RUN_STAMP := $(VENV)/.installed-run-$(SUM)
+ALL_EXTRAS := local,test,dev
 REDIS_URL ?= redis://127.0.0.1:6379/0
 PYTEST_ARGS ?=
 
 .PHONY: install run test lint format bench migrate
 
-$(STAMP): setup.cfg pyproject.toml
+define pip_install
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[test,dev]"
-	rm -f $(VENV)/.installed-* && touch $@
+	$(BIN)/python -m pip install --quiet -e ".[$(1)]"
+endef
+
+$(STAMP): setup.cfg pyproject.toml
+	$(call pip_install,$(ALL_EXTRAS))
+	rm -f $(VENV)/.installed-[0-9]* && touch $@
+
+$(RUN_STAMP): setup.cfg pyproject.toml
+	$(call pip_install,local)
+	rm -f $(VENV)/.installed-run-* && touch $@
 
 install: $(STAMP)
 
-migrate: install
+migrate: $(RUN_STAMP)
 	$(BIN)/alembic upgrade head
 
 run: migrate
@@ -27,10 +39,11 @@ run: migrate
 test: install
 	./.ci/ensure-services
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports --no-logo
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: install
-	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/lint-imports --no-logo
 
 format: install
 	$(BIN)/ruff format . && $(BIN)/ruff check --fix .

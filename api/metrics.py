@@ -1,5 +1,5 @@
 """Prometheus metrics at /metrics: HTTP requests of this API, and the engine's figures read at
-scrape time (queue depth, holds, allocation batches, task failures).
+scrape time (queue depth, holds, allocation batches, task failures) from a few Redis keys.
 
 Under gunicorn with several workers, set PROMETHEUS_MULTIPROC_DIR (an empty directory) so the
 request metrics of all workers are added up; without it each process reports its own.
@@ -20,28 +20,24 @@ from prometheus_client import (
     multiprocess,
 )
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
-from sqlalchemy import func, select
 
 from core import allocation_stats, runtime
-from core.booking_queue import BookingQueue
-from core.models import Booking
+from core.booking_queue import queue_for
 
 REQUESTS = Counter("boxoffice_http_requests_total", "HTTP requests", ["method", "endpoint", "status"])
 LATENCY = Histogram("boxoffice_http_request_seconds", "HTTP request latency", ["method", "endpoint"])
 
 
 class EngineCollector:
-    """Reads the shared figures from Redis and PostgreSQL when Prometheus scrapes."""
+    """Reads the shared figures from Redis when Prometheus scrapes (`core.allocation_stats`)."""
 
     def collect(self):
         client = runtime.redis_client()
-        queue = BookingQueue(client)
-        depth = sum(queue.queue_length(event_id) for event_id in queue.active_events())
         yield GaugeMetricFamily(
-            "boxoffice_queued_requests", "Requests waiting in allocation queues", value=depth
-        )
-        with runtime.database().unit_of_work() as uow:
-            held = uow.session.scalar(select(func.count()).where(Booking.status == "held"))
+            "boxoffice_queued_requests", "Requests waiting in allocation queues",
+            value=queue_for(client).queued_requests(),
+        )  # fmt: skip
+        held = allocation_stats.held_bookings(client, runtime.database())
         yield GaugeMetricFamily("boxoffice_held_bookings", "Bookings holding tickets unpaid", value=held)
         stats, failures = allocation_stats.read(client)
         yield CounterMetricFamily(

@@ -40,6 +40,7 @@ from bench import latency_chart, loadgen, references, report, servers
 from core import runtime
 from core.config import Settings
 from core.inventory import Line
+from core.jobs import Job
 from core.models import Booking, BookingLine, Event, Organization, TicketType, User, utcnow
 from core.services import bookings, holds
 from core.services.accounts import hash_password
@@ -200,7 +201,7 @@ def measure_engine(bench: Bench, scale: Scale, pg_reference: float) -> list[repo
     bench.prefill(event_id, tt_id, customers)
     with bench.worker():
         started = time.time()
-        runtime.dispatch("drain_event", event_id=str(event_id))
+        runtime.dispatch(Job.DRAIN_EVENT, event_id=str(event_id))
         finished = bench.wait_decided([event_id], scale.engine_requests)
     rate = scale.engine_requests / (finished - started)
     return [report.Figure("engine: decisions/s, one hot event (ref: PG 1-row UPDATE txn/s)", rate, "1/s",
@@ -377,7 +378,7 @@ def measure_many_events(bench: Bench, scale: Scale) -> list[report.Figure]:
         with _workers(bench, workers):
             started = time.time()
             for event_id, _ in events:
-                runtime.dispatch("drain_event", event_id=str(event_id))
+                runtime.dispatch(Job.DRAIN_EVENT, event_id=str(event_id))
             finished = bench.wait_decided([e for e, _ in events], total)
         rates[workers] = total / (finished - started)
     return [

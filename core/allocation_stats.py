@@ -1,12 +1,23 @@
 """Allocation figures kept in Redis, so every drainer on every machine adds to the same numbers
-and the API's /metrics can report them: batches, decisions, batch sizes and batch latency."""
+and the API's /metrics can report them: batches, decisions, batch sizes and batch latency.
+
+A scrape reads Redis only, but for the count of unpaid holds: that is counted in PostgreSQL at
+most once per `HELD_COUNT_SECONDS` by all web processes together, and counted afresh after each
+allocation batch (the batch drops the cached count). Expiries and payments show within that time.
+"""
 
 from __future__ import annotations
 
 import redis
+from sqlalchemy import func, select
+
+from core.db import Database
+from core.models import Booking
 
 KEY = "metrics:allocation"
 FAILURES_KEY = "metrics:task_failures"
+HELD_KEY = "metrics:held_bookings"
+HELD_COUNT_SECONDS = 15
 LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 SIZE_BUCKETS = (1, 10, 50, 100, 250, 500, 1000, 2500)
 
@@ -22,6 +33,7 @@ def record_batch(client: redis.Redis, size: int, seconds: float) -> None:
     for bound in SIZE_BUCKETS:
         if size <= bound:
             pipe.hincrby(KEY, f"size_le_{bound}", 1)
+    pipe.delete(HELD_KEY)  # the batch may have made holds: the next scrape counts again
     pipe.execute()
 
 
@@ -33,3 +45,14 @@ def read(client: redis.Redis) -> tuple[dict[str, float], dict[str, int]]:
     stats = {name: float(value) for name, value in client.hgetall(KEY).items()}
     failures = {name: int(value) for name, value in client.hgetall(FAILURES_KEY).items()}
     return stats, failures
+
+
+def held_bookings(client: redis.Redis, database: Database) -> int:
+    """Bookings holding tickets unpaid, from the shared cached count when there is one."""
+    cached = client.get(HELD_KEY)
+    if cached is not None:
+        return int(cached)
+    with database.unit_of_work() as uow:
+        held = uow.session.scalar(select(func.count()).where(Booking.status == "held"))
+    client.set(HELD_KEY, held, ex=HELD_COUNT_SECONDS)
+    return held

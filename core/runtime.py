@@ -15,8 +15,9 @@ from redis.retry import Retry
 
 from core.config import Settings
 from core.db import Database, database_for
+from core.jobs import Job
 
-JobDispatcher = Callable[[str, dict], None]
+JobDispatcher = Callable[[Job, dict], None]
 
 _settings: Settings | None = None
 _dispatcher: JobDispatcher | None = None
@@ -66,8 +67,10 @@ def _redis_for(url: str, **timeouts: float) -> redis.Redis:
     )
 
 
-def dispatch(job: str, **kwargs) -> None:
-    """Send a background job by name; call only after the data it refers to is committed."""
+def dispatch(job: Job, **kwargs) -> None:
+    """Send a background job; call only after the data it refers to is committed."""
+    if not isinstance(job, Job):
+        raise TypeError(f"dispatch takes a core.jobs.Job, not {job!r}: no task would receive it")
     if _dispatcher is None:
         raise RuntimeError("no job dispatcher configured: start the worker package first")
     _dispatcher(job, kwargs)

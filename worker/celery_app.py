@@ -11,6 +11,7 @@ from celery.signals import task_failure, worker_process_init
 
 from core import allocation_stats, runtime
 from core.config import Settings
+from core.jobs import Job, Periodic
 
 
 def make_celery(settings: Settings) -> Celery:
@@ -35,9 +36,14 @@ def make_celery(settings: Settings) -> Celery:
 celery_app = make_celery(runtime.settings())
 
 
-def dispatch_job(name: str, kwargs: dict) -> None:
+def job_task(job: Job | Periodic, **options):
+    """Register the decorated function as the task that runs `job`, under the job's one name."""
+    return celery_app.task(name=job.task_name, **options)
+
+
+def dispatch_job(job: Job, kwargs: dict) -> None:
     """How `core.runtime.dispatch` reaches Celery: by task name, with JSON arguments."""
-    celery_app.send_task(f"boxoffice.{name}", kwargs=kwargs)
+    celery_app.send_task(job.task_name, kwargs=kwargs)
 
 
 runtime.set_dispatcher(dispatch_job)

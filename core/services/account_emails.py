@@ -11,7 +11,7 @@ import logging
 
 from core import email_templates, runtime
 from core.email_templates import AccountRecipient
-from core.mail import send_message
+from core.mail import MailDeliveryError, send_message
 from core.services import accounts
 from core.services.accounts import AccountMail
 from core.services.notifications import smtp_settings
@@ -51,6 +51,12 @@ def send_account_email(kind: str, email: str) -> bool:
             )
         else:
             message = email_templates.registration_attempted(recipient)
-    send_message(smtp_settings(), message)
+    try:
+        send_message(smtp_settings(), message)
+    except MailDeliveryError as error:
+        if error.retryable:
+            raise
+        log.warning("%s mail to account %s refused: %s", kind, user.id, error)
+        return False
     log.info("sent %s mail to account %s", kind, user.id)
     return True

@@ -21,6 +21,7 @@ from core import runtime, sessions
 from core.account_tokens import LinkInvalid, Purpose, fingerprint, make_token, read_token
 from core.db import UnitOfWork
 from core.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
+from core.jobs import Job
 from core.models import ROLES, Organization, User, utcnow
 from core.services import audit
 from core.services.audit import AuditAction
@@ -34,7 +35,6 @@ MIN_PASSWORD_LENGTH = 8
 MAX_PASSWORD_LENGTH = 128
 ORGANIZATION_ROLES = frozenset({"staff", "organizer"})
 # The background job that mails an account's owner (`core.services.account_emails`).
-ACCOUNT_MAIL_JOB = "send_account_email"
 
 
 class AccountMail(StrEnum):
@@ -118,13 +118,15 @@ def register_customer(uow: UnitOfWork, email: str, password: str, name: str) -> 
             uow.session.rollback()
             created = False
     kind = AccountMail.VERIFY_EMAIL if created else AccountMail.REGISTRATION_ATTEMPTED
-    runtime.dispatch(ACCOUNT_MAIL_JOB, kind=kind.value, email=email)
+    runtime.dispatch(Job.SEND_ACCOUNT_EMAIL, kind=kind.value, email=email)
 
 
 def request_password_reset(email: str) -> None:
     """Have a reset link mailed to the address if it has an account. Reads nothing here: the
     worker finds the account, so the answer is the same work for any address."""
-    runtime.dispatch(ACCOUNT_MAIL_JOB, kind=AccountMail.PASSWORD_RESET.value, email=normalize_email(email))
+    runtime.dispatch(
+        Job.SEND_ACCOUNT_EMAIL, kind=AccountMail.PASSWORD_RESET.value, email=normalize_email(email)
+    )
 
 
 def password_reset_token(user: User) -> str:
@@ -193,7 +195,7 @@ def resend_verification(uow: UnitOfWork, user_id: uuid.UUID) -> None:
     user = get_user(uow, user_id)
     if user.email_verified_at is not None:
         raise Conflict("This email address is verified already.", name="email_already_verified")
-    runtime.dispatch(ACCOUNT_MAIL_JOB, kind=AccountMail.VERIFY_EMAIL.value, email=user.email)
+    runtime.dispatch(Job.SEND_ACCOUNT_EMAIL, kind=AccountMail.VERIFY_EMAIL.value, email=user.email)
 
 
 def check_may_book(role: str, email_verified: bool) -> None:

@@ -24,6 +24,7 @@ from core.booking_rules import BookingRequest, CustomerState, Decision, decide
 from core.bulk_insert import insert_rows
 from core.db import UnitOfWork
 from core.inventory import Inventory, lock_inventory
+from core.jobs import Job
 from core.models import Booking, BookingLine, utcnow
 from core.services import follow_ups
 from core.services.waitlist import promote_waitlist
@@ -182,6 +183,6 @@ def sweep_allocation_queues() -> list[str]:
     rescheduled = []
     for event_id in queue.active_events():
         if queue.forget_if_empty(event_id) and not queue.is_draining(event_id):
-            runtime.dispatch("drain_event", event_id=event_id)
+            runtime.dispatch(Job.DRAIN_EVENT, event_id=event_id)
             rescheduled.append(event_id)
     return rescheduled

@@ -20,6 +20,7 @@ from core.db import UnitOfWork
 from core.errors import Conflict, Invalid, NotFound, Unauthorized
 from core.event_snapshots import load_event_snapshot
 from core.inventory import Line, lock_inventory
+from core.jobs import Job
 from core.models import FINAL_BOOKING_STATUSES, Booking, Event, User, new_id, utcnow
 from core.services import audit, follow_ups, payments, refunds, tickets
 from core.services.audit import AuditAction
@@ -61,7 +62,7 @@ def request_booking(
             )
         return {"id": outcome.booking_id, "duplicate": True}
     if outcome.must_schedule_drain:
-        runtime.dispatch("drain_event", event_id=str(ask.event_id))
+        runtime.dispatch(Job.DRAIN_EVENT, event_id=str(ask.event_id))
     return {"id": outcome.booking_id, "status": "queued", "queue_position": outcome.queue_position}
 
 

@@ -25,6 +25,7 @@ from core.booking_rules import sales_closed
 from core.db import UnitOfWork
 from core.errors import Conflict, DomainError, Forbidden, NotFound, Unavailable
 from core.inventory import Inventory, Line, lock_inventory
+from core.jobs import Job
 from core.models import Booking, Payment, User, WebhookEvent, utcnow
 from core.payments import payment_provider
 from core.payments.provider import (
@@ -82,7 +83,7 @@ def prepare_checkouts(booking_ids: list[str], notify: str | None = None) -> list
         if payment is not None:
             ready.append(str(booking_id))
     if notify and ready:
-        runtime.dispatch("send_booking_emails", kind=notify, booking_ids=ready)
+        runtime.dispatch(Job.SEND_BOOKING_EMAILS, kind=notify, booking_ids=ready)
     if cause is not None:
         raise ProviderCallsFailed(again, cause)
     return ready
@@ -458,7 +459,7 @@ def record_webhook_event(provider: str, event: dict) -> bool:
         if uow.session.get(WebhookEvent, event["id"]) is not None:
             return False
         uow.session.add(WebhookEvent(id=event["id"], provider=provider, type=event["type"], payload=event))
-        uow.after_commit(lambda: runtime.dispatch("process_webhook_event", event_id=event["id"]))
+        uow.after_commit(lambda: runtime.dispatch(Job.PROCESS_WEBHOOK_EVENT, event_id=event["id"]))
         try:
             uow.commit()
         except IntegrityError:  # the same event, delivered twice at the same moment
@@ -559,13 +560,13 @@ def sweep_payments(now: dt.datetime | None = None) -> dict[str, int]:
         ).all()
         cancelled = refunds.unsettled_cancelled_events(uow)
     if unprepared:
-        runtime.dispatch("prepare_checkouts", booking_ids=unprepared)
+        runtime.dispatch(Job.PREPARE_CHECKOUTS, booking_ids=unprepared)
     if refund_ids:
-        runtime.dispatch("issue_refunds", refund_ids=refund_ids)
+        runtime.dispatch(Job.ISSUE_REFUNDS, refund_ids=refund_ids)
     for event_id in event_ids:
-        runtime.dispatch("process_webhook_event", event_id=event_id)
+        runtime.dispatch(Job.PROCESS_WEBHOOK_EVENT, event_id=event_id)
     for event_id in cancelled:
-        runtime.dispatch("settle_cancelled_event", event_id=event_id)
+        runtime.dispatch(Job.SETTLE_CANCELLED_EVENT, event_id=event_id)
     return {"checkouts": len(unprepared), "refunds": len(refund_ids), "events": len(event_ids),
             "cancelled_events": len(cancelled)}  # fmt: skip
 

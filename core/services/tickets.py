@@ -20,7 +20,7 @@ from core import runtime
 from core.db import UnitOfWork
 from core.errors import Conflict, Invalid, NotFound
 from core.formatting import booking_reference
-from core.models import Booking, Event, Ticket, TicketType, User, utcnow
+from core.models import Booking, Event, Ticket, TicketType, User, new_id, utcnow
 from core.services import audit, follow_ups
 from core.services.audit import AuditAction
 from core.services.events import get_event
@@ -90,7 +90,7 @@ def _new_tickets(booking: Booking, signer: TicketSigner, now: dt.datetime) -> li
     tickets = []
     for line in booking.lines:
         for _ in range(line.quantity):
-            ticket_id, code = uuid.uuid4(), new_ticket_code()
+            ticket_id, code = new_id(), new_ticket_code()  # a row id in time order; a secret code
             claims = TicketClaims(code=code, event_id=str(booking.event_id), ticket_id=str(ticket_id),
                                   issued_at=int(now.timestamp()))  # fmt: skip
             tickets.append(

@@ -3,24 +3,25 @@
 from __future__ import annotations
 
 from core import runtime
+from core.jobs import Job, Periodic
 from core.services import allocation, holds
-from worker.celery_app import celery_app
+from worker.celery_app import celery_app, job_task
 
 SWEEP_SECONDS = 2.0
 
 
-@celery_app.task(name="boxoffice.drain_event")
+@job_task(Job.DRAIN_EVENT)
 def drain_event(event_id: str) -> dict:
     report = allocation.drain_event_queue(event_id)
     return {"decided": report.decided, "batches": report.batches, "busy": report.busy}
 
 
-@celery_app.task(name="boxoffice.sweep_allocation_queues")
+@job_task(Periodic.SWEEP_ALLOCATION_QUEUES)
 def sweep_allocation_queues() -> list[str]:
     return allocation.sweep_allocation_queues()
 
 
-@celery_app.task(name="boxoffice.expire_holds")
+@job_task(Periodic.EXPIRE_HOLDS)
 def expire_holds() -> dict:
     report = holds.expire_holds()
     return {"expired_holds": report.expired_holds, "expired_waitlist": report.expired_waitlist,
@@ -29,9 +30,12 @@ def expire_holds() -> dict:
 
 celery_app.conf.beat_schedule.update(
     {
-        "sweep-allocation-queues": {"task": "boxoffice.sweep_allocation_queues", "schedule": SWEEP_SECONDS},
+        "sweep-allocation-queues": {
+            "task": Periodic.SWEEP_ALLOCATION_QUEUES.task_name,
+            "schedule": SWEEP_SECONDS,
+        },
         "expire-holds": {
-            "task": "boxoffice.expire_holds",
+            "task": Periodic.EXPIRE_HOLDS.task_name,
             "schedule": float(runtime.settings().hold_expiry_interval),
         },
     }

@@ -1,35 +1,28 @@
 """Mail tasks, about bookings and about accounts: retried with exponential back-off while the
-SMTP server cannot take the message."""
+SMTP server cannot take the message.
+
+Celery's own retry options do the waiting and counting. The services raise `MailDeliveryError`
+only for mail worth another try (a refused recipient is logged and given up there), and only
+the mails not yet sent are sent again.
+"""
 
 from __future__ import annotations
 
+from core.jobs import Job
 from core.mail import MailDeliveryError
 from core.services import account_emails, notifications
-from worker.celery_app import celery_app
+from worker.celery_app import job_task
 
-MAX_RETRIES = 8
-
-
-def backoff(retries: int) -> int:
-    """10 s, 20 s, 40 s ... capped at 30 minutes."""
-    return min(10 * 2**retries, 1800)
+# 10 s, 20 s, 40 s ... capped at 30 minutes.
+RETRY = {"autoretry_for": (MailDeliveryError,), "max_retries": 8, "retry_backoff": 10,
+         "retry_backoff_max": 1800, "retry_jitter": False}  # fmt: skip
 
 
-@celery_app.task(name="boxoffice.send_booking_emails", bind=True, max_retries=MAX_RETRIES)
-def send_booking_emails(self, kind: str, booking_ids: list[str], occasion: str = "") -> int:
-    try:
-        return notifications.send_booking_emails(kind, booking_ids, occasion)
-    except MailDeliveryError as error:
-        if not error.retryable:
-            raise
-        raise self.retry(exc=error, countdown=backoff(self.request.retries)) from error
+@job_task(Job.SEND_BOOKING_EMAILS, **RETRY)
+def send_booking_emails(kind: str, booking_ids: list[str], occasion: str = "") -> int:
+    return notifications.send_booking_emails(kind, booking_ids, occasion)
 
 
-@celery_app.task(name="boxoffice.send_account_email", bind=True, max_retries=MAX_RETRIES)
-def send_account_email(self, kind: str, email: str) -> bool:
-    try:
-        return account_emails.send_account_email(kind, email)
-    except MailDeliveryError as error:
-        if not error.retryable:
-            raise
-        raise self.retry(exc=error, countdown=backoff(self.request.retries)) from error
+@job_task(Job.SEND_ACCOUNT_EMAIL, **RETRY)
+def send_account_email(kind: str, email: str) -> bool:
+    return account_emails.send_account_email(kind, email)

@@ -7,9 +7,10 @@ with back-off, and only for the ids that failed; the services make a repeated ca
 from __future__ import annotations
 
 from core import runtime
+from core.jobs import Job, Periodic
 from core.payments.provider import PaymentProviderError, ProviderCallsFailed
 from core.services import payments, refunds
-from worker.celery_app import celery_app
+from worker.celery_app import celery_app, job_task
 
 MAX_RETRIES = 10
 SWEEP_SECONDS = 30.0
@@ -31,7 +32,7 @@ def _retry_failed(task, error: PaymentProviderError, ids_as: str, **kwargs):
     raise task.retry(exc=error, countdown=backoff(task.request.retries), kwargs=kwargs)
 
 
-@celery_app.task(name="boxoffice.prepare_checkouts", bind=True, max_retries=MAX_RETRIES)
+@job_task(Job.PREPARE_CHECKOUTS, bind=True, max_retries=MAX_RETRIES)
 def prepare_checkouts(self, booking_ids: list[str], notify: str | None = None) -> list[str]:
     try:
         return payments.prepare_checkouts(booking_ids, notify)
@@ -39,7 +40,7 @@ def prepare_checkouts(self, booking_ids: list[str], notify: str | None = None) -
         _retry_failed(self, error, "booking_ids", booking_ids=booking_ids, notify=notify)
 
 
-@celery_app.task(name="boxoffice.expire_checkouts", bind=True, max_retries=MAX_RETRIES)
+@job_task(Job.EXPIRE_CHECKOUTS, bind=True, max_retries=MAX_RETRIES)
 def expire_checkouts(self, booking_ids: list[str]) -> list[str]:
     try:
         return payments.expire_checkouts(booking_ids)
@@ -47,7 +48,7 @@ def expire_checkouts(self, booking_ids: list[str]) -> list[str]:
         _retry_failed(self, error, "booking_ids", booking_ids=booking_ids)
 
 
-@celery_app.task(name="boxoffice.process_webhook_event", bind=True, max_retries=MAX_RETRIES)
+@job_task(Job.PROCESS_WEBHOOK_EVENT, bind=True, max_retries=MAX_RETRIES)
 def process_webhook_event(self, event_id: str) -> str:
     try:
         return payments.process_webhook_event(event_id)
@@ -55,7 +56,7 @@ def process_webhook_event(self, event_id: str) -> str:
         _retry_failed(self, error, "event_id", event_id=event_id)
 
 
-@celery_app.task(name="boxoffice.issue_refunds", bind=True, max_retries=MAX_RETRIES)
+@job_task(Job.ISSUE_REFUNDS, bind=True, max_retries=MAX_RETRIES)
 def issue_refunds(self, refund_ids: list[str]) -> list[str]:
     try:
         return refunds.issue_refunds(refund_ids)
@@ -63,19 +64,19 @@ def issue_refunds(self, refund_ids: list[str]) -> list[str]:
         _retry_failed(self, error, "refund_ids", refund_ids=refund_ids)
 
 
-@celery_app.task(name="boxoffice.settle_cancelled_event")
+@job_task(Job.SETTLE_CANCELLED_EVENT)
 def settle_cancelled_event(event_id: str) -> dict:
     report = refunds.settle_cancelled_event(event_id, max_chunks=SETTLE_CHUNKS_PER_RUN)
     if not report.done:
-        runtime.dispatch("settle_cancelled_event", event_id=event_id)
+        runtime.dispatch(Job.SETTLE_CANCELLED_EVENT, event_id=event_id)
     return {"settled": report.settled, "refunds": report.refunds, "done": report.done}
 
 
-@celery_app.task(name="boxoffice.sweep_payments")
+@job_task(Periodic.SWEEP_PAYMENTS)
 def sweep_payments() -> dict:
     return payments.sweep_payments()
 
 
 celery_app.conf.beat_schedule.update(
-    {"sweep-payments": {"task": "boxoffice.sweep_payments", "schedule": SWEEP_SECONDS}}
+    {"sweep-payments": {"task": Periodic.SWEEP_PAYMENTS.task_name, "schedule": SWEEP_SECONDS}}
 )

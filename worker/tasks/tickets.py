@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+from core.jobs import Job, Periodic
 from core.services import tickets
-from worker.celery_app import celery_app
+from worker.celery_app import celery_app, job_task
 
 SWEEP_SECONDS = 60.0
 
 
-@celery_app.task(name="boxoffice.issue_tickets")
+@job_task(Job.ISSUE_TICKETS)
 def issue_tickets(booking_ids: list[str]) -> list[str]:
     return [str(booking_id) for booking_id in tickets.issue_tickets(booking_ids)]
 
 
-@celery_app.task(name="boxoffice.sweep_tickets")
+@job_task(Periodic.SWEEP_TICKETS)
 def sweep_tickets() -> list[str]:
     """Confirmed bookings still without tickets a minute later lost their job: issue them now."""
     missing = tickets.confirmed_bookings_without_tickets()
@@ -21,6 +22,6 @@ def sweep_tickets() -> list[str]:
 
 
 celery_app.conf.beat_schedule["sweep-tickets"] = {
-    "task": "boxoffice.sweep_tickets",
+    "task": Periodic.SWEEP_TICKETS.task_name,
     "schedule": SWEEP_SECONDS,
 }

@@ -1,0 +1,26 @@
+"""A ticket's row id is time-ordered like every other id; its code, the secret at the door, is not."""
+
+from __future__ import annotations
+
+import time
+
+from core.services import tickets
+from core.ticket_signing import CODE_LENGTH
+from tests.integration.booking_helpers import ask, drain
+
+
+def test_ticket_ids_are_uuid7_made_at_issue(db, organizer, make_event, make_user):
+    event = make_event(organizer, price=0, quota=10)
+    booking_id = ask(make_user(), event, 4)
+    drain(event)
+    before_ms = time.time_ns() // 1_000_000
+    tickets.issue_tickets([str(booking_id)])
+    after_ms = time.time_ns() // 1_000_000
+    with db.unit_of_work() as uow:
+        issued = tickets.booking_tickets(uow, booking_id)
+    assert len(issued) == 4
+    for ticket in issued:
+        assert ticket.id.version == 7
+        assert before_ms <= ticket.id.int >> 80 <= after_ms  # UUIDv7: milliseconds in the top 48 bits
+        assert len(ticket.code) == CODE_LENGTH
+    assert len({ticket.code for ticket in issued}) == 4
