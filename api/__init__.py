@@ -44,7 +44,7 @@ def create_app(config: Settings | None = None) -> Flask:
     for blueprint in BLUEPRINTS:
         api.register_blueprint(blueprint)
     app.register_blueprint(health.blp)
-    app.register_blueprint(docs.assets)
+    docs.init_app(app)
     metrics.init_app(app)
     CORS(app, origins=list(settings.cors_origins), expose_headers=["Location", "Retry-After", "ETag"])
     app.cli.add_command(create_admin_command)

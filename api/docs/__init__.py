@@ -2,7 +2,8 @@
 Swagger UI and ReDoc pages that show it.
 
 The pages load their scripts from `assets/` (pinned copies, see `assets/README.md`) through this
-app, never from a CDN, so they work offline and cannot change under us. What each operation
+app, never from a CDN, so they work offline and cannot change under us; their Content Security
+Policy holds them to this origin (ReDoc would otherwise fetch its vendor's logo). What each operation
 needs to be called with is read from the views themselves, so the document cannot disagree
 with them: an operation behind `jwt_required` is documented with the bearer scheme (and shows
 Swagger's padlock, so "Authorize" sends the token).
@@ -15,7 +16,7 @@ import inspect
 from pathlib import Path
 
 from apispec import BasePlugin
-from flask import Blueprint, Flask
+from flask import Blueprint, Flask, request
 from flask_jwt_extended import jwt_required
 
 URL_PREFIX = "/api/v1"
@@ -23,7 +24,15 @@ ASSETS_URL = f"{URL_PREFIX}/docs/assets"
 BEARER = "bearerAuth"
 INTRODUCTION = (Path(__file__).parent / "introduction.md").read_text(encoding="utf-8")
 
-assets = Blueprint("docs_assets", __name__, static_folder="assets", static_url_path=ASSETS_URL)
+_assets = Blueprint("docs_assets", __name__, static_folder="assets", static_url_path=ASSETS_URL)
+
+PAGES = frozenset({"api-docs.openapi_swagger_ui", "api-docs.openapi_redoc"})
+# Both viewers put inline scripts and styles in the page, and ReDoc runs its search in a worker.
+PAGE_POLICY = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; font-src 'self' data:; worker-src 'self' blob:; base-uri 'none'; "
+    "form-action 'none'; frame-ancestors 'none'"
+)
 
 # The code object of the function `jwt_required` wraps a view in: the same for every use.
 _JWT_GUARD = jwt_required()(lambda: None).__code__
@@ -64,6 +73,16 @@ def config() -> dict:
             },
         },
     }
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(_assets)
+
+    @app.after_request
+    def hold_pages_to_this_origin(response):
+        if request.endpoint in PAGES:
+            response.headers["Content-Security-Policy"] = PAGE_POLICY
+        return response
 
 
 class DocsPlugin(BasePlugin):

@@ -43,6 +43,7 @@ def _urls_in(html: str) -> list[str]:
 def test_doc_pages_load_everything_from_the_app_itself(client, page):
     answer = client.get(page)
     assert answer.status_code == 200
+    assert "default-src 'self'" in answer.headers["Content-Security-Policy"]
     html = answer.get_data(as_text=True)
     urls = _urls_in(html)
     assert urls, "the page loads its viewer from somewhere"
