@@ -38,6 +38,7 @@ run: migrate
 
 test: install
 	./.ci/ensure-services
+	./.ci/ensure-browser
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports --no-logo
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -12,7 +12,7 @@ from flask import Flask
 from flask_cors import CORS
 from sqlalchemy.exc import IntegrityError
 
-from api import auth, db, errors, metrics
+from api import auth, db, docs, errors, metrics
 from api.extensions import Api, limiter
 from api.resources import accounts, admin, back_office, bookings, events, health, organizer, payments, tickets
 from core import runtime
@@ -39,20 +39,7 @@ def create_app(config: Settings | None = None) -> Flask:
     runtime.set_dispatcher(_job_dispatcher())
     app = Flask(__name__)
     app.config.update(
-        API_TITLE="Boxoffice",
-        API_VERSION="v1",
-        OPENAPI_VERSION="3.1.0",
-        OPENAPI_URL_PREFIX="/api/v1",
-        OPENAPI_JSON_PATH="openapi.json",
-        OPENAPI_SWAGGER_UI_PATH="docs",
-        OPENAPI_SWAGGER_UI_URL="https://cdn.jsdelivr.net/npm/swagger-ui-dist/",
-        OPENAPI_REDOC_PATH="redoc",
-        OPENAPI_REDOC_URL="https://cdn.jsdelivr.net/npm/redoc/bundles/redoc.standalone.js",
-        API_SPEC_OPTIONS={
-            "components": {
-                "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}
-            }
-        },
+        **docs.config(),
         MAX_CONTENT_LENGTH=1024 * 1024,
         RATELIMIT_ENABLED=settings.rate_limits_enabled,
         RATELIMIT_STORAGE_URI=settings.redis_url,
@@ -63,10 +50,11 @@ def create_app(config: Settings | None = None) -> Flask:
     errors.init_app(app)
     auth.init_app(app)
     limiter.init_app(app)
-    api = Api(app)
+    api = Api(app, spec_kwargs={"extra_plugins": [docs.DocsPlugin(app)]})
     for blueprint in BLUEPRINTS:
         api.register_blueprint(blueprint)
     app.register_blueprint(health.blp)
+    docs.init_app(app)
     metrics.init_app(app)
     CORS(app, origins=list(settings.cors_origins), expose_headers=["Location", "Retry-After", "ETag"])
     app.cli.add_command(create_admin_command)
