@@ -18,6 +18,7 @@ from core.booking_rules import BookingRequest
 from core.db import UnitOfWork
 from core.errors import Conflict, DomainError, Invalid, NotFound
 from core.inventory import Line
+from core.jobs import Job
 from core.models import Booking, User, new_id, utcnow
 from core.services import audit, back_office
 from core.services.accounts import find_user_by_email, hash_password, normalize_email
@@ -99,7 +100,7 @@ def resend_tickets(uow: UnitOfWork, actor: User, booking_id: uuid.UUID) -> Booki
         audit.record(uow, actor, AuditAction.BOOKING_RESEND, "booking", booking.id, event.organization_id,
                      {"to": booking.user.email})  # fmt: skip
     occasion = f"resend-{count}-{secrets.token_hex(4)}"
-    uow.after_commit(lambda: runtime.dispatch("send_booking_emails", kind="tickets_issued",
+    uow.after_commit(lambda: runtime.dispatch(Job.SEND_BOOKING_EMAILS, kind="tickets_issued",
                                               booking_ids=[str(booking.id)], occasion=occasion))  # fmt: skip
     uow.commit()
     return booking
