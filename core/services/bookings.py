@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from core import runtime
+from core import links, runtime
 from core.booking_queue import Accepted, SessionRevoked, queue_for
 from core.booking_rules import BookingRequest
 from core.db import UnitOfWork
@@ -168,7 +168,9 @@ def booking_view(uow: UnitOfWork, booking: Booking) -> dict:
         "decided_at": booking.decided_at,
         "is_final": booking.status in FINAL_BOOKING_STATUSES,
         "payment": payments.payment_view(uow, booking),
-        "tickets_url": f"/api/v1/bookings/{booking.id}/tickets" if booking.status == "confirmed" else None,
+        "tickets_url": links.BOOKING_TICKETS.path(booking_id=booking.id)
+        if booking.status == "confirmed"
+        else None,
     }
 
 
