@@ -15,10 +15,10 @@ from sqlalchemy import select
 
 from core import links, runtime
 from core.booking_queue import Accepted, SessionRevoked, queue_for
-from core.booking_rules import BookingRequest
+from core.booking_rules import BookingRequest, sales_closed
 from core.db import UnitOfWork
 from core.errors import Conflict, Invalid, NotFound, Unauthorized
-from core.event_snapshots import load_event_snapshot
+from core.event_snapshots import EventSnapshot, load_event_snapshot
 from core.inventory import Line, lock_inventory
 from core.models import FINAL_BOOKING_STATUSES, Booking, Event, User, new_id, utcnow
 from core.services import follow_ups, payments, refunds, tickets
@@ -64,38 +64,29 @@ def request_booking(
     return {"id": outcome.booking_id, "status": "queued", "queue_position": outcome.queue_position}
 
 
-def _check_against_snapshot(snapshot: dict | None, ask: BookingAsk, now: dt.datetime) -> None:
-    if snapshot is None or snapshot["status"] == "draft":
+def _check_against_snapshot(snapshot: EventSnapshot | None, ask: BookingAsk, now: dt.datetime) -> None:
+    if snapshot is None or snapshot.status == "draft":
         raise NotFound("No such event.")
-    if snapshot["status"] == "cancelled":
+    closed = sales_closed(snapshot, now)
+    if closed == "event_cancelled":
         raise Conflict("This event was cancelled.", name="event_cancelled")
-    if not _sales_open(snapshot, now):
+    if closed:
         raise Conflict("Tickets for this event are not on sale now.", name="sales_closed")
-    known = set(snapshot["ticket_types"])
-    ticket_type_ids = [str(line.ticket_type_id) for line in ask.items]
+    ticket_type_ids = [line.ticket_type_id for line in ask.items]
     if len(set(ticket_type_ids)) != len(ticket_type_ids):
         raise Invalid("List each ticket type once.", name="duplicate_ticket_type")
-    unknown = [tt for tt in ticket_type_ids if tt not in known]
+    unknown = [str(tt) for tt in ticket_type_ids if tt not in snapshot.ticket_types]
     if unknown:
         raise Invalid(
             "These ticket types are not sold for this event.", name="unknown_ticket_type",
             details={"ticket_type_ids": unknown},
         )  # fmt: skip
     quantity = sum(line.quantity for line in ask.items)
-    if quantity > snapshot["max_per_booking"]:
+    if quantity > snapshot.max_per_booking:
         raise Invalid(
-            f"At most {snapshot['max_per_booking']} tickets per booking for this event.",
+            f"At most {snapshot.max_per_booking} tickets per booking for this event.",
             name="limit_exceeded",
         )
-
-
-def _sales_open(snapshot: dict, now: dt.datetime) -> bool:
-    start, end = snapshot["sales_start"], snapshot["sales_end"]
-    if start and now < dt.datetime.fromisoformat(start):
-        return False
-    if end and now >= dt.datetime.fromisoformat(end):
-        return False
-    return now < dt.datetime.fromisoformat(snapshot["starts_at"])
 
 
 def _fingerprint(ask: BookingAsk) -> str:

@@ -273,7 +273,7 @@ def _settle_paid_booking(uow: UnitOfWork, inventory: Inventory, booking: Booking
     if booking.status == "held":
         inventory.confirm_held(lines)
         outcome = "confirmed"
-    elif booking.status == "expired" and not sales_closed(inventory, now) and inventory.fits(lines):
+    elif booking.status == "expired" and not sales_closed(inventory.event, now) and inventory.fits(lines):
         inventory.sell(lines)
         outcome = "confirmed_after_hold_expired"
     else:

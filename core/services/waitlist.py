@@ -22,7 +22,7 @@ def promote_waitlist(uow: UnitOfWork, inventory: Inventory, now: dt.datetime) ->
     wants more than is free) keeps its place and the next one is tried.
     """
     promoted: list[Booking] = []
-    if inventory.free() == 0 or sales_closed(inventory, now):
+    if inventory.free() == 0 or sales_closed(inventory.event, now):
         return promoted
     after_seq = -1
     while inventory.free() > 0:
