@@ -9,8 +9,9 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 
 from core.db import UnitOfWork
-from core.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
+from core.errors import Conflict, Invalid, NotFound, Unauthorized
 from core.models import ROLES, Organization, User
+from core.services.permissions import require_admin
 
 # Argon2id with the library's defaults: deliberately slow, memory-hard.
 _hasher = PasswordHasher()
@@ -113,8 +114,3 @@ def update_user(uow: UnitOfWork, actor: User, user_id: uuid.UUID, changes: dict)
     user.role, user.organization_id = role, organization_id
     uow.commit()
     return user
-
-
-def require_admin(actor: User) -> None:
-    if actor.role != "admin":
-        raise Forbidden("Only administrators may do this.")

@@ -22,7 +22,7 @@ from core.event_snapshots import EventSnapshot, load_event_snapshot
 from core.inventory import Line, lock_inventory
 from core.models import FINAL_BOOKING_STATUSES, Booking, Event, User, new_id, utcnow
 from core.services import follow_ups, payments, refunds, tickets
-from core.services.permissions import is_organizer_of
+from core.services.permissions import may_read_booking
 from core.services.waitlist import promote_waitlist, waitlist_position
 
 
@@ -133,13 +133,51 @@ def get_booking(uow: UnitOfWork, booking_id: uuid.UUID) -> Booking:
 
 
 def can_see_booking(uow: UnitOfWork, actor: User, customer_id: uuid.UUID, event_id: uuid.UUID) -> bool:
-    if actor.id == customer_id:
+    if actor.id == customer_id:  # the common case needs no event
         return True
-    event = uow.session.get(Event, event_id)
-    return event is not None and is_organizer_of(actor, event)
+    return may_read_booking(actor, customer_id, uow.session.get(Event, event_id))
+
+
+def readable_booking(uow: UnitOfWork, actor: User, booking_id: uuid.UUID) -> Booking:
+    """The booking, if `actor` may read it; to anyone else it does not exist."""
+    booking = get_booking(uow, booking_id)
+    if not can_see_booking(uow, actor, booking.user_id, booking.event_id):
+        raise NotFound("No such booking.")
+    return booking
+
+
+def read_booking(actor_id: uuid.UUID, booking_id: uuid.UUID) -> dict:
+    """The booking as `actor_id` may see it: from Redis while queued, else from PostgreSQL.
+
+    A queued request polled by its own customer is answered from Redis alone: that is the
+    polling hot path of a rush, and it never waits for PostgreSQL.
+    """
+    queued = queued_booking_view(booking_id)
+    if queued is not None and queued[0] == actor_id:
+        return queued[2]
+    with runtime.database().unit_of_work() as uow:
+        if queued is not None:
+            customer_id, event_id, view = queued
+            if not can_see_booking(uow, _reader(uow, actor_id), customer_id, event_id):
+                raise NotFound("No such booking.")
+            return view
+        booking = get_booking(uow, booking_id)
+        if booking.user_id != actor_id and not can_see_booking(
+            uow, _reader(uow, actor_id), booking.user_id, booking.event_id
+        ):
+            raise NotFound("No such booking.")
+        return booking_view(uow, booking)
+
+
+def _reader(uow: UnitOfWork, actor_id: uuid.UUID) -> User:
+    actor = uow.session.get(User, actor_id)
+    if actor is None:
+        raise Unauthorized("Your account no longer exists; sign in again.", name="unknown_user")
+    return actor
 
 
 def booking_view(uow: UnitOfWork, booking: Booking) -> dict:
+    tickets_path = links.BOOKING_TICKETS.path(booking_id=booking.id)
     return {
         "id": booking.id,
         "event_id": booking.event_id,
@@ -159,9 +197,7 @@ def booking_view(uow: UnitOfWork, booking: Booking) -> dict:
         "decided_at": booking.decided_at,
         "is_final": booking.status in FINAL_BOOKING_STATUSES,
         "payment": payments.payment_view(uow, booking),
-        "tickets_url": links.BOOKING_TICKETS.path(booking_id=booking.id)
-        if booking.status == "confirmed"
-        else None,
+        "tickets_url": tickets_path if booking.status == "confirmed" else None,
     }
 
 

@@ -51,6 +51,13 @@ def get_event(uow: UnitOfWork, event_id: uuid.UUID) -> Event:
     return event
 
 
+def get_event_for_organizers(uow: UnitOfWork, actor: User, event_id: uuid.UUID) -> Event:
+    """The event, for its organizers and admins only (its payments, refunds, waitlist, figures)."""
+    event = get_event(uow, event_id)
+    require_organizer_of(actor, event)
+    return event
+
+
 def get_visible_event(uow: UnitOfWork, event_id: uuid.UUID, actor: User | None) -> Event:
     """Published and cancelled events are public; a draft is visible to its organizers only."""
     event = get_event(uow, event_id)
