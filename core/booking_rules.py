@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from core.inventory import Inventory, Line
 
@@ -49,9 +50,17 @@ class Decision:
     unit_prices: dict[uuid.UUID, int] = field(default_factory=dict)
 
 
-def sales_closed(inventory: Inventory, at: dt.datetime) -> str | None:
+class SalesWindow(Protocol):
+    """What the sales rule reads: the locked `Event`, or the API's cached `EventSnapshot`."""
+
+    status: str
+    starts_at: dt.datetime
+    sales_start: dt.datetime | None
+    sales_end: dt.datetime | None
+
+
+def sales_closed(event: SalesWindow, at: dt.datetime) -> str | None:
     """Why sales were closed at `at`, or None if they were open."""
-    event = inventory.event
     if event.status == "cancelled":
         return "event_cancelled"
     if event.status != "published":
@@ -67,7 +76,7 @@ def decide(request: BookingRequest, inventory: Inventory, customer: CustomerStat
     """Decide one request and apply it to the inventory and the customer's state."""
     if request.complimentary:
         return _decide_complimentary(request, inventory)
-    closed = sales_closed(inventory, request.requested_at)
+    closed = sales_closed(inventory.event, request.requested_at)
     if closed:
         return Decision("rejected", closed)
     if not inventory.knows(request.lines):

@@ -1,17 +1,23 @@
 """A cached view of each event in Redis, so the booking API validates requests without PostgreSQL.
 
 It is only a first check that turns away obviously bad requests quickly: the drainer decides
-against the database. Every change to an event drops the snapshot after commit; a short expiry
-bounds the life of one rebuilt from a read that raced with a change. Each process also keeps
-what it read for a second, which saves a Redis round trip on nearly every booking in a rush.
+against the database, by the same `sales_closed` rule. Every change to an event drops the
+snapshot after commit; a short expiry bounds the life of one rebuilt from a read that raced
+with a change. Each process also keeps what it read for a second, which saves a Redis round
+trip on nearly every booking in a rush. That local cache is bounded and holds real events only:
+an unknown id is remembered (briefly) in Redis alone, so requests for random ids can neither
+grow a web process's memory nor push the events on sale out of its cache.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-import time
+import threading
 import uuid
+from dataclasses import dataclass
+
+from cachetools import TTLCache
 
 from core import runtime
 from core.models import Event
@@ -19,41 +25,87 @@ from core.models import Event
 SNAPSHOT_TTL = 30
 MISSING_TTL = 5
 LOCAL_SECONDS = 1.0
+LOCAL_EVENTS = 1024
+_MISSING = json.dumps({"missing": True})
 
-_local: dict[str, tuple[float, dict | None]] = {}
+
+@dataclass(frozen=True)
+class EventSnapshot:
+    """What a booking request is checked against before it is queued."""
+
+    id: uuid.UUID
+    status: str
+    starts_at: dt.datetime
+    sales_start: dt.datetime | None
+    sales_end: dt.datetime | None
+    max_per_booking: int
+    ticket_types: frozenset[uuid.UUID]
+
+    @classmethod
+    def of(cls, event: Event) -> EventSnapshot:
+        return cls(
+            id=event.id, status=event.status, starts_at=event.starts_at, sales_start=event.sales_start,
+            sales_end=event.sales_end, max_per_booking=event.max_per_booking,
+            ticket_types=frozenset(tt.id for tt in event.ticket_types),
+        )  # fmt: skip
+
+    def to_json(self) -> str:
+        return json.dumps({
+            "id": str(self.id), "status": self.status, "starts_at": self.starts_at.isoformat(),
+            "sales_start": _iso(self.sales_start), "sales_end": _iso(self.sales_end),
+            "max_per_booking": self.max_per_booking, "ticket_types": sorted(map(str, self.ticket_types)),
+        })  # fmt: skip
+
+    @classmethod
+    def from_json(cls, raw: str | bytes) -> EventSnapshot | None:
+        """The snapshot stored in Redis, or None where Redis remembers that there is no event."""
+        data = json.loads(raw)
+        if data.get("missing"):
+            return None
+        return cls(
+            id=uuid.UUID(data["id"]), status=data["status"],
+            starts_at=dt.datetime.fromisoformat(data["starts_at"]),
+            sales_start=_datetime(data["sales_start"]), sales_end=_datetime(data["sales_end"]),
+            max_per_booking=data["max_per_booking"],
+            ticket_types=frozenset(uuid.UUID(tt) for tt in data["ticket_types"]),
+        )  # fmt: skip
+
+
+# cachetools' caches are not thread-safe, and a web process serves requests on several threads.
+_local: TTLCache[uuid.UUID, EventSnapshot] = TTLCache(maxsize=LOCAL_EVENTS, ttl=LOCAL_SECONDS)
+_local_lock = threading.Lock()
 
 
 def _key(event_id) -> str:
     return f"event:{event_id}:snapshot"
 
 
-def load_event_snapshot(event_id: uuid.UUID) -> dict | None:
+def load_event_snapshot(event_id: uuid.UUID) -> EventSnapshot | None:
     """The event's snapshot, or None if there is no such event."""
-    key = _key(event_id)
-    now = time.monotonic()
-    cached = _local.get(key)
-    if cached and now - cached[0] < LOCAL_SECONDS:
-        return cached[1]
-    snapshot = _load_shared(event_id)
-    _local[key] = (now, snapshot)
+    with _local_lock:
+        snapshot = _local.get(event_id)
+    if snapshot is None:
+        snapshot = _load_shared(event_id)
+        if snapshot is not None:
+            with _local_lock:
+                _local[event_id] = snapshot
     return snapshot
 
 
-def _load_shared(event_id: uuid.UUID) -> dict | None:
+def _load_shared(event_id: uuid.UUID) -> EventSnapshot | None:
     redis = runtime.redis_client()
     raw = redis.get(_key(event_id))
     if raw is None:
         with runtime.database().unit_of_work() as uow:
             event = uow.session.get(Event, event_id)
-            snapshot = _snapshot(event) if event else {"missing": True}
-        raw = json.dumps(snapshot)
+            raw = EventSnapshot.of(event).to_json() if event else _MISSING
         redis.set(_key(event_id), raw, ex=MISSING_TTL if event is None else SNAPSHOT_TTL)
-    snapshot = json.loads(raw)
-    return None if snapshot.get("missing") else snapshot
+    return EventSnapshot.from_json(raw)
 
 
 def forget_event_snapshot(event_id: uuid.UUID) -> None:
-    _local.pop(_key(event_id), None)
+    with _local_lock:
+        _local.pop(event_id, None)
     runtime.redis_client().delete(_key(event_id))
 
 
@@ -61,15 +113,5 @@ def _iso(value: dt.datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
-def _snapshot(event: Event) -> dict:
-    return {
-        "id": str(event.id),
-        "status": event.status,
-        "organization_id": str(event.organization_id),
-        "starts_at": _iso(event.starts_at),
-        "sales_start": _iso(event.sales_start),
-        "sales_end": _iso(event.sales_end),
-        "max_per_booking": event.max_per_booking,
-        "waitlist_enabled": event.waitlist_enabled,
-        "ticket_types": [str(tt.id) for tt in event.ticket_types],
-    }
+def _datetime(value: str | None) -> dt.datetime | None:
+    return dt.datetime.fromisoformat(value) if value else None

@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, case, func, select
 
 from core.db import UnitOfWork
 from core.errors import NotFound
@@ -35,29 +35,16 @@ class Inventory:
         return all(line.ticket_type_id in self.ticket_types for line in lines)
 
     def free(self) -> int:
-        """Tickets free across all ticket types, capped by the event's capacity."""
-        total = sum(max(tt.quota - tt.held - tt.sold, 0) for tt in self.ticket_types.values())
-        if self.event.capacity is not None:
-            total = min(total, self.event.capacity - self.event.held - self.event.sold)
-        return max(total, 0)
+        return event_free(self.event, self.ticket_types.values())
 
     def fits(self, lines: Iterable[Line]) -> bool:
         lines = list(lines)
         if not self.knows(lines):
             return False
-        wanted = sum(line.quantity for line in lines)
-        if (
-            self.event.capacity is not None
-            and self.event.held + self.event.sold + wanted > self.event.capacity
-        ):
+        left = _capacity_left(self.event)
+        if left is not None and sum(line.quantity for line in lines) > left:
             return False
-        return all(
-            self.ticket_types[line.ticket_type_id].quota
-            - self.ticket_types[line.ticket_type_id].held
-            - self.ticket_types[line.ticket_type_id].sold
-            >= line.quantity
-            for line in lines
-        )
+        return all(_quota_left(self.ticket_types[line.ticket_type_id]) >= line.quantity for line in lines)
 
     def price(self, line: Line) -> int:
         return current_price(self.ticket_types[line.ticket_type_id])
@@ -103,3 +90,48 @@ def lock_inventory(uow: UnitOfWork, event_id: uuid.UUID) -> Inventory:
         .execution_options(**fresh)
     ).all()
     return Inventory(event, ticket_types)
+
+
+# --- availability: one rule, in Python and in SQL ---------------------------------------------
+# A ticket type has `quota - held - sold` left; an event's overall `capacity` (if set) caps the
+# sum over its ticket types. Nothing is ever less than zero free. `event_free_sql` is the same
+# rule for queries, and a test checks that the two agree.
+
+
+def _quota_left(ticket_type: TicketType) -> int:
+    return ticket_type.quota - ticket_type.held - ticket_type.sold
+
+
+def _capacity_left(event: Event) -> int | None:
+    return None if event.capacity is None else event.capacity - event.held - event.sold
+
+
+def ticket_type_free(event: Event, ticket_type: TicketType) -> int:
+    """Tickets of this type still free, capped by what the event's capacity leaves."""
+    left = _capacity_left(event)
+    free = _quota_left(ticket_type) if left is None else min(_quota_left(ticket_type), left)
+    return max(free, 0)
+
+
+def event_free(event: Event, ticket_types: Iterable[TicketType]) -> int:
+    """Tickets free across all ticket types, capped by the event's capacity."""
+    free = sum(max(_quota_left(tt), 0) for tt in ticket_types)
+    left = _capacity_left(event)
+    return max(free if left is None else min(free, left), 0)
+
+
+def _at_least_zero(value) -> ColumnElement[int]:
+    return case((value > 0, value), else_=0)
+
+
+def event_free_sql() -> ColumnElement[int]:
+    """`event_free` of the row's event, as an SQL expression over `Event` (portable SQL only)."""
+    quota_left = TicketType.quota - TicketType.held - TicketType.sold
+    by_type = (
+        select(func.coalesce(func.sum(_at_least_zero(quota_left)), 0))
+        .where(TicketType.event_id == Event.id)
+        .scalar_subquery()
+    )
+    left = Event.capacity - Event.held - Event.sold
+    capped = case((Event.capacity.is_(None), by_type), (left < by_type, left), else_=by_type)
+    return _at_least_zero(capped)

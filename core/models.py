@@ -190,10 +190,6 @@ class TicketType(Base):
 
     event: Mapped[Event] = relationship(back_populates="ticket_types")
 
-    @property
-    def available(self) -> int:
-        return self.quota - self.held - self.sold
-
 
 class Booking(Base):
     __tablename__ = "booking"

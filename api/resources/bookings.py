@@ -17,7 +17,7 @@ from api.extensions import limiter
 from api.input import InputSchema
 from api.pagination import paginate_select
 from core import runtime
-from core.errors import Invalid, NotFound
+from core.errors import Invalid
 from core.inventory import Line
 from core.models import BOOKING_STATUSES, PAYMENT_STATUSES
 from core.services import accounts, bookings, payments
@@ -118,26 +118,6 @@ def _idempotency_key() -> str | None:
     return key
 
 
-def current_view(booking_id, actor_id=None) -> dict:
-    """The booking as its reader may see it: from Redis while queued, else from PostgreSQL."""
-    actor_id = actor_id or current_user_id()
-    queued = bookings.queued_booking_view(booking_id)
-    if queued is not None:
-        customer_id, event_id, view = queued
-        if customer_id != actor_id and not bookings.can_see_booking(
-            request_uow(), current_actor(), customer_id, event_id
-        ):
-            raise NotFound("No such booking.")
-        return view
-    uow = request_uow()
-    booking = bookings.get_booking(uow, booking_id)
-    if booking.user_id != actor_id and not bookings.can_see_booking(
-        uow, current_actor(), booking.user_id, booking.event_id
-    ):
-        raise NotFound("No such booking.")
-    return bookings.booking_view(uow, booking)
-
-
 @blp.route("")
 class Bookings(MethodView):
     decorators = [limiter.limit(_booking_limit, methods=["POST"])]
@@ -163,7 +143,7 @@ class Bookings(MethodView):
         )
         user_id = current_user_id()
         accepted = bookings.request_booking(user_id, ask, key, session_id=current_session_id())
-        view = current_view(accepted["id"], user_id) if accepted.get("duplicate") else accepted
+        view = bookings.read_booking(user_id, accepted["id"]) if accepted.get("duplicate") else accepted
         headers = {"Location": url_for("bookings.BookingById", booking_id=view["id"]), **_retry_after(view)}
         return view, 202, headers
 
@@ -186,7 +166,7 @@ class BookingById(MethodView):
     @blp.response(200, BookingOut)
     def get(self, booking_id):
         """A booking's status; `Retry-After` says when to poll again while it is not final."""
-        view = current_view(booking_id)
+        view = bookings.read_booking(current_user_id(), booking_id)
         return view, 200, _retry_after(view)
 
 

@@ -12,7 +12,6 @@ from api.auth import current_actor
 from api.db import request_uow
 from api.input import InputSchema
 from api.pagination import paginate_select
-from core import runtime
 from core.errors import PreconditionRequired
 from core.services import events
 from core.services.calendar import event_calendar
@@ -235,7 +234,7 @@ class CalendarFile(MethodView):
     def get(self, event_id):
         """The event as an iCalendar file."""
         event = events.get_visible_event(request_uow(), event_id, None)
-        body = event_calendar(event, runtime.settings().public_base_url)
+        body = event_calendar(event)
         return Response(
             body,
             mimetype="text/calendar",

@@ -14,9 +14,7 @@ from api.input import InputSchema
 from api.pagination import paginate_select
 from api.resources.events import TicketTypeOut
 from core.models import PAYMENT_STATUSES, REFUND_STATUSES
-from core.services import events, payments, refunds, stats
-from core.services.permissions import require_organizer_of
-from core.services.waitlist import waitlist_query
+from core.services import events, payments, refunds, stats, waitlist
 
 blp = Blueprint("organizer", __name__, url_prefix="/api/v1/events", description="Organizer views of an event")
 
@@ -38,21 +36,9 @@ class Waitlist(MethodView):
     @blp.paginate()
     def get(self, event_id, pagination_parameters):
         """The waitlist, first to be served first."""
-        uow = request_uow()
-        require_organizer_of(current_actor(), events.get_event(uow, event_id))
-        page = paginate_select(uow.session, waitlist_query(event_id), pagination_parameters)
-        return [
-            {
-                "position": pagination_parameters.first_item + index + 1,
-                "booking_id": booking.id,
-                "user_id": booking.user_id,
-                "customer_name": booking.user.name,
-                "customer_email": booking.user.email,
-                "quantity": sum(line.quantity for line in booking.lines),
-                "requested_at": booking.requested_at,
-            }
-            for index, booking in enumerate(page)
-        ]
+        uow = _organizers_event(event_id)
+        page = paginate_select(uow.session, waitlist.waitlist_query(event_id), pagination_parameters)
+        return waitlist.waitlist_entries(page, first_position=pagination_parameters.first_item + 1)
 
 
 class PaymentOut(Schema):
@@ -93,7 +79,7 @@ class RefundQuery(InputSchema):
 
 def _organizers_event(event_id):
     uow = request_uow()
-    require_organizer_of(current_actor(), events.get_event(uow, event_id))
+    events.get_event_for_organizers(uow, current_actor(), event_id)
     return uow
 
 

@@ -11,7 +11,6 @@ from marshmallow import Schema, fields, validate
 from api.auth import current_actor
 from api.db import request_uow
 from api.input import InputSchema
-from core.errors import NotFound
 from core.formatting import booking_reference
 from core.services import bookings, tickets
 
@@ -46,10 +45,7 @@ class PublicKeyOut(Schema):
 
 def _readable_booking(booking_id):
     uow = request_uow()
-    booking = bookings.get_booking(uow, booking_id)
-    if not bookings.can_see_booking(uow, current_actor(), booking.user_id, booking.event_id):
-        raise NotFound("No such booking.")
-    return uow, booking
+    return uow, bookings.readable_booking(uow, current_actor(), booking_id)
 
 
 @blp.route("/bookings/<uuid:booking_id>/tickets")

@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 import redis
 
+from core import links
 from core.payments.provider import (
     Checkout,
     CheckoutRequest,
@@ -138,7 +139,7 @@ class LocalProvider:
     # --- the checkout page ----------------------------------------------------------------
 
     def page_url(self, session_id: str) -> str:
-        return f"{self._base_url}/api/v1/payments/local/{session_id}"
+        return links.LOCAL_CHECKOUT.url(base_url=self._base_url, session_id=session_id)
 
     def session(self, session_id: str) -> dict[str, Any]:
         """The session as the page shows it (amount, lines, status), with its expiry applied."""

@@ -17,7 +17,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from core import runtime, sessions
+from core import links, runtime, sessions
 from core.account_tokens import LinkInvalid, Purpose, fingerprint, make_token, read_token
 from core.db import UnitOfWork
 from core.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
@@ -25,6 +25,7 @@ from core.jobs import Job
 from core.models import ROLES, Organization, User, utcnow
 from core.services import audit
 from core.services.audit import AuditAction
+from core.services.permissions import require_admin
 
 # Argon2id with the library's defaults: deliberately slow, memory-hard.
 _hasher = PasswordHasher()
@@ -204,7 +205,7 @@ def check_may_book(role: str, email_verified: bool) -> None:
     if runtime.settings().require_verified_email and role == "customer" and not email_verified:
         raise Forbidden(
             "Verify your email address before booking: use the link we mailed you, or ask for "
-            "a new one at POST /api/v1/auth/verify-email/resend, then refresh your token.",
+            f"a new one at POST {links.RESEND_VERIFICATION.path()}, then refresh your token.",
             name="email_unverified",
         )
 
@@ -274,8 +275,3 @@ def update_user(uow: UnitOfWork, actor: User, user_id: uuid.UUID, changes: dict)
         setattr(user, name, value)
     uow.commit()
     return user
-
-
-def require_admin(actor: User) -> None:
-    if actor.role != "admin":
-        raise Forbidden("Only administrators may do this.")

@@ -13,18 +13,18 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from core import runtime
+from core import links, runtime
 from core.booking_queue import Accepted, SessionRevoked, queue_for
-from core.booking_rules import BookingRequest
+from core.booking_rules import BookingRequest, sales_closed
 from core.db import UnitOfWork
 from core.errors import Conflict, Invalid, NotFound, Unauthorized
-from core.event_snapshots import load_event_snapshot
+from core.event_snapshots import EventSnapshot, load_event_snapshot
 from core.inventory import Line, lock_inventory
 from core.jobs import Job
 from core.models import FINAL_BOOKING_STATUSES, Booking, Event, User, new_id, utcnow
 from core.services import audit, follow_ups, payments, refunds, tickets
 from core.services.audit import AuditAction
-from core.services.permissions import is_organizer_of
+from core.services.permissions import may_read_booking
 from core.services.waitlist import promote_waitlist, waitlist_position
 
 
@@ -66,38 +66,29 @@ def request_booking(
     return {"id": outcome.booking_id, "status": "queued", "queue_position": outcome.queue_position}
 
 
-def _check_against_snapshot(snapshot: dict | None, ask: BookingAsk, now: dt.datetime) -> None:
-    if snapshot is None or snapshot["status"] == "draft":
+def _check_against_snapshot(snapshot: EventSnapshot | None, ask: BookingAsk, now: dt.datetime) -> None:
+    if snapshot is None or snapshot.status == "draft":
         raise NotFound("No such event.")
-    if snapshot["status"] == "cancelled":
+    closed = sales_closed(snapshot, now)
+    if closed == "event_cancelled":
         raise Conflict("This event was cancelled.", name="event_cancelled")
-    if not _sales_open(snapshot, now):
+    if closed:
         raise Conflict("Tickets for this event are not on sale now.", name="sales_closed")
-    known = set(snapshot["ticket_types"])
-    ticket_type_ids = [str(line.ticket_type_id) for line in ask.items]
+    ticket_type_ids = [line.ticket_type_id for line in ask.items]
     if len(set(ticket_type_ids)) != len(ticket_type_ids):
         raise Invalid("List each ticket type once.", name="duplicate_ticket_type")
-    unknown = [tt for tt in ticket_type_ids if tt not in known]
+    unknown = [str(tt) for tt in ticket_type_ids if tt not in snapshot.ticket_types]
     if unknown:
         raise Invalid(
             "These ticket types are not sold for this event.", name="unknown_ticket_type",
             details={"ticket_type_ids": unknown},
         )  # fmt: skip
     quantity = sum(line.quantity for line in ask.items)
-    if quantity > snapshot["max_per_booking"]:
+    if quantity > snapshot.max_per_booking:
         raise Invalid(
-            f"At most {snapshot['max_per_booking']} tickets per booking for this event.",
+            f"At most {snapshot.max_per_booking} tickets per booking for this event.",
             name="limit_exceeded",
         )
-
-
-def _sales_open(snapshot: dict, now: dt.datetime) -> bool:
-    start, end = snapshot["sales_start"], snapshot["sales_end"]
-    if start and now < dt.datetime.fromisoformat(start):
-        return False
-    if end and now >= dt.datetime.fromisoformat(end):
-        return False
-    return now < dt.datetime.fromisoformat(snapshot["starts_at"])
 
 
 def _fingerprint(ask: BookingAsk) -> str:
@@ -144,13 +135,51 @@ def get_booking(uow: UnitOfWork, booking_id: uuid.UUID) -> Booking:
 
 
 def can_see_booking(uow: UnitOfWork, actor: User, customer_id: uuid.UUID, event_id: uuid.UUID) -> bool:
-    if actor.id == customer_id:
+    if actor.id == customer_id:  # the common case needs no event
         return True
-    event = uow.session.get(Event, event_id)
-    return event is not None and is_organizer_of(actor, event)
+    return may_read_booking(actor, customer_id, uow.session.get(Event, event_id))
+
+
+def readable_booking(uow: UnitOfWork, actor: User, booking_id: uuid.UUID) -> Booking:
+    """The booking, if `actor` may read it; to anyone else it does not exist."""
+    booking = get_booking(uow, booking_id)
+    if not can_see_booking(uow, actor, booking.user_id, booking.event_id):
+        raise NotFound("No such booking.")
+    return booking
+
+
+def read_booking(actor_id: uuid.UUID, booking_id: uuid.UUID) -> dict:
+    """The booking as `actor_id` may see it: from Redis while queued, else from PostgreSQL.
+
+    A queued request polled by its own customer is answered from Redis alone: that is the
+    polling hot path of a rush, and it never waits for PostgreSQL.
+    """
+    queued = queued_booking_view(booking_id)
+    if queued is not None and queued[0] == actor_id:
+        return queued[2]
+    with runtime.database().unit_of_work() as uow:
+        if queued is not None:
+            customer_id, event_id, view = queued
+            if not can_see_booking(uow, _reader(uow, actor_id), customer_id, event_id):
+                raise NotFound("No such booking.")
+            return view
+        booking = get_booking(uow, booking_id)
+        if booking.user_id != actor_id and not can_see_booking(
+            uow, _reader(uow, actor_id), booking.user_id, booking.event_id
+        ):
+            raise NotFound("No such booking.")
+        return booking_view(uow, booking)
+
+
+def _reader(uow: UnitOfWork, actor_id: uuid.UUID) -> User:
+    actor = uow.session.get(User, actor_id)
+    if actor is None:
+        raise Unauthorized("Your account no longer exists; sign in again.", name="unknown_user")
+    return actor
 
 
 def booking_view(uow: UnitOfWork, booking: Booking) -> dict:
+    tickets_path = links.BOOKING_TICKETS.path(booking_id=booking.id)
     return {
         "id": booking.id,
         "event_id": booking.event_id,
@@ -170,7 +199,7 @@ def booking_view(uow: UnitOfWork, booking: Booking) -> dict:
         "decided_at": booking.decided_at,
         "is_final": booking.status in FINAL_BOOKING_STATUSES,
         "payment": payments.payment_view(uow, booking),
-        "tickets_url": f"/api/v1/bookings/{booking.id}/tickets" if booking.status == "confirmed" else None,
+        "tickets_url": tickets_path if booking.status == "confirmed" else None,
     }
 
 

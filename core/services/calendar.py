@@ -5,10 +5,11 @@ from __future__ import annotations
 from icalendar import Calendar
 from icalendar import Event as CalendarEvent
 
+from core import links
 from core.models import Event, utcnow
 
 
-def event_calendar(event: Event, public_base_url: str) -> bytes:
+def event_calendar(event: Event) -> bytes:
     calendar = Calendar()
     calendar.add("prodid", "-//Boxoffice//Events//EN")
     calendar.add("version", "2.0")
@@ -26,7 +27,7 @@ def event_calendar(event: Event, public_base_url: str) -> bytes:
         entry.add("location", location)
     if event.latitude is not None:
         entry.add("geo", (event.latitude, event.longitude))
-    entry.add("url", f"{public_base_url}/api/v1/events/{event.id}")
+    entry.add("url", links.EVENT.url(event_id=event.id))
     entry.add("status", "CANCELLED" if event.status == "cancelled" else "CONFIRMED")
     entry.add("sequence", event.version)
     calendar.add_component(entry)

@@ -8,13 +8,13 @@ import uuid
 import zoneinfo
 from dataclasses import dataclass
 
-from sqlalchemy import Select, and_, exists, func, or_, select
+from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.orm import selectinload
 
 from core.db import UnitOfWork
 from core.errors import Conflict, Invalid, NotFound, PreconditionFailed
 from core.event_snapshots import forget_event_snapshot
-from core.inventory import Inventory, lock_inventory
+from core.inventory import Inventory, event_free, event_free_sql, lock_inventory, ticket_type_free
 from core.models import Event, Organization, TicketType, User, utcnow
 from core.pricing import current_price
 from core.services import audit, follow_ups
@@ -49,6 +49,13 @@ def get_event(uow: UnitOfWork, event_id: uuid.UUID) -> Event:
     event = uow.session.get(Event, event_id, options=[selectinload(Event.ticket_types)])
     if event is None:
         raise NotFound("No such event.")
+    return event
+
+
+def get_event_for_organizers(uow: UnitOfWork, actor: User, event_id: uuid.UUID) -> Event:
+    """The event, for its organizers and admins only (its payments, refunds, waitlist, figures)."""
+    event = get_event(uow, event_id)
+    require_organizer_of(actor, event)
     return event
 
 
@@ -304,16 +311,10 @@ def _check_ticket_types_together(event: Event) -> None:
 
 def event_availability(event: Event) -> int:
     """Tickets still free: the sum over ticket types, capped by the event's overall capacity."""
-    free = sum(max(tt.available, 0) for tt in event.ticket_types)
-    if event.capacity is not None:
-        free = min(free, event.capacity - event.held - event.sold)
-    return max(free, 0)
+    return event_free(event, event.ticket_types)
 
 
 def ticket_type_view(event: Event, ticket_type: TicketType) -> dict:
-    available = ticket_type.available
-    if event.capacity is not None:
-        available = min(available, event.capacity - event.held - event.sold)
     return {
         "id": ticket_type.id,
         "name": ticket_type.name,
@@ -323,7 +324,7 @@ def ticket_type_view(event: Event, ticket_type: TicketType) -> dict:
         "quota": ticket_type.quota,
         "held": ticket_type.held,
         "sold": ticket_type.sold,
-        "available": max(available, 0),
+        "available": ticket_type_free(event, ticket_type),
         "surge_price": ticket_type.surge_price,
         "surge_threshold": ticket_type.surge_threshold,
     }
@@ -368,14 +369,8 @@ def search_events_query(filters: EventFilters, now: dt.datetime | None = None) -
     if filters.radius_km is not None:
         query = query.where(_within_radius(filters.lat, filters.lng, filters.radius_km))
     if filters.available is not None:
-        has_free = exists().where(
-            TicketType.event_id == Event.id,
-            TicketType.quota - TicketType.held - TicketType.sold > 0,
-        )
-        free_overall = and_(
-            has_free, or_(Event.capacity.is_(None), Event.capacity - Event.held - Event.sold > 0)
-        )
-        query = query.where(free_overall if filters.available else ~free_overall)
+        has_free = event_free_sql() > 0
+        query = query.where(has_free if filters.available else ~has_free)
     return query
 
 

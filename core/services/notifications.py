@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from core import email_templates, runtime
+from core import email_templates, links, runtime
 from core.email_templates import BookingRecipient, TicketLine
 from core.formatting import booking_reference, local_time
 from core.mail import MailDeliveryError, SmtpSettings, send_message, stable_message_id
@@ -62,20 +62,19 @@ def _recipient(booking: Booking) -> BookingRecipient:
 
 
 def _compose(kind: str, booking: Booking, facts: _MailFacts, message_id: str):
-    base = runtime.settings().public_base_url
     recipient = _recipient(booking)
     if kind == "waitlist_promoted":
         return email_templates.waitlist_promoted(
             recipient,
             hold_expires_at=local_time(booking.hold_expires_at, booking.event.timezone),
-            checkout_url=facts.checkout_urls.get(booking.id, f"{base}/api/v1/bookings/{booking.id}"),
+            checkout_url=facts.checkout_urls.get(booking.id, links.BOOKING.url(booking_id=booking.id)),
             message_id=message_id,
         )
     if kind == "tickets_issued":
         return _tickets_issued(recipient, booking, facts, message_id)
     if kind == "hold_expired":
         return email_templates.hold_expired(
-            recipient, event_url=f"{base}/api/v1/events/{booking.event_id}", message_id=message_id
+            recipient, event_url=links.EVENT.url(event_id=booking.event_id), message_id=message_id
         )
     refund = facts.refunds.get(booking.id)
     amount = format_money(refund[0], refund[1]) if refund else None
@@ -103,7 +102,7 @@ def _tickets_issued(recipient: BookingRecipient, booking: Booking, facts: _MailF
         total=format_money(booking.total, booking.currency),
         pdf_bytes=facts.ticket_pdfs[booking.id],
         pdf_filename=f"tickets-{recipient.booking_reference}.pdf",
-        manage_url=f"{runtime.settings().public_base_url}/api/v1/bookings/{booking.id}",
+        manage_url=links.BOOKING.url(booking_id=booking.id),
         message_id=message_id,
     )
 

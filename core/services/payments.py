@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from core import runtime
+from core import links, runtime
 from core.booking_rules import sales_closed
 from core.db import UnitOfWork
 from core.errors import Conflict, DomainError, Forbidden, NotFound, Unavailable
@@ -143,7 +143,7 @@ def _plan_checkout(uow: UnitOfWork, booking_id: uuid.UUID) -> Payment | _Checkou
 def _checkout_request(booking: Booking, payment: Payment) -> CheckoutRequest:
     # Every value here is fixed when the hold is made, so a retry sends identical parameters
     # (a provider refuses an idempotency key reused with different ones).
-    booking_url = f"{runtime.settings().public_base_url}/api/v1/bookings/{booking.id}"
+    booking_url = links.BOOKING.url(booking_id=booking.id)
     return CheckoutRequest(
         booking_id=str(booking.id),
         customer_email=booking.user.email,
@@ -274,7 +274,7 @@ def _settle_paid_booking(uow: UnitOfWork, inventory: Inventory, booking: Booking
     if booking.status == "held":
         inventory.confirm_held(lines)
         outcome = "confirmed"
-    elif booking.status == "expired" and not sales_closed(inventory, now) and inventory.fits(lines):
+    elif booking.status == "expired" and not sales_closed(inventory.event, now) and inventory.fits(lines):
         inventory.sell(lines)
         outcome = "confirmed_after_hold_expired"
     else:

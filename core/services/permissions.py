@@ -1,4 +1,8 @@
-"""Who may act on what: organizers and staff on their organization's events, admins on all."""
+"""Who may read and who may act on what, in one place: customers on their own bookings,
+organizers and staff on their organization's events, admins on all.
+
+Views never decide this; they ask the services, which ask here.
+"""
 
 from __future__ import annotations
 
@@ -11,8 +15,17 @@ ORGANIZERS = frozenset({"organizer"})
 ORGANIZERS_AND_STAFF = frozenset({"organizer", "staff"})
 
 
+def is_admin(actor: User | None) -> bool:
+    return actor is not None and actor.role == "admin"
+
+
+def require_admin(actor: User) -> None:
+    if not is_admin(actor):
+        raise Forbidden("Only administrators may do this.")
+
+
 def is_member_of_organization(actor: User, organization_id: uuid.UUID, roles: frozenset[str]) -> bool:
-    if actor.role == "admin":
+    if is_admin(actor):
         return True
     return actor.role in roles and actor.organization_id == organization_id
 
@@ -26,18 +39,30 @@ def is_organizer_of(actor: User | None, event: Event) -> bool:
     return actor is not None and is_member_of_event_organization(actor, event, frozenset({"organizer"}))
 
 
+def is_staff_of(actor: User | None, event: Event) -> bool:
+    """An admin, or door staff or an organizer of the event's organization."""
+    return actor is not None and is_member_of_event_organization(
+        actor, event, frozenset({"organizer", "staff"})
+    )
+
+
+def may_read_booking(actor: User, customer_id: uuid.UUID, event: Event | None) -> bool:
+    """A booking is read by its customer, the event's organizers and admins."""
+    return actor.id == customer_id or (event is not None and is_organizer_of(actor, event))
+
+
 def require_organizer_of(actor: User, event: Event) -> None:
     if not is_organizer_of(actor, event):
         raise Forbidden("Only the event's organizers may do this.")
 
 
 def require_door_staff_of(actor: User, event: Event) -> None:
-    if not is_member_of_event_organization(actor, event, frozenset({"organizer", "staff"})):
+    if not is_staff_of(actor, event):
         raise Forbidden("Only the event's staff and organizers may do this.")
 
 
 def require_organizer(actor: User) -> None:
-    if actor.role == "admin":
+    if is_admin(actor):
         return
     if actor.role != "organizer" or actor.organization_id is None:
         raise Forbidden("Only organizers may create events.")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Iterable
 
 from sqlalchemy import func, select
 
@@ -22,7 +23,7 @@ def promote_waitlist(uow: UnitOfWork, inventory: Inventory, now: dt.datetime) ->
     wants more than is free) keeps its place and the next one is tried.
     """
     promoted: list[Booking] = []
-    if inventory.free() == 0 or sales_closed(inventory, now):
+    if inventory.free() == 0 or sales_closed(inventory.event, now):
         return promoted
     after_seq = -1
     while inventory.free() > 0:
@@ -83,3 +84,19 @@ def waitlist_query(event_id: uuid.UUID):
         .where(Booking.event_id == event_id, Booking.status == "waitlisted")
         .order_by(Booking.queue_seq)
     )
+
+
+def waitlist_entries(bookings: Iterable[Booking], first_position: int) -> list[dict]:
+    """Rows of the waitlist as its organizers see it, numbered from `first_position`."""
+    return [
+        {
+            "position": position,
+            "booking_id": booking.id,
+            "user_id": booking.user_id,
+            "customer_name": booking.user.name,
+            "customer_email": booking.user.email,
+            "quantity": sum(line.quantity for line in booking.lines),
+            "requested_at": booking.requested_at,
+        }
+        for position, booking in enumerate(bookings, start=first_position)
+    ]

@@ -5,6 +5,8 @@ from __future__ import annotations
 import uuid
 
 import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
 
 from tests.conftest import PASSWORD
 from tests.integration.booking_helpers import drain, queue_length
@@ -119,6 +121,27 @@ def test_only_the_customer_and_the_events_organizers_see_a_booking(client, organ
         assert client.post(f"{location}/cancel", headers=auth_header(stranger)).status_code == 404, phase
         drain(event)
     assert client.get(location).status_code == 401
+
+
+def test_a_queued_request_polled_by_its_customer_is_answered_without_postgresql(
+    client, organizer, make_event, make_user, auth_header
+):
+    event = make_event(organizer)
+    customer = auth_header(make_user())
+    location = client.post("/api/v1/bookings", json=body(event), headers=customer).headers["Location"]
+    statements = []
+
+    def record(_conn, _cursor, statement, *_args):
+        statements.append(statement)
+
+    sa.event.listen(Engine, "before_cursor_execute", record)
+    try:
+        polled = client.get(location, headers=customer)
+    finally:
+        sa.event.remove(Engine, "before_cursor_execute", record)
+    assert polled.status_code == 200 and polled.json["status"] == "queued"
+    assert statements == []
+    assert client.get(location, headers=auth_header(organizer)).status_code == 200
 
 
 def test_customer_lets_go_of_a_hold(client, organizer, make_event, make_user, auth_header):
