@@ -25,6 +25,7 @@ from sqlalchemy import func, select
 from core import allocation_stats, runtime
 from core.booking_queue import BookingQueue
 from core.models import Booking
+from core.statuses import BookingStatus
 
 REQUESTS = Counter("boxoffice_http_requests_total", "HTTP requests", ["method", "endpoint", "status"])
 LATENCY = Histogram("boxoffice_http_request_seconds", "HTTP request latency", ["method", "endpoint"])
@@ -41,7 +42,7 @@ class EngineCollector:
             "boxoffice_queued_requests", "Requests waiting in allocation queues", value=depth
         )
         with runtime.database().unit_of_work() as uow:
-            held = uow.session.scalar(select(func.count()).where(Booking.status == "held"))
+            held = uow.session.scalar(select(func.count()).where(Booking.status == BookingStatus.HELD))
         yield GaugeMetricFamily("boxoffice_held_bookings", "Bookings holding tickets unpaid", value=held)
         stats, failures = allocation_stats.read(client)
         yield CounterMetricFamily(

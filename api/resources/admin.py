@@ -10,8 +10,8 @@ from api.auth import current_actor, roles_required
 from api.db import request_uow
 from api.input import InputSchema
 from api.resources.accounts import UserOut
-from core.models import ROLES
 from core.services import accounts
+from core.statuses import Role
 
 blp = Blueprint("admin", __name__, url_prefix="/api/v1", description="Organizations and users (admins)")
 
@@ -28,7 +28,7 @@ class OrganizationOut(Schema):
 
 
 class UserPatch(InputSchema):
-    role = fields.String(validate=validate.OneOf(ROLES))
+    role = fields.String(validate=validate.OneOf(tuple(Role)))
     organization_id = fields.UUID(allow_none=True)
     name = fields.String(validate=validate.Length(min=1, max=200))
 

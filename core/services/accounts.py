@@ -10,7 +10,8 @@ from sqlalchemy import select
 
 from core.db import UnitOfWork
 from core.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
-from core.models import ROLES, Organization, User
+from core.models import Organization, User
+from core.statuses import Role
 
 # Argon2id with the library's defaults: deliberately slow, memory-hard.
 _hasher = PasswordHasher()
@@ -97,7 +98,7 @@ def update_user(uow: UnitOfWork, actor: User, user_id: uuid.UUID, changes: dict)
     require_admin(actor)
     user = get_user(uow, user_id)
     role = changes.get("role", user.role)
-    if role not in ROLES:
+    if role not in tuple(Role):
         raise Invalid(f"Unknown role {role!r}.", name="unknown_role")
     organization_id = changes.get("organization_id", user.organization_id)
     if organization_id is not None and uow.session.get(Organization, organization_id) is None:

@@ -20,10 +20,12 @@ from core.db import UnitOfWork
 from core.errors import Conflict, Invalid, NotFound, Unauthorized
 from core.event_snapshots import load_event_snapshot
 from core.inventory import Line, lock_inventory
-from core.models import FINAL_BOOKING_STATUSES, Booking, Event, User, new_id, utcnow
+from core.lifecycle import cancel
+from core.models import Booking, Event, User, new_id, utcnow
 from core.services import follow_ups, payments, refunds, tickets
 from core.services.permissions import is_organizer_of
 from core.services.waitlist import promote_waitlist, waitlist_position
+from core.statuses import FINAL_BOOKING_STATUSES, OPEN_BOOKING_STATUSES, BookingStatus, EventStatus
 
 
 @dataclass(frozen=True)
@@ -61,13 +63,17 @@ def request_booking(
         return {"id": outcome.booking_id, "duplicate": True}
     if outcome.must_schedule_drain:
         runtime.dispatch("drain_event", event_id=str(ask.event_id))
-    return {"id": outcome.booking_id, "status": "queued", "queue_position": outcome.queue_position}
+    return {
+        "id": outcome.booking_id,
+        "status": BookingStatus.QUEUED,
+        "queue_position": outcome.queue_position,
+    }
 
 
 def _check_against_snapshot(snapshot: dict | None, ask: BookingAsk, now: dt.datetime) -> None:
-    if snapshot is None or snapshot["status"] == "draft":
+    if snapshot is None or snapshot["status"] == EventStatus.DRAFT:
         raise NotFound("No such event.")
-    if snapshot["status"] == "cancelled":
+    if snapshot["status"] == EventStatus.CANCELLED:
         raise Conflict("This event was cancelled.", name="event_cancelled")
     if not _sales_open(snapshot, now):
         raise Conflict("Tickets for this event are not on sale now.", name="sales_closed")
@@ -121,7 +127,7 @@ def queued_booking_view(booking_id: uuid.UUID) -> tuple[uuid.UUID, uuid.UUID, di
     view = {
         "id": booking_id,
         "event_id": request.event_id,
-        "status": "queued",
+        "status": BookingStatus.QUEUED,
         "items": [
             {"ticket_type_id": line.ticket_type_id, "quantity": line.quantity} for line in request.lines
         ],
@@ -160,15 +166,19 @@ def booking_view(uow: UnitOfWork, booking: Booking) -> dict:
         "total": booking.total,
         "currency": booking.currency,
         "queue_position": None,
-        "waitlist_position": waitlist_position(uow, booking) if booking.status == "waitlisted" else None,
-        "hold_expires_at": booking.hold_expires_at if booking.status == "held" else None,
+        "waitlist_position": waitlist_position(uow, booking)
+        if booking.status == BookingStatus.WAITLISTED
+        else None,
+        "hold_expires_at": booking.hold_expires_at if booking.status == BookingStatus.HELD else None,
         "reason": booking.reason,
         "join_waitlist": booking.join_waitlist,
         "requested_at": booking.requested_at,
         "decided_at": booking.decided_at,
         "is_final": booking.status in FINAL_BOOKING_STATUSES,
         "payment": payments.payment_view(uow, booking),
-        "tickets_url": f"/api/v1/bookings/{booking.id}/tickets" if booking.status == "confirmed" else None,
+        "tickets_url": f"/api/v1/bookings/{booking.id}/tickets"
+        if booking.status == BookingStatus.CONFIRMED
+        else None,
     }
 
 
@@ -201,26 +211,18 @@ def cancel_booking(uow: UnitOfWork, actor: User, booking_id: uuid.UUID) -> Booki
     inventory = lock_inventory(uow, booking.event_id)
     uow.session.refresh(booking, with_for_update=True)
     now = utcnow()
-    lines = [Line(line.ticket_type_id, line.quantity) for line in booking.lines]
-    if booking.status == "held":
-        inventory.release_held(lines)
-        _mark_cancelled(booking, now)
-        follow_ups.holds_released(uow, [booking])
-    elif booking.status == "waitlisted":
-        _mark_cancelled(booking, now)
-    elif booking.status == "confirmed":
+    was = booking.status
+    if was not in OPEN_BOOKING_STATUSES:
+        raise Conflict(f"A {was} booking cannot be cancelled.", name="not_cancellable")
+    reason = None
+    if was == BookingStatus.CONFIRMED:
         reason = refunds.reason_for_cancellation(actor, booking, inventory.event, now)
-        inventory.release_sold(lines)
-        _mark_cancelled(booking, now)
-        booking.reason = reason
+    cancel(booking, inventory, now, reason)
+    if was == BookingStatus.HELD:
+        follow_ups.holds_released(uow, [booking])
+    elif was == BookingStatus.CONFIRMED:
         tickets.cancel_tickets(uow, [booking.id])
         refunds.queue_booking_refunds(uow, [booking], reason)
-    else:
-        raise Conflict(f"A {booking.status} booking cannot be cancelled.", name="not_cancellable")
     follow_ups.bookings_promoted(uow, promote_waitlist(uow, inventory, now))
     uow.commit()
     return booking
-
-
-def _mark_cancelled(booking: Booking, now: dt.datetime) -> None:
-    booking.status, booking.cancelled_at, booking.hold_expires_at = "cancelled", now, None

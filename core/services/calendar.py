@@ -6,6 +6,7 @@ from icalendar import Calendar
 from icalendar import Event as CalendarEvent
 
 from core.models import Event, utcnow
+from core.statuses import EventStatus
 
 
 def event_calendar(event: Event, public_base_url: str) -> bytes:
@@ -27,7 +28,7 @@ def event_calendar(event: Event, public_base_url: str) -> bytes:
     if event.latitude is not None:
         entry.add("geo", (event.latitude, event.longitude))
     entry.add("url", f"{public_base_url}/api/v1/events/{event.id}")
-    entry.add("status", "CANCELLED" if event.status == "cancelled" else "CONFIRMED")
+    entry.add("status", "CANCELLED" if event.status == EventStatus.CANCELLED else "CONFIRMED")
     entry.add("sequence", event.version)
     calendar.add_component(entry)
     return calendar.to_ical()
