@@ -102,7 +102,7 @@ def transition_fields(
 ) -> dict:
     """The booking's fields after `current` → `target` at `now` (`event` is needed for a hold)."""
     fields = {"status": target, "reason": reason, "updated_at": now}
-    if current in (QUEUED, WAITLISTED) and target != EXPIRED and target != CANCELLED:
+    if current in (QUEUED, WAITLISTED) and target not in (EXPIRED, CANCELLED):
         fields["decided_at"] = now
     if target == HELD:
         fields["hold_expires_at"] = hold_until(event, now)
@@ -117,9 +117,13 @@ def lines_of(booking: Booking) -> list[Line]:
     return [Line(line.ticket_type_id, line.quantity) for line in booking.lines]
 
 
-def _apply(
+def transition(
     booking: Booking, inventory: Inventory, target: BookingStatus, now: dt.datetime, reason: str | None = None
 ) -> None:
+    """Move one booking to `target`, counters and fields together, or refuse before anything moves.
+
+    The named transitions below say which one a caller means; this is what each of them does.
+    """
     move = _move_for(booking.status, target)
     lines = lines_of(booking)
     if move in _TAKING and not inventory.fits(lines):
@@ -134,13 +138,17 @@ def _apply(
 # --- deciding: queued and waitlisted requests --------------------------------------------------
 
 
-def admit(
-    inventory: Inventory, lines: Iterable[Line], prices: dict[uuid.UUID, int], current: str = QUEUED
-) -> BookingStatus:
-    """Take tickets that fit for a request priced at `prices`: free ones are sold at once
-    (`confirmed`, nothing to pay), others held until paid. Returns the status they give."""
-    target = CONFIRMED if all(price == 0 for price in prices.values()) else HELD
-    _move_for(current, target)(inventory, lines)
+def admission(prices: dict[uuid.UUID, int]) -> BookingStatus:
+    """Where a request whose tickets fit goes: free tickets are confirmed at once (nothing to
+    pay), others are held until paid."""
+    return CONFIRMED if all(price == 0 for price in prices.values()) else HELD
+
+
+def admit(inventory: Inventory, lines: Iterable[Line], prices: dict[uuid.UUID, int]) -> BookingStatus:
+    """The drainer's `queued` → `held` | `confirmed` for tickets that fit: the counters move at
+    once, so the next decision of the batch sees them; `decided_rows` writes the fields."""
+    target = admission(prices)
+    TRANSITIONS[QUEUED][target](inventory, lines)
     return target
 
 
@@ -193,16 +201,14 @@ def promote(booking: Booking, inventory: Inventory, now: dt.datetime) -> None:
     """
     if booking.status != WAITLISTED:
         _refuse(booking.status, HELD)
-    lines = lines_of(booking)
-    if not inventory.fits(lines):
+    if not inventory.fits(lines_of(booking)):
         raise Conflict("These tickets are no longer free.", name=RejectionReason.SOLD_OUT)
     for line in booking.lines:
         line.unit_price = inventory.price(Line(line.ticket_type_id, line.quantity))
     booking.total = sum(line.unit_price * line.quantity for line in booking.lines)
-    prices = {line.ticket_type_id: line.unit_price for line in booking.lines}
-    target = admit(inventory, lines, prices, current=WAITLISTED)
-    for name, value in transition_fields(WAITLISTED, target, now, event=inventory.event).items():
-        setattr(booking, name, value)
+    transition(
+        booking, inventory, admission({line.ticket_type_id: line.unit_price for line in booking.lines}), now
+    )
 
 
 # --- paying, letting go, running out -----------------------------------------------------------
@@ -211,12 +217,12 @@ def promote(booking: Booking, inventory: Inventory, now: dt.datetime) -> None:
 def confirm(booking: Booking, inventory: Inventory, now: dt.datetime) -> None:
     """Paid: `held` → `confirmed` (held → sold), or `expired` → `confirmed` for a late payment
     whose tickets are still free (sold afresh)."""
-    _apply(booking, inventory, CONFIRMED, now)
+    transition(booking, inventory, CONFIRMED, now)
 
 
 def expire(booking: Booking, inventory: Inventory, now: dt.datetime) -> None:
     """`held` → `expired` (tickets back), or `waitlisted` → `expired`."""
-    _apply(booking, inventory, EXPIRED, now)
+    transition(booking, inventory, EXPIRED, now)
 
 
 def cancel(
@@ -225,7 +231,7 @@ def cancel(
     """→ `cancelled`: a hold let go (tickets back), a waitlist place left, a confirmed booking
     refunded (sold tickets back), or a late payment that found its tickets gone. `reason` is
     why the money goes back; a customer letting go of a hold or a place has none."""
-    _apply(booking, inventory, CANCELLED, now, reason)
+    transition(booking, inventory, CANCELLED, now, reason)
 
 
 def expire_due_holds(uow: UnitOfWork, inventory: Inventory, now: dt.datetime, limit: int) -> list[uuid.UUID]:
