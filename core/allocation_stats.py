@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 
 from core.db import Database
 from core.models import Booking
+from core.statuses import BookingStatus
 
 KEY = "metrics:allocation"
 FAILURES_KEY = "metrics:task_failures"
@@ -53,6 +54,6 @@ def held_bookings(client: redis.Redis, database: Database) -> int:
     if cached is not None:
         return int(cached)
     with database.unit_of_work() as uow:
-        held = uow.session.scalar(select(func.count()).where(Booking.status == "held"))
+        held = uow.session.scalar(select(func.count()).where(Booking.status == BookingStatus.HELD))
     client.set(HELD_KEY, held, ex=HELD_COUNT_SECONDS)
     return held

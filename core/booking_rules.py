@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from core.inventory import Inventory, Line
+from core.lifecycle import admit
+from core.statuses import AdmissionReason, BookingStatus, EventStatus, RejectionReason
 
 
 @dataclass(frozen=True)
@@ -45,8 +47,8 @@ class CustomerState:
 
 @dataclass(frozen=True)
 class Decision:
-    status: str  # held, confirmed, waitlisted or rejected
-    reason: str | None = None
+    status: BookingStatus  # held, confirmed, waitlisted or rejected
+    reason: RejectionReason | AdmissionReason | None = None
     unit_prices: dict[uuid.UUID, int] = field(default_factory=dict)
 
 
@@ -59,16 +61,16 @@ class SalesWindow(Protocol):
     sales_end: dt.datetime | None
 
 
-def sales_closed(event: SalesWindow, at: dt.datetime) -> str | None:
+def sales_closed(event: SalesWindow, at: dt.datetime) -> RejectionReason | None:
     """Why sales were closed at `at`, or None if they were open."""
-    if event.status == "cancelled":
-        return "event_cancelled"
-    if event.status != "published":
-        return "sales_closed"
+    if event.status == EventStatus.CANCELLED:
+        return RejectionReason.EVENT_CANCELLED
+    if event.status != EventStatus.PUBLISHED:
+        return RejectionReason.SALES_CLOSED
     if event.sales_start and at < event.sales_start:
-        return "sales_closed"
+        return RejectionReason.SALES_CLOSED
     if (event.sales_end and at >= event.sales_end) or at >= event.starts_at:
-        return "sales_closed"
+        return RejectionReason.SALES_CLOSED
     return None
 
 
@@ -78,39 +80,35 @@ def decide(request: BookingRequest, inventory: Inventory, customer: CustomerStat
         return _decide_complimentary(request, inventory)
     closed = sales_closed(inventory.event, request.requested_at)
     if closed:
-        return Decision("rejected", closed)
+        return Decision(BookingStatus.REJECTED, closed)
     if not inventory.knows(request.lines):
-        return Decision("rejected", "invalid_request")
+        return Decision(BookingStatus.REJECTED, RejectionReason.INVALID_REQUEST)
     event = inventory.event
     if request.quantity > event.max_per_booking or customer.tickets + request.quantity > event.max_per_user:
-        return Decision("rejected", "limit_exceeded")
+        return Decision(BookingStatus.REJECTED, RejectionReason.LIMIT_EXCEEDED)
     if customer.has_pending:
-        return Decision("rejected", "hold_exists")
+        return Decision(BookingStatus.REJECTED, RejectionReason.HOLD_EXISTS)
     if inventory.fits(request.lines):
         prices = {line.ticket_type_id: inventory.price(line) for line in request.lines}
-        free = all(price == 0 for price in prices.values())
-        if free:
-            inventory.sell(request.lines)
-        else:
-            inventory.hold(request.lines)
-            customer.has_pending = True
+        status = admit(inventory, request.lines, prices)
+        customer.has_pending = customer.has_pending or status == BookingStatus.HELD
         customer.tickets += request.quantity
-        return Decision("confirmed" if free else "held", unit_prices=prices)
+        return Decision(status, unit_prices=prices)
     if request.join_waitlist and event.waitlist_enabled:
         customer.has_pending = True
         customer.tickets += request.quantity
         prices = {line.ticket_type_id: inventory.price(line) for line in request.lines}
-        return Decision("waitlisted", unit_prices=prices)
-    return Decision("rejected", "sold_out")
+        return Decision(BookingStatus.WAITLISTED, unit_prices=prices)
+    return Decision(BookingStatus.REJECTED, RejectionReason.SOLD_OUT)
 
 
 def _decide_complimentary(request: BookingRequest, inventory: Inventory) -> Decision:
-    """A guest's tickets: sold at price 0 if the quotas allow, never beyond them."""
-    if inventory.event.status == "cancelled":
-        return Decision("rejected", "event_cancelled")
+    """A guest's tickets: confirmed at price 0 if the quotas allow, never beyond them."""
+    if inventory.event.status == EventStatus.CANCELLED:
+        return Decision(BookingStatus.REJECTED, RejectionReason.EVENT_CANCELLED)
     if not inventory.knows(request.lines):
-        return Decision("rejected", "invalid_request")
+        return Decision(BookingStatus.REJECTED, RejectionReason.INVALID_REQUEST)
     if not inventory.fits(request.lines):
-        return Decision("rejected", "sold_out")
-    inventory.sell(request.lines)
-    return Decision("confirmed", "complimentary", {line.ticket_type_id: 0 for line in request.lines})
+        return Decision(BookingStatus.REJECTED, RejectionReason.SOLD_OUT)
+    prices = {line.ticket_type_id: 0 for line in request.lines}
+    return Decision(admit(inventory, request.lines, prices), AdmissionReason.COMPLIMENTARY, prices)

@@ -8,13 +8,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from email.headerregistry import Address
 from email.message import EmailMessage
-from enum import StrEnum
 from html import escape
 from string import Template
 from typing import NamedTuple
 from urllib.parse import urlsplit
 
 from core.mail import Attachment, compose_message
+from core.statuses import RefundReason
 
 BRAND = "Boxoffice"
 
@@ -35,13 +35,6 @@ class TicketLine(NamedTuple):
     ticket_type: str
     quantity: int
     unit_price: str
-
-
-class RefundReason(StrEnum):
-    CUSTOMER_CANCELLED = "customer_cancelled"
-    ORGANIZER_REFUNDED = "organizer_refunded"
-    PAID_AFTER_HOLD_EXPIRED = "paid_after_hold_expired"
-    DUPLICATE_PAYMENT = "duplicate_payment"
 
 
 # Money and times arrive formatted (amounts like "€25.00", times in the event's time zone):
@@ -158,6 +151,10 @@ _REFUND_EXPLANATIONS = {
     RefundReason.DUPLICATE_PAYMENT: (
         "We received a second payment for your booking for {title}, which was already paid. "
         "Your booking stands; we have given the second payment back."
+    ),
+    RefundReason.EVENT_CANCELLED: (
+        "{title} has been cancelled by its organizer, so your booking is cancelled and its "
+        "tickets are no longer valid."
     ),
 }
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from enum import StrEnum
 
 from sqlalchemy import (
     JSON,
@@ -28,6 +29,8 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from uuid6 import uuid7
 
+from core.statuses import BookingStatus, EventStatus, PaymentStatus, RefundStatus, Role, TicketStatus
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -35,14 +38,6 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
-
-ROLES = ("customer", "staff", "organizer", "admin")
-EVENT_STATUSES = ("draft", "published", "cancelled")
-BOOKING_STATUSES = ("queued", "held", "confirmed", "waitlisted", "rejected", "expired", "cancelled")
-FINAL_BOOKING_STATUSES = frozenset({"confirmed", "rejected", "expired", "cancelled"})
-PAYMENT_STATUSES = ("pending", "paid", "failed", "expired", "refunded")
-REFUND_STATUSES = ("pending", "succeeded", "failed")
-TICKET_STATUSES = ("valid", "cancelled")
 
 
 def utcnow() -> dt.datetime:
@@ -74,8 +69,10 @@ class UTCDateTime(TypeDecorator):
         return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
 
 
-def _one_of(column: str, values: tuple[str, ...]) -> str:
-    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+def _one_of(column: str, values: type[StrEnum]) -> str:
+    """The CHECK that keeps a column inside its enum (members in their declared order)."""
+    quoted = ", ".join(f"'{member.value}'" for member in values)
+    return f"{column} IN ({quoted})"
 
 
 class Base(DeclarativeBase):
@@ -93,14 +90,14 @@ class Organization(Base):
 
 class User(Base):
     __tablename__ = "user"
-    __table_args__ = (CheckConstraint(_one_of("role", ROLES), name="role"),)
+    __table_args__ = (CheckConstraint(_one_of("role", Role), name="role"),)
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
     # Stored lower-cased, so the unique index makes addresses unique regardless of case.
     email: Mapped[str] = mapped_column(String(320), unique=True)
     password_hash: Mapped[str] = mapped_column(String(255))
     name: Mapped[str] = mapped_column(String(200))
-    role: Mapped[str] = mapped_column(String(20), default="customer")
+    role: Mapped[str] = mapped_column(String(20), default=Role.CUSTOMER)
     organization_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("organization.id", ondelete="RESTRICT"), index=True
     )
@@ -114,7 +111,7 @@ class User(Base):
 class Event(Base):
     __tablename__ = "event"
     __table_args__ = (
-        CheckConstraint(_one_of("status", EVENT_STATUSES), name="status"),
+        CheckConstraint(_one_of("status", EventStatus), name="status"),
         CheckConstraint("ends_at > starts_at", name="ends_after_start"),
         CheckConstraint("hold_seconds > 0", name="hold_seconds_positive"),
         CheckConstraint("max_per_booking >= 1", name="max_per_booking_positive"),
@@ -142,7 +139,7 @@ class Event(Base):
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     sales_start: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     sales_end: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
-    status: Mapped[str] = mapped_column(String(20), default="draft")
+    status: Mapped[str] = mapped_column(String(20), default=EventStatus.DRAFT)
     hold_seconds: Mapped[int] = mapped_column(Integer, default=600)
     max_per_booking: Mapped[int] = mapped_column(Integer, default=10)
     max_per_user: Mapped[int] = mapped_column(Integer, default=10)
@@ -194,7 +191,7 @@ class TicketType(Base):
 class Booking(Base):
     __tablename__ = "booking"
     __table_args__ = (
-        CheckConstraint(_one_of("status", BOOKING_STATUSES), name="status"),
+        CheckConstraint(_one_of("status", BookingStatus), name="status"),
         CheckConstraint("total >= 0", name="total_not_negative"),
         Index("ix_booking_event_status_seq", "event_id", "status", "queue_seq"),
         Index("ix_booking_status_hold_expires_at", "status", "hold_expires_at"),
@@ -250,7 +247,7 @@ class BookingLine(Base):
 
 class Payment(Base):
     __tablename__ = "payment"
-    __table_args__ = (CheckConstraint(_one_of("status", PAYMENT_STATUSES), name="status"),)
+    __table_args__ = (CheckConstraint(_one_of("status", PaymentStatus), name="status"),)
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
     booking_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("booking.id", ondelete="RESTRICT"), index=True)
@@ -261,7 +258,7 @@ class Payment(Base):
     payment_intent_id: Mapped[str | None] = mapped_column(String(255), index=True)
     amount: Mapped[int] = mapped_column(Integer)
     currency: Mapped[str] = mapped_column(String(3))
-    status: Mapped[str] = mapped_column(String(20), default="pending")
+    status: Mapped[str] = mapped_column(String(20), default=PaymentStatus.PENDING)
     idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
@@ -270,7 +267,7 @@ class Payment(Base):
 class Refund(Base):
     __tablename__ = "refund"
     __table_args__ = (
-        CheckConstraint(_one_of("status", REFUND_STATUSES), name="status"),
+        CheckConstraint(_one_of("status", RefundStatus), name="status"),
         CheckConstraint("amount > 0", name="amount_positive"),
     )
 
@@ -280,7 +277,7 @@ class Refund(Base):
     amount: Mapped[int] = mapped_column(Integer)
     currency: Mapped[str] = mapped_column(String(3))
     reason: Mapped[str] = mapped_column(String(40))
-    status: Mapped[str] = mapped_column(String(20), default="pending")
+    status: Mapped[str] = mapped_column(String(20), default=RefundStatus.PENDING)
     provider_refund_id: Mapped[str | None] = mapped_column(String(255))
     idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
@@ -291,7 +288,7 @@ class Refund(Base):
 
 class Ticket(Base):
     __tablename__ = "ticket"
-    __table_args__ = (CheckConstraint(_one_of("status", TICKET_STATUSES), name="status"),)
+    __table_args__ = (CheckConstraint(_one_of("status", TicketStatus), name="status"),)
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
     booking_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("booking.id", ondelete="RESTRICT"), index=True)
@@ -300,7 +297,7 @@ class Ticket(Base):
     code: Mapped[str] = mapped_column(String(40), unique=True)
     qr_payload: Mapped[str] = mapped_column(Text)
     attendee_name: Mapped[str] = mapped_column(String(200))
-    status: Mapped[str] = mapped_column(String(20), default="valid")
+    status: Mapped[str] = mapped_column(String(20), default=TicketStatus.VALID)
     checked_in_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     checked_in_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("user.id", ondelete="RESTRICT"))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

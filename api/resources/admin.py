@@ -11,8 +11,8 @@ from api.db import request_uow
 from api.input import InputSchema
 from api.pagination import paginate_select
 from api.resources.accounts import UserOut
-from core.models import ROLES
 from core.services import accounts, back_office
+from core.statuses import Role
 
 blp = Blueprint("admin", __name__, url_prefix="/api/v1", description="Organizations and users (admins)")
 
@@ -29,7 +29,7 @@ class OrganizationOut(Schema):
 
 
 class UserPatch(InputSchema):
-    role = fields.String(validate=validate.OneOf(ROLES))
+    role = fields.String(validate=validate.OneOf(tuple(Role)))
     organization_id = fields.UUID(allow_none=True)
     name = fields.String(validate=validate.Length(min=1, max=200))
 
@@ -39,7 +39,7 @@ class SearchQuery(InputSchema):
 
 
 class UserQuery(SearchQuery):
-    role = fields.String(validate=validate.OneOf(ROLES))
+    role = fields.String(validate=validate.OneOf(tuple(Role)))
     organization_id = fields.UUID()
 
 

@@ -19,8 +19,8 @@ from api.pagination import paginate_select
 from core import runtime
 from core.errors import Invalid
 from core.inventory import Line
-from core.models import BOOKING_STATUSES, PAYMENT_STATUSES
 from core.services import accounts, bookings, payments
+from core.statuses import PENDING_BOOKING_STATUSES, BookingStatus, PaymentStatus
 
 blp = Blueprint(
     "bookings", __name__, url_prefix="/api/v1/bookings", description="Booking requests and bookings"
@@ -45,7 +45,7 @@ class BookingAccepted(Schema):
     """The answer to a booking request: where it stands now. Poll `Location` for the rest."""
 
     id = fields.UUID()
-    status = fields.String(metadata={"enum": list(BOOKING_STATUSES)})
+    status = fields.String(metadata={"enum": list(BookingStatus)})
     queue_position = fields.Integer(allow_none=True)
 
 
@@ -57,7 +57,7 @@ class ItemOut(Schema):
 
 class BookingPaymentOut(Schema):
     provider = fields.String()
-    status = fields.String(metadata={"enum": list(PAYMENT_STATUSES)})
+    status = fields.String(metadata={"enum": list(PaymentStatus)})
     checkout_url = fields.String(allow_none=True, metadata={"description": "While it can be paid."})
     expires_at = fields.AwareDateTime(
         allow_none=True,
@@ -73,7 +73,7 @@ class CheckoutOut(Schema):
 class BookingOut(Schema):
     id = fields.UUID()
     event_id = fields.UUID()
-    status = fields.String(metadata={"enum": list(BOOKING_STATUSES)})
+    status = fields.String(metadata={"enum": list(BookingStatus)})
     items = fields.List(fields.Nested(ItemOut))
     total = fields.Integer(allow_none=True)
     currency = fields.String(allow_none=True)
@@ -92,7 +92,7 @@ class BookingOut(Schema):
 
 
 class BookingQuery(InputSchema):
-    status = fields.String(validate=validate.OneOf(BOOKING_STATUSES))
+    status = fields.String(validate=validate.OneOf(tuple(BookingStatus)))
 
 
 def _booking_limit() -> str:
@@ -101,10 +101,10 @@ def _booking_limit() -> str:
 
 def _retry_after(view: dict) -> dict:
     """How long a client should wait before polling again, while the booking is not final."""
-    if view["status"] == "queued":
+    if view["status"] == BookingStatus.QUEUED:
         wait = view.get("estimated_wait_seconds") or 1
         return {"Retry-After": str(max(1, min(MAX_RETRY_AFTER, math.ceil(wait))))}
-    if view["status"] in ("held", "waitlisted"):
+    if view["status"] in PENDING_BOOKING_STATUSES:
         return {"Retry-After": str(MAX_RETRY_AFTER)}
     return {}
 

@@ -13,8 +13,8 @@ from api.db import request_uow
 from api.input import InputSchema
 from api.pagination import paginate_select
 from api.resources.events import TicketTypeOut
-from core.models import PAYMENT_STATUSES, REFUND_STATUSES
 from core.services import events, payments, refunds, stats, waitlist
+from core.statuses import PaymentStatus, RefundStatus
 
 blp = Blueprint("organizer", __name__, url_prefix="/api/v1/events", description="Organizer views of an event")
 
@@ -45,7 +45,7 @@ class PaymentOut(Schema):
     id = fields.UUID()
     booking_id = fields.UUID()
     provider = fields.String()
-    status = fields.String(metadata={"enum": list(PAYMENT_STATUSES)})
+    status = fields.String(metadata={"enum": list(PaymentStatus)})
     amount = fields.Integer()
     currency = fields.String()
     checkout_session_id = fields.String(allow_none=True)
@@ -61,7 +61,7 @@ class RefundOut(Schema):
     amount = fields.Integer()
     currency = fields.String()
     reason = fields.String()
-    status = fields.String(metadata={"enum": list(REFUND_STATUSES)})
+    status = fields.String(metadata={"enum": list(RefundStatus)})
     provider_refund_id = fields.String(allow_none=True)
     attempts = fields.Integer()
     last_error = fields.String(allow_none=True)
@@ -70,11 +70,11 @@ class RefundOut(Schema):
 
 
 class PaymentQuery(InputSchema):
-    status = fields.String(validate=validate.OneOf(PAYMENT_STATUSES))
+    status = fields.String(validate=validate.OneOf(tuple(PaymentStatus)))
 
 
 class RefundQuery(InputSchema):
-    status = fields.String(validate=validate.OneOf(REFUND_STATUSES))
+    status = fields.String(validate=validate.OneOf(tuple(RefundStatus)))
 
 
 def _organizers_event(event_id):

@@ -11,7 +11,8 @@ from marshmallow import Schema, fields, validate
 
 from api.input import InputSchema
 from core.money import format_money
-from core.payments.local_provider import OUTCOMES
+from core.payments.local_provider import OUTCOMES, Outcome
+from core.payments.provider import SessionStatus
 from core.services import payments
 
 blp = Blueprint("payments", __name__, url_prefix="/api/v1/payments", description="Payment providers")
@@ -53,9 +54,9 @@ class LocalCheckout(MethodView):
 
 
 _HEADINGS = {
-    "open": "Pay for your tickets",
-    "complete": "Payment received: your booking is being confirmed",
-    "expired": "This checkout has ended; nothing was charged",
+    SessionStatus.OPEN: "Pay for your tickets",
+    SessionStatus.COMPLETE: "Payment received: your booking is being confirmed",
+    SessionStatus.EXPIRED: "This checkout has ended; nothing was charged",
 }
 
 
@@ -67,9 +68,9 @@ def _page(session: dict) -> Response:
         for name, quantity, unit in session["lines"]
     )
     buttons = (
-        f'<form method="post"><button name="outcome" value="paid">Pay {escape(total)}</button> '
-        '<button name="outcome" value="cancelled">Cancel</button></form>'
-        if session["status"] == "open"
+        f'<form method="post"><button name="outcome" value="{Outcome.PAID}">Pay {escape(total)}</button> '
+        f'<button name="outcome" value="{Outcome.CANCELLED}">Cancel</button></form>'
+        if session["status"] == SessionStatus.OPEN
         else f'<p><a href="{escape(session["success_url"])}">Back to your booking</a></p>'
     )
     body = (

@@ -12,7 +12,8 @@ import json
 import secrets
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, Literal
+from enum import StrEnum
+from typing import Any
 
 import redis
 
@@ -24,13 +25,22 @@ from core.payments.provider import (
     RefundReason,
     RefundResult,
     SessionState,
+    SessionStatus,
 )
 
 # Long enough for any hold and for refunds of a demo's payments; Redis forgets them afterwards.
 RECORD_TTL = 30 * 24 * 3600
-Outcome = Literal["paid", "cancelled"]
-OUTCOMES: tuple[Outcome, ...] = ("paid", "cancelled")
-_EVENT_TYPES = {"paid": "checkout.session.completed", "cancelled": "checkout.session.expired"}
+
+
+class Outcome(StrEnum):
+    """What the customer does on the local checkout page."""
+
+    PAID = "paid"
+    CANCELLED = "cancelled"
+
+
+OUTCOMES = tuple(Outcome)
+_EVENT_TYPES = {Outcome.PAID: "checkout.session.completed", Outcome.CANCELLED: "checkout.session.expired"}
 
 
 def _key(kind: str, id_: str) -> str:
@@ -66,7 +76,7 @@ class LocalProvider:
         session = {
             "id": session_id,
             "object": "checkout.session",
-            "status": "open",
+            "status": SessionStatus.OPEN,
             "payment_status": "unpaid",
             "payment_intent": None,
             "amount_total": sum(line.unit_amount * line.quantity for line in req.lines),
@@ -153,8 +163,8 @@ class LocalProvider:
         """
         if outcome not in OUTCOMES:
             raise ValueError(f"outcome must be one of {', '.join(OUTCOMES)}")
-        session = self._transition(session_id, self._pay if outcome == "paid" else _expire)
-        reached = "complete" if outcome == "paid" else "expired"
+        session = self._transition(session_id, self._pay if outcome == Outcome.PAID else _expire)
+        reached = SessionStatus.COMPLETE if outcome == Outcome.PAID else SessionStatus.EXPIRED
         if session["status"] != reached:
             raise PaymentProviderError(
                 f"checkout {session_id} is {session['status']}", retryable=False, code="session_closed"
@@ -192,7 +202,7 @@ class LocalProvider:
                     http_status=404,
                 )  # fmt: skip
             session = json.loads(raw)
-            if session["status"] != "open":
+            if session["status"] != SessionStatus.OPEN:
                 return session
             if session["expires_at"] <= self._clock().timestamp():
                 _expire(session)
@@ -209,11 +219,13 @@ class LocalProvider:
         intent = {"id": intent_id, "amount": session["amount_total"], "refunded": 0}
         # Written before the session says paid: a refund can never find a paid session without it.
         self._redis.set(_key("intent", intent_id), json.dumps(intent), ex=RECORD_TTL)
-        session.update(status="complete", payment_status="paid", payment_intent=intent_id, url=None)
+        session.update(
+            status=SessionStatus.COMPLETE, payment_status="paid", payment_intent=intent_id, url=None
+        )
 
 
 def _expire(session: dict[str, Any]) -> None:
-    session.update(status="expired", url=None)
+    session.update(status=SessionStatus.EXPIRED, url=None)
 
 
 def _checkout(session: dict[str, Any]) -> Checkout:

@@ -5,9 +5,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from typing import Literal, Protocol
 
-SessionStatus = Literal["open", "complete", "expired"]
+
+class SessionStatus(StrEnum):
+    """A checkout session's state, in the providers' own words (Stripe's)."""
+
+    OPEN = "open"
+    COMPLETE = "complete"
+    EXPIRED = "expired"
+
+
 PaymentStatus = Literal["paid", "unpaid", "no_payment_required"]
 RefundStatus = Literal["succeeded", "pending", "failed"]
 RefundReason = Literal["requested_by_customer", "duplicate", "fraudulent"]

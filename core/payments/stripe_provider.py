@@ -19,6 +19,7 @@ from core.payments.provider import (
     RefundResult,
     RefundStatus,
     SessionState,
+    SessionStatus,
 )
 
 # Stripe accepts a Checkout Session expiry from 30 minutes to 24 hours after it creates the
@@ -142,7 +143,7 @@ class StripeProvider:
             # the customer paid; which of the two matters to the caller, so read it back.
             if exc.http_status == 400:
                 state = self.retrieve_session(session_id)
-                if state.status != "open":
+                if state.status != SessionStatus.OPEN:
                     return state
             raise _provider_error(exc) from exc
         except stripe.StripeError as exc:

@@ -22,10 +22,11 @@ from core.account_tokens import LinkInvalid, Purpose, fingerprint, make_token, r
 from core.db import UnitOfWork
 from core.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
 from core.jobs import Job
-from core.models import ROLES, Organization, User, utcnow
+from core.models import Organization, User, utcnow
 from core.services import audit
 from core.services.audit import AuditAction
 from core.services.permissions import require_admin
+from core.statuses import Role
 
 # Argon2id with the library's defaults: deliberately slow, memory-hard.
 _hasher = PasswordHasher()
@@ -254,7 +255,7 @@ def update_user(uow: UnitOfWork, actor: User, user_id: uuid.UUID, changes: dict)
     require_admin(actor)
     user = get_user(uow, user_id)
     role = changes.get("role", user.role)
-    if role not in ROLES:
+    if role not in tuple(Role):
         raise Invalid(f"Unknown role {role!r}.", name="unknown_role")
     organization_id = changes.get("organization_id", user.organization_id)
     if organization_id is not None and uow.session.get(Organization, organization_id) is None:

@@ -9,7 +9,6 @@ requests already in the database are recognised by their booking id and not deci
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import time
 import uuid
 from collections import defaultdict
@@ -20,19 +19,19 @@ from sqlalchemy import func, select
 
 from core import allocation_stats, runtime
 from core.booking_queue import lock_key, queue_for
-from core.booking_rules import BookingRequest, CustomerState, Decision, decide
+from core.booking_rules import BookingRequest, CustomerState, decide
 from core.bulk_insert import insert_rows
 from core.db import UnitOfWork
-from core.inventory import Inventory, lock_inventory
+from core.inventory import lock_inventory
 from core.jobs import Job
+from core.lifecycle import decided_rows
 from core.models import Booking, BookingLine, utcnow
 from core.services import follow_ups
 from core.services.waitlist import promote_waitlist
+from core.statuses import COUNTED_BOOKING_STATUSES, PENDING_BOOKING_STATUSES, BookingStatus
 
 # A drainer that dies keeps the event's queue waiting at most this long before another takes over.
 LOCK_SECONDS = 5
-PENDING_STATUSES = ("held", "waitlisted")
-COUNTED_STATUSES = ("held", "waitlisted", "confirmed")
 
 
 @dataclass
@@ -104,8 +103,8 @@ def decide_requests(uow: UnitOfWork, event_id: uuid.UUID, batch: list[BookingReq
     connection = uow.session.connection()
     insert_rows(connection, Booking.__table__, bookings)
     insert_rows(connection, BookingLine.__table__, lines)
-    follow_ups.bookings_held(uow, [b["id"] for b in bookings if b["status"] == "held"])
-    follow_ups.bookings_confirmed(uow, [b["id"] for b in bookings if b["status"] == "confirmed"])
+    follow_ups.bookings_held(uow, [b["id"] for b in bookings if b["status"] == BookingStatus.HELD])
+    follow_ups.bookings_confirmed(uow, [b["id"] for b in bookings if b["status"] == BookingStatus.CONFIRMED])
     return bookings
 
 
@@ -118,59 +117,17 @@ def customer_states(uow: UnitOfWork, event_id: uuid.UUID, user_ids: set[uuid.UUI
         select(Booking.user_id, Booking.status, func.sum(BookingLine.quantity))
         .join(BookingLine, BookingLine.booking_id == Booking.id)
         .where(
-            Booking.event_id == event_id, Booking.user_id.in_(user_ids), Booking.status.in_(COUNTED_STATUSES)
+            Booking.event_id == event_id,
+            Booking.user_id.in_(user_ids),
+            Booking.status.in_(COUNTED_BOOKING_STATUSES),
         )
         .group_by(Booking.user_id, Booking.status)
     )
     for user_id, status, quantity in rows:
         state = states[user_id]
         state.tickets += int(quantity)
-        state.has_pending = state.has_pending or status in PENDING_STATUSES
+        state.has_pending = state.has_pending or status in PENDING_BOOKING_STATUSES
     return states
-
-
-def decided_rows(
-    request: BookingRequest, decision: Decision, inventory: Inventory, now
-) -> tuple[dict, list[dict]]:
-    """The booking row and its line rows recording one decision, ready for a bulk insert."""
-    event = inventory.event
-    known = inventory.knows(request.lines)
-    prices = decision.unit_prices or (
-        {line.ticket_type_id: inventory.price(line) for line in request.lines} if known else {}
-    )
-    currency = next(iter(inventory.ticket_types.values())).currency
-    booking = {
-        "id": request.booking_id,
-        "user_id": request.user_id,
-        "event_id": event.id,
-        "status": decision.status,
-        "queue_seq": request.seq,
-        "join_waitlist": request.join_waitlist,
-        "total": sum(prices.get(line.ticket_type_id, 0) * line.quantity for line in request.lines)
-        if decision.status != "rejected"
-        else 0,
-        "currency": currency,
-        "hold_expires_at": now + dt.timedelta(seconds=event.hold_seconds)
-        if decision.status == "held"
-        else None,
-        "reason": decision.reason,
-        "idempotency_key": request.idempotency_key,
-        "requested_at": request.requested_at,
-        "decided_at": now,
-        "confirmed_at": now if decision.status == "confirmed" else None,
-        "updated_at": now,
-    }
-    lines = [
-        {
-            "booking_id": request.booking_id,
-            "ticket_type_id": line.ticket_type_id,
-            "quantity": line.quantity,
-            "unit_price": prices[line.ticket_type_id],
-        }  # fmt: skip
-        for line in request.lines
-        if known
-    ]
-    return booking, lines
 
 
 def sweep_allocation_queues() -> list[str]:

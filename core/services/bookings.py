@@ -21,11 +21,19 @@ from core.errors import Conflict, Invalid, NotFound, Unauthorized
 from core.event_snapshots import EventSnapshot, load_event_snapshot
 from core.inventory import Line, lock_inventory
 from core.jobs import Job
-from core.models import FINAL_BOOKING_STATUSES, Booking, Event, User, new_id, utcnow
+from core.lifecycle import cancel
+from core.models import Booking, Event, User, new_id, utcnow
 from core.services import audit, follow_ups, payments, refunds, tickets
 from core.services.audit import AuditAction
 from core.services.permissions import may_read_booking
 from core.services.waitlist import promote_waitlist, waitlist_position
+from core.statuses import (
+    FINAL_BOOKING_STATUSES,
+    OPEN_BOOKING_STATUSES,
+    BookingStatus,
+    EventStatus,
+    RejectionReason,
+)
 
 
 @dataclass(frozen=True)
@@ -63,14 +71,18 @@ def request_booking(
         return {"id": outcome.booking_id, "duplicate": True}
     if outcome.must_schedule_drain:
         runtime.dispatch(Job.DRAIN_EVENT, event_id=str(ask.event_id))
-    return {"id": outcome.booking_id, "status": "queued", "queue_position": outcome.queue_position}
+    return {
+        "id": outcome.booking_id,
+        "status": BookingStatus.QUEUED,
+        "queue_position": outcome.queue_position,
+    }
 
 
 def _check_against_snapshot(snapshot: EventSnapshot | None, ask: BookingAsk, now: dt.datetime) -> None:
-    if snapshot is None or snapshot.status == "draft":
+    if snapshot is None or snapshot.status == EventStatus.DRAFT:
         raise NotFound("No such event.")
     closed = sales_closed(snapshot, now)
-    if closed == "event_cancelled":
+    if closed == RejectionReason.EVENT_CANCELLED:
         raise Conflict("This event was cancelled.", name="event_cancelled")
     if closed:
         raise Conflict("Tickets for this event are not on sale now.", name="sales_closed")
@@ -114,7 +126,7 @@ def queued_booking_view(booking_id: uuid.UUID) -> tuple[uuid.UUID, uuid.UUID, di
     view = {
         "id": booking_id,
         "event_id": request.event_id,
-        "status": "queued",
+        "status": BookingStatus.QUEUED,
         "items": [
             {"ticket_type_id": line.ticket_type_id, "quantity": line.quantity} for line in request.lines
         ],
@@ -191,15 +203,17 @@ def booking_view(uow: UnitOfWork, booking: Booking) -> dict:
         "total": booking.total,
         "currency": booking.currency,
         "queue_position": None,
-        "waitlist_position": waitlist_position(uow, booking) if booking.status == "waitlisted" else None,
-        "hold_expires_at": booking.hold_expires_at if booking.status == "held" else None,
+        "waitlist_position": waitlist_position(uow, booking)
+        if booking.status == BookingStatus.WAITLISTED
+        else None,
+        "hold_expires_at": booking.hold_expires_at if booking.status == BookingStatus.HELD else None,
         "reason": booking.reason,
         "join_waitlist": booking.join_waitlist,
         "requested_at": booking.requested_at,
         "decided_at": booking.decided_at,
         "is_final": booking.status in FINAL_BOOKING_STATUSES,
         "payment": payments.payment_view(uow, booking),
-        "tickets_url": tickets_path if booking.status == "confirmed" else None,
+        "tickets_url": tickets_path if booking.status == BookingStatus.CONFIRMED else None,
     }
 
 
@@ -232,30 +246,21 @@ def cancel_booking(uow: UnitOfWork, actor: User, booking_id: uuid.UUID) -> Booki
     inventory = lock_inventory(uow, booking.event_id)
     uow.session.refresh(booking, with_for_update=True)
     now = utcnow()
-    lines = [Line(line.ticket_type_id, line.quantity) for line in booking.lines]
     was = booking.status
-    if booking.status == "held":
-        inventory.release_held(lines)
-        _mark_cancelled(booking, now)
-        follow_ups.holds_released(uow, [booking])
-    elif booking.status == "waitlisted":
-        _mark_cancelled(booking, now)
-    elif booking.status == "confirmed":
+    if was not in OPEN_BOOKING_STATUSES:
+        raise Conflict(f"A {was} booking cannot be cancelled.", name="not_cancellable")
+    reason = None
+    if was == BookingStatus.CONFIRMED:
         reason = refunds.reason_for_cancellation(actor, booking, inventory.event, now)
-        inventory.release_sold(lines)
-        _mark_cancelled(booking, now)
-        booking.reason = reason
+    cancel(booking, inventory, now, reason)
+    if was == BookingStatus.HELD:
+        follow_ups.holds_released(uow, [booking])
+    elif was == BookingStatus.CONFIRMED:
         tickets.cancel_tickets(uow, [booking.id])
         refunds.queue_booking_refunds(uow, [booking], reason)
-    else:
-        raise Conflict(f"A {booking.status} booking cannot be cancelled.", name="not_cancellable")
     follow_ups.bookings_promoted(uow, promote_waitlist(uow, inventory, now))
     if actor.id != booking.user_id:  # the organizers' cancellations (and refunds) are audited
         audit.record(uow, actor, AuditAction.BOOKING_CANCEL, "booking", booking.id,
-                     inventory.event.organization_id, {"status": [was, "cancelled"], "reason": booking.reason})  # fmt: skip
+                     inventory.event.organization_id, {"status": [was, booking.status], "reason": booking.reason})  # fmt: skip
     uow.commit()
     return booking
-
-
-def _mark_cancelled(booking: Booking, now: dt.datetime) -> None:
-    booking.status, booking.cancelled_at, booking.hold_expires_at = "cancelled", now, None

@@ -7,6 +7,7 @@ from icalendar import Event as CalendarEvent
 
 from core import links
 from core.models import Event, utcnow
+from core.statuses import EventStatus
 
 
 def event_calendar(event: Event) -> bytes:
@@ -28,7 +29,7 @@ def event_calendar(event: Event) -> bytes:
     if event.latitude is not None:
         entry.add("geo", (event.latitude, event.longitude))
     entry.add("url", links.EVENT.url(event_id=event.id))
-    entry.add("status", "CANCELLED" if event.status == "cancelled" else "CONFIRMED")
+    entry.add("status", "CANCELLED" if event.status == EventStatus.CANCELLED else "CONFIRMED")
     entry.add("sequence", event.version)
     calendar.add_component(entry)
     return calendar.to_ical()

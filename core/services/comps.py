@@ -25,6 +25,7 @@ from core.services.accounts import find_user_by_email, hash_password, normalize_
 from core.services.allocation import decide_requests
 from core.services.audit import AuditAction
 from core.services.bookings import can_see_booking, get_booking
+from core.statuses import BookingStatus, RejectionReason
 
 RESENDS_PER_HOUR = 3
 
@@ -64,11 +65,11 @@ def issue_comp(uow: UnitOfWork, actor: User, event_id: uuid.UUID, ask: CompAsk) 
         join_waitlist=False, requested_at=utcnow(), complimentary=True,
     )  # fmt: skip
     (decided,) = decide_requests(uow, event.id, [request])
-    if decided["status"] != "confirmed":
-        messages = {"sold_out": "Not enough tickets left for these comps.",
-                    "event_cancelled": "This event was cancelled.",
-                    "invalid_request": "These ticket types are not sold for this event."}  # fmt: skip
-        error = Invalid if decided["reason"] == "invalid_request" else Conflict
+    if decided["status"] != BookingStatus.CONFIRMED:
+        messages = {RejectionReason.SOLD_OUT: "Not enough tickets left for these comps.",
+                    RejectionReason.EVENT_CANCELLED: "This event was cancelled.",
+                    RejectionReason.INVALID_REQUEST: "These ticket types are not sold for this event."}  # fmt: skip
+        error = Invalid if decided["reason"] == RejectionReason.INVALID_REQUEST else Conflict
         raise error(messages[decided["reason"]], name=decided["reason"])
     items = {str(line.ticket_type_id): line.quantity for line in ask.items}
     audit.record(uow, actor, AuditAction.BOOKING_COMP, "booking", request.booking_id, event.organization_id,
@@ -82,7 +83,7 @@ def resend_tickets(uow: UnitOfWork, actor: User, booking_id: uuid.UUID) -> Booki
     booking = get_booking(uow, booking_id)
     if not can_see_booking(uow, actor, booking.user_id, booking.event_id):
         raise NotFound("No such booking.")
-    if booking.status != "confirmed":
+    if booking.status != BookingStatus.CONFIRMED:
         raise Conflict("Only a confirmed booking has tickets to send.", name="not_confirmed")
     redis = runtime.redis_client()
     key = f"resend:{booking.id}"

@@ -21,6 +21,7 @@ from core.services import audit, follow_ups
 from core.services.audit import AuditAction
 from core.services.permissions import is_organizer_of, require_organizer, require_organizer_of
 from core.services.waitlist import promote_waitlist
+from core.statuses import EventStatus
 
 EVENT_FIELDS = (
     "title", "description", "category", "venue", "address", "latitude", "longitude",
@@ -62,7 +63,7 @@ def get_event_for_organizers(uow: UnitOfWork, actor: User, event_id: uuid.UUID) 
 def get_visible_event(uow: UnitOfWork, event_id: uuid.UUID, actor: User | None) -> Event:
     """Published and cancelled events are public; a draft is visible to its organizers only."""
     event = get_event(uow, event_id)
-    if event.status == "draft" and not is_organizer_of(actor, event):
+    if event.status == EventStatus.DRAFT and not is_organizer_of(actor, event):
         raise NotFound("No such event.")
     return event
 
@@ -178,10 +179,10 @@ def update_ticket_type(
 def publish_event(uow: UnitOfWork, actor: User, event_id: uuid.UUID) -> Event:
     event = _lock_event(uow, event_id).event
     require_organizer_of(actor, event)
-    if event.status == "cancelled":
+    if event.status == EventStatus.CANCELLED:
         raise Conflict("A cancelled event cannot be published.", name="event_cancelled")
-    if event.status == "draft":
-        event.status, event.published_at = "published", utcnow()
+    if event.status == EventStatus.DRAFT:
+        event.status, event.published_at = EventStatus.PUBLISHED, utcnow()
         event.version += 1
         _audit_event(uow, actor, AuditAction.EVENT_PUBLISH, event, {"status": ["draft", "published"]})
         uow.commit()
@@ -192,14 +193,14 @@ def unpublish_event(uow: UnitOfWork, actor: User, event_id: uuid.UUID) -> Event:
     """Back to draft, allowed only while nobody holds or has bought a ticket."""
     event = _lock_event(uow, event_id).event
     require_organizer_of(actor, event)
-    if event.status == "cancelled":
+    if event.status == EventStatus.CANCELLED:
         raise Conflict("A cancelled event cannot be unpublished.", name="event_cancelled")
     if event.held or event.sold:
         raise Conflict(
             "Tickets are already held or sold: cancel the event instead.", name="event_has_bookings"
         )
-    if event.status == "published":
-        event.status, event.published_at = "draft", None
+    if event.status == EventStatus.PUBLISHED:
+        event.status, event.published_at = EventStatus.DRAFT, None
         event.version += 1
         _audit_event(uow, actor, AuditAction.EVENT_UNPUBLISH, event, {"status": ["published", "draft"]})
         uow.commit()
@@ -215,9 +216,11 @@ def cancel_event(uow: UnitOfWork, actor: User, event_id: uuid.UUID) -> Event:
     """
     event = _lock_event(uow, event_id).event
     require_organizer_of(actor, event)
-    if event.status != "cancelled":
-        _audit_event(uow, actor, AuditAction.EVENT_CANCEL, event, {"status": [event.status, "cancelled"]})
-        event.status, event.cancelled_at = "cancelled", utcnow()
+    if event.status != EventStatus.CANCELLED:
+        _audit_event(
+            uow, actor, AuditAction.EVENT_CANCEL, event, {"status": [event.status, EventStatus.CANCELLED]}
+        )
+        event.status, event.cancelled_at = EventStatus.CANCELLED, utcnow()
         event.version += 1
     follow_ups.event_cancelled(uow, event.id)
     uow.commit()
@@ -246,7 +249,7 @@ def _lock_event_for_edit(
             "The event changed since you read it: fetch it again and reapply your change.",
             name="version_mismatch",
         )
-    if event.status == "cancelled":
+    if event.status == EventStatus.CANCELLED:
         raise Conflict("A cancelled event cannot be edited.", name="event_cancelled")
     return inventory
 
@@ -347,7 +350,7 @@ def search_events_query(filters: EventFilters, now: dt.datetime | None = None) -
     now = now or utcnow()
     query = (
         select(Event)
-        .where(Event.status == "published", Event.ends_at > now)
+        .where(Event.status == EventStatus.PUBLISHED, Event.ends_at > now)
         .options(selectinload(Event.ticket_types))
         .order_by(Event.starts_at, Event.id)
     )

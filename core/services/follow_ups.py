@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from core import runtime
 from core.db import UnitOfWork
 from core.jobs import Job
+from core.statuses import BookingStatus
 
 
 def _ids(items: Iterable) -> list[str]:
@@ -32,9 +33,9 @@ def bookings_promoted(uow: UnitOfWork, bookings: Iterable) -> None:
     """Waitlisted customers who now hold tickets are told, with a checkout to pay within the hold;
     free tickets are confirmed on the spot and go straight to the ticket side."""
     bookings = list(bookings)
-    held = [booking for booking in bookings if booking.status == "held"]
+    held = [booking for booking in bookings if booking.status == BookingStatus.HELD]
     _after_commit(uow, Job.PREPARE_CHECKOUTS, held, notify="waitlist_promoted")
-    bookings_confirmed(uow, [booking for booking in bookings if booking.status == "confirmed"])
+    bookings_confirmed(uow, [booking for booking in bookings if booking.status == BookingStatus.CONFIRMED])
 
 
 def bookings_confirmed(uow: UnitOfWork, bookings: Iterable) -> None:

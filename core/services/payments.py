@@ -5,9 +5,8 @@ ends its transaction, calls the provider, then stores the answer in a new short 
 crash between the call and the store is harmless: every call carries an idempotency key derived
 from our own ids, so doing the step again gets the provider's first answer back.
 
-Payment statuses: `pending` (a checkout exists, or is being made, and may still be paid), `paid`,
-`failed` (an asynchronous payment method failed; the hold stays and a new checkout can be made),
-`expired` (closed unpaid), `refunded`.
+Payment statuses are `core.statuses.PaymentStatus`; a booking's status changes only through
+`core.lifecycle`.
 """
 
 from __future__ import annotations
@@ -24,8 +23,9 @@ from core import links, runtime
 from core.booking_rules import sales_closed
 from core.db import UnitOfWork
 from core.errors import Conflict, DomainError, Forbidden, NotFound, Unavailable
-from core.inventory import Inventory, Line, lock_inventory
+from core.inventory import Inventory, lock_inventory
 from core.jobs import Job
+from core.lifecycle import cancel, confirm, expire, lines_of
 from core.models import Booking, Payment, User, WebhookEvent, utcnow
 from core.payments import payment_provider
 from core.payments.provider import (
@@ -34,11 +34,13 @@ from core.payments.provider import (
     PaymentProviderError,
     ProviderCallsFailed,
     SessionState,
+    SessionStatus,
 )
 from core.payments.stripe_provider import WebhookVerificationError, verify_stripe_webhook
 from core.services import follow_ups, refunds
 from core.services.permissions import is_organizer_of
 from core.services.waitlist import promote_waitlist
+from core.statuses import BookingStatus, PaymentStatus
 
 log = logging.getLogger(__name__)
 
@@ -105,11 +107,12 @@ def ensure_checkout(booking_id: uuid.UUID) -> Payment | None:
             payment.checkout_url = checkout.url
             payment.checkout_expires_at = checkout.expires_at
             # A session exists after all, so it can be paid: closing it below settles that.
-            payment.status = "pending" if payment.status == "expired" else payment.status
-        if booking.status != "held":
+            if payment.status == PaymentStatus.EXPIRED:
+                payment.status = PaymentStatus.PENDING
+        if booking.status != BookingStatus.HELD:
             follow_ups.holds_released(uow, [booking.id])  # the hold ended while the session was made
         uow.commit()
-    return payment if booking.status == "held" else None
+    return payment if booking.status == BookingStatus.HELD else None
 
 
 def _plan_checkout(uow: UnitOfWork, booking_id: uuid.UUID) -> Payment | _CheckoutPlan | None:
@@ -120,7 +123,7 @@ def _plan_checkout(uow: UnitOfWork, booking_id: uuid.UUID) -> Payment | _Checkou
     session; the unique key also stops two jobs from making two rows for one attempt.
     """
     booking = uow.session.get(Booking, booking_id, with_for_update=True, populate_existing=True)
-    if booking is None or booking.status != "held":
+    if booking is None or booking.status != BookingStatus.HELD:
         return None
     payment = _open_payment(uow, booking.id)
     if payment is not None and payment.checkout_session_id is not None:
@@ -132,7 +135,7 @@ def _plan_checkout(uow: UnitOfWork, booking_id: uuid.UUID) -> Payment | _Checkou
             provider=runtime.settings().payment_provider,
             amount=booking.total,
             currency=booking.currency,
-            status="pending",
+            status=PaymentStatus.PENDING,
             idempotency_key=f"checkout:{booking.id}:{attempt}",
         )
         uow.session.add(payment)
@@ -162,7 +165,7 @@ def _checkout_request(booking: Booking, payment: Payment) -> CheckoutRequest:
 def _open_payment(uow: UnitOfWork, booking_id: uuid.UUID) -> Payment | None:
     return uow.session.scalar(
         select(Payment)
-        .where(Payment.booking_id == booking_id, Payment.status == "pending")
+        .where(Payment.booking_id == booking_id, Payment.status == PaymentStatus.PENDING)
         .order_by(Payment.created_at.desc())
         .limit(1)
     )
@@ -182,7 +185,7 @@ def create_checkout(actor_id: uuid.UUID, booking_id: uuid.UUID) -> dict:
             if is_organizer_of(actor, booking.event):
                 raise Forbidden("Only the customer who booked can pay for this booking.")
             raise NotFound("No such booking.")
-        if booking.status != "held":
+        if booking.status != BookingStatus.HELD:
             raise Conflict(f"A {booking.status} booking has nothing to pay.", name="not_held")
     try:
         payment = ensure_checkout(booking_id)
@@ -221,7 +224,7 @@ def payment_view(uow: UnitOfWork, booking: Booking) -> dict | None:
     )
     if payment is None:
         return None
-    payable = payment.status == "pending" and booking.status == "held"
+    payable = payment.status == PaymentStatus.PENDING and booking.status == BookingStatus.HELD
     checkout = checkout_view(payment, booking) if payable else {"checkout_url": None, "expires_at": None}
     return {"provider": payment.provider, "status": payment.status, **checkout}
 
@@ -232,7 +235,7 @@ def checkout_links(uow: UnitOfWork, booking_ids: list[uuid.UUID]) -> dict[uuid.U
         select(Payment.booking_id, Payment.checkout_url)
         .where(
             Payment.booking_id.in_(booking_ids),
-            Payment.status == "pending",
+            Payment.status == PaymentStatus.PENDING,
             Payment.checkout_url.is_not(None),
         )
         .order_by(Payment.created_at)
@@ -260,9 +263,9 @@ def confirm_payment(state: SessionState, provider: str) -> str:
             log.warning("paid %s session %s matches no payment of ours", provider, state.session_id)
             return "unknown_session"
         payment, booking, inventory = locked
-        if payment.status in ("paid", "refunded"):
+        if payment.status in (PaymentStatus.PAID, PaymentStatus.REFUNDED):
             return "already_recorded"
-        payment.status, payment.payment_intent_id = "paid", state.payment_intent_id
+        payment.status, payment.payment_intent_id = PaymentStatus.PAID, state.payment_intent_id
         outcome = _settle_paid_booking(uow, inventory, booking, payment)
         uow.commit()
     return outcome
@@ -270,21 +273,21 @@ def confirm_payment(state: SessionState, provider: str) -> str:
 
 def _settle_paid_booking(uow: UnitOfWork, inventory: Inventory, booking: Booking, payment: Payment) -> str:
     now = utcnow()
-    lines = [Line(line.ticket_type_id, line.quantity) for line in booking.lines]
-    if booking.status == "held":
-        inventory.confirm_held(lines)
-        outcome = "confirmed"
-    elif booking.status == "expired" and not sales_closed(inventory.event, now) and inventory.fits(lines):
-        inventory.sell(lines)
+    if booking.status == BookingStatus.HELD:
+        outcome = BookingStatus.CONFIRMED
+    elif (
+        booking.status == BookingStatus.EXPIRED
+        and not sales_closed(inventory.event, now)
+        and inventory.fits(lines_of(booking))
+    ):
         outcome = "confirmed_after_hold_expired"
     else:
         reason = refunds.reason_for_unusable_payment(booking)
-        if booking.status == "expired":
-            booking.status, booking.reason, booking.cancelled_at = "cancelled", reason, now
+        if booking.status == BookingStatus.EXPIRED:
+            cancel(booking, inventory, now, reason)
         refunds.queue_refunds(uow, [payment], reason)
         return "refunding"
-    booking.status, booking.confirmed_at, booking.hold_expires_at = "confirmed", now, None
-    booking.reason = None
+    confirm(booking, inventory, now)
     follow_ups.bookings_confirmed(uow, [booking])
     return outcome
 
@@ -336,9 +339,9 @@ def fail_payment(state: SessionState, provider: str) -> str:
         if locked is None:
             return "unknown_session"
         payment = locked[0]
-        if payment.status != "pending":
+        if payment.status != PaymentStatus.PENDING:
             return "already_recorded"
-        payment.status = "failed"
+        payment.status = PaymentStatus.FAILED
         uow.commit()
     return "failed"
 
@@ -352,11 +355,11 @@ def close_checkout(state: SessionState, provider: str) -> str:
         if locked is None:
             return "unknown_session"
         payment, booking, inventory = locked
-        if payment.status != "pending":
+        if payment.status != PaymentStatus.PENDING:
             return "already_recorded"
-        payment.status = "expired"
+        payment.status = PaymentStatus.EXPIRED
         outcome = "closed"
-        if booking.status == "held":
+        if booking.status == BookingStatus.HELD:
             _end_hold(uow, inventory, booking)
             outcome = "hold_released"
         uow.commit()
@@ -365,17 +368,16 @@ def close_checkout(state: SessionState, provider: str) -> str:
 
 def _end_hold(uow: UnitOfWork, inventory: Inventory, booking: Booking) -> None:
     now = utcnow()
-    inventory.release_held([Line(line.ticket_type_id, line.quantity) for line in booking.lines])
-    booking.status, booking.hold_expires_at = "expired", None
+    expire(booking, inventory, now)
     follow_ups.holds_expired(uow, [booking.id])
     follow_ups.bookings_promoted(uow, promote_waitlist(uow, inventory, now))
 
 
 def reconcile_checkout(state: SessionState, provider: str) -> str:
     """Act on a session's current state, as the provider reports it now."""
-    if state.status == "complete":
+    if state.status == SessionStatus.COMPLETE:
         return confirm_payment(state, provider)
-    if state.status == "expired":
+    if state.status == SessionStatus.EXPIRED:
         return close_checkout(state, provider)
     return "still_open"
 
@@ -392,8 +394,8 @@ def expire_checkouts(booking_ids: list[str]) -> list[str]:
             .join(Booking, Booking.id == Payment.booking_id)
             .where(
                 Payment.booking_id.in_([uuid.UUID(str(b)) for b in booking_ids]),
-                Payment.status == "pending",
-                Booking.status != "held",
+                Payment.status == PaymentStatus.PENDING,
+                Booking.status != BookingStatus.HELD,
             )
         ).all()
     closed, again, cause = [], [], None
@@ -419,10 +421,10 @@ def _expire_checkout(payment: Payment) -> str:
                 update(Payment)
                 .where(
                     Payment.id == payment.id,
-                    Payment.status == "pending",
+                    Payment.status == PaymentStatus.PENDING,
                     Payment.checkout_session_id.is_(None),
                 )
-                .values(status="expired", updated_at=utcnow())
+                .values(status=PaymentStatus.EXPIRED, updated_at=utcnow())
             )
             uow.commit()
         return "closed"
@@ -576,7 +578,7 @@ def _held_without_checkout(uow: UnitOfWork, now: dt.datetime, before: dt.datetim
         select(Payment.id)
         .where(
             Payment.booking_id == Booking.id,
-            Payment.status.in_(("pending", "paid")),
+            Payment.status.in_((PaymentStatus.PENDING, PaymentStatus.PAID)),
             Payment.checkout_session_id.is_not(None),
         )  # fmt: skip
         .exists()
@@ -584,7 +586,7 @@ def _held_without_checkout(uow: UnitOfWork, now: dt.datetime, before: dt.datetim
     rows = uow.session.scalars(
         select(Booking.id)
         .where(
-            Booking.status == "held",
+            Booking.status == BookingStatus.HELD,
             Booking.hold_expires_at > now,
             Booking.decided_at < before,
             ~has_checkout,

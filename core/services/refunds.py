@@ -24,23 +24,24 @@ from sqlalchemy import func, select
 from core import runtime
 from core.db import UnitOfWork
 from core.errors import Conflict
-from core.inventory import Line, lock_inventory
+from core.inventory import lock_inventory
+from core.lifecycle import cancel
 from core.models import Booking, Event, Payment, Refund, User, utcnow
 from core.payments import payment_provider
 from core.payments.provider import PaymentProviderError, ProviderCallsFailed, RefundResult
 from core.services import follow_ups, tickets
 from core.services.permissions import is_organizer_of
+from core.statuses import (
+    OPEN_BOOKING_STATUSES,
+    BookingStatus,
+    EventStatus,
+    PaymentStatus,
+    RefundReason,
+    RefundStatus,
+)
 
 log = logging.getLogger(__name__)
 
-REFUND_REASONS = (
-    "customer_cancelled",
-    "organizer_refunded",
-    "paid_after_hold_expired",
-    "duplicate_payment",
-    "event_cancelled",
-)
-OPEN_BOOKING_STATUSES = ("held", "confirmed", "waitlisted")
 SETTLE_CHUNK = 200
 # Longer than the refund task's longest back-off, so the sweep never races a scheduled retry.
 STALE_AFTER = dt.timedelta(minutes=15)
@@ -49,7 +50,7 @@ STALE_AFTER = dt.timedelta(minutes=15)
 # --- rules ------------------------------------------------------------------------------------
 
 
-def reason_for_cancellation(actor: User, booking: Booking, event: Event, now: dt.datetime) -> str:
+def reason_for_cancellation(actor: User, booking: Booking, event: Event, now: dt.datetime) -> RefundReason:
     """Why a confirmed booking is cancelled and refunded, if `actor` may do it now.
 
     The event's organizers (and admins) may refund any booking at any time; the customer only
@@ -57,9 +58,9 @@ def reason_for_cancellation(actor: User, booking: Booking, event: Event, now: dt
     given back.
     """
     if is_organizer_of(actor, event):
-        return "organizer_refunded"
+        return RefundReason.ORGANIZER_REFUNDED
     if booking.total == 0:
-        return "customer_cancelled"
+        return RefundReason.CUSTOMER_CANCELLED
     if event.refund_until is None:
         raise Conflict("Tickets for this event cannot be refunded.", name="refund_window_closed")
     if now >= event.refund_until:
@@ -68,26 +69,26 @@ def reason_for_cancellation(actor: User, booking: Booking, event: Event, now: dt
             name="refund_window_closed",
             details={"refund_until": event.refund_until.isoformat()},
         )
-    return "customer_cancelled"
+    return RefundReason.CUSTOMER_CANCELLED
 
 
-def reason_for_unusable_payment(booking: Booking) -> str:
+def reason_for_unusable_payment(booking: Booking) -> RefundReason:
     """Why a payment that cannot buy its booking's tickets is given back."""
-    if booking.status == "confirmed":
-        return "duplicate_payment"
-    if booking.status == "expired":
-        return "paid_after_hold_expired"
-    if booking.reason in REFUND_REASONS:
-        return booking.reason
-    return "customer_cancelled"
+    if booking.status == BookingStatus.CONFIRMED:
+        return RefundReason.DUPLICATE_PAYMENT
+    if booking.status == BookingStatus.EXPIRED:
+        return RefundReason.PAID_AFTER_HOLD_EXPIRED
+    if booking.reason in tuple(RefundReason):
+        return RefundReason(booking.reason)
+    return RefundReason.CUSTOMER_CANCELLED
 
 
 def provider_reason(reason: str):
-    return "duplicate" if reason == "duplicate_payment" else "requested_by_customer"
+    return "duplicate" if reason == RefundReason.DUPLICATE_PAYMENT else "requested_by_customer"
 
 
 def email_kind(reason: str) -> str:
-    return "event_cancelled" if reason == "event_cancelled" else "booking_refunded"
+    return "event_cancelled" if reason == RefundReason.EVENT_CANCELLED else "booking_refunded"
 
 
 # --- queueing ---------------------------------------------------------------------------------
@@ -103,7 +104,7 @@ def queue_refunds(uow: UnitOfWork, payments: Iterable[Payment], reason: str) -> 
             continue
         refund = Refund(
             payment_id=payment.id, booking_id=payment.booking_id, amount=payment.amount,
-            currency=payment.currency, reason=reason, status="pending", idempotency_key=key,
+            currency=payment.currency, reason=reason, status=RefundStatus.PENDING, idempotency_key=key,
         )  # fmt: skip
         uow.session.add(refund)
         queued.append(refund)
@@ -114,7 +115,9 @@ def queue_refunds(uow: UnitOfWork, payments: Iterable[Payment], reason: str) -> 
 
 def queue_booking_refunds(uow: UnitOfWork, bookings: Iterable[Booking], reason: str) -> list[Refund]:
     paid = uow.session.scalars(
-        select(Payment).where(Payment.booking_id.in_([b.id for b in bookings]), Payment.status == "paid")
+        select(Payment).where(
+            Payment.booking_id.in_([b.id for b in bookings]), Payment.status == PaymentStatus.PAID
+        )
     ).all()
     return queue_refunds(uow, paid, reason)
 
@@ -151,7 +154,7 @@ def issue_refunds(refund_ids: list[str]) -> list[str]:
 def _issue_refund(refund_id: uuid.UUID) -> bool:
     with runtime.database().unit_of_work() as uow:
         refund = uow.session.get(Refund, refund_id, with_for_update=True)
-        if refund is None or refund.status != "pending":
+        if refund is None or refund.status != RefundStatus.PENDING:
             return False
         payment = uow.session.get(Payment, refund.payment_id)
         # Counted before the call, so a crash during it still shows as an attempt.
@@ -174,7 +177,7 @@ def _record_refund_error(refund_id: uuid.UUID, error: PaymentProviderError) -> N
         refund = uow.session.get(Refund, refund_id, with_for_update=True)
         refund.last_error = error.message
         if not error.retryable:
-            refund.status = "failed"
+            refund.status = RefundStatus.FAILED
             log.error("refund %s refused by the provider: %s", refund_id, error.message)
         uow.commit()
 
@@ -183,17 +186,17 @@ def _record_refund_result(refund_id: uuid.UUID, result: RefundResult) -> bool:
     with runtime.database().unit_of_work() as uow:
         refund = uow.session.get(Refund, refund_id, with_for_update=True)
         refund.provider_refund_id, refund.last_error = result.refund_id, None
-        if refund.status == "pending":
+        if refund.status == RefundStatus.PENDING:
             refund.status = result.status
-            if refund.status == "succeeded":
+            if refund.status == RefundStatus.SUCCEEDED:
                 _refund_succeeded(uow, refund)
         uow.commit()
-        return refund.status == "succeeded"
+        return refund.status == RefundStatus.SUCCEEDED
 
 
 def _refund_succeeded(uow: UnitOfWork, refund: Refund) -> None:
     payment = uow.session.get(Payment, refund.payment_id, with_for_update=True)
-    payment.status = "refunded"
+    payment.status = PaymentStatus.REFUNDED
     follow_ups.customers_told(uow, [refund.booking_id], email_kind(refund.reason))
 
 
@@ -211,13 +214,13 @@ def record_provider_refund(charge: dict) -> str:
             return "partly_refunded"
         waiting = uow.session.scalars(
             select(Refund)
-            .where(Refund.payment_id == payment.id, Refund.status == "pending")
+            .where(Refund.payment_id == payment.id, Refund.status == RefundStatus.PENDING)
             .with_for_update()
         ).all()
         for refund in waiting:
-            refund.status = "succeeded"
+            refund.status = RefundStatus.SUCCEEDED
             _refund_succeeded(uow, refund)
-        payment.status = "refunded"
+        payment.status = PaymentStatus.REFUNDED
         uow.commit()
     return "refunded"
 
@@ -259,7 +262,7 @@ def settle_cancelled_event(
 def _settle_chunk(event_id: uuid.UUID, chunk: int) -> tuple[int, int]:
     with runtime.database().unit_of_work() as uow:
         inventory = lock_inventory(uow, event_id)
-        if inventory.event.status != "cancelled":
+        if inventory.event.status != EventStatus.CANCELLED:
             return 0, 0
         bookings = uow.session.scalars(
             select(Booking)
@@ -269,21 +272,17 @@ def _settle_chunk(event_id: uuid.UUID, chunk: int) -> tuple[int, int]:
             .with_for_update()
         ).all()
         now = utcnow()
-        held = [booking for booking in bookings if booking.status == "held"]
+        held = [booking for booking in bookings if booking.status == BookingStatus.HELD]
         for booking in bookings:
-            lines = [Line(line.ticket_type_id, line.quantity) for line in booking.lines]
-            if booking.status == "held":
-                inventory.release_held(lines)
-            elif booking.status == "confirmed":
-                inventory.release_sold(lines)
-            booking.status, booking.reason = "cancelled", "event_cancelled"
-            booking.cancelled_at, booking.hold_expires_at = now, None
+            cancel(booking, inventory, now, RefundReason.EVENT_CANCELLED)
         tickets.cancel_tickets(uow, [booking.id for booking in bookings])
-        queued = queue_booking_refunds(uow, bookings, "event_cancelled")
+        queued = queue_booking_refunds(uow, bookings, RefundReason.EVENT_CANCELLED)
         refunded = {refund.booking_id for refund in queued}
         follow_ups.holds_released(uow, held)
         # Customers with money to get back are told once it is back (see `_refund_succeeded`).
-        follow_ups.customers_told(uow, [b for b in bookings if b.id not in refunded], "event_cancelled")
+        follow_ups.customers_told(
+            uow, [b for b in bookings if b.id not in refunded], email_kind(RefundReason.EVENT_CANCELLED)
+        )
         uow.commit()
     return len(bookings), len(queued)
 
@@ -295,7 +294,7 @@ def refund_totals(uow: UnitOfWork, booking_ids: list[uuid.UUID]) -> dict[uuid.UU
     """(amount, currency, reason) given back or on its way back, per booking, for the emails."""
     rows = uow.session.execute(
         select(Refund.booking_id, func.sum(Refund.amount), func.min(Refund.currency), func.min(Refund.reason))
-        .where(Refund.booking_id.in_(booking_ids), Refund.status != "failed")
+        .where(Refund.booking_id.in_(booking_ids), Refund.status != RefundStatus.FAILED)
         .group_by(Refund.booking_id)
     )
     return {booking_id: (int(amount), currency, reason) for booking_id, amount, currency, reason in rows}
@@ -314,7 +313,9 @@ def event_refunds_query(event_id: uuid.UUID, status: str | None = None):
 def stale_refund_ids(uow: UnitOfWork, now: dt.datetime) -> list[str]:
     """Pending refunds nobody has touched for a while: their job was lost, or ran out of retries."""
     rows = uow.session.scalars(
-        select(Refund.id).where(Refund.status == "pending", Refund.updated_at < now - STALE_AFTER).limit(1000)
+        select(Refund.id)
+        .where(Refund.status == RefundStatus.PENDING, Refund.updated_at < now - STALE_AFTER)
+        .limit(1000)
     )
     return [str(refund_id) for refund_id in rows]
 
@@ -323,7 +324,7 @@ def unsettled_cancelled_events(uow: UnitOfWork) -> list[str]:
     rows = uow.session.scalars(
         select(Booking.event_id)
         .join(Event, Event.id == Booking.event_id)
-        .where(Event.status == "cancelled", Booking.status.in_(OPEN_BOOKING_STATUSES))
+        .where(Event.status == EventStatus.CANCELLED, Booking.status.in_(OPEN_BOOKING_STATUSES))
         .distinct()
     )
     return [str(event_id) for event_id in rows]

@@ -10,6 +10,7 @@ from core.db import UnitOfWork
 from core.models import Booking, Payment, Refund
 from core.services import tickets
 from core.services.events import event_availability, get_event, ticket_type_view
+from core.statuses import RECEIVED_PAYMENT_STATUSES, RefundStatus
 
 
 def event_stats(uow: UnitOfWork, event_id: uuid.UUID) -> dict:
@@ -22,12 +23,12 @@ def event_stats(uow: UnitOfWork, event_id: uuid.UUID) -> dict:
     paid = uow.session.scalar(
         select(func.coalesce(func.sum(Payment.amount), 0))
         .join(Booking, Booking.id == Payment.booking_id)
-        .where(Booking.event_id == event_id, Payment.status.in_(("paid", "refunded")))
+        .where(Booking.event_id == event_id, Payment.status.in_(RECEIVED_PAYMENT_STATUSES))
     )
     refunded = uow.session.scalar(
         select(func.coalesce(func.sum(Refund.amount), 0))
         .join(Booking, Booking.id == Refund.booking_id)
-        .where(Booking.event_id == event_id, Refund.status == "succeeded")
+        .where(Booking.event_id == event_id, Refund.status == RefundStatus.SUCCEEDED)
     )
     return {
         "event_id": event.id,

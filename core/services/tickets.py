@@ -25,6 +25,7 @@ from core.services import audit, follow_ups
 from core.services.audit import AuditAction
 from core.services.events import get_event
 from core.services.permissions import require_door_staff_of
+from core.statuses import BookingStatus, TicketStatus
 from core.ticket_pdf import TicketSheet, render_tickets_pdf
 from core.ticket_signing import (
     InvalidTicketPayload,
@@ -65,7 +66,10 @@ def issue_tickets(booking_ids: list[str]) -> list[uuid.UUID]:
     with runtime.database().unit_of_work() as uow:
         bookings = uow.session.scalars(
             select(Booking)
-            .where(Booking.id.in_([uuid.UUID(str(b)) for b in booking_ids]), Booking.status == "confirmed")
+            .where(
+                Booking.id.in_([uuid.UUID(str(b)) for b in booking_ids]),
+                Booking.status == BookingStatus.CONFIRMED,
+            )
             .order_by(Booking.id)
             .with_for_update()
             .options(selectinload(Booking.user))
@@ -102,7 +106,7 @@ def _new_tickets(booking: Booking, signer: TicketSigner, now: dt.datetime) -> li
                     code=code,
                     qr_payload=signer.sign(claims),
                     attendee_name=booking.user.name,
-                    status="valid",
+                    status=TicketStatus.VALID,
                     created_at=now,
                 )  # fmt: skip
             )
@@ -114,8 +118,8 @@ def cancel_tickets(uow: UnitOfWork, booking_ids: list[uuid.UUID]) -> None:
     if booking_ids:
         uow.session.execute(
             update(Ticket)
-            .where(Ticket.booking_id.in_(booking_ids), Ticket.status == "valid")
-            .values(status="cancelled")
+            .where(Ticket.booking_id.in_(booking_ids), Ticket.status == TicketStatus.VALID)
+            .values(status=TicketStatus.CANCELLED)
             .execution_options(synchronize_session=False)
         )
 
@@ -125,7 +129,7 @@ def confirmed_bookings_without_tickets(older_than: dt.timedelta = dt.timedelta(m
     with runtime.database().unit_of_work() as uow:
         rows = uow.session.scalars(
             select(Booking.id)
-            .where(Booking.status == "confirmed", Booking.confirmed_at <= utcnow() - older_than)
+            .where(Booking.status == BookingStatus.CONFIRMED, Booking.confirmed_at <= utcnow() - older_than)
             .where(~select(Ticket.id).where(Ticket.booking_id == Booking.id).exists())
             .limit(1000)
         )
@@ -147,7 +151,7 @@ def bookings_with_valid_tickets(uow: UnitOfWork, booking_ids: list[uuid.UUID]) -
     return list(
         uow.session.scalars(
             select(Ticket.booking_id)
-            .where(Ticket.booking_id.in_(booking_ids), Ticket.status == "valid")
+            .where(Ticket.booking_id.in_(booking_ids), Ticket.status == TicketStatus.VALID)
             .distinct()
         )
     )
@@ -196,7 +200,7 @@ def booking_pdf(uow: UnitOfWork, booking: Booking) -> bytes:
             qr_payload=ticket.qr_payload,
         )  # fmt: skip
         for ticket in booking_tickets(uow, booking.id)
-        if ticket.status == "valid"
+        if ticket.status == TicketStatus.VALID
     ]
     if not sheets:
         raise NotFound("This booking has no valid tickets.", name="no_tickets")
@@ -220,7 +224,7 @@ def check_in(uow: UnitOfWork, actor: User, event_id: uuid.UUID, code_or_payload:
         .where(
             Ticket.code == code,
             Ticket.event_id == event_id,
-            Ticket.status == "valid",
+            Ticket.status == TicketStatus.VALID,
             Ticket.checked_in_at.is_(None),
         )
         .values(checked_in_at=now, checked_in_by=actor.id)
@@ -242,7 +246,7 @@ def check_in(uow: UnitOfWork, actor: User, event_id: uuid.UUID, code_or_payload:
 def _refuse(uow: UnitOfWork, ticket: Ticket, event_id: uuid.UUID) -> None:
     if ticket.event_id != event_id:
         raise Invalid("This ticket is for another event.", name="wrong_event")
-    if ticket.status != "valid":
+    if ticket.status != TicketStatus.VALID:
         raise Invalid("This ticket was cancelled.", name="ticket_cancelled")
     by = uow.session.get(User, ticket.checked_in_by)
     raise Conflict(
@@ -260,5 +264,5 @@ def checked_in_count(uow: UnitOfWork, event_id: uuid.UUID) -> int:
 
 def issued_count(uow: UnitOfWork, event_id: uuid.UUID) -> int:
     return uow.session.scalar(
-        select(func.count()).where(Ticket.event_id == event_id, Ticket.status == "valid")
+        select(func.count()).where(Ticket.event_id == event_id, Ticket.status == TicketStatus.VALID)
     )

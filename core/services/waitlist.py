@@ -10,8 +10,10 @@ from sqlalchemy import func, select
 
 from core.booking_rules import sales_closed
 from core.db import UnitOfWork
-from core.inventory import Inventory, Line
+from core.inventory import Inventory
+from core.lifecycle import lines_of, promote
 from core.models import Booking
+from core.statuses import BookingStatus
 
 SCAN_CHUNK = 500
 
@@ -31,7 +33,7 @@ def promote_waitlist(uow: UnitOfWork, inventory: Inventory, now: dt.datetime) ->
             select(Booking)
             .where(
                 Booking.event_id == inventory.event.id,
-                Booking.status == "waitlisted",
+                Booking.status == BookingStatus.WAITLISTED,
                 Booking.queue_seq > after_seq,
             )
             .order_by(Booking.queue_seq)
@@ -42,36 +44,18 @@ def promote_waitlist(uow: UnitOfWork, inventory: Inventory, now: dt.datetime) ->
         for booking in chunk:
             if inventory.free() == 0:
                 break
-            _promote_if_it_fits(booking, inventory, now, promoted)
+            if inventory.fits(lines_of(booking)):
+                promote(booking, inventory, now)
+                promoted.append(booking)
         after_seq = chunk[-1].queue_seq
     return promoted
-
-
-def _promote_if_it_fits(
-    booking: Booking, inventory: Inventory, now: dt.datetime, promoted: list[Booking]
-) -> None:
-    lines = [Line(line.ticket_type_id, line.quantity) for line in booking.lines]
-    if not inventory.fits(lines):
-        return
-    for line in booking.lines:  # the price is fixed when the hold is made, not when the wait began
-        line.unit_price = inventory.price(Line(line.ticket_type_id, line.quantity))
-    booking.total = sum(line.unit_price * line.quantity for line in booking.lines)
-    if booking.total == 0:
-        inventory.sell(lines)
-        booking.status, booking.confirmed_at = "confirmed", now
-    else:
-        inventory.hold(lines)
-        booking.status = "held"
-        booking.hold_expires_at = now + dt.timedelta(seconds=inventory.event.hold_seconds)
-    booking.decided_at = now
-    promoted.append(booking)
 
 
 def waitlist_position(uow: UnitOfWork, booking: Booking) -> int:
     return uow.session.scalar(
         select(func.count()).where(
             Booking.event_id == booking.event_id,
-            Booking.status == "waitlisted",
+            Booking.status == BookingStatus.WAITLISTED,
             Booking.queue_seq <= booking.queue_seq,
         )
     )
@@ -81,7 +65,7 @@ def waitlist_query(event_id: uuid.UUID):
     """The event's waitlist in the order it will be served."""
     return (
         select(Booking)
-        .where(Booking.event_id == event_id, Booking.status == "waitlisted")
+        .where(Booking.event_id == event_id, Booking.status == BookingStatus.WAITLISTED)
         .order_by(Booking.queue_seq)
     )
 

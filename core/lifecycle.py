@@ -1,0 +1,278 @@
+"""The booking life cycle (DESIGN section 3): the one place where a booking's status changes.
+
+`TRANSITIONS` is the state diagram as data: for each status, the statuses that may follow it and
+how the inventory counters move on the way. Every change of status goes through a function here
+that moves the counters (through `core.inventory.Inventory`) and writes the booking's fields
+together, in the caller's transaction, under the event's inventory lock:
+
+    queued     → held | confirmed | waitlisted | rejected     the drainer (`admit`, `decided_rows`)
+    waitlisted → held | confirmed                             promotion (`promote`)
+    held       → confirmed, expired → confirmed               payment, on time or late (`confirm`)
+    held | waitlisted → expired                               hold ran out, event started (`expire`...)
+    held | waitlisted | confirmed | expired → cancelled       let go, refunded, event cancelled,
+                                                              paid too late (`cancel`)
+
+A transition the diagram lacks is refused with `Conflict(name="invalid_transition")`, and one
+that takes tickets that are not free with `Conflict(name="sold_out")`, before anything moves.
+`rejected` and `cancelled` are the end.
+
+The fields, for every transition (`transition_fields`): `status`, `reason` (set for `rejected`
+and `cancelled`, cleared otherwise) and `updated_at`; `decided_at` when the allocation decides
+(out of `queued`, or a waitlist place promoted); `hold_expires_at` when a hold is made;
+`confirmed_at` on confirmation; `cancelled_at` on cancellation. `hold_expires_at` is never
+cleared: once the hold has ended it stays as the record of the hold the customer had (views
+show it only while the booking is held), so expiry, payment and cancellation all treat it alike.
+
+The hot and wide paths have bulk forms that keep to the same diagram and fields: the drainer
+builds rows for COPY (`decided_rows`), expiry is one guarded UPDATE per chunk that touches only
+rows still in the status the transition starts from (`expire_due_holds`,
+`expire_waitlists_of_started_events`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, NoReturn
+
+from sqlalchemy import func, select, update
+
+from core.db import UnitOfWork
+from core.errors import Conflict
+from core.inventory import Inventory, Line
+from core.models import Booking, BookingLine, Event
+from core.statuses import BookingStatus, RefundReason, RejectionReason
+
+if TYPE_CHECKING:
+    from core.booking_rules import BookingRequest, Decision
+
+Move = Callable[[Inventory, Iterable[Line]], None]
+
+QUEUED, HELD, CONFIRMED = BookingStatus.QUEUED, BookingStatus.HELD, BookingStatus.CONFIRMED
+WAITLISTED, REJECTED = BookingStatus.WAITLISTED, BookingStatus.REJECTED
+EXPIRED, CANCELLED = BookingStatus.EXPIRED, BookingStatus.CANCELLED
+
+
+def _no_move(inventory: Inventory, lines: Iterable[Line]) -> None:
+    """The transition gives and takes no tickets."""
+
+
+TRANSITIONS: dict[BookingStatus, dict[BookingStatus, Move]] = {
+    QUEUED: {HELD: Inventory.hold, CONFIRMED: Inventory.sell, WAITLISTED: _no_move, REJECTED: _no_move},
+    WAITLISTED: {HELD: Inventory.hold, CONFIRMED: Inventory.sell, EXPIRED: _no_move, CANCELLED: _no_move},
+    HELD: {
+        CONFIRMED: Inventory.confirm_held,
+        EXPIRED: Inventory.release_held,
+        CANCELLED: Inventory.release_held,
+    },
+    CONFIRMED: {CANCELLED: Inventory.release_sold},
+    EXPIRED: {CONFIRMED: Inventory.sell, CANCELLED: _no_move},
+    REJECTED: {},
+    CANCELLED: {},
+}
+# Moves that take tickets from what is free: refused when the tickets are not there.
+_TAKING = frozenset({Inventory.hold, Inventory.sell})
+
+
+def allowed(current: str, target: str) -> bool:
+    """Whether the diagram has `current` → `target` (plain strings work: a member hashes as its value)."""
+    return target in TRANSITIONS.get(current, {})
+
+
+def _move_for(current: str, target: str) -> Move:
+    move = TRANSITIONS.get(current, {}).get(target)
+    if move is None:
+        _refuse(current, target)
+    return move
+
+
+def _refuse(current: str, target: str) -> NoReturn:
+    raise Conflict(f"A {current} booking cannot become {target}.", name="invalid_transition",
+                   details={"from": str(current), "to": str(target)})  # fmt: skip
+
+
+def hold_until(event: Event, now: dt.datetime) -> dt.datetime:
+    """When a hold made now ends: the event's hold length from now."""
+    return now + dt.timedelta(seconds=event.hold_seconds)
+
+
+def transition_fields(
+    current: str, target: str, now: dt.datetime, *, event: Event | None = None, reason: str | None = None
+) -> dict:
+    """The booking's fields after `current` → `target` at `now` (`event` is needed for a hold)."""
+    fields = {"status": target, "reason": reason, "updated_at": now}
+    if current in (QUEUED, WAITLISTED) and target not in (EXPIRED, CANCELLED):
+        fields["decided_at"] = now
+    if target == HELD:
+        fields["hold_expires_at"] = hold_until(event, now)
+    elif target == CONFIRMED:
+        fields["confirmed_at"] = now
+    elif target == CANCELLED:
+        fields["cancelled_at"] = now
+    return fields
+
+
+def lines_of(booking: Booking) -> list[Line]:
+    return [Line(line.ticket_type_id, line.quantity) for line in booking.lines]
+
+
+def transition(
+    booking: Booking, inventory: Inventory, target: BookingStatus, now: dt.datetime, reason: str | None = None
+) -> None:
+    """Move one booking to `target`, counters and fields together, or refuse before anything moves.
+
+    The named transitions below say which one a caller means; this is what each of them does.
+    """
+    move = _move_for(booking.status, target)
+    lines = lines_of(booking)
+    if move in _TAKING and not inventory.fits(lines):
+        raise Conflict("These tickets are no longer free.", name=RejectionReason.SOLD_OUT)
+    move(inventory, lines)
+    for name, value in transition_fields(
+        booking.status, target, now, event=inventory.event, reason=reason
+    ).items():
+        setattr(booking, name, value)
+
+
+# --- deciding: queued and waitlisted requests --------------------------------------------------
+
+
+def admission(prices: dict[uuid.UUID, int]) -> BookingStatus:
+    """Where a request whose tickets fit goes: free tickets are confirmed at once (nothing to
+    pay), others are held until paid."""
+    return CONFIRMED if all(price == 0 for price in prices.values()) else HELD
+
+
+def admit(inventory: Inventory, lines: Iterable[Line], prices: dict[uuid.UUID, int]) -> BookingStatus:
+    """The drainer's `queued` → `held` | `confirmed` for tickets that fit: the counters move at
+    once, so the next decision of the batch sees them; `decided_rows` writes the fields."""
+    target = admission(prices)
+    TRANSITIONS[QUEUED][target](inventory, lines)
+    return target
+
+
+def decided_rows(
+    request: BookingRequest, decision: Decision, inventory: Inventory, now: dt.datetime
+) -> tuple[dict, list[dict]]:
+    """The drainer's bulk form of `queued` → the decision's status: the booking row and its line
+    rows, ready for COPY. The counters already moved when the request was decided (`admit`, so
+    each decision sees the one before); this writes the fields by the same rules."""
+    _move_for(QUEUED, decision.status)
+    event = inventory.event
+    known = inventory.knows(request.lines)
+    prices = decision.unit_prices or (
+        {line.ticket_type_id: inventory.price(line) for line in request.lines} if known else {}
+    )
+    booking = {
+        "id": request.booking_id,
+        "user_id": request.user_id,
+        "event_id": event.id,
+        "queue_seq": request.seq,
+        "join_waitlist": request.join_waitlist,
+        "total": sum(prices.get(line.ticket_type_id, 0) * line.quantity for line in request.lines)
+        if decision.status != REJECTED
+        else 0,
+        "currency": next(iter(inventory.ticket_types.values())).currency,
+        "hold_expires_at": None,
+        "idempotency_key": request.idempotency_key,
+        "requested_at": request.requested_at,
+        "confirmed_at": None,
+        # Every row of a COPY has the same columns: the transition fills in what it sets.
+        **transition_fields(QUEUED, decision.status, now, event=event, reason=decision.reason),
+    }
+    lines = [
+        {
+            "booking_id": request.booking_id,
+            "ticket_type_id": line.ticket_type_id,
+            "quantity": line.quantity,
+            "unit_price": prices[line.ticket_type_id],
+        }  # fmt: skip
+        for line in request.lines
+        if known
+    ]
+    return booking, lines
+
+
+def promote(booking: Booking, inventory: Inventory, now: dt.datetime) -> None:
+    """`waitlisted` → `held` with a fresh hold, or `confirmed` if the tickets are free now.
+
+    The price is fixed when the hold is made, not when the wait began.
+    """
+    if booking.status != WAITLISTED:
+        _refuse(booking.status, HELD)
+    if not inventory.fits(lines_of(booking)):
+        raise Conflict("These tickets are no longer free.", name=RejectionReason.SOLD_OUT)
+    for line in booking.lines:
+        line.unit_price = inventory.price(Line(line.ticket_type_id, line.quantity))
+    booking.total = sum(line.unit_price * line.quantity for line in booking.lines)
+    transition(
+        booking, inventory, admission({line.ticket_type_id: line.unit_price for line in booking.lines}), now
+    )
+
+
+# --- paying, letting go, running out -----------------------------------------------------------
+
+
+def confirm(booking: Booking, inventory: Inventory, now: dt.datetime) -> None:
+    """Paid: `held` → `confirmed` (held → sold), or `expired` → `confirmed` for a late payment
+    whose tickets are still free (sold afresh)."""
+    transition(booking, inventory, CONFIRMED, now)
+
+
+def expire(booking: Booking, inventory: Inventory, now: dt.datetime) -> None:
+    """`held` → `expired` (tickets back), or `waitlisted` → `expired`."""
+    transition(booking, inventory, EXPIRED, now)
+
+
+def cancel(
+    booking: Booking, inventory: Inventory, now: dt.datetime, reason: RefundReason | None = None
+) -> None:
+    """→ `cancelled`: a hold let go (tickets back), a waitlist place left, a confirmed booking
+    refunded (sold tickets back), or a late payment that found its tickets gone. `reason` is
+    why the money goes back; a customer letting go of a hold or a place has none."""
+    transition(booking, inventory, CANCELLED, now, reason)
+
+
+def expire_due_holds(uow: UnitOfWork, inventory: Inventory, now: dt.datetime, limit: int) -> list[uuid.UUID]:
+    """Bulk `held` → `expired` for up to `limit` of the event's holds due by `now`, oldest first.
+
+    One UPDATE, guarded by the status, so a booking paid or let go meanwhile is not touched; the
+    tickets of the rows it changed go back in one move. Returns the ids expired.
+    """
+    due = (
+        select(Booking.id)
+        .where(Booking.event_id == inventory.event.id, Booking.status == HELD, Booking.hold_expires_at <= now)
+        .order_by(Booking.hold_expires_at)
+        .limit(limit)
+        .scalar_subquery()
+    )
+    expired = uow.session.scalars(
+        update(Booking)
+        .where(Booking.id.in_(due), Booking.status == HELD)
+        .values(**transition_fields(HELD, EXPIRED, now))
+        .returning(Booking.id)
+        .execution_options(synchronize_session=False)
+    ).all()
+    if expired:
+        released = uow.session.execute(
+            select(BookingLine.ticket_type_id, func.sum(BookingLine.quantity))
+            .where(BookingLine.booking_id.in_(expired))
+            .group_by(BookingLine.ticket_type_id)
+        )
+        TRANSITIONS[HELD][EXPIRED](
+            inventory, [Line(ticket_type_id, int(n)) for ticket_type_id, n in released]
+        )
+    return expired
+
+
+def expire_waitlists_of_started_events(uow: UnitOfWork, now: dt.datetime) -> int:
+    """Bulk `waitlisted` → `expired` for every event that has started (no tickets move)."""
+    started = select(Event.id).where(Event.starts_at <= now).scalar_subquery()
+    result = uow.session.execute(
+        update(Booking)
+        .where(Booking.status == WAITLISTED, Booking.event_id.in_(started))
+        .values(**transition_fields(WAITLISTED, EXPIRED, now))
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount

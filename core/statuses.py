@@ -1,0 +1,106 @@
+"""Every fixed vocabulary of the domain, spelled once: statuses, reasons, roles.
+
+Each is a `StrEnum`, so a member is the very string stored in the database and sent in JSON;
+the CHECK constraints in `core.models` and the API's `enum` metadata are built from these
+classes. The groups of booking statuses the services ask about (final, pending, counted, open)
+are defined here, beside the statuses, and nowhere else (as tuples, so SQL `IN` takes them). Which status may follow which is the
+business of `core.lifecycle`.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class BookingStatus(StrEnum):
+    """DESIGN section 3. `queued` lives in Redis only; the others are rows in `booking`."""
+
+    QUEUED = "queued"
+    HELD = "held"
+    CONFIRMED = "confirmed"
+    WAITLISTED = "waitlisted"
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+    CANCELLED = "cancelled"
+
+
+# Nothing more will happen to the booking unless money arrives late (`expired` → `confirmed`).
+FINAL_BOOKING_STATUSES = (
+    BookingStatus.CONFIRMED,
+    BookingStatus.REJECTED,
+    BookingStatus.EXPIRED,
+    BookingStatus.CANCELLED,
+)
+# A customer has at most one of these per event: a hold, or a place on the waitlist.
+PENDING_BOOKING_STATUSES = (BookingStatus.HELD, BookingStatus.WAITLISTED)
+# What counts towards a customer's per-event ticket limit.
+COUNTED_BOOKING_STATUSES = (*PENDING_BOOKING_STATUSES, BookingStatus.CONFIRMED)
+# What a cancelled event must still settle (release, drop, or refund).
+OPEN_BOOKING_STATUSES = COUNTED_BOOKING_STATUSES
+
+
+class RejectionReason(StrEnum):
+    """Why the allocation refused a request (`rejected`)."""
+
+    SOLD_OUT = "sold_out"
+    SALES_CLOSED = "sales_closed"
+    LIMIT_EXCEEDED = "limit_exceeded"
+    HOLD_EXISTS = "hold_exists"
+    EVENT_CANCELLED = "event_cancelled"
+    INVALID_REQUEST = "invalid_request"
+
+
+class AdmissionReason(StrEnum):
+    """Why a request was admitted outside the usual rules (recorded in the booking's `reason`)."""
+
+    COMPLIMENTARY = "complimentary"  # an organizer's guest: free, decided within the quotas
+
+
+class RefundReason(StrEnum):
+    """Why money goes back. A cancelled booking carries the reason its payment is (or would be)
+    refunded for; `duplicate_payment` leaves the booking as it is."""
+
+    CUSTOMER_CANCELLED = "customer_cancelled"
+    ORGANIZER_REFUNDED = "organizer_refunded"
+    PAID_AFTER_HOLD_EXPIRED = "paid_after_hold_expired"
+    DUPLICATE_PAYMENT = "duplicate_payment"
+    EVENT_CANCELLED = "event_cancelled"
+
+
+class EventStatus(StrEnum):
+    DRAFT = "draft"
+    PUBLISHED = "published"
+    CANCELLED = "cancelled"
+
+
+class PaymentStatus(StrEnum):
+    """`pending`: a checkout exists (or is being made) and may still be paid; `failed`: an
+    asynchronous method failed and a new checkout may be made; `expired`: closed unpaid."""
+
+    PENDING = "pending"
+    PAID = "paid"
+    FAILED = "failed"
+    EXPIRED = "expired"
+    REFUNDED = "refunded"
+
+
+# Money that reached us, whether or not it was given back since.
+RECEIVED_PAYMENT_STATUSES = (PaymentStatus.PAID, PaymentStatus.REFUNDED)
+
+
+class RefundStatus(StrEnum):
+    PENDING = "pending"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+class TicketStatus(StrEnum):
+    VALID = "valid"
+    CANCELLED = "cancelled"
+
+
+class Role(StrEnum):
+    CUSTOMER = "customer"
+    STAFF = "staff"
+    ORGANIZER = "organizer"
+    ADMIN = "admin"
