@@ -16,9 +16,9 @@ from api.input import InputSchema
 from api.pagination import paginate_select
 from api.resources.events import EventOut
 from core.inventory import Line
-from core.models import BOOKING_STATUSES, EVENT_STATUSES, PAYMENT_STATUSES, TICKET_STATUSES
 from core.services import back_office, comps
 from core.services.audit import AuditAction, AuditFilters, entry_view
+from core.statuses import BookingStatus, EventStatus, PaymentStatus, TicketStatus
 
 blp = Blueprint(
     "back_office", __name__, url_prefix="/api/v1", description="The back office: lists, search, exports"
@@ -41,7 +41,7 @@ class BackOfficeBookingOut(Schema):
     id = fields.UUID()
     reference = fields.String()
     customer = fields.Nested(CustomerOut)
-    status = fields.String(metadata={"enum": list(BOOKING_STATUSES)})
+    status = fields.String(metadata={"enum": list(BookingStatus)})
     reason = fields.String(allow_none=True)
     items = fields.List(fields.Nested(BackOfficeItemOut))
     total = fields.Integer()
@@ -49,11 +49,11 @@ class BackOfficeBookingOut(Schema):
     created_at = fields.AwareDateTime(metadata={"description": "When the customer asked."})
     decided_at = fields.AwareDateTime()
     hold_expires_at = fields.AwareDateTime(allow_none=True)
-    payment_status = fields.String(allow_none=True, metadata={"enum": list(PAYMENT_STATUSES)})
+    payment_status = fields.String(allow_none=True, metadata={"enum": list(PaymentStatus)})
 
 
 class BookingListQuery(InputSchema):
-    status = fields.List(fields.String(validate=validate.OneOf(BOOKING_STATUSES)),
+    status = fields.List(fields.String(validate=validate.OneOf(tuple(BookingStatus))),
                          metadata={"description": "Repeat for several."})  # fmt: skip
     ticket_type_id = fields.UUID()
     q = fields.String(validate=validate.Length(min=1, max=200),
@@ -99,7 +99,7 @@ class AttendeeOut(Schema):
     ticket_type = fields.String()
     booking_id = fields.UUID()
     booking_reference = fields.String()
-    status = fields.String(metadata={"enum": list(TICKET_STATUSES)})
+    status = fields.String(metadata={"enum": list(TicketStatus)})
     checked_in_at = fields.AwareDateTime(allow_none=True)
     checked_in_by = fields.UUID(allow_none=True)
 
@@ -130,7 +130,7 @@ class EventAttendees(MethodView):
 
 
 class OrganizationEventQuery(InputSchema):
-    status = fields.String(validate=validate.OneOf(EVENT_STATUSES))
+    status = fields.String(validate=validate.OneOf(tuple(EventStatus)))
     q = fields.String(validate=validate.Length(min=1, max=200))
     starts_after = fields.AwareDateTime()
     starts_before = fields.AwareDateTime()
