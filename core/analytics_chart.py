@@ -45,10 +45,11 @@ def sale_chart_png(analytics: dict) -> bytes:
                  label=f"Check-ins per {unit}")  # fmt: skip
         totals = axes.twinx()
         totals.set_ylabel("Running total")
-        ends = [*x[1:], x[-1] + step]  # a running total counts the whole bucket: drawn at its end
-        totals.step(ends, list(accumulate(sold)), where="pre", color=SOLD_COLOUR, linestyle="--",
+        # A running total counts a whole bucket: its points are the buckets' ends, from 0.
+        ends = [x[0], *x[1:], x[-1] + step]
+        totals.plot(ends, [0, *accumulate(sold)], marker=".", color=SOLD_COLOUR, linestyle="--",
                     label="Tickets sold, running total")  # fmt: skip
-        totals.step(ends, list(accumulate(check_ins)), where="pre", color=CHECK_IN_COLOUR, linestyle="--",
+        totals.plot(ends, [0, *accumulate(check_ins)], marker=".", color=CHECK_IN_COLOUR, linestyle="--",
                     label="Check-ins, running total")  # fmt: skip
         totals.set_ylim(bottom=0)
         locator = dates.AutoDateLocator(tz=zone)
@@ -56,7 +57,8 @@ def sale_chart_png(analytics: dict) -> bytes:
         axes.xaxis.set_major_formatter(dates.ConciseDateFormatter(locator, tz=zone))
         handles = axes.get_legend_handles_labels()
         more = totals.get_legend_handles_labels()
-        axes.legend(handles[0] + more[0], handles[1] + more[1], loc="upper left")
+        axes.legend(handles[0] + more[0], handles[1] + more[1], loc="upper center", ncols=4,
+                    bbox_to_anchor=(0.5, -0.12), frameon=False)  # fmt: skip
     axes.set_ylim(bottom=0)
     axes.grid(axis="y", alpha=0.3)
     out = io.BytesIO()
