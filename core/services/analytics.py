@@ -26,6 +26,9 @@ asked and not yet decided at one moment. A waitlist place turned into a hold lat
 `decided_at` moved to that moment, so bookings that may have been (joined the waitlist and got
 tickets) are left out of both.
 
+The platform's money figures add minor units whatever their currency, which may differ between
+organizations.
+
 SQLite has neither `date_trunc` in a time zone nor `percentile_cont`: there the routes answer 501.
 """
 
