@@ -1,8 +1,8 @@
 """Prometheus metrics at /metrics: HTTP requests of this API, and the engine's figures read at
 scrape time (queue depth, holds, allocation batches, task failures).
 
-Under gunicorn with several workers, set PROMETHEUS_MULTIPROC_DIR (an empty directory) so the
-request metrics of all workers are added up; without it each process reports its own.
+Under gunicorn, gunicorn.conf.py gives the workers PROMETHEUS_MULTIPROC_DIR (an empty directory),
+so every scrape adds up the request metrics of all workers; without it each process reports its own.
 """
 
 from __future__ import annotations
@@ -89,4 +89,5 @@ def init_app(app: Flask) -> None:
 
     @app.get("/metrics")
     def metrics():
-        return Response(generate_latest(_registry()), mimetype=CONTENT_TYPE_LATEST)
+        # The exposition type already names its charset: `mimetype=` would add it a second time.
+        return Response(generate_latest(_registry()), content_type=CONTENT_TYPE_LATEST)

@@ -6,8 +6,10 @@ handed to another worker (`reject_on_worker_lost`): every task is written to be 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from celery import Celery
-from celery.signals import task_failure, worker_process_init
+from celery.signals import beat_init, task_failure, worker_process_init
 
 from core import allocation_stats, runtime
 from core.config import Settings
@@ -47,6 +49,12 @@ runtime.set_dispatcher(dispatch_job)
 def _fresh_connections_after_fork(**_kwargs) -> None:
     # Pooled connections must not be shared with the parent process after a fork.
     runtime.database().dispose()
+
+
+@beat_init.connect
+def _schedule_directory(sender=None, **_kwargs) -> None:
+    # Beat opens its schedule file just after this signal; on a fresh clone `var/` may not exist.
+    Path(sender.schedule_filename).parent.mkdir(parents=True, exist_ok=True)
 
 
 @task_failure.connect

@@ -30,7 +30,7 @@ def hash_password(password: str) -> str:
     return _hasher.hash(password)
 
 
-def _check_password_policy(password: str) -> None:
+def check_password_policy(password: str) -> None:
     if len(password) < MIN_PASSWORD_LENGTH:
         raise Invalid(f"Password must be at least {MIN_PASSWORD_LENGTH} characters.", name="weak_password")
     if len(password) > MAX_PASSWORD_LENGTH:
@@ -49,7 +49,7 @@ def get_user(uow: UnitOfWork, user_id: uuid.UUID) -> User:
 
 
 def register_user(uow: UnitOfWork, email: str, password: str, name: str, role: str = "customer") -> User:
-    _check_password_policy(password)
+    check_password_policy(password)
     if find_user_by_email(uow, email) is not None:
         raise Conflict("An account with this email already exists.", name="email_taken")
     user = User(
