@@ -26,6 +26,7 @@ run: migrate
 
 test: install
 	./.ci/ensure-services
+	./.ci/ensure-promtool
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 

@@ -1,8 +1,8 @@
 """Prometheus metrics at /metrics: HTTP requests of this API, and the engine's figures read at
 scrape time (queue depth, holds, allocation batches, task failures).
 
-Under gunicorn, gunicorn.conf.py gives the workers PROMETHEUS_MULTIPROC_DIR (an empty directory),
-so every scrape adds up the request metrics of all workers; without it each process reports its own.
+Under gunicorn with several workers, set PROMETHEUS_MULTIPROC_DIR (an empty directory) so the
+request metrics of all workers are added up; without it each process reports its own.
 """
 
 from __future__ import annotations

@@ -8,11 +8,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from celery import Celery
-from celery.signals import beat_init, task_failure, worker_process_init
+from celery import Celery, beat
+from celery.signals import task_failure, worker_process_init
 
 from core import allocation_stats, runtime
 from core.config import Settings
+
+
+class PersistentScheduler(beat.PersistentScheduler):
+    """Celery's beat scheduler, making the directory of its schedule file first: on a fresh
+    clone the Procfile's `var/` does not exist (only the SQLite default made it)."""
+
+    def setup_schedule(self):
+        Path(self.schedule_filename).parent.mkdir(parents=True, exist_ok=True)
+        super().setup_schedule()
 
 
 def make_celery(settings: Settings) -> Celery:
@@ -30,6 +39,7 @@ def make_celery(settings: Settings) -> Celery:
         broker_transport_options={"visibility_timeout": 300},
         timezone="UTC",
         worker_hijack_root_logger=False,
+        beat_scheduler=f"{__name__}:PersistentScheduler",
     )
     return app
 
@@ -49,12 +59,6 @@ runtime.set_dispatcher(dispatch_job)
 def _fresh_connections_after_fork(**_kwargs) -> None:
     # Pooled connections must not be shared with the parent process after a fork.
     runtime.database().dispose()
-
-
-@beat_init.connect
-def _schedule_directory(sender=None, **_kwargs) -> None:
-    # Beat opens its schedule file just after this signal; on a fresh clone `var/` may not exist.
-    Path(sender.schedule_filename).parent.mkdir(parents=True, exist_ok=True)
 
 
 @task_failure.connect
