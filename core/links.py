@@ -32,7 +32,7 @@ class Link:
 BOOKING = Link("/bookings/{booking_id}", "bookings.BookingById")
 BOOKING_TICKETS = Link("/bookings/{booking_id}/tickets", "tickets.BookingTickets")
 EVENT = Link("/events/{event_id}", "events.EventById")
-LOCAL_CHECKOUT = Link("/payments/local/{session_id}", "payments.LocalCheckout")
+LOCAL_CHECKOUT = Link("/payments/local/{session_id}/{token}", "payments.LocalCheckout")
 RESEND_VERIFICATION = Link("/auth/verify-email/resend", "auth.ResendVerification", method="POST")
 
 LINKS = (BOOKING, BOOKING_TICKETS, EVENT, LOCAL_CHECKOUT, RESEND_VERIFICATION)
