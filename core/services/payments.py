@@ -40,7 +40,7 @@ from core.payments.stripe_provider import WebhookVerificationError, verify_strip
 from core.services import follow_ups, refunds
 from core.services.permissions import is_organizer_of
 from core.services.waitlist import promote_waitlist
-from core.statuses import BookingStatus, PaymentStatus
+from core.statuses import BookingStatus, PaymentStatus, RefundReason
 
 log = logging.getLogger(__name__)
 
@@ -265,6 +265,10 @@ def confirm_payment(state: SessionState, provider: str) -> str:
         payment, booking, inventory = locked
         if payment.status in (PaymentStatus.PAID, PaymentStatus.REFUNDED):
             return "already_recorded"
+        if payment.checkout_session_id != state.session_id or not _same_price(payment, state):
+            _refund_unmatched(uow, payment, state)
+            uow.commit()
+            return "amount_mismatch"
         payment.status, payment.payment_intent_id = PaymentStatus.PAID, state.payment_intent_id
         outcome = _settle_paid_booking(uow, inventory, booking, payment)
         uow.commit()
@@ -292,6 +296,35 @@ def _settle_paid_booking(uow: UnitOfWork, inventory: Inventory, booking: Booking
     return outcome
 
 
+def _same_price(payment: Payment, state: SessionState) -> bool:
+    return state.amount_total == payment.amount and state.currency.upper() == payment.currency.upper()
+
+
+def _refund_unmatched(uow: UnitOfWork, payment: Payment, state: SessionState) -> None:
+    """Money a session took that is not the booking's price buys nothing and is given back in
+    full. Anyone can open a session carrying our booking id, for any amount, so a session that
+    is not already the payment's own is recorded as a payment of its own: the booking's real
+    checkout stays open and can still be paid."""
+    log.error(
+        "%s session %s took %s %s for booking %s, which costs %s %s: not confirmed, refunding",
+        payment.provider, state.session_id, state.amount_total, state.currency, payment.booking_id,
+        payment.amount, payment.currency,
+    )  # fmt: skip
+    if payment.checkout_session_id != state.session_id:
+        payment = Payment(
+            booking_id=payment.booking_id,
+            provider=payment.provider,
+            checkout_session_id=state.session_id,
+            idempotency_key=f"unmatched:{state.session_id}",
+        )
+        uow.session.add(payment)
+    payment.amount, payment.currency = state.amount_total, state.currency.upper()
+    payment.status, payment.payment_intent_id = PaymentStatus.PAID, state.payment_intent_id
+    uow.session.flush()
+    if payment.amount > 0:
+        refunds.queue_refunds(uow, [payment], RefundReason.AMOUNT_MISMATCH)
+
+
 def _lock_session_payment(
     uow: UnitOfWork, state: SessionState, provider: str
 ) -> tuple[Payment, Booking, Inventory] | None:
@@ -304,8 +337,10 @@ def _lock_session_payment(
     inventory = lock_inventory(uow, booking.event_id)
     uow.session.refresh(booking, with_for_update=True)
     uow.session.refresh(payment, with_for_update=True)
-    # A session made just before a crash may not have been stored: it is stored now.
-    payment.checkout_session_id = state.session_id
+    # A session made just before a crash may not have been stored: it is stored now, if it asks
+    # for the payment's price (one that does not was not made by us).
+    if payment.checkout_session_id is None and _same_price(payment, state):
+        payment.checkout_session_id = state.session_id
     return payment, booking, inventory
 
 
@@ -339,6 +374,8 @@ def fail_payment(state: SessionState, provider: str) -> str:
         if locked is None:
             return "unknown_session"
         payment = locked[0]
+        if payment.checkout_session_id != state.session_id:
+            return "unknown_session"
         if payment.status != PaymentStatus.PENDING:
             return "already_recorded"
         payment.status = PaymentStatus.FAILED
@@ -355,6 +392,8 @@ def close_checkout(state: SessionState, provider: str) -> str:
         if locked is None:
             return "unknown_session"
         payment, booking, inventory = locked
+        if payment.checkout_session_id != state.session_id:
+            return "unknown_session"
         if payment.status != PaymentStatus.PENDING:
             return "already_recorded"
         payment.status = PaymentStatus.EXPIRED
