@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -26,6 +26,7 @@ from core.payments.provider import (
     RefundResult,
     SessionState,
     SessionStatus,
+    WebhooksNotConfigured,
 )
 
 # Long enough for any hold and for refunds of a demo's payments; Redis forgets them afterwards.
@@ -151,7 +152,10 @@ class LocalProvider:
     def page_url(self, session_id: str) -> str:
         return links.LOCAL_CHECKOUT.url(base_url=self._base_url, session_id=session_id)
 
-    def session(self, session_id: str) -> dict[str, Any]:
+    def verify_webhook(self, payload: bytes, headers: Mapping[str, str]) -> dict[str, Any]:
+        raise WebhooksNotConfigured("The local provider sends no webhooks: its checkout page settles.")
+
+    def checkout_page(self, session_id: str) -> dict[str, Any]:
         """The session as the page shows it (amount, lines, status), with its expiry applied."""
         return self._transition(session_id, lambda session: None)
 
