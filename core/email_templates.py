@@ -156,6 +156,10 @@ _REFUND_EXPLANATIONS = {
         "{title} has been cancelled by its organizer, so your booking is cancelled and its "
         "tickets are no longer valid."
     ),
+    RefundReason.AMOUNT_MISMATCH: (
+        "We received a payment for your booking for {title} that did not match its price, so "
+        "it could not pay for your tickets. We have given it back in full."
+    ),
 }
 
 

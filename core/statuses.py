@@ -58,13 +58,14 @@ class AdmissionReason(StrEnum):
 
 class RefundReason(StrEnum):
     """Why money goes back. A cancelled booking carries the reason its payment is (or would be)
-    refunded for; `duplicate_payment` leaves the booking as it is."""
+    refunded for; `duplicate_payment` and `amount_mismatch` leave the booking as it is."""
 
     CUSTOMER_CANCELLED = "customer_cancelled"
     ORGANIZER_REFUNDED = "organizer_refunded"
     PAID_AFTER_HOLD_EXPIRED = "paid_after_hold_expired"
     DUPLICATE_PAYMENT = "duplicate_payment"
     EVENT_CANCELLED = "event_cancelled"
+    AMOUNT_MISMATCH = "amount_mismatch"
 
 
 class EventStatus(StrEnum):

@@ -19,7 +19,7 @@ from api.pagination import paginate_select
 from core import runtime
 from core.errors import Invalid
 from core.inventory import Line
-from core.services import accounts, bookings, payments
+from core.services import accounts, bookings, checkouts
 from core.statuses import PENDING_BOOKING_STATUSES, BookingStatus, PaymentStatus
 
 blp = Blueprint(
@@ -189,4 +189,4 @@ class Checkout(MethodView):
         """Pay for a held booking: its open checkout, or a new one (its customer only)."""
         # No request transaction is opened here: the service calls the payment provider, and
         # that never happens while a transaction is open.
-        return payments.create_checkout(current_user_id(), booking_id)
+        return checkouts.create_checkout(current_user_id(), booking_id)

@@ -13,7 +13,7 @@ from api.db import request_uow
 from api.input import InputSchema
 from api.pagination import paginate_select
 from api.resources.events import TicketTypeOut
-from core.services import events, payments, refunds, stats, waitlist
+from core.services import checkouts, events, refunds, stats, waitlist
 from core.statuses import PaymentStatus, RefundStatus
 
 blp = Blueprint("organizer", __name__, url_prefix="/api/v1/events", description="Organizer views of an event")
@@ -92,7 +92,7 @@ class Payments(MethodView):
     def get(self, args, event_id, pagination_parameters):
         """The event's payments, newest first; filter by `status`."""
         uow = _organizers_event(event_id)
-        query = payments.event_payments_query(event_id, args.get("status"))
+        query = checkouts.event_payments_query(event_id, args.get("status"))
         return paginate_select(uow.session, query, pagination_parameters)
 
 

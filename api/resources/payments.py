@@ -13,7 +13,7 @@ from api.input import InputSchema
 from core.money import format_money
 from core.payments.local_provider import OUTCOMES, Outcome
 from core.payments.provider import SessionStatus
-from core.services import payments
+from core.services import webhooks
 
 blp = Blueprint("payments", __name__, url_prefix="/api/v1/payments", description="Payment providers")
 
@@ -32,9 +32,7 @@ class StripeWebhook(MethodView):
     @blp.response(200, WebhookAck)
     def post(self):
         """Stripe's events, signed: verified, stored by id (a replay changes nothing), processed by a task."""
-        stored = payments.receive_stripe_webhook(
-            request.get_data(), request.headers.get("Stripe-Signature", "")
-        )
+        stored = webhooks.receive_webhook("stripe", request.get_data(), request.headers)
         return {"received": True, "duplicate": not stored}
 
 
@@ -44,14 +42,14 @@ class LocalCheckout(MethodView):
     def get(self, session_id, token):
         """The local provider's checkout page: the amount, and a button to pay or to give up.
         The URL is the booking's `checkout_url`; with any other token the page is a `404`."""
-        return _page(payments.local_checkout_page(session_id, token))
+        return _page(webhooks.local_checkout_page(session_id, token))
 
     @blp.arguments(LocalOutcomeIn(), location="form")
     @blp.response(200, content_type="text/html")
     def post(self, form, session_id, token):
         """Pay (`outcome=paid`) or give up (`outcome=cancelled`): reported exactly as a provider's webhook."""
-        payments.settle_local_checkout(session_id, token, form["outcome"])
-        return _page(payments.local_checkout_page(session_id, token))
+        webhooks.settle_local_checkout(session_id, token, form["outcome"])
+        return _page(webhooks.local_checkout_page(session_id, token))
 
 
 _HEADINGS = {

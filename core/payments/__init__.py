@@ -26,11 +26,15 @@ def payment_provider(name: str | None = None) -> PaymentProvider:
     if name == "stripe":
         if not settings.stripe_secret_key:
             raise ConfigError("a Stripe payment needs STRIPE_SECRET_KEY to be set")
-        return _stripe(settings.stripe_secret_key, settings.stripe_api_base or None)
+        return _stripe(
+            settings.stripe_secret_key,
+            settings.stripe_api_base or None,
+            settings.stripe_webhook_secret or None,
+        )
     raise ConfigError(f"unknown payment provider {name!r}; PAYMENT_PROVIDER must be one of {PROVIDERS}")
 
 
 @lru_cache(maxsize=4)
-def _stripe(secret_key: str, api_base: str | None) -> StripeProvider:
+def _stripe(secret_key: str, api_base: str | None, webhook_secret: str | None) -> StripeProvider:
     # One SDK client per key, so its HTTP connections are reused across calls.
-    return StripeProvider(secret_key, api_base)
+    return StripeProvider(secret_key, api_base, webhook_secret=webhook_secret)

@@ -18,7 +18,7 @@ import hashlib
 import hmac
 import json
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -34,6 +34,7 @@ from core.payments.provider import (
     RefundResult,
     SessionState,
     SessionStatus,
+    WebhooksNotConfigured,
 )
 
 # Long enough for any hold and for refunds of a demo's payments; Redis forgets them afterwards.
@@ -165,7 +166,10 @@ class LocalProvider:
             base_url=self._base_url, session_id=session_id, token=self._page_token(session_id)
         )
 
-    def session(self, session_id: str, token: str) -> dict[str, Any]:
+    def verify_webhook(self, payload: bytes, headers: Mapping[str, str]) -> dict[str, Any]:
+        raise WebhooksNotConfigured("The local provider sends no webhooks: its checkout page settles.")
+
+    def checkout_page(self, session_id: str, token: str) -> dict[str, Any]:
         """The session as the page shows it (amount, lines, status), with its expiry applied."""
         self._check_page_token(session_id, token)
         return self._transition(session_id, lambda session: None)

@@ -1,12 +1,24 @@
 """What the booking services ask of a payment provider, in plain values: open a checkout for a
-held booking, read it back, close it when the hold ends, and refund a payment."""
+held booking, read it back, close it when the hold ends, refund a payment, and tell a genuine
+event of the provider's from a forged one. The services talk to a provider only through this
+interface (`core.payments.payment_provider`), so a provider's details stay in its adapter.
+
+Also the one shape of a job's provider calls over many ids: try each, then ask for a retry of
+only the ones that failed in a way that may clear up (`for_each_retrying`).
+"""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol, TypeVar
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 class SessionStatus(StrEnum):
@@ -59,6 +71,41 @@ class ProviderCallsFailed(PaymentProviderError):
             http_status=cause.http_status,
         )
         self.ids = ids
+
+
+def for_each_retrying(
+    items: Iterable[T], step: Callable[[T], R], retry_id: Callable[[T], str] = str
+) -> list[R]:
+    """Do `step` for every item and return the results of those that completed.
+
+    One item's provider failure never stops the others. A failure that may clear up is raised
+    at the end, once, as `ProviderCallsFailed` with the `retry_id` of each such item, so the
+    job is retried for those alone; a refusal (asking again will never succeed) is logged and
+    the item left as it is.
+    """
+    done: list[R] = []
+    again: list[str] = []
+    cause: PaymentProviderError | None = None
+    for item in items:
+        try:
+            done.append(step(item))
+        except PaymentProviderError as error:
+            if not error.retryable:
+                log.warning("%s for %s refused by the provider: %s", step.__name__, retry_id(item), error)
+                continue
+            again.append(retry_id(item))
+            cause = error
+    if cause is not None:
+        raise ProviderCallsFailed(again, cause)
+    return done
+
+
+class WebhookVerificationError(ValueError):
+    """A webhook request that cannot be trusted to come from the provider, or is not an event."""
+
+
+class WebhooksNotConfigured(Exception):
+    """This server takes no webhooks from the provider (for Stripe: no webhook secret is set)."""
 
 
 @dataclass(frozen=True)
@@ -152,4 +199,22 @@ class PaymentProvider(Protocol):
         reason: RefundReason = "requested_by_customer",
     ) -> RefundResult:
         """Give back `amount` (minor units) of a payment."""
+        ...
+
+    def verify_webhook(self, payload: bytes, headers: Mapping[str, str]) -> dict[str, Any]:
+        """The event a webhook request carries (Stripe's shape: `id`, `type`, `data.object`),
+        once it is known to come from the provider. Raises `WebhookVerificationError`, or
+        `WebhooksNotConfigured` where this server takes none."""
+        ...
+
+    def checkout_page(self, session_id: str, token: str) -> dict[str, Any]:
+        """A checkout page we host ourselves, as it shows the session: `status`, `amount_total`,
+        `currency`, `lines` ([name, quantity, unit amount]) and `success_url`. `token` is the
+        page URL's capability: with any other, as from a provider that hosts its own pages, the
+        answer is `PaymentProviderError` with `http_status` 404."""
+        ...
+
+    def settle(self, session_id: str, token: str, outcome: str) -> dict[str, Any]:
+        """The customer's choice on a page we host (`paid` or `cancelled`), returned as the event
+        the provider's webhook would carry, so it takes the very same path to a confirmation."""
         ...

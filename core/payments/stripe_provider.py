@@ -4,7 +4,7 @@ webhooks Stripe sends about them."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -20,6 +20,8 @@ from core.payments.provider import (
     RefundStatus,
     SessionState,
     SessionStatus,
+    WebhooksNotConfigured,
+    WebhookVerificationError,
 )
 
 # Stripe accepts a Checkout Session expiry from 30 minutes to 24 hours after it creates the
@@ -38,10 +40,6 @@ _REFUND_STATUSES: dict[str, RefundStatus] = {
     "failed": "failed",
     "canceled": "failed",
 }
-
-
-class WebhookVerificationError(ValueError):
-    """A webhook request that cannot be trusted to come from Stripe, or is not an event."""
 
 
 def stripe_session_expiry(hold_expires_at: datetime, now: datetime) -> datetime:
@@ -70,6 +68,7 @@ class StripeProvider:
         secret_key: str,
         api_base: str | None = None,
         *,
+        webhook_secret: str | None = None,
         timeout: float = 30.0,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ):
@@ -83,6 +82,7 @@ class StripeProvider:
             # The SDK waits 80 s by default, too long to keep a worker busy on a stalled call.
             http_client=stripe.RequestsClient(timeout=timeout),
         )
+        self._webhook_secret = webhook_secret
         self._clock = clock
 
     def create_checkout(self, req: CheckoutRequest) -> Checkout:
@@ -172,6 +172,25 @@ class StripeProvider:
             status=_REFUND_STATUSES.get(refund["status"], "pending"),
             amount=refund["amount"],
         )
+
+    def verify_webhook(self, payload: bytes, headers: Mapping[str, str]) -> dict[str, Any]:
+        if not self._webhook_secret:
+            raise WebhooksNotConfigured(
+                "This server does not accept Stripe webhooks: STRIPE_WEBHOOK_SECRET is not set."
+            )
+        return verify_stripe_webhook(payload, headers.get("Stripe-Signature", ""), self._webhook_secret)
+
+    def checkout_page(self, session_id: str, token: str) -> dict[str, Any]:
+        raise _hosted_by_stripe(session_id)
+
+    def settle(self, session_id: str, token: str, outcome: str) -> dict[str, Any]:
+        raise _hosted_by_stripe(session_id)
+
+
+def _hosted_by_stripe(session_id: str) -> PaymentProviderError:
+    return PaymentProviderError(
+        f"Stripe hosts the checkout page of {session_id}", retryable=False, http_status=404
+    )
 
 
 def verify_stripe_webhook(

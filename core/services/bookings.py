@@ -23,7 +23,7 @@ from core.inventory import Line, lock_inventory
 from core.jobs import Job
 from core.lifecycle import cancel
 from core.models import Booking, Event, User, new_id, utcnow
-from core.services import audit, follow_ups, payments, refunds, tickets
+from core.services import audit, checkouts, follow_ups, refunds, tickets
 from core.services.audit import AuditAction
 from core.services.permissions import may_read_booking
 from core.services.waitlist import promote_waitlist, waitlist_position
@@ -212,7 +212,7 @@ def booking_view(uow: UnitOfWork, booking: Booking) -> dict:
         "requested_at": booking.requested_at,
         "decided_at": booking.decided_at,
         "is_final": booking.status in FINAL_BOOKING_STATUSES,
-        "payment": payments.payment_view(uow, booking),
+        "payment": checkouts.payment_view(uow, booking),
         "tickets_url": tickets_path if booking.status == BookingStatus.CONFIRMED else None,
     }
 

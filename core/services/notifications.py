@@ -21,7 +21,7 @@ from core.formatting import booking_reference, local_time
 from core.mail import MailDeliveryError, SmtpSettings, send_message, stable_message_id
 from core.models import Booking
 from core.money import format_money
-from core.services import payments, refunds, tickets
+from core.services import checkouts, refunds, tickets
 
 log = logging.getLogger(__name__)
 SENT_MARKER_TTL = 30 * 24 * 3600
@@ -134,7 +134,7 @@ def send_booking_emails(kind: str, booking_ids: list[str], occasion: str = "") -
         if kind == "tickets_issued":
             with_tickets = set(tickets.bookings_with_valid_tickets(uow, ids))
             bookings = [booking for booking in bookings if booking.id in with_tickets]
-        facts = _MailFacts(payments.checkout_links(uow, ids), refunds.refund_totals(uow, ids),
+        facts = _MailFacts(checkouts.checkout_links(uow, ids), refunds.refund_totals(uow, ids),
                               *_ticket_facts(uow, kind, bookings))  # fmt: skip
     sent, retry_later = 0, []
     for booking in bookings:

@@ -28,7 +28,7 @@ from core.inventory import lock_inventory
 from core.lifecycle import cancel
 from core.models import Booking, Event, Payment, Refund, User, utcnow
 from core.payments import payment_provider
-from core.payments.provider import PaymentProviderError, ProviderCallsFailed, RefundResult
+from core.payments.provider import PaymentProviderError, RefundResult, for_each_retrying
 from core.services import follow_ups, tickets
 from core.services.permissions import is_organizer_of
 from core.statuses import (
@@ -137,18 +137,12 @@ class _RefundCall:
 def issue_refunds(refund_ids: list[str]) -> list[str]:
     """Ask the provider for each pending refund. Returns the ids settled now; raises
     ProviderCallsFailed with the ids worth retrying (a refused refund is marked failed)."""
-    settled, again, cause = [], [], None
-    for refund_id in refund_ids:
-        try:
-            if _issue_refund(uuid.UUID(str(refund_id))):
-                settled.append(str(refund_id))
-        except PaymentProviderError as error:
-            if error.retryable:
-                again.append(str(refund_id))
-                cause = error
-    if cause is not None:
-        raise ProviderCallsFailed(again, cause)
-    return settled
+
+    def issue_refund(refund_id: str) -> str | None:
+        return refund_id if _issue_refund(uuid.UUID(refund_id)) else None
+
+    issued = for_each_retrying([str(refund_id) for refund_id in refund_ids], issue_refund)
+    return [refund_id for refund_id in issued if refund_id is not None]
 
 
 def _issue_refund(refund_id: uuid.UUID) -> bool:

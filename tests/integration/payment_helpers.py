@@ -37,11 +37,11 @@ def payment_of(db, booking_id) -> Payment:
 
 def pay_on_local_page(db, booking_id, outcome: str = "paid") -> bool:
     """What the customer's press on the local checkout page does, through its own link."""
-    from core.services import payments
+    from core.services import webhooks
 
     payment = payment_of(db, booking_id)
     token = payment.checkout_url.rsplit("/", 1)[1]
-    return payments.settle_local_checkout(payment.checkout_session_id, token, outcome)
+    return webhooks.settle_local_checkout(payment.checkout_session_id, token, outcome)
 
 
 def refunds_of(db, booking_id) -> list[Refund]:

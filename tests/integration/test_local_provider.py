@@ -68,11 +68,11 @@ def test_paying_twice_is_one_payment_and_one_event(provider):
 
 def test_the_page_answers_only_its_own_token(provider):
     checkout, other = provider.create_checkout(request()), provider.create_checkout(request(key="k2"))
-    assert provider.session(checkout.session_id, token(checkout))["status"] == "open"
+    assert provider.checkout_page(checkout.session_id, token(checkout))["status"] == "open"
     another_secret = LocalProvider(runtime.redis_client(), "http://boxoffice.test", "another-secret")
     for forged in (token(other), "", another_secret.page_url(checkout.session_id).rsplit("/", 1)[1]):
         with pytest.raises(PaymentProviderError) as shown:
-            provider.session(checkout.session_id, forged)
+            provider.checkout_page(checkout.session_id, forged)
         with pytest.raises(PaymentProviderError) as settled:
             provider.settle(checkout.session_id, forged, "paid")
         assert shown.value.http_status == settled.value.http_status == 404

@@ -8,7 +8,7 @@ import pytest
 
 from core.models import utcnow
 from core.payments import payment_provider
-from core.services import payments
+from core.services import checkouts, webhooks
 from tests.integration.booking_helpers import ask, assert_counters_agree, drain, load
 from tests.integration.payment_helpers import hold, pay_on_local_page, payment_of, webhook_events
 from tests.jobs import Job, names, run_jobs
@@ -94,7 +94,7 @@ def test_the_same_webhook_delivered_five_times_confirms_once(
     assert [a.json["duplicate"] for a in answers] == [False, True, True, True, True]
     jobs = run_jobs("process_webhook_event")
     # the stored event is processed once, even when its task is delivered again
-    assert payments.process_webhook_event(completed["id"]) == "nothing_to_do"
+    assert webhooks.process_webhook_event(completed["id"]) == "nothing_to_do"
 
     assert names(jobs) == ["process_webhook_event", "issue_tickets"]
     assert len(webhook_events(db)) == 1
@@ -111,7 +111,7 @@ def test_a_free_booking_is_confirmed_by_the_drainer_and_sent_to_the_ticket_side(
     assert load(db, booking_id).status == "confirmed"
     jobs = [job for job in run_jobs() if job.name != "drain_event"]
     assert jobs == [Job("issue_tickets", {"booking_ids": [str(booking_id)]})]
-    assert payments.ensure_checkout(booking_id) is None  # nothing to pay
+    assert checkouts.ensure_checkout(booking_id) is None  # nothing to pay
 
 
 def test_a_drained_batch_sends_one_checkout_job_for_all_its_holds(db, organizer, make_event, customers):
@@ -126,8 +126,8 @@ def test_a_checkout_made_twice_is_the_same_checkout(db, organizer, make_event, c
     event = make_event(organizer)
     [booking_id] = hold(customers[:1], event)
     first = payment_of(db, booking_id)
-    assert payments.prepare_checkouts([str(booking_id)]) == [str(booking_id)]
-    assert payments.ensure_checkout(booking_id).checkout_session_id == first.checkout_session_id
+    assert checkouts.prepare_checkouts([str(booking_id)]) == [str(booking_id)]
+    assert checkouts.ensure_checkout(booking_id).checkout_session_id == first.checkout_session_id
     assert len(use_stripe.requests_to("POST", "/v1/checkout/sessions")) == 1
     assert payment_of(db, booking_id).id == first.id
 
@@ -137,7 +137,7 @@ def test_local_checkout_ends_with_the_hold(db, organizer, make_event, customers)
     [booking_id] = hold(customers[:1], event)
     payment = payment_of(db, booking_id)
     token = payment.checkout_url.rsplit("/", 1)[1]
-    session = payment_provider("local").session(payment.checkout_session_id, token)
+    session = payment_provider("local").checkout_page(payment.checkout_session_id, token)
     expected = load(db, booking_id).hold_expires_at
     assert abs(dt.datetime.fromtimestamp(session["expires_at"], dt.UTC) - expected) < dt.timedelta(seconds=1)
     assert expected > utcnow()

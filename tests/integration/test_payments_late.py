@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from core.services import holds, payments
+from core.services import holds, webhooks
 from tests.integration.booking_helpers import ask, assert_counters_agree, drain, load
 from tests.integration.payment_helpers import end_holds_now, hold, payment_of, refunds_of
 from tests.jobs import Job, run_jobs
@@ -25,8 +25,8 @@ def expire_hold(db, booking_id) -> None:
 
 def pay_and_process(stub, session_id) -> str:
     event = stub.complete_session(session_id)
-    assert payments.record_webhook_event("stripe", event)
-    return payments.process_webhook_event(event["id"])
+    assert webhooks.record_webhook_event("stripe", event)
+    return webhooks.process_webhook_event(event["id"])
 
 
 def test_paid_after_the_hold_expired_while_the_tickets_are_still_free_is_confirmed(

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from core.errors import Conflict
 from core.models import Booking, Payment, Refund, utcnow
-from core.services import bookings, events, payments, refunds
+from core.services import bookings, events, payment_sweep, refunds, webhooks
 from tests.integration.booking_helpers import ask, assert_counters_agree, drain, load, statuses
 from tests.integration.payment_helpers import hold, payment_of, refunds_of
 from tests.jobs import Job, run_job, run_jobs, take_jobs
@@ -27,7 +27,7 @@ def confirm_paid(db, stub, booking_ids) -> None:
     """Each booking's customer pays, and Stripe's webhook is processed."""
     for booking_id in booking_ids:
         event = stub.complete_session(payment_of(db, booking_id).checkout_session_id)
-        assert payments.handle_webhook_event("stripe", event) == "confirmed"
+        assert webhooks.handle_webhook_event("stripe", event) == "confirmed"
     run_jobs()  # the ticket jobs: not ours to run
 
 
@@ -152,8 +152,8 @@ def test_a_refund_whose_retries_ran_out_is_picked_up_by_the_sweep(
     [refund] = refunds_of(db, booking_id)
     assert refund.status == "pending" and refund.attempts == 11
 
-    assert payments.sweep_payments(utcnow() + dt.timedelta(minutes=5))["refunds"] == 0  # too soon
-    assert payments.sweep_payments(utcnow() + dt.timedelta(minutes=20))["refunds"] == 1
+    assert payment_sweep.sweep_payments(utcnow() + dt.timedelta(minutes=5))["refunds"] == 0  # too soon
+    assert payment_sweep.sweep_payments(utcnow() + dt.timedelta(minutes=20))["refunds"] == 1
     run_jobs("issue_refunds")
     [refund] = refunds_of(db, booking_id)
     assert refund.status == "succeeded"
@@ -235,12 +235,12 @@ def test_the_sweep_resumes_a_cancelled_event_whose_jobs_were_lost(
     refunds.settle_cancelled_event(event.id, chunk=2, max_chunks=1)
     take_jobs()  # lost: the settle job, the refund job of the first chunk
 
-    swept = payments.sweep_payments(utcnow() + dt.timedelta(minutes=20))
+    swept = payment_sweep.sweep_payments(utcnow() + dt.timedelta(minutes=20))
     assert (swept["cancelled_events"], swept["refunds"]) == (1, 2)
     run_jobs("settle_cancelled_event", "issue_refunds")
     assert set(statuses(db, event).values()) == {"cancelled"}
     assert sum(money_moved(use_stripe).values()) == 6
-    assert payments.sweep_payments(utcnow() + dt.timedelta(minutes=20)) == {
+    assert payment_sweep.sweep_payments(utcnow() + dt.timedelta(minutes=20)) == {
         "checkouts": 0, "refunds": 0, "events": 0, "cancelled_events": 0,
     }  # fmt: skip
 
@@ -250,7 +250,7 @@ def test_the_sweep_gives_a_checkout_to_a_hold_whose_job_was_lost(db, organizer, 
     booking_id = ask(customers[0], event)
     drain(event)
     take_jobs()  # the prepare_checkouts job is lost
-    assert payments.sweep_payments()["checkouts"] == 0  # a job sent a moment ago may still run
-    assert payments.sweep_payments(utcnow() + dt.timedelta(minutes=2))["checkouts"] == 1
+    assert payment_sweep.sweep_payments()["checkouts"] == 0  # a job sent a moment ago may still run
+    assert payment_sweep.sweep_payments(utcnow() + dt.timedelta(minutes=2))["checkouts"] == 1
     run_jobs("prepare_checkouts")
     assert payment_of(db, booking_id).checkout_url is not None

@@ -9,7 +9,7 @@ from __future__ import annotations
 from core import runtime
 from core.jobs import Job, Periodic
 from core.payments.provider import PaymentProviderError, ProviderCallsFailed
-from core.services import payments, refunds
+from core.services import checkouts, payment_sweep, refunds, webhooks
 from worker.celery_app import celery_app, job_task
 
 MAX_RETRIES = 10
@@ -35,7 +35,7 @@ def _retry_failed(task, error: PaymentProviderError, ids_as: str, **kwargs):
 @job_task(Job.PREPARE_CHECKOUTS, bind=True, max_retries=MAX_RETRIES)
 def prepare_checkouts(self, booking_ids: list[str], notify: str | None = None) -> list[str]:
     try:
-        return payments.prepare_checkouts(booking_ids, notify)
+        return checkouts.prepare_checkouts(booking_ids, notify)
     except PaymentProviderError as error:
         _retry_failed(self, error, "booking_ids", booking_ids=booking_ids, notify=notify)
 
@@ -43,7 +43,7 @@ def prepare_checkouts(self, booking_ids: list[str], notify: str | None = None) -
 @job_task(Job.EXPIRE_CHECKOUTS, bind=True, max_retries=MAX_RETRIES)
 def expire_checkouts(self, booking_ids: list[str]) -> list[str]:
     try:
-        return payments.expire_checkouts(booking_ids)
+        return checkouts.expire_checkouts(booking_ids)
     except PaymentProviderError as error:
         _retry_failed(self, error, "booking_ids", booking_ids=booking_ids)
 
@@ -51,7 +51,7 @@ def expire_checkouts(self, booking_ids: list[str]) -> list[str]:
 @job_task(Job.PROCESS_WEBHOOK_EVENT, bind=True, max_retries=MAX_RETRIES)
 def process_webhook_event(self, event_id: str) -> str:
     try:
-        return payments.process_webhook_event(event_id)
+        return webhooks.process_webhook_event(event_id)
     except PaymentProviderError as error:
         _retry_failed(self, error, "event_id", event_id=event_id)
 
@@ -74,7 +74,7 @@ def settle_cancelled_event(event_id: str) -> dict:
 
 @job_task(Periodic.SWEEP_PAYMENTS)
 def sweep_payments() -> dict:
-    return payments.sweep_payments()
+    return payment_sweep.sweep_payments()
 
 
 celery_app.conf.beat_schedule.update(

@@ -1,0 +1,263 @@
+"""Opening and closing checkouts for held bookings, and reading them back for customers.
+
+Provider calls never happen inside a database transaction. Each step reads what it needs and
+ends its transaction, calls the provider, then stores the answer in a new short transaction. A
+crash between the call and the store is harmless: every call carries an idempotency key derived
+from our own ids, so doing the step again gets the provider's first answer back.
+
+What a paid or closed checkout does to its booking is `core.services.settlement`'s; payment
+statuses are `core.statuses.PaymentStatus`, and a booking's status changes only through
+`core.lifecycle`.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import func, select, update
+
+from core import links, runtime
+from core.db import UnitOfWork
+from core.errors import Conflict, DomainError, Forbidden, NotFound, Unavailable
+from core.jobs import Job
+from core.models import Booking, Payment, User, utcnow
+from core.payments import payment_provider
+from core.payments.provider import CheckoutLine, CheckoutRequest, PaymentProviderError, for_each_retrying
+from core.services import follow_ups
+from core.services.permissions import is_organizer_of
+from core.services.settlement import reconcile_checkout
+from core.statuses import BookingStatus, PaymentStatus
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class _CheckoutPlan:
+    payment_id: uuid.UUID
+    provider: str
+    request: CheckoutRequest
+
+
+def prepare_checkouts(booking_ids: list[str], notify: str | None = None) -> list[str]:
+    """Give each held booking an open checkout; the job that follows every new hold.
+
+    With `notify`, the customers of the bookings that got one are then sent that email (the
+    waitlist promotion, which must carry the checkout link). Returns the ids that have a checkout.
+    """
+    ready: list[str] = []
+
+    def open_checkout(booking_id: str) -> None:
+        if ensure_checkout(uuid.UUID(booking_id)) is not None:
+            ready.append(booking_id)
+
+    try:
+        for_each_retrying([str(booking_id) for booking_id in booking_ids], open_checkout)
+    finally:
+        # Those that have their checkout are told now, even while others wait for a retry.
+        if notify and ready:
+            runtime.dispatch(Job.SEND_BOOKING_EMAILS, kind=notify, booking_ids=ready)
+    return ready
+
+
+def ensure_checkout(booking_id: uuid.UUID) -> Payment | None:
+    """The booking's open checkout, made if it has none; None once the booking is not held."""
+    with runtime.database().unit_of_work() as uow:
+        plan = _plan_checkout(uow, booking_id)
+        uow.commit()
+    if not isinstance(plan, _CheckoutPlan):
+        return plan
+    checkout = payment_provider(plan.provider).create_checkout(plan.request)
+    with runtime.database().unit_of_work() as uow:
+        payment = uow.session.get(Payment, plan.payment_id, with_for_update=True, populate_existing=True)
+        booking = uow.session.get(Booking, payment.booking_id)
+        if payment.checkout_session_id is None:
+            payment.checkout_session_id = checkout.session_id
+            payment.checkout_url = checkout.url
+            payment.checkout_expires_at = checkout.expires_at
+            # A session exists after all, so it can be paid: closing it below settles that.
+            if payment.status == PaymentStatus.EXPIRED:
+                payment.status = PaymentStatus.PENDING
+        if booking.status != BookingStatus.HELD:
+            follow_ups.holds_released(uow, [booking.id])  # the hold ended while the session was made
+        uow.commit()
+    return payment if booking.status == BookingStatus.HELD else None
+
+
+def _plan_checkout(uow: UnitOfWork, booking_id: uuid.UUID) -> Payment | _CheckoutPlan | None:
+    """Under the booking's row lock: its open checkout, or a new payment row and what to ask for.
+
+    The payment row is stored before the provider is called, so its idempotency key is fixed
+    (`checkout:<booking id>:<attempt>`) and a retry, or a concurrent job, asks for the same
+    session; the unique key also stops two jobs from making two rows for one attempt.
+    """
+    booking = uow.session.get(Booking, booking_id, with_for_update=True, populate_existing=True)
+    if booking is None or booking.status != BookingStatus.HELD:
+        return None
+    payment = _open_payment(uow, booking.id)
+    if payment is not None and payment.checkout_session_id is not None:
+        return payment
+    if payment is None:
+        attempt = uow.session.scalar(select(func.count()).where(Payment.booking_id == booking.id)) + 1
+        payment = Payment(
+            booking_id=booking.id,
+            provider=runtime.settings().payment_provider,
+            amount=booking.total,
+            currency=booking.currency,
+            status=PaymentStatus.PENDING,
+            idempotency_key=f"checkout:{booking.id}:{attempt}",
+        )
+        uow.session.add(payment)
+        uow.session.flush()
+    return _CheckoutPlan(payment.id, payment.provider, _checkout_request(booking, payment))
+
+
+def _checkout_request(booking: Booking, payment: Payment) -> CheckoutRequest:
+    # Every value here is fixed when the hold is made, so a retry sends identical parameters
+    # (a provider refuses an idempotency key reused with different ones).
+    booking_url = links.BOOKING.url(booking_id=booking.id)
+    return CheckoutRequest(
+        booking_id=str(booking.id),
+        customer_email=booking.user.email,
+        lines=[
+            CheckoutLine(f"{booking.event.title}: {line.ticket_type.name}", line.unit_price, line.quantity)
+            for line in booking.lines
+        ],
+        currency=booking.currency,
+        expires_at=booking.hold_expires_at,
+        success_url=booking_url,
+        cancel_url=booking_url,
+        idempotency_key=payment.idempotency_key,
+    )
+
+
+def _open_payment(uow: UnitOfWork, booking_id: uuid.UUID) -> Payment | None:
+    return uow.session.scalar(
+        select(Payment)
+        .where(Payment.booking_id == booking_id, Payment.status == PaymentStatus.PENDING)
+        .order_by(Payment.created_at.desc())
+        .limit(1)
+    )
+
+
+def create_checkout(actor_id: uuid.UUID, booking_id: uuid.UUID) -> dict:
+    """`POST /bookings/{id}/checkout`: the held booking's open checkout, or a new one.
+
+    Only the customer who booked may pay; the booking's organizers see it but are refused.
+    """
+    with runtime.database().unit_of_work() as uow:
+        booking = uow.session.get(Booking, booking_id)
+        actor = uow.session.get(User, actor_id)
+        if booking is None or actor is None:
+            raise NotFound("No such booking.")
+        if booking.user_id != actor.id:
+            if is_organizer_of(actor, booking.event):
+                raise Forbidden("Only the customer who booked can pay for this booking.")
+            raise NotFound("No such booking.")
+        if booking.status != BookingStatus.HELD:
+            raise Conflict(f"A {booking.status} booking has nothing to pay.", name="not_held")
+    try:
+        payment = ensure_checkout(booking_id)
+    except PaymentProviderError as error:
+        raise _as_domain_error(error) from error
+    if payment is None:
+        raise Conflict("The hold ended before the checkout could be opened.", name="hold_expired")
+    with runtime.database().unit_of_work() as uow:
+        return checkout_view(payment, uow.session.get(Booking, booking_id))
+
+
+def _as_domain_error(error: PaymentProviderError) -> DomainError:
+    if error.retryable:
+        return Unavailable(
+            "The payment provider cannot be reached; try again shortly.", name="provider_unavailable"
+        )
+    if error.code == "hold_expired":
+        return Conflict("The hold has ended.", name="hold_expired")
+    return Conflict(f"The payment provider refused: {error.message}", name="provider_refused")
+
+
+def checkout_view(payment: Payment, booking: Booking) -> dict:
+    """What the customer needs to pay: the link, and until when paying secures the tickets.
+
+    That is the hold's end, even where the provider keeps the page open longer (Stripe's
+    minimum session is 30 minutes): a payment after it is handled as a late payment.
+    """
+    ends = [moment for moment in (payment.checkout_expires_at, booking.hold_expires_at) if moment]
+    return {"checkout_url": payment.checkout_url, "expires_at": min(ends) if ends else None}
+
+
+def payment_view(uow: UnitOfWork, booking: Booking) -> dict | None:
+    """The booking's latest payment as its customer sees it; the link only while it can be paid."""
+    payment = uow.session.scalar(
+        select(Payment).where(Payment.booking_id == booking.id).order_by(Payment.created_at.desc()).limit(1)
+    )
+    if payment is None:
+        return None
+    payable = payment.status == PaymentStatus.PENDING and booking.status == BookingStatus.HELD
+    checkout = checkout_view(payment, booking) if payable else {"checkout_url": None, "expires_at": None}
+    return {"provider": payment.provider, "status": payment.status, **checkout}
+
+
+def checkout_links(uow: UnitOfWork, booking_ids: list[uuid.UUID]) -> dict[uuid.UUID, str]:
+    """The open checkout link of each booking that has one (for the emails that carry it)."""
+    rows = uow.session.execute(
+        select(Payment.booking_id, Payment.checkout_url)
+        .where(
+            Payment.booking_id.in_(booking_ids),
+            Payment.status == PaymentStatus.PENDING,
+            Payment.checkout_url.is_not(None),
+        )
+        .order_by(Payment.created_at)
+    )
+    return dict(rows.all())
+
+
+def expire_checkouts(booking_ids: list[str]) -> list[str]:
+    """Close at the provider the open checkouts of bookings whose hold ended.
+
+    The provider's answer is the session's final state: a customer who paid in the meantime is
+    not lost but confirmed (or refunded) as a late payment.
+    """
+    with runtime.database().unit_of_work() as uow:
+        payments = uow.session.scalars(
+            select(Payment)
+            .join(Booking, Booking.id == Payment.booking_id)
+            .where(
+                Payment.booking_id.in_([uuid.UUID(str(b)) for b in booking_ids]),
+                Payment.status == PaymentStatus.PENDING,
+                Booking.status != BookingStatus.HELD,
+            )
+        ).all()
+    return for_each_retrying(payments, _expire_checkout, retry_id=lambda payment: str(payment.booking_id))
+
+
+def _expire_checkout(payment: Payment) -> str:
+    if payment.checkout_session_id is None:
+        # Nothing was opened at the provider yet; one made later is closed by `ensure_checkout`.
+        with runtime.database().unit_of_work() as uow:
+            uow.session.execute(
+                update(Payment)
+                .where(
+                    Payment.id == payment.id,
+                    Payment.status == PaymentStatus.PENDING,
+                    Payment.checkout_session_id.is_(None),
+                )
+                .values(status=PaymentStatus.EXPIRED, updated_at=utcnow())
+            )
+            uow.commit()
+        return "closed"
+    state = payment_provider(payment.provider).expire_checkout(
+        payment.checkout_session_id, f"{payment.idempotency_key}:expire"
+    )
+    return reconcile_checkout(state, payment.provider)
+
+
+def event_payments_query(event_id: uuid.UUID, status: str | None = None):
+    query = (
+        select(Payment)
+        .join(Booking, Booking.id == Payment.booking_id)
+        .where(Booking.event_id == event_id)
+        .order_by(Payment.created_at.desc(), Payment.id)
+    )
+    return query.where(Payment.status == status) if status else query
