@@ -7,9 +7,9 @@ COPY api api
 COPY core core
 COPY worker worker
 COPY migrations migrations
-COPY alembic.ini Procfile ./
+COPY alembic.ini Procfile gunicorn.conf.py ./
 RUN pip install .
 RUN useradd --create-home boxoffice
 USER boxoffice
 EXPOSE 8000
-CMD ["gunicorn", "api:create_app()", "--bind", "0.0.0.0:8000"]
+CMD ["gunicorn", "api:create_app()", "--config", "gunicorn.conf.py", "--bind", "0.0.0.0:8000"]

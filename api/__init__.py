@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from api import auth, db, docs, errors, metrics
 from api.extensions import Api, limiter
 from api.resources import accounts, admin, back_office, bookings, events, health, organizer, payments, tickets
-from core import runtime
+from core import runtime, startup
 from core.config import Settings
 from core.services.accounts import ensure_admin
 
@@ -36,6 +36,8 @@ BLUEPRINTS = (
 def create_app(config: Settings | None = None) -> Flask:
     settings = config or Settings.from_env()
     runtime.configure(settings)
+    for warning in startup.check(settings, runtime.redis_client()):
+        log.warning(warning)
     runtime.set_dispatcher(_job_dispatcher())
     app = Flask(__name__)
     app.config.update(

@@ -95,6 +95,15 @@ def roles_required(*roles: str):
     return decorator
 
 
+# Every token Boxoffice issues carries both. One without an expiry would be valid forever, one
+# without a session id could never be signed out: whoever minted it, it is refused.
+REQUIRED_CLAIMS = ("exp", "sid")
+
+
+def _has_required_claims(_header, payload) -> bool:
+    return all(payload.get(claim) for claim in REQUIRED_CLAIMS)
+
+
 def _is_revoked(_header, payload) -> bool:
     return sessions.is_revoked(payload.get("sid", ""))
 
@@ -114,6 +123,10 @@ def init_app(app: Flask) -> None:
     )
     jwt.init_app(app)
     jwt.token_in_blocklist_loader(_is_revoked)
+    jwt.token_verification_loader(_has_required_claims)
+    jwt.token_verification_failed_loader(
+        lambda _h, _p: _unauthorized("Invalid token: it lacks an expiry or a session id.", "invalid_token")
+    )
     jwt.unauthorized_loader(lambda reason: _unauthorized(f"Sign in first: {reason}.", "missing_token"))
     jwt.invalid_token_loader(lambda reason: _unauthorized(f"Invalid token: {reason}.", "invalid_token"))
     jwt.expired_token_loader(

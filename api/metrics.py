@@ -89,4 +89,5 @@ def init_app(app: Flask) -> None:
 
     @app.get("/metrics")
     def metrics():
-        return Response(generate_latest(_registry()), mimetype=CONTENT_TYPE_LATEST)
+        # The exposition type already names its charset: `mimetype=` would add it a second time.
+        return Response(generate_latest(_registry()), content_type=CONTENT_TYPE_LATEST)

@@ -116,6 +116,7 @@ class Settings:
     def from_env(cls, env=None) -> Settings:
         env = os.environ if env is None else env
         stripe_key = _str(env, "STRIPE_SECRET_KEY", "")
+        port = _int(env, "PORT", 8000)
         settings = cls(
             env=_str(env, "BOXOFFICE_ENV", "development"),
             database_url=_normalize_database_url(_str(env, "DATABASE_URL", cls.database_url)),
@@ -125,7 +126,8 @@ class Settings:
             jwt_secret_key=_str(env, "JWT_SECRET_KEY", DEV_JWT_SECRET),
             access_token_seconds=_int(env, "JWT_ACCESS_TOKEN_SECONDS", cls.access_token_seconds),
             refresh_token_seconds=_int(env, "JWT_REFRESH_TOKEN_SECONDS", cls.refresh_token_seconds),
-            public_base_url=_str(env, "PUBLIC_BASE_URL", cls.public_base_url).rstrip("/"),
+            # Links follow the port the app is served on unless the operator says otherwise.
+            public_base_url=_str(env, "PUBLIC_BASE_URL", f"http://127.0.0.1:{port}").rstrip("/"),
             cors_origins=_list(env, "CORS_ORIGINS", ()),
             admin_email=_str(env, "ADMIN_EMAIL", ""),
             admin_password=_str(env, "ADMIN_PASSWORD", ""),
@@ -176,6 +178,11 @@ class Settings:
             raise ConfigError("DATABASE_URL must point at PostgreSQL in production")
         if not self.ticket_signing_key:
             raise ConfigError("TICKET_SIGNING_KEY must be set in production (base64 Ed25519 seed)")
+        if self.payment_provider == "local":
+            raise ConfigError(
+                "PAYMENT_PROVIDER=local is a test checkout that takes no money and is refused in "
+                "production: set PAYMENT_PROVIDER=stripe with STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET"
+            )
         if self.payment_provider == "stripe" and not self.stripe_webhook_secret:
             raise ConfigError("STRIPE_WEBHOOK_SECRET must be set when PAYMENT_PROVIDER=stripe")
 

@@ -60,3 +60,10 @@ class Unavailable(DomainError):
 
     status_code = 503
     name = "unavailable"
+
+
+class NotSupported(DomainError):
+    """A feature this deployment's database cannot serve (a 501, with the reason)."""
+
+    status_code = 501
+    name = "not_supported"

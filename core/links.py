@@ -19,6 +19,7 @@ API_PREFIX = "/api/v1"
 class Link:
     template: str  # below API_PREFIX, with `{name}` for each parameter of the route
     endpoint: str  # the API endpoint it reaches (checked by the tests, not used at run time)
+    method: str = "GET"  # how the client is told to call it
 
     def path(self, **params) -> str:
         return API_PREFIX + self.template.format(**params)
@@ -31,7 +32,7 @@ class Link:
 BOOKING = Link("/bookings/{booking_id}", "bookings.BookingById")
 BOOKING_TICKETS = Link("/bookings/{booking_id}/tickets", "tickets.BookingTickets")
 EVENT = Link("/events/{event_id}", "events.EventById")
-LOCAL_CHECKOUT = Link("/payments/local/{session_id}", "payments.LocalCheckout")
-RESEND_VERIFICATION = Link("/auth/verify-email/resend", "auth.ResendVerification")
+LOCAL_CHECKOUT = Link("/payments/local/{session_id}/{token}", "payments.LocalCheckout")
+RESEND_VERIFICATION = Link("/auth/verify-email/resend", "auth.ResendVerification", method="POST")
 
 LINKS = (BOOKING, BOOKING_TICKETS, EVENT, LOCAL_CHECKOUT, RESEND_VERIFICATION)

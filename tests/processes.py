@@ -37,9 +37,9 @@ def answers(url: str) -> Callable[[], bool]:
 
 @contextlib.contextmanager
 def running(
-    command: str, env: dict, ready: Callable[[], bool], timeout: float = 30
+    command: str, env: dict, ready: Callable[[], bool], timeout: float = 30, cwd: Path = ROOT
 ) -> Iterator[subprocess.Popen]:
     """Run a Procfile-style command line (shell expansions and all) until the block ends."""
     with running_process(["bash", "-c", f"exec {command}"], ready=lambda _: ready(), env=env,
-                         start_timeout=timeout) as process:  # fmt: skip
+                         start_timeout=timeout, cwd=cwd) as process:  # fmt: skip
         yield process.process

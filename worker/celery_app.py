@@ -6,12 +6,23 @@ handed to another worker (`reject_on_worker_lost`): every task is written to be 
 
 from __future__ import annotations
 
-from celery import Celery
+from pathlib import Path
+
+from celery import Celery, beat
 from celery.signals import task_failure, worker_process_init
 
 from core import allocation_stats, runtime
 from core.config import Settings
 from core.jobs import Job, Periodic
+
+
+class PersistentScheduler(beat.PersistentScheduler):
+    """Celery's beat scheduler, making the directory of its schedule file first: on a fresh
+    clone the Procfile's `var/` does not exist (only the SQLite default made it)."""
+
+    def setup_schedule(self):
+        Path(self.schedule_filename).parent.mkdir(parents=True, exist_ok=True)
+        super().setup_schedule()
 
 
 def make_celery(settings: Settings) -> Celery:
@@ -29,6 +40,7 @@ def make_celery(settings: Settings) -> Celery:
         broker_transport_options={"visibility_timeout": 300},
         timezone="UTC",
         worker_hijack_root_logger=False,
+        beat_scheduler=f"{__name__}:PersistentScheduler",
     )
     return app
 

@@ -4,19 +4,21 @@ The lists of organizations and users are in `admin`, beside the routes that chan
 
 from __future__ import annotations
 
+from flask import Response
 from flask.views import MethodView
 from flask_jwt_extended import jwt_required
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
-from api.auth import current_actor
+from api.auth import current_actor, roles_required
 from api.db import request_uow
 from api.exports import csv_response, paginate_or_csv
 from api.input import InputSchema
 from api.pagination import paginate_select
 from api.resources.events import EventOut
+from core.analytics_chart import sale_chart_png
 from core.inventory import Line
-from core.services import back_office, comps
+from core.services import analytics, back_office, comps
 from core.services.audit import AuditAction, AuditFilters, entry_view
 from core.statuses import BookingStatus, EventStatus, PaymentStatus, TicketStatus
 
@@ -228,3 +230,118 @@ class ResendTickets(MethodView):
         uow = request_uow()
         booking = comps.resend_tickets(uow, current_actor(), booking_id)
         return back_office.booking_rows(uow, [booking])[0]
+
+
+# --- analytics --------------------------------------------------------------------------------
+
+
+# One field per figure, each named once (in `core.services.analytics`).
+FiguresOut = Schema.from_dict(
+    {figure: fields.Integer() for figure in analytics.FIGURES}, name="AnalyticsFiguresOut"
+)
+BucketOut = Schema.from_dict(
+    {"start": fields.AwareDateTime(metadata={"description": "The bucket's first instant."}),
+     **{figure: fields.Integer() for figure in analytics.FIGURES}},
+    name="AnalyticsBucketOut",
+)  # fmt: skip
+
+
+class ConversionOut(Schema):
+    holds = fields.Integer(metadata={"description": "Bookings given tickets to pay for."})
+    paid = fields.Integer()
+    rate = fields.Float(allow_none=True, metadata={"description": "paid / holds"})
+
+
+class LatencyOut(Schema):
+    p50 = fields.Float(allow_none=True)
+    p99 = fields.Float(allow_none=True)
+
+
+class QueueOut(Schema):
+    source = fields.String(metadata={"description": "Where the figures come from: the bookings' rows."})
+    decisions = fields.Integer()
+    peak_depth = fields.Integer()
+    decision_latency_seconds = fields.Nested(LatencyOut)
+
+
+class SeriesOut(Schema):
+    series = fields.List(fields.Nested(BucketOut))
+    totals = fields.Nested(FiguresOut)
+
+
+class TicketTypeSeriesOut(SeriesOut):
+    ticket_type_id = fields.UUID()
+    name = fields.String()
+
+
+class EventAnalyticsOut(SeriesOut):
+    event_id = fields.UUID()
+    title = fields.String()
+    timezone = fields.String()
+    interval = fields.String()
+    currency = fields.String(allow_none=True)
+    ticket_types = fields.List(fields.Nested(TicketTypeSeriesOut))
+    conversion = fields.Nested(ConversionOut)
+    queue = fields.Nested(QueueOut)
+
+
+class AnalyticsQuery(InputSchema):
+    interval = fields.String(load_default="hour", validate=validate.OneOf(analytics.INTERVALS),
+                             metadata={"description": "Buckets of an hour or a day in the event's time zone."})  # fmt: skip
+
+
+@blp.route("/events/<uuid:event_id>/analytics")
+class EventAnalytics(MethodView):
+    @jwt_required()
+    @blp.arguments(AnalyticsQuery(), location="query")
+    @blp.response(200, EventAnalyticsOut)
+    def get(self, args, event_id):
+        """The sale over time, overall and per ticket type (the event's organizers; PostgreSQL only, else 501)."""
+        return analytics.event_analytics(request_uow(), current_actor(), event_id, args["interval"])
+
+
+@blp.route("/events/<uuid:event_id>/analytics.png")
+class EventAnalyticsChart(MethodView):
+    @jwt_required()
+    @blp.arguments(AnalyticsQuery(), location="query")
+    @blp.response(200, content_type="image/png")
+    def get(self, args, event_id):
+        """Tickets sold and check-ins over time as a chart (1200 x 600 PNG) for a report."""
+        figures = analytics.event_analytics(request_uow(), current_actor(), event_id, args["interval"])
+        return Response(sale_chart_png(figures), mimetype="image/png", headers={"Cache-Control": "no-store"})
+
+
+class OrganizationSeriesOut(SeriesOut):
+    organization_id = fields.UUID()
+    name = fields.String()
+    conversion = fields.Nested(ConversionOut)
+    queue = fields.Nested(QueueOut)
+
+
+class PlatformAnalyticsOut(SeriesOut):
+    after = fields.AwareDateTime()
+    before = fields.AwareDateTime()
+    timezone = fields.String()
+    interval = fields.String()
+    conversion = fields.Nested(ConversionOut)
+    queue = fields.Nested(QueueOut)
+    organizations = fields.List(fields.Nested(OrganizationSeriesOut))
+
+
+class PlatformAnalyticsQuery(InputSchema):
+    after = fields.AwareDateTime(required=True)
+    before = fields.AwareDateTime(required=True)
+    interval = fields.String(load_default="day", validate=validate.OneOf(analytics.INTERVALS),
+                             metadata={"description": "Buckets of an hour or a day, in UTC."})  # fmt: skip
+
+
+@blp.route("/admin/analytics")
+class PlatformAnalytics(MethodView):
+    @roles_required("admin")
+    @blp.arguments(PlatformAnalyticsQuery(), location="query")
+    @blp.response(200, PlatformAnalyticsOut)
+    def get(self, args):
+        """The platform's figures from `after` to `before`, overall and per organization (admins)."""
+        return analytics.platform_analytics(
+            request_uow(), current_actor(), args["after"], args["before"], args["interval"]
+        )

@@ -38,19 +38,20 @@ class StripeWebhook(MethodView):
         return {"received": True, "duplicate": not stored}
 
 
-@blp.route("/local/<string:session_id>")
+@blp.route("/local/<string:session_id>/<string:token>")
 class LocalCheckout(MethodView):
     @blp.response(200, content_type="text/html")
-    def get(self, session_id):
-        """The local provider's checkout page: the amount, and a button to pay or to give up."""
-        return _page(payments.local_checkout_page(session_id))
+    def get(self, session_id, token):
+        """The local provider's checkout page: the amount, and a button to pay or to give up.
+        The URL is the booking's `checkout_url`; with any other token the page is a `404`."""
+        return _page(payments.local_checkout_page(session_id, token))
 
     @blp.arguments(LocalOutcomeIn(), location="form")
     @blp.response(200, content_type="text/html")
-    def post(self, form, session_id):
+    def post(self, form, session_id, token):
         """Pay (`outcome=paid`) or give up (`outcome=cancelled`): reported exactly as a provider's webhook."""
-        payments.settle_local_checkout(session_id, form["outcome"])
-        return _page(payments.local_checkout_page(session_id))
+        payments.settle_local_checkout(session_id, token, form["outcome"])
+        return _page(payments.local_checkout_page(session_id, token))
 
 
 _HEADINGS = {

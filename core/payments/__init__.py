@@ -22,7 +22,7 @@ def payment_provider(name: str | None = None) -> PaymentProvider:
     settings = runtime.settings()
     name = name or settings.payment_provider
     if name == "local":
-        return LocalProvider(runtime.redis_client(), settings.public_base_url)
+        return LocalProvider(runtime.redis_client(), settings.public_base_url, settings.jwt_secret_key)
     if name == "stripe":
         if not settings.stripe_secret_key:
             raise ConfigError("a Stripe payment needs STRIPE_SECRET_KEY to be set")

@@ -4,10 +4,18 @@ Its sessions live in Redis, apart from our tables, just as Stripe's live apart f
 payment services treat both providers alike. When the customer acts on the page, `settle` turns
 the outcome into a Stripe-shaped event that goes through the very same webhook path (stored by
 its id, then processed by a task): there is no shortcut to a confirmation.
+
+The page is a capability link: its URL carries a token, an HMAC of the session id under a key
+derived from the application's secret, and without the right token the page does not exist.
+Session ids are not secrets (organizers see them in payment lists); only the customer's own
+checkout URL, handed out with the booking, carries the token.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import json
 import secrets
 from collections.abc import Callable
@@ -41,6 +49,7 @@ class Outcome(StrEnum):
 
 OUTCOMES = tuple(Outcome)
 _EVENT_TYPES = {Outcome.PAID: "checkout.session.completed", Outcome.CANCELLED: "checkout.session.expired"}
+_PAGE_KEY_INFO = b"boxoffice local checkout page"
 
 
 def _key(kind: str, id_: str) -> str:
@@ -56,11 +65,14 @@ class LocalProvider:
         self,
         redis_client: redis.Redis,
         public_base_url: str,
+        secret: str,
         *,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ):
         self._redis = redis_client
         self._base_url = public_base_url.rstrip("/")
+        # A key of its own, so a page token is worth nothing anywhere else the secret is used.
+        self._page_key = hmac.digest(secret.encode("utf-8"), _PAGE_KEY_INFO, hashlib.sha256)
         self._clock = clock
 
     # --- the provider interface -----------------------------------------------------------
@@ -149,18 +161,22 @@ class LocalProvider:
     # --- the checkout page ----------------------------------------------------------------
 
     def page_url(self, session_id: str) -> str:
-        return links.LOCAL_CHECKOUT.url(base_url=self._base_url, session_id=session_id)
+        return links.LOCAL_CHECKOUT.url(
+            base_url=self._base_url, session_id=session_id, token=self._page_token(session_id)
+        )
 
-    def session(self, session_id: str) -> dict[str, Any]:
+    def session(self, session_id: str, token: str) -> dict[str, Any]:
         """The session as the page shows it (amount, lines, status), with its expiry applied."""
+        self._check_page_token(session_id, token)
         return self._transition(session_id, lambda session: None)
 
-    def settle(self, session_id: str, outcome: Outcome) -> dict[str, Any]:
+    def settle(self, session_id: str, token: str, outcome: Outcome) -> dict[str, Any]:
         """The customer pays or gives up on the page: returns the event a provider would send.
 
         The event id is derived from the session and the outcome, so submitting the form twice
         yields the same event, which the webhook store then recognizes as a replay.
         """
+        self._check_page_token(session_id, token)
         if outcome not in OUTCOMES:
             raise ValueError(f"outcome must be one of {', '.join(OUTCOMES)}")
         session = self._transition(session_id, self._pay if outcome == Outcome.PAID else _expire)
@@ -177,17 +193,21 @@ class LocalProvider:
             "data": {"object": session},
         }
 
+    def _page_token(self, session_id: str) -> str:
+        mac = hmac.digest(self._page_key, session_id.encode("utf-8"), hashlib.sha256)
+        return base64.urlsafe_b64encode(mac).rstrip(b"=").decode("ascii")
+
+    def _check_page_token(self, session_id: str, token: str) -> None:
+        """A wrong token reads exactly as a session that does not exist."""
+        if not hmac.compare_digest(token.encode("utf-8"), self._page_token(session_id).encode("ascii")):
+            raise _missing(session_id)
+
     # --- storage --------------------------------------------------------------------------
 
     def _session(self, session_id: str) -> dict[str, Any]:
         raw = self._redis.get(_key("session", session_id))
         if raw is None:
-            raise PaymentProviderError(
-                f"no such checkout session: {session_id}",
-                retryable=False,
-                code="resource_missing",
-                http_status=404,
-            )
+            raise _missing(session_id)
         return json.loads(raw)
 
     def _transition(self, session_id: str, change: Callable[[dict], None]) -> dict[str, Any]:
@@ -197,10 +217,7 @@ class LocalProvider:
         def apply(pipe: redis.client.Pipeline) -> dict:
             raw = pipe.get(key)
             if raw is None:
-                raise PaymentProviderError(
-                    f"no such checkout session: {session_id}", retryable=False, code="resource_missing",
-                    http_status=404,
-                )  # fmt: skip
+                raise _missing(session_id)
             session = json.loads(raw)
             if session["status"] != SessionStatus.OPEN:
                 return session
@@ -222,6 +239,12 @@ class LocalProvider:
         session.update(
             status=SessionStatus.COMPLETE, payment_status="paid", payment_intent=intent_id, url=None
         )
+
+
+def _missing(session_id: str) -> PaymentProviderError:
+    return PaymentProviderError(
+        f"no such checkout session: {session_id}", retryable=False, code="resource_missing", http_status=404
+    )
 
 
 def _expire(session: dict[str, Any]) -> None:

@@ -206,7 +206,7 @@ def check_may_book(role: str, email_verified: bool) -> None:
     if runtime.settings().require_verified_email and role == "customer" and not email_verified:
         raise Forbidden(
             "Verify your email address before booking: use the link we mailed you, or ask for "
-            f"a new one at POST {links.RESEND_VERIFICATION.path()}, then refresh your token.",
+            f"a new one at {links.RESEND_VERIFICATION.method} {links.RESEND_VERIFICATION.path()}, then refresh your token.",
             name="email_unverified",
         )
 

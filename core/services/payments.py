@@ -510,10 +510,11 @@ def handle_webhook_event(provider: str, event: dict) -> str:
     return "ignored"
 
 
-def settle_local_checkout(session_id: str, outcome: str) -> bool:
-    """The local checkout page's buttons: the outcome becomes an event on the webhook path."""
+def settle_local_checkout(session_id: str, token: str, outcome: str) -> bool:
+    """The local checkout page's buttons: the outcome becomes an event on the webhook path.
+    Only the page's own URL (its token) reaches them; any other is an unknown checkout."""
     try:
-        event = payment_provider("local").settle(session_id, outcome)
+        event = payment_provider("local").settle(session_id, token, outcome)
     except PaymentProviderError as error:
         if error.http_status == 404:
             raise NotFound("No such checkout.") from None
@@ -523,10 +524,10 @@ def settle_local_checkout(session_id: str, outcome: str) -> bool:
     return record_webhook_event("local", event)
 
 
-def local_checkout_page(session_id: str) -> dict:
+def local_checkout_page(session_id: str, token: str) -> dict:
     """What the local checkout page shows: the amount, the lines, whether it can still be paid."""
     try:
-        return payment_provider("local").session(session_id)
+        return payment_provider("local").session(session_id, token)
     except PaymentProviderError:
         raise NotFound("No such checkout.") from None
 

@@ -28,6 +28,6 @@ def test_each_link_resolves_to_its_endpoint(app, settings, link):
     url = urlsplit(link.url(**params))
     assert f"{url.scheme}://{url.netloc}" == settings.public_base_url
     assert url.path == link.path(**params)
-    endpoint, view_args = app.url_map.bind("localhost").match(url.path, method="GET")
+    endpoint, view_args = app.url_map.bind("localhost").match(url.path, method=link.method)
     assert endpoint == link.endpoint
     assert view_args == params

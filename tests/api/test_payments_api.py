@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -29,9 +30,13 @@ def held_booking(event, customer):
     return booking_id
 
 
+def page_path(db, booking_id) -> str:
+    """The local checkout page as its customer reaches it: the path of the booking's checkout URL."""
+    return urlsplit(payment_of(db, booking_id).checkout_url).path
+
+
 def pay_on_local_page(client, db, booking_id):
-    session_id = payment_of(db, booking_id).checkout_session_id
-    page = client.post(f"/api/v1/payments/local/{session_id}", data={"outcome": "paid"})
+    page = client.post(page_path(db, booking_id), data={"outcome": "paid"})
     run_jobs("process_webhook_event")
     return page
 
@@ -136,17 +141,16 @@ def test_the_local_checkout_page_shows_the_amount_and_paying_there_confirms(
 ):
     event = make_event(organizer, price=2500)
     booking_id = held_booking(event, customer)
-    session_id = payment_of(db, booking_id).checkout_session_id
-    page = client.get(f"/api/v1/payments/local/{session_id}")
+    page = client.get(page_path(db, booking_id))
     assert page.status_code == 200 and page.mimetype == "text/html"
     html = page.get_data(as_text=True)
     assert "EUR 50.00" in html and "2 × Night at the Opera: Standard" in html
     assert 'value="paid"' in html and 'value="cancelled"' in html
 
-    paid = client.post(f"/api/v1/payments/local/{session_id}", data={"outcome": "paid"})
+    paid = client.post(page_path(db, booking_id), data={"outcome": "paid"})
     assert paid.status_code == 200 and "Payment received" in paid.get_data(as_text=True)
     assert load(db, booking_id).status == "held"  # the same path as a webhook: a task confirms it
-    again = client.post(f"/api/v1/payments/local/{session_id}", data={"outcome": "paid"})
+    again = client.post(page_path(db, booking_id), data={"outcome": "paid"})
     assert again.status_code == 200
     run_jobs("process_webhook_event")
     assert load(db, booking_id).status == "confirmed"
@@ -157,29 +161,53 @@ def test_the_local_checkout_page_shows_the_amount_and_paying_there_confirms(
 def test_giving_up_on_the_local_page_releases_the_hold(client, db, organizer, make_event, customer):
     event = make_event(organizer)
     booking_id = held_booking(event, customer)
-    session_id = payment_of(db, booking_id).checkout_session_id
-    page = client.post(f"/api/v1/payments/local/{session_id}", data={"outcome": "cancelled"})
+    page = client.post(page_path(db, booking_id), data={"outcome": "cancelled"})
     assert page.status_code == 200 and "nothing was charged" in page.get_data(as_text=True)
     run_jobs("process_webhook_event")
     assert load(db, booking_id).status == "expired"
     assert assert_counters_agree(db, event)["held"] == 0
-    closed = client.post(f"/api/v1/payments/local/{session_id}", data={"outcome": "paid"})
+    closed = client.post(page_path(db, booking_id), data={"outcome": "paid"})
     assert closed.status_code == 409 and closed.json["errors"]["reason"] == "checkout_closed"
 
 
 @pytest.mark.parametrize("form", [{"outcome": "stolen"}, {}, {"outcome": ""}])
 def test_the_local_page_refuses_a_bad_outcome(client, db, organizer, make_event, customer, form):
     booking_id = held_booking(make_event(organizer), customer)
-    answer = client.post(
-        f"/api/v1/payments/local/{payment_of(db, booking_id).checkout_session_id}", data=form
-    )
+    answer = client.post(page_path(db, booking_id), data=form)
     assert answer.status_code == 422
     assert payment_of(db, booking_id).status == "pending" and webhook_events(db) == []
 
 
 def test_an_unknown_local_checkout_is_a_404(client, db):
-    assert client.get("/api/v1/payments/local/lcs_nope").status_code == 404
-    assert client.post("/api/v1/payments/local/lcs_nope", data={"outcome": "paid"}).status_code == 404
+    assert client.get("/api/v1/payments/local/lcs_nope/token").status_code == 404
+    assert client.post("/api/v1/payments/local/lcs_nope/token", data={"outcome": "paid"}).status_code == 404
+
+
+@pytest.mark.parametrize("outcome", ["paid", "cancelled"])
+def test_the_local_page_is_reached_only_through_the_customers_own_link(
+    client, db, organizer, make_event, customer, stranger, auth_header, outcome
+):
+    """The session id is no secret (the organizer's payment list shows it): knowing it, or
+    another checkout's token, neither shows the page nor pays nor ends the hold."""
+    event = make_event(organizer)
+    booking_id = held_booking(event, customer)
+    other_path = page_path(db, held_booking(event, stranger))
+    listed = client.get(f"/api/v1/events/{event.id}/payments", headers=auth_header(organizer))
+    session_id = next(p["checkout_session_id"] for p in listed.json if p["booking_id"] == str(booking_id))
+    own_token = page_path(db, booking_id).rsplit("/", 1)[1]
+    forged = [
+        f"/api/v1/payments/local/{session_id}",
+        f"/api/v1/payments/local/{session_id}/{other_path.rsplit('/', 1)[1]}",
+        f"/api/v1/payments/local/{session_id}/{own_token[:-1]}",
+        f"/api/v1/payments/local/{session_id}/",
+    ]
+    for path in forged:
+        assert client.get(path).status_code == 404, path
+        assert client.post(path, data={"outcome": outcome}).status_code == 404, path
+    run_jobs("process_webhook_event")
+    assert webhook_events(db) == [] and payment_of(db, booking_id).status == "pending"
+    assert load(db, booking_id).status == "held"
+    assert client.post(page_path(db, booking_id), data={"outcome": outcome}).status_code == 200
 
 
 def test_a_customer_cannot_cancel_someone_elses_booking(

@@ -35,6 +35,15 @@ def payment_of(db, booking_id) -> Payment:
     return payment
 
 
+def pay_on_local_page(db, booking_id, outcome: str = "paid") -> bool:
+    """What the customer's press on the local checkout page does, through its own link."""
+    from core.services import payments
+
+    payment = payment_of(db, booking_id)
+    token = payment.checkout_url.rsplit("/", 1)[1]
+    return payments.settle_local_checkout(payment.checkout_session_id, token, outcome)
+
+
 def refunds_of(db, booking_id) -> list[Refund]:
     with db.unit_of_work() as uow:
         return list(uow.session.scalars(select(Refund).where(Refund.booking_id == booking_id)))

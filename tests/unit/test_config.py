@@ -11,6 +11,8 @@ SECURE = {
     "JWT_SECRET_KEY": "k" * 40,
     "DATABASE_URL": "postgresql://app@db/boxoffice",
     "TICKET_SIGNING_KEY": "c2VlZA==",
+    "STRIPE_SECRET_KEY": "sk_live_x",
+    "STRIPE_WEBHOOK_SECRET": "whsec_x",
 }
 
 
@@ -46,6 +48,21 @@ def test_production_refuses_insecure_defaults_and_names_the_variable(missing, va
     env = {k: v for k, v in SECURE.items() if k != missing}
     with pytest.raises(ConfigError, match=variable):
         Settings.from_env(env)
+
+
+def test_production_refuses_the_local_test_checkout():
+    # The local checkout confirms whatever its page is told: in production it would give tickets away.
+    without_stripe = {k: v for k, v in SECURE.items() if not k.startswith("STRIPE_")}
+    for env in (without_stripe, {**SECURE, "PAYMENT_PROVIDER": "local"}):
+        with pytest.raises(ConfigError, match="PAYMENT_PROVIDER"):
+            Settings.from_env(env)
+
+
+def test_links_follow_the_port_the_app_is_served_on():
+    assert Settings.from_env({"PORT": "8123"}).public_base_url == "http://127.0.0.1:8123"
+    assert Settings.from_env({}).public_base_url == "http://127.0.0.1:8000"
+    explicit = {"PORT": "8123", "PUBLIC_BASE_URL": "https://tickets.example/"}
+    assert Settings.from_env(explicit).public_base_url == "https://tickets.example"
 
 
 def test_production_refuses_a_short_jwt_secret():

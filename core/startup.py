@@ -1,0 +1,65 @@
+"""Checks made before serving: settings whose flaw shows only against a rule or the outside world.
+
+`Settings.validate` judges the settings alone; these need more. The first administrator's password
+must pass the password rule (today it failed deep inside the first request to the database, as a
+traceback). Redis holds the allocation queues and their sequence numbers, so a Redis that keeps
+nothing on disk loses accepted requests when it restarts: that is a warning on a laptop and a
+refusal in production. A server whose `CONFIG` command is disabled (many managed services) cannot
+be asked; then the operator is told to make sure, and start-up goes on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import redis
+
+from core.config import ConfigError, Settings
+from core.errors import Invalid
+from core.services.accounts import check_password_policy
+
+
+def check(settings: Settings, client: redis.Redis) -> list[str]:
+    """Raise ConfigError (naming the variable) for what must stop start-up; return warnings."""
+    if settings.admin_email and settings.admin_password:
+        try:
+            check_password_policy(settings.admin_password)
+        except Invalid as error:
+            raise ConfigError(f"ADMIN_PASSWORD is refused: {error.message}") from None
+    problem = redis_persistence_problem(client)
+    if problem is None:
+        return []
+    if settings.is_production and problem.persistence_off:
+        raise ConfigError(f"{problem.message} Production needs it on for the Redis of REDIS_URL.")
+    return [problem.message]
+
+
+@dataclass(frozen=True)
+class PersistenceProblem:
+    message: str
+    persistence_off: bool  # known to be off, rather than not knowable from here
+
+
+def redis_persistence_problem(client: redis.Redis) -> PersistenceProblem | None:
+    """None when Redis keeps an append-only file or RDB snapshots, else what is wrong."""
+    try:
+        appendonly = client.config_get("appendonly").get("appendonly", "")
+        save = client.config_get("save").get("save", "")
+    except redis.ResponseError:
+        return PersistenceProblem(
+            "Cannot read Redis's persistence settings (CONFIG is disabled): make sure the Redis of "
+            "REDIS_URL keeps an append-only file, or accepted requests are lost when it restarts.",
+            persistence_off=False,
+        )
+    except redis.RedisError as error:
+        return PersistenceProblem(
+            f"Cannot check Redis's persistence now ({error}); /readyz shows when Redis answers.",
+            persistence_off=False,
+        )
+    if appendonly == "yes" or save.strip():
+        return None
+    return PersistenceProblem(
+        "Redis keeps nothing on disk (appendonly no, no save schedule): a restart loses every queued "
+        "request and resets the queue numbers. Turn on appendonly yes (appendfsync everysec).",
+        persistence_off=True,
+    )

@@ -1,0 +1,69 @@
+"""gunicorn's settings, one file for every way Boxoffice is served: the Procfile (`make run`), the
+Dockerfile and docker-compose.yml all run `gunicorn "api:create_app()" --config gunicorn.conf.py`
+and add only the address to listen on.
+
+Environment: `WEB_CONCURRENCY` processes of `WEB_THREADS` threads each; `PROMETHEUS_MULTIPROC_DIR`,
+the directory where the processes keep their metrics (emptied at start; without it, a private
+one is made and removed at exit), so that `/metrics` adds up every process whichever answers.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+worker_class = "gthread"
+workers = int(os.environ.get("WEB_CONCURRENCY") or 2)
+threads = int(os.environ.get("WEB_THREADS") or 4)
+# Idle connections stay open longer than the usual upstream's idle timeout (load balancers 60 s,
+# HTTP client pools less): the client or proxy closes first, never gunicorn under a request it
+# is already sending (with the old 2 s, 2 % of requests after a pause died unanswered).
+keepalive = 75
+accesslog = "-"
+# Nothing here uses gunicorn's control socket, and every instance on a machine would share its path.
+control_socket_disable = True
+
+_private_metrics_dir: str | None = None
+
+
+def on_starting(server):
+    """Before any worker: refuse a bad configuration in one line, and prepare the metrics directory.
+
+    A `ConfigError` is a `RuntimeError`, which gunicorn prints as `Error: <message>` and exits 1;
+    raised in a worker instead, it would be a traceback per worker.
+    """
+    from core import runtime, startup
+    from core.config import Settings
+
+    settings = Settings.from_env()
+    runtime.configure(settings)
+    startup.check(settings, runtime.redis_client())  # the workers log its warnings
+    _fresh_metrics_directory()
+
+
+def child_exit(server, worker):
+    """A dead worker's live gauges leave the sum; its counters stay counted."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server):
+    if _private_metrics_dir:
+        shutil.rmtree(_private_metrics_dir, ignore_errors=True)
+
+
+def _fresh_metrics_directory() -> None:
+    """Workers inherit the variable; files of an earlier run would be added to this run's totals."""
+    global _private_metrics_dir
+    configured = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not configured:
+        _private_metrics_dir = tempfile.mkdtemp(prefix="boxoffice-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = _private_metrics_dir
+        return
+    directory = Path(configured)
+    directory.mkdir(parents=True, exist_ok=True)
+    for stale in directory.glob("*.db"):
+        stale.unlink()
