@@ -43,6 +43,10 @@ class EngineCollector:
         yield CounterMetricFamily(
             "boxoffice_allocation_decisions", "Requests decided", value=stats.get("decisions", 0)
         )
+        yield CounterMetricFamily(
+            "boxoffice_dead_letters", "Requests the allocation could not decide and set aside for an operator",
+            value=stats.get("dead_letters", 0),
+        )  # fmt: skip
         yield _histogram("boxoffice_allocation_batch_seconds", "Time to decide one batch", stats, "latency",
                          allocation_stats.LATENCY_BUCKETS, stats.get("seconds", 0))  # fmt: skip
         yield _histogram("boxoffice_allocation_batch_size", "Requests per batch", stats, "size",

@@ -38,6 +38,11 @@ def record_batch(client: redis.Redis, size: int, seconds: float) -> None:
     pipe.execute()
 
 
+def record_dead_letter(client: redis.Redis) -> None:
+    """A request the drainer set aside (`core.services.allocation.set_aside`)."""
+    client.hincrby(KEY, "dead_letters", 1)
+
+
 def record_task_failure(client: redis.Redis, task_name: str) -> None:
     client.hincrby(FAILURES_KEY, task_name, 1)
 

@@ -18,6 +18,12 @@ queued request's status and position is another script, so a poll costs one roun
 Removing a decided batch is by sequence number, so replaying a batch (after a crash) removes
 nothing twice.
 
+A Redis that loses its data (no append-only file) restarts the sequence counter at 1, so new
+requests would get numbers already decided. Each drain compares the counter with the highest
+number in PostgreSQL and, if it went backwards, renumbers what is queued above that number, in
+its order, in one script (`repair_sequence`): queue numbers never repeat. Numbers handed out
+between the restart and that drain are the ones renumbered; the customers' positions stay right.
+
 The accepting script does nothing after its caller's deadline (the client's socket timeout): a
 frozen Redis keeps what was sent to it and runs it when it resumes, long after the API answered
 503, which would make holds nobody knows about. The deadline is compared with Redis's clock, so
@@ -81,6 +87,24 @@ local decided = tonumber(redis.call('GET', KEYS[2]) or '0')
 if tonumber(ARGV[1]) > decided then redis.call('SET', KEYS[2], ARGV[1]) end
 for i = 3, #KEYS do redis.call('DEL', KEYS[i]) end
 return redis.call('ZCARD', KEYS[1])
+"""
+
+# KEYS: seq, queue, decided; ARGV: the highest number decided (in PostgreSQL).
+_REPAIR_SEQUENCE = """
+local floor = tonumber(ARGV[1])
+if tonumber(redis.call('GET', KEYS[1]) or '0') >= floor then return 0 end
+local queued = redis.call('ZRANGE', KEYS[2], 0, -1)
+for rank, member in ipairs(queued) do
+  local payload = string.sub(member, string.find(member, ':', 1, true) + 1)
+  local seq = floor + rank
+  redis.call('ZREM', KEYS[2], member)
+  redis.call('ZADD', KEYS[2], seq, seq .. ':' .. payload)
+  local status = 'booking:' .. cjson.decode(payload)['b']
+  if redis.call('EXISTS', status) == 1 then redis.call('HSET', status, 'seq', seq) end
+end
+redis.call('SET', KEYS[1], floor + #queued)
+redis.call('SET', KEYS[3], floor)
+return #queued + 1
 """
 
 _FORGET_IF_EMPTY = """
@@ -160,6 +184,7 @@ class BookingQueue:
         self._remove_decided = client.register_script(_REMOVE_DECIDED)
         self._forget_if_empty = client.register_script(_FORGET_IF_EMPTY)
         self._status = client.register_script(_STATUS)
+        self._repair_sequence = client.register_script(_REPAIR_SEQUENCE)
 
     def accept(
         self, request: BookingRequest, fingerprint: str, session_id: str
@@ -198,6 +223,12 @@ class BookingQueue:
             *(status_key(r.booking_id) for r in requests),
         ]
         return self._remove_decided(keys=keys, args=[max(r.seq for r in requests)])
+
+    def repair_sequence(self, event_id, highest_decided: int) -> bool:
+        """Move the event's counter above `highest_decided` if it went backwards, renumbering the
+        queued requests in their order; says whether it had to."""
+        keys = [_key(event_id, "seq"), _key(event_id, "queue"), _key(event_id, "decided")]
+        return bool(self._repair_sequence(keys=keys, args=[highest_decided]))
 
     def clear_pending(self, event_id) -> None:
         self.redis.delete(_key(event_id, "pending"))
@@ -245,6 +276,6 @@ class BookingQueue:
 
 @functools.lru_cache(maxsize=8)
 def queue_for(client: redis.Redis) -> BookingQueue:
-    """The queue operations on `client`, built once: building them digests three Lua scripts,
+    """The queue operations on `client`, built once: building them digests its Lua scripts,
     which the booking endpoint should not pay for on every request."""
     return BookingQueue(client)

@@ -2,7 +2,9 @@
 
 Measured on one hot event, COPY writes a batch of bookings and their lines several times faster
 than multi-row INSERT statements, which were half of the time a drain took. It runs inside the
-caller's transaction, so the batch still commits or rolls back as one.
+caller's transaction, so the batch still commits or rolls back as one. COPY goes around
+SQLAlchemy, so its errors are raised as SQLAlchemy's, like those of any other statement: the
+drainer tells a bad row (`IntegrityError`, `DataError`) from a lost connection by them.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import datetime as dt
 import io
 import uuid
 
-from sqlalchemy import Connection, Table, insert
+from sqlalchemy import Connection, Table, exc, insert
 
 NULL = r"\N"
 
@@ -29,10 +31,17 @@ def insert_rows(connection: Connection, table: Table, rows: list[dict]) -> None:
     writer.writerows([_csv_value(row[column]) for column in columns] for row in rows)
     buffer.seek(0)
     names = ", ".join(f'"{column}"' for column in columns)
-    with connection.connection.dbapi_connection.cursor() as cursor:
-        cursor.copy_expert(
-            f"COPY \"{table.name}\" ({names}) FROM STDIN WITH (FORMAT csv, NULL '{NULL}')", buffer
-        )
+    statement = f"COPY \"{table.name}\" ({names}) FROM STDIN WITH (FORMAT csv, NULL '{NULL}')"
+    dbapi_connection = connection.connection.dbapi_connection
+    dialect = connection.dialect
+    with dbapi_connection.cursor() as cursor:
+        try:
+            cursor.copy_expert(statement, buffer)
+        except dialect.loaded_dbapi.Error as error:
+            raise exc.DBAPIError.instance(
+                statement, None, error, dialect.loaded_dbapi.Error, dialect=dialect,
+                connection_invalidated=dialect.is_disconnect(error, dbapi_connection, cursor),
+            ) from error  # fmt: skip
 
 
 def _csv_value(value):

@@ -113,6 +113,15 @@ def transition_fields(
     return fields
 
 
+def shown_status(booking: Booking, now: dt.datetime) -> BookingStatus:
+    """The status a reader is told: a hold past its end is `expired` as soon as it is due, even
+    before expiry (beat's, or the event's next drain) writes it. Nothing is held on it that a
+    payment could not also find in an expired hold: paid late, it is confirmed if it can be."""
+    if booking.status == HELD and booking.hold_expires_at is not None and booking.hold_expires_at <= now:
+        return EXPIRED
+    return BookingStatus(booking.status)
+
+
 def lines_of(booking: Booking) -> list[Line]:
     return [Line(line.ticket_type_id, line.quantity) for line in booking.lines]
 

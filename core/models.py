@@ -206,7 +206,9 @@ class Booking(Base):
     # The order in which the API accepted the request for this event: first come, first served.
     queue_seq: Mapped[int] = mapped_column(BigInteger)
     join_waitlist: Mapped[bool] = mapped_column(Boolean, default=False)
-    total: Mapped[int] = mapped_column(Integer, default=0)
+    # Money is 64-bit: a booking's total is bounded by the event's rules
+    # (`core.services.events.MAX_BOOKING_TOTAL`), far beyond what 32 bits hold.
+    total: Mapped[int] = mapped_column(BigInteger, default=0)
     currency: Mapped[str] = mapped_column(String(3))
     hold_expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     reason: Mapped[str | None] = mapped_column(String(40))
@@ -224,6 +226,24 @@ class Booking(Base):
     )
 
 
+class DeadLetter(Base):
+    """A queued request the allocation could not decide: writing its booking failed (its account
+    was deleted, a value out of range). The drainer sets it aside with the error, so the rest of
+    the queue is decided; organizers and operators see it, nobody is served from it."""
+
+    __tablename__ = "dead_letter"
+
+    # The booking id the API gave the request: a replayed batch recognises it.
+    booking_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    event_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("event.id", ondelete="RESTRICT"), index=True)
+    # No foreign key: a vanished account is one reason a request ends here.
+    user_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    queue_seq: Mapped[int] = mapped_column(BigInteger)
+    request: Mapped[dict] = mapped_column(JSON)
+    error: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class BookingLine(Base):
     __tablename__ = "booking_line"
     __table_args__ = (
@@ -239,7 +259,7 @@ class BookingLine(Base):
     )
     quantity: Mapped[int] = mapped_column(Integer)
     # Fixed when the hold is made (surge pricing may move the list price afterwards).
-    unit_price: Mapped[int] = mapped_column(Integer)
+    unit_price: Mapped[int] = mapped_column(BigInteger)
 
     booking: Mapped[Booking] = relationship(back_populates="lines")
     ticket_type: Mapped[TicketType] = relationship()
@@ -256,7 +276,7 @@ class Payment(Base):
     checkout_url: Mapped[str | None] = mapped_column(Text)
     checkout_expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     payment_intent_id: Mapped[str | None] = mapped_column(String(255), index=True)
-    amount: Mapped[int] = mapped_column(Integer)
+    amount: Mapped[int] = mapped_column(BigInteger)
     currency: Mapped[str] = mapped_column(String(3))
     status: Mapped[str] = mapped_column(String(20), default=PaymentStatus.PENDING)
     idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
@@ -274,7 +294,7 @@ class Refund(Base):
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
     payment_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("payment.id", ondelete="RESTRICT"), index=True)
     booking_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("booking.id", ondelete="RESTRICT"), index=True)
-    amount: Mapped[int] = mapped_column(Integer)
+    amount: Mapped[int] = mapped_column(BigInteger)
     currency: Mapped[str] = mapped_column(String(3))
     reason: Mapped[str] = mapped_column(String(40))
     status: Mapped[str] = mapped_column(String(20), default=RefundStatus.PENDING)

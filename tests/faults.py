@@ -30,7 +30,7 @@ from bench.servers import free_port, running_process
 from core import runtime
 from core.config import Settings
 
-__all__ = ["PostgresCluster", "RedisServer", "app_on"]
+__all__ = ["PostgresCluster", "RedisServer", "app_on", "discard_postgres_cluster", "start_postgres_cluster"]
 
 
 @dataclasses.dataclass
@@ -121,17 +121,18 @@ def _postgres_bin_dir() -> Path | None:
     return Path(initdb).parent if initdb else None
 
 
-@pytest.fixture(scope="session")
-def private_postgres() -> Iterator[PostgresCluster]:
+def start_postgres_cluster() -> PostgresCluster:
+    """initdb and start a cluster in a new temporary directory (`discard_postgres_cluster` ends
+    it). Raises LookupError, saying why, when this machine cannot run one."""
     bin_dir = _postgres_bin_dir()
     if bin_dir is None:
-        pytest.skip("PostgreSQL's server binaries (initdb, pg_ctl) are not installed")
+        raise LookupError("PostgreSQL's server binaries (initdb, pg_ctl) are not installed")
     as_postgres: tuple[str, ...] = ()
     if os.geteuid() == 0:  # initdb refuses to run as root
         try:
             account = pwd.getpwnam("postgres")
         except KeyError:
-            pytest.skip("running as root without a `postgres` account to run initdb as")
+            raise LookupError("running as root without a `postgres` account to run initdb as") from None
         as_postgres = ("runuser", "-u", "postgres", "--")
     base = Path(tempfile.mkdtemp(prefix="boxoffice-pg-"))
     if as_postgres:
@@ -140,12 +141,25 @@ def private_postgres() -> Iterator[PostgresCluster]:
     subprocess.run([*as_postgres, str(bin_dir / "initdb"), "-D", str(cluster.data_dir), "-U", "postgres",
                     "-A", "trust", "-E", "UTF8", "--no-sync"], check=True, capture_output=True)  # fmt: skip
     cluster.start()
+    return cluster
+
+
+def discard_postgres_cluster(cluster: PostgresCluster) -> None:
+    if cluster.is_running():
+        cluster.stop()
+    shutil.rmtree(cluster.data_dir.parent, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def private_postgres() -> Iterator[PostgresCluster]:
+    try:
+        cluster = start_postgres_cluster()
+    except LookupError as reason:
+        pytest.skip(str(reason))
     try:
         yield cluster
     finally:
-        if cluster.is_running():
-            cluster.stop()
-        shutil.rmtree(base, ignore_errors=True)
+        discard_postgres_cluster(cluster)
 
 
 @pytest.fixture(scope="session")

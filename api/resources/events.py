@@ -19,11 +19,14 @@ from core.services.calendar import event_calendar
 blp = Blueprint("events", __name__, url_prefix="/api/v1/events", description="Events and ticket types")
 
 CURRENCY = validate.Regexp(r"^[A-Za-z]{3}$", error="Use a three-letter ISO 4217 code such as EUR.")
+TOTAL_BOUND = (f"A price (or surge price) times the event's max_per_booking may not exceed "
+               f"{events.MAX_BOOKING_TOTAL:,} minor units (422 booking_total_too_large).")  # fmt: skip
 
 
 class TicketTypeIn(InputSchema):
     name = fields.String(required=True, validate=validate.Length(min=1, max=120))
-    price = fields.Integer(required=True, strict=True, validate=validate.Range(min=0, max=100_000_000))
+    price = fields.Integer(required=True, strict=True, validate=validate.Range(min=0, max=100_000_000),
+                           metadata={"description": f"In minor units. {TOTAL_BOUND}"})  # fmt: skip
     currency = fields.String(required=True, validate=CURRENCY)
     quota = fields.Integer(required=True, strict=True, validate=validate.Range(min=0, max=1_000_000))
     surge_price = fields.Integer(
@@ -52,7 +55,8 @@ class EventFields(InputSchema):
     sales_start = fields.AwareDateTime(allow_none=True)
     sales_end = fields.AwareDateTime(allow_none=True)
     hold_seconds = fields.Integer(strict=True, validate=validate.Range(min=60, max=86_400))
-    max_per_booking = fields.Integer(strict=True, validate=validate.Range(min=1, max=100))
+    max_per_booking = fields.Integer(strict=True, validate=validate.Range(min=1, max=100),
+                                     metadata={"description": TOTAL_BOUND})  # fmt: skip
     max_per_user = fields.Integer(strict=True, validate=validate.Range(min=1, max=1_000))
     waitlist_enabled = fields.Boolean()
     refund_until = fields.AwareDateTime(allow_none=True)

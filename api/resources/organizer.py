@@ -13,7 +13,7 @@ from api.db import request_uow
 from api.input import InputSchema
 from api.pagination import paginate_select
 from api.resources.events import TicketTypeOut
-from core.services import checkouts, events, refunds, stats, waitlist
+from core.services import allocation, checkouts, events, refunds, stats, waitlist
 from core.statuses import PaymentStatus, RefundStatus
 
 blp = Blueprint("organizer", __name__, url_prefix="/api/v1/events", description="Organizer views of an event")
@@ -107,6 +107,27 @@ class Refunds(MethodView):
         uow = _organizers_event(event_id)
         query = refunds.event_refunds_query(event_id, args.get("status"))
         return paginate_select(uow.session, query, pagination_parameters)
+
+
+class DeadLetterOut(Schema):
+    booking_id = fields.UUID()
+    user_id = fields.UUID()
+    queue_seq = fields.Integer(metadata={"description": "its place in the queue"})
+    request = fields.Dict(metadata={"description": "the request as it was queued"})
+    error = fields.String(metadata={"description": "why the database refused its booking"})
+    created_at = fields.AwareDateTime()
+
+
+@blp.route("/<uuid:event_id>/dead-letters")
+class DeadLetters(MethodView):
+    @jwt_required()
+    @blp.response(200, DeadLetterOut(many=True))
+    @blp.paginate()
+    def get(self, event_id, pagination_parameters):
+        """Requests the allocation could not decide (their booking could not be written), set
+        aside so the rest of the queue went on; in queue order."""
+        uow = _organizers_event(event_id)
+        return paginate_select(uow.session, allocation.dead_letters_query(event_id), pagination_parameters)
 
 
 class StatsOut(Schema):

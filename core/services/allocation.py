@@ -1,37 +1,56 @@
 """The allocation engine: one drainer per event decides queued requests in order, in batches.
 
 A drain holds the event's Redis lock, reads a batch from the head of the queue, decides it in
-one database transaction (inventory locked, bookings inserted in bulk, counters updated),
-commits, and only then removes the batch from the queue. A crash anywhere replays the batch:
-requests already in the database are recognised by their booking id and not decided again.
+one database transaction (inventory locked, overdue holds expired, bookings inserted in bulk,
+counters updated), commits, and only then removes the batch from the queue. A crash anywhere
+replays the batch: requests already in the database are recognised by their booking id and not
+decided again.
+
+No request stalls the queue: a batch the database refuses because of a row it cannot write (an
+account deleted meanwhile, a value out of range) is halved and each half decided in turn, in
+queue order, until the request at fault stands alone; that one is set aside as a dead letter
+(`DeadLetter`, with the error) for an operator, and the queue goes on. A lost connection is no
+request's fault: it is raised, and the drain is retried. The happy path pays nothing for this.
+
+Each drain first makes sure the event's sequence counter in Redis is above every number already
+decided (`BookingQueue.repair_sequence`): a Redis that lost its data restarts the counter, and
+queue numbers must never repeat.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
+import logging
 import time
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass
 
 from redis.exceptions import LockError
-from sqlalchemy import func, select
+from sqlalchemy import func, select, union_all
+from sqlalchemy.exc import DataError, IntegrityError
 
 from core import allocation_stats, runtime
-from core.booking_queue import lock_key, queue_for
+from core.booking_queue import encode_request, lock_key, queue_for
 from core.booking_rules import BookingRequest, CustomerState, decide
 from core.bulk_insert import insert_rows
 from core.db import UnitOfWork
 from core.inventory import lock_inventory
 from core.jobs import Job
 from core.lifecycle import decided_rows
-from core.models import Booking, BookingLine, utcnow
-from core.services import follow_ups
+from core.models import Booking, BookingLine, DeadLetter, utcnow
+from core.services import follow_ups, holds
 from core.services.waitlist import promote_waitlist
 from core.statuses import COUNTED_BOOKING_STATUSES, PENDING_BOOKING_STATUSES, BookingStatus
 
 # A drainer that dies keeps the event's queue waiting at most this long before another takes over.
 LOCK_SECONDS = 5
+# What the database says when a row of the batch cannot be written: the data's fault, not the
+# connection's, so splitting the batch finds the request at fault.
+UNWRITABLE = (IntegrityError, DataError)
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -53,6 +72,7 @@ def drain_event_queue(
         return DrainReport(busy=True)
     report = DrainReport()
     try:
+        queue.repair_sequence(event_id, highest_decided_seq(event_id))
         while True:
             # Cleared before each read: a request queued after this point schedules a new drain.
             queue.clear_pending(event_id)
@@ -77,11 +97,58 @@ def drain_event_queue(
     return report
 
 
-def decide_batch(event_id: uuid.UUID, batch: list[BookingRequest]) -> None:
-    """Decide a batch in one transaction; requests already decided (a replay) are skipped."""
+def decide_batch(event_id: uuid.UUID, batch: list[BookingRequest]) -> int:
+    """Decide a batch in one transaction; requests already decided (a replay) are skipped.
+
+    A batch with a row the database refuses is halved, each half decided in order, down to the
+    one request at fault, which is set aside. Returns how many requests were set aside.
+    """
+    try:
+        with runtime.database().unit_of_work() as uow:
+            decide_requests(uow, event_id, batch)
+            uow.commit()
+        return 0
+    except UNWRITABLE as error:
+        if len(batch) == 1:
+            set_aside(event_id, batch[0], error)
+            return 1
+        half = len(batch) // 2
+        return decide_batch(event_id, batch[:half]) + decide_batch(event_id, batch[half:])
+
+
+def set_aside(event_id: uuid.UUID, request: BookingRequest, error: Exception) -> None:
+    """Record a request nobody can decide as a dead letter (once: a replay finds it there)."""
+    reason = str(getattr(error, "orig", error)).strip()
     with runtime.database().unit_of_work() as uow:
-        decide_requests(uow, event_id, batch)
+        if uow.session.get(DeadLetter, request.booking_id) is not None:
+            return
+        uow.session.add(DeadLetter(booking_id=request.booking_id, event_id=event_id, user_id=request.user_id,
+                                   queue_seq=request.seq, request=json.loads(encode_request(request)),
+                                   error=reason))  # fmt: skip
         uow.commit()
+    allocation_stats.record_dead_letter(runtime.redis_client())
+    log.warning("request %s of event %s set aside as a dead letter: %s", request.booking_id, event_id, reason)
+
+
+def dead_letters_query(event_id: uuid.UUID):
+    """The event's dead letters, in queue order (for its organizers)."""
+    return select(DeadLetter).where(DeadLetter.event_id == event_id).order_by(DeadLetter.queue_seq)
+
+
+def highest_decided_seq(event_id: uuid.UUID) -> int:
+    """The highest queue number the event's requests were decided under: one index lookup per
+    status (and one among the dead letters), not a scan of the event's bookings."""
+    highest = [
+        select(func.max(Booking.queue_seq).label("seq")).where(
+            Booking.event_id == event_id, Booking.status == status
+        )
+        for status in BookingStatus
+        if status != BookingStatus.QUEUED
+    ]
+    highest.append(select(func.max(DeadLetter.queue_seq).label("seq")).where(DeadLetter.event_id == event_id))
+    every = union_all(*highest).subquery()
+    with runtime.database().unit_of_work() as uow:
+        return uow.session.scalar(select(func.coalesce(func.max(every.c.seq), 0)))
 
 
 def decide_requests(uow: UnitOfWork, event_id: uuid.UUID, batch: list[BookingRequest]) -> list[dict]:
@@ -89,6 +156,8 @@ def decide_requests(uow: UnitOfWork, event_id: uuid.UUID, batch: list[BookingReq
     returns the booking rows written. The drainer's batches and organizers' comps come here."""
     inventory = lock_inventory(uow, event_id)
     now = utcnow()
+    # Overdue holds end here too, so a stopped beat never turns them into `sold_out` answers.
+    holds.expire_overdue(uow, inventory, now)
     # Tickets that came back go to the waitlist before any newer request.
     follow_ups.bookings_promoted(uow, promote_waitlist(uow, inventory, now))
     seen = set(uow.session.scalars(select(Booking.id).where(Booking.id.in_([r.booking_id for r in batch]))))

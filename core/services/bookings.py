@@ -21,7 +21,7 @@ from core.errors import Conflict, Invalid, NotFound, Unauthorized
 from core.event_snapshots import EventSnapshot, load_event_snapshot
 from core.inventory import Line, lock_inventory
 from core.jobs import Job
-from core.lifecycle import cancel
+from core.lifecycle import cancel, shown_status
 from core.models import Booking, Event, User, new_id, utcnow
 from core.services import audit, checkouts, follow_ups, refunds, tickets
 from core.services.audit import AuditAction
@@ -192,10 +192,11 @@ def _reader(uow: UnitOfWork, actor_id: uuid.UUID) -> User:
 
 def booking_view(uow: UnitOfWork, booking: Booking) -> dict:
     tickets_path = links.BOOKING_TICKETS.path(booking_id=booking.id)
+    status = shown_status(booking, utcnow())
     return {
         "id": booking.id,
         "event_id": booking.event_id,
-        "status": booking.status,
+        "status": status,
         "items": [
             {"ticket_type_id": line.ticket_type_id, "quantity": line.quantity, "unit_price": line.unit_price}
             for line in booking.lines
@@ -206,12 +207,12 @@ def booking_view(uow: UnitOfWork, booking: Booking) -> dict:
         "waitlist_position": waitlist_position(uow, booking)
         if booking.status == BookingStatus.WAITLISTED
         else None,
-        "hold_expires_at": booking.hold_expires_at if booking.status == BookingStatus.HELD else None,
+        "hold_expires_at": booking.hold_expires_at if status == BookingStatus.HELD else None,
         "reason": booking.reason,
         "join_waitlist": booking.join_waitlist,
         "requested_at": booking.requested_at,
         "decided_at": booking.decided_at,
-        "is_final": booking.status in FINAL_BOOKING_STATUSES,
+        "is_final": status in FINAL_BOOKING_STATUSES,
         "payment": checkouts.payment_view(uow, booking),
         "tickets_url": tickets_path if booking.status == BookingStatus.CONFIRMED else None,
     }

@@ -30,6 +30,10 @@ EVENT_FIELDS = (
 )  # fmt: skip
 TICKET_TYPE_FIELDS = ("name", "price", "currency", "quota", "surge_price", "surge_threshold")
 KM_PER_DEGREE = 111.32
+# The most one booking may cost, in minor units (10 million in a currency with cents): the
+# price of a ticket type (or its surge price) times the event's `max_per_booking` may not exceed
+# it, so a total always fits the 64-bit money columns with room to spare.
+MAX_BOOKING_TOTAL = 10**9
 
 
 def _scalar_defaults(model) -> dict:
@@ -108,6 +112,7 @@ def update_event(
         if name in changes:
             setattr(event, name, changes[name])
     _check_event_rules(event)
+    _check_booking_total(event)
     if event.capacity is not None and event.capacity < event.held + event.sold:
         raise Conflict(
             f"Capacity cannot go below the {event.held + event.sold} tickets already held or sold.",
@@ -307,6 +312,18 @@ def _check_ticket_types_together(event: Event) -> None:
         raise Invalid("Ticket type names must be unique within an event.", name="duplicate_ticket_type")
     if len({tt.currency for tt in event.ticket_types}) > 1:
         raise Invalid("All ticket types of an event must use one currency.", name="mixed_currencies")
+    _check_booking_total(event)
+
+
+def _check_booking_total(event: Event) -> None:
+    highest = max((max(tt.price, tt.surge_price or 0) for tt in event.ticket_types), default=0)
+    if highest * event.max_per_booking > MAX_BOOKING_TOTAL:
+        raise Invalid(
+            f"One booking may cost at most {MAX_BOOKING_TOTAL} in minor units: lower the price "
+            "or max_per_booking.",
+            name="booking_total_too_large",
+            details={"max_per_booking": [f"times the highest price must not exceed {MAX_BOOKING_TOTAL}"]},
+        )
 
 
 # --- reading ---------------------------------------------------------------------------------

@@ -2,7 +2,9 @@
 
 Run by beat every few seconds. Each event is handled in chunks, each chunk one transaction
 under the event's inventory lock — the same lock the drainer takes — so tickets coming back
-are promoted to the waitlist before the drainer can give them to a newer request.
+are promoted to the waitlist before the drainer can give them to a newer request. The drainer
+also expires its event's overdue holds before each batch (`expire_overdue`), so expiry does not
+depend on beat alone.
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from core import lifecycle, runtime
-from core.inventory import lock_inventory
+from core.db import UnitOfWork
+from core.inventory import Inventory, lock_inventory
 from core.models import Booking, utcnow
 from core.services import follow_ups
 from core.services.waitlist import promote_waitlist
@@ -50,16 +53,25 @@ def expire_holds(now: dt.datetime | None = None, chunk: int = CHUNK) -> ExpiryRe
 def _expire_chunk(event_id: uuid.UUID, now: dt.datetime, chunk: int, report: ExpiryReport) -> int:
     with runtime.database().unit_of_work() as uow:
         inventory = lock_inventory(uow, event_id)
-        expired = lifecycle.expire_due_holds(uow, inventory, now, chunk)
+        expired = expire_overdue(uow, inventory, now, chunk)
         if not expired:
             return 0
         promoted = promote_waitlist(uow, inventory, now)
-        follow_ups.holds_expired(uow, expired)
         follow_ups.bookings_promoted(uow, promoted)
         uow.commit()
     report.expired_holds += len(expired)
     report.promoted += len(promoted)
     return len(expired)
+
+
+def expire_overdue(
+    uow: UnitOfWork, inventory: Inventory, now: dt.datetime, chunk: int = CHUNK
+) -> list[uuid.UUID]:
+    """End up to `chunk` of the event's holds due by `now`, under the caller's inventory lock;
+    their mails and closed checkouts follow the commit. The caller promotes the waitlist."""
+    expired = lifecycle.expire_due_holds(uow, inventory, now, chunk)
+    follow_ups.holds_expired(uow, expired)
+    return expired
 
 
 def _expire_waitlists_of_started_events(now: dt.datetime) -> int:

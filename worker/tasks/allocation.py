@@ -1,6 +1,14 @@
-"""Allocation tasks: drain an event's queue; beat's sweep for lost wake-ups and its hold expiry."""
+"""Allocation tasks: drain an event's queue; beat's sweep for lost wake-ups and its hold expiry.
+
+A drain that loses Redis or PostgreSQL mid-way is retried with growing pauses rather than left
+to the sweep: what it committed stays, what it did not is replayed (the engine is written to be
+run twice). After the last retry the sweep still reschedules the queue.
+"""
 
 from __future__ import annotations
+
+import redis
+from sqlalchemy import exc
 
 from core import runtime
 from core.jobs import Job, Periodic
@@ -8,9 +16,13 @@ from core.services import allocation, holds
 from worker.celery_app import celery_app, job_task
 
 SWEEP_SECONDS = 2.0
+# Errors of a server that went away or stalled, not of the work: worth a retry.
+CONNECTION_ERRORS = (redis.ConnectionError, redis.TimeoutError, exc.OperationalError, exc.InterfaceError)
 
 
-@job_task(Job.DRAIN_EVENT)
+# About 1, 2, 4, 8, 16, 16... seconds apart (with jitter), for a minute and a half in all.
+@job_task(Job.DRAIN_EVENT, autoretry_for=CONNECTION_ERRORS, retry_backoff=1, retry_backoff_max=16,
+          retry_jitter=True, max_retries=8)  # fmt: skip
 def drain_event(event_id: str) -> dict:
     report = allocation.drain_event_queue(event_id)
     return {"decided": report.decided, "batches": report.batches, "busy": report.busy}
