@@ -39,6 +39,7 @@ run: migrate
 test: install
 	./.ci/ensure-services
 	./.ci/ensure-browser
+	./.ci/ensure-promtool
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports --no-logo
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

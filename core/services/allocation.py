@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from redis.exceptions import LockError
 from sqlalchemy import func, select
 
-from core import allocation_stats, runtime
+from core import metrics, runtime
 from core.booking_queue import lock_key, queue_for
 from core.booking_rules import BookingRequest, CustomerState, Decision, decide
 from core.bulk_insert import insert_rows
@@ -61,11 +61,11 @@ def drain_event_queue(
             if not batch:
                 break
             started = time.perf_counter()
-            decide_batch(event_id, batch)
+            decided = decide_batch(event_id, batch)
             queue.remove_decided(event_id, batch)
             elapsed = max(time.perf_counter() - started, 1e-6)
             queue.record_rate(event_id, len(batch) / elapsed)
-            allocation_stats.record_batch(queue.redis, len(batch), elapsed)
+            metrics.observe_batch(queue.redis, event_id, batch, decided, elapsed)
             report.decided += len(batch)
             report.batches += 1
             lock.reacquire()  # raises if the lock was lost: another drainer has taken over
@@ -78,11 +78,13 @@ def drain_event_queue(
     return report
 
 
-def decide_batch(event_id: uuid.UUID, batch: list[BookingRequest]) -> None:
-    """Decide a batch in one transaction; requests already decided (a replay) are skipped."""
+def decide_batch(event_id: uuid.UUID, batch: list[BookingRequest]) -> list[dict]:
+    """Decide a batch in one transaction; requests already decided (a replay) are skipped.
+    Returns the booking rows written."""
     with runtime.database().unit_of_work() as uow:
-        decide_requests(uow, event_id, batch)
+        decided = decide_requests(uow, event_id, batch)
         uow.commit()
+    return decided
 
 
 def decide_requests(uow: UnitOfWork, event_id: uuid.UUID, batch: list[BookingRequest]) -> list[dict]:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from core import links, runtime
+from core import links, metrics, runtime
 from core.booking_rules import sales_closed
 from core.db import UnitOfWork
 from core.errors import Conflict, DomainError, Forbidden, NotFound, Unavailable
@@ -265,6 +265,7 @@ def confirm_payment(state: SessionState, provider: str) -> str:
         payment.status, payment.payment_intent_id = "paid", state.payment_intent_id
         outcome = _settle_paid_booking(uow, inventory, booking, payment)
         uow.commit()
+    metrics.count_payment(outcome)
     return outcome
 
 
@@ -340,6 +341,7 @@ def fail_payment(state: SessionState, provider: str) -> str:
             return "already_recorded"
         payment.status = "failed"
         uow.commit()
+    metrics.count_payment("failed")
     return "failed"
 
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import func, select
 
-from core import runtime
+from core import metrics, runtime
 from core.db import UnitOfWork
 from core.errors import Conflict
 from core.inventory import Line, lock_inventory
@@ -139,6 +139,7 @@ def issue_refunds(refund_ids: list[str]) -> list[str]:
         try:
             if _issue_refund(uuid.UUID(str(refund_id))):
                 settled.append(str(refund_id))
+                metrics.count_payment("refunded")
         except PaymentProviderError as error:
             if error.retryable:
                 again.append(str(refund_id))
@@ -219,6 +220,7 @@ def record_provider_refund(charge: dict) -> str:
             _refund_succeeded(uow, refund)
         payment.status = "refunded"
         uow.commit()
+    metrics.count_payment("refunded", len(waiting))
     return "refunded"
 
 
