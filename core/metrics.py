@@ -14,6 +14,7 @@ and payments show within that time.
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import logging
 import time
@@ -83,9 +84,9 @@ def observe_batch(
 
 def _observe(pipe, prefix: str, bounds: tuple, values: Iterable[float]) -> None:
     """Add `values` to a cumulative histogram's buckets: one command per bucket that grows."""
-    values = list(values)
+    values = sorted(values)
     for bound in bounds:
-        count = sum(1 for value in values if value <= bound)
+        count = bisect.bisect_right(values, bound)
         if count:
             pipe.hincrby(KEY, f"{prefix}_le_{bound}", count)
 
