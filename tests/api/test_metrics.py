@@ -86,7 +86,9 @@ def test_a_decided_request_shows_its_wait_its_outcome_and_the_waitlist(
     figures = samples(scrape(client))
     assert figures[("boxoffice_booking_decision_seconds_count", ())] == 2
     assert figures[("boxoffice_booking_decision_seconds_bucket", (("le", "+Inf"),))] == 2
-    assert figures[("boxoffice_booking_decision_seconds_bucket", (("le", "600.0"),))] == 2  # seconds, not hours
+    assert (
+        figures[("boxoffice_booking_decision_seconds_bucket", (("le", "600.0"),))] == 2
+    )  # seconds, not hours
     assert figures[("boxoffice_booking_decisions_total", (("reason", ""), ("status", "held")))] == 1
     assert figures[("boxoffice_booking_decisions_total", (("reason", ""), ("status", "waitlisted")))] == 1
     assert figures[("boxoffice_held_bookings", ())] == 1
