@@ -91,12 +91,17 @@ def _send_request_id(headers=None, **_kwargs) -> None:
 
 @task_prerun.connect
 def _bind_request_id(task_id=None, task=None, **_kwargs) -> None:
-    request_ids.bind(getattr(task.request, REQUEST_ID_HEADER, None) or task_id)
+    # The token goes back in postrun: a task run eagerly leaves its caller's id as it found it.
+    task.request.request_id_token = request_ids.bind(
+        getattr(task.request, REQUEST_ID_HEADER, None) or task_id
+    )
 
 
 @task_postrun.connect
-def _unbind_request_id(sender=None, state=None, **_kwargs) -> None:
-    request_ids.bind(None)
+def _unbind_request_id(sender=None, task=None, state=None, **_kwargs) -> None:
+    token = getattr(task.request, "request_id_token", None)
+    if token is not None:
+        request_ids.unbind(token)
     name = getattr(sender, "name", None)
     if state == "SUCCESS" and name in PERIODIC_TASKS:
         metrics.record_periodic_success(runtime.redis_client(), PERIODIC_TASKS[name])

@@ -10,8 +10,10 @@ import pytest
 from celery.signals import before_task_publish
 
 from core import request_ids
+from core.jobs import Periodic
 from tests.api.test_bookings import body
 from tests.integration.booking_helpers import drain
+from worker.celery_app import celery_app
 
 
 @pytest.mark.parametrize("sent", ["req-2026-12-03-0001", "0b7c2f1e9d8a4c3b", "edge:proxy.1_abc"])
@@ -61,3 +63,12 @@ def test_a_task_sent_while_handling_a_request_carries_its_id(
         before_task_publish.disconnect(record)
     assert sent == [("boxoffice.drain_event", "booking-request-0002")]
     assert request_ids.current() is None  # unbound once the request ended
+
+
+def test_a_task_run_eagerly_inside_a_request_leaves_the_requests_id_bound(settings):
+    token = request_ids.bind("outer-request-0003")
+    try:
+        celery_app.tasks[Periodic.SWEEP_ALLOCATION_QUEUES.task_name].apply().get()
+        assert request_ids.current() == "outer-request-0003"
+    finally:
+        request_ids.unbind(token)
