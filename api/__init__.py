@@ -12,11 +12,12 @@ from flask import Flask
 from flask_cors import CORS
 from sqlalchemy.exc import IntegrityError
 
-from api import auth, db, docs, errors, metrics
+from api import auth, db, docs, errors, metrics, request_log
 from api.extensions import Api, limiter
 from api.resources import accounts, admin, back_office, bookings, events, health, organizer, payments, tickets
-from core import runtime, startup
+from core import request_ids, runtime, startup
 from core.config import Settings
+from core.logging_setup import configure_logging
 from core.services.accounts import ensure_admin
 
 log = logging.getLogger(__name__)
@@ -35,6 +36,7 @@ BLUEPRINTS = (
 
 def create_app(config: Settings | None = None) -> Flask:
     settings = config or Settings.from_env()
+    configure_logging()
     runtime.configure(settings)
     for warning in startup.check(settings, runtime.redis_client()):
         log.warning(warning)
@@ -48,6 +50,7 @@ def create_app(config: Settings | None = None) -> Flask:
         RATELIMIT_STORAGE_OPTIONS=runtime.redis_timeouts(settings),
         RATELIMIT_KEY_PREFIX="ratelimit",
     )
+    request_log.init_app(app)
     db.init_app(app)
     errors.init_app(app)
     auth.init_app(app)
@@ -58,7 +61,11 @@ def create_app(config: Settings | None = None) -> Flask:
     app.register_blueprint(health.blp)
     docs.init_app(app)
     metrics.init_app(app)
-    CORS(app, origins=list(settings.cors_origins), expose_headers=["Location", "Retry-After", "ETag"])
+    CORS(
+        app,
+        origins=list(settings.cors_origins),
+        expose_headers=["Location", "Retry-After", "ETag", request_ids.HEADER],
+    )
     app.cli.add_command(create_admin_command)
     if settings.admin_email and settings.admin_password:
         _create_first_admin(settings)

@@ -1,5 +1,9 @@
-"""Prometheus metrics at /metrics: HTTP requests of this API, and the engine's figures read at
-scrape time (queue depth, holds, allocation batches, task failures) from a few Redis keys.
+"""Prometheus metrics at /metrics: HTTP requests of this API, and the figures every process
+keeps in Redis (`core.metrics`), read at scrape time: queue depth, holds and waitlist, allocation
+batches, request → decision latency, decisions, payments, mails, task failures, and how long ago
+each of beat's sweeps last succeeded. The workers need no exporter of their own: whichever web
+process is scraped reports what every worker recorded. README's "Operating Boxoffice" says what
+to alert on; deploy/ holds the dashboard and the alert rules.
 
 Under gunicorn with several workers, set PROMETHEUS_MULTIPROC_DIR (an empty directory) so the
 request metrics of all workers are added up; without it each process reports its own.
@@ -21,7 +25,7 @@ from prometheus_client import (
 )
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 
-from core import allocation_stats, runtime
+from core import metrics, runtime
 from core.booking_queue import queue_for
 
 REQUESTS = Counter("boxoffice_http_requests_total", "HTTP requests", ["method", "endpoint", "status"])
@@ -29,7 +33,7 @@ LATENCY = Histogram("boxoffice_http_request_seconds", "HTTP request latency", ["
 
 
 class EngineCollector:
-    """Reads the shared figures from Redis when Prometheus scrapes (`core.allocation_stats`)."""
+    """Reads the shared figures from Redis when Prometheus scrapes (`core.metrics`)."""
 
     def collect(self):
         client = runtime.redis_client()
@@ -37,9 +41,15 @@ class EngineCollector:
             "boxoffice_queued_requests", "Requests waiting in allocation queues",
             value=queue_for(client).queued_requests(),
         )  # fmt: skip
-        held = allocation_stats.held_bookings(client, runtime.database())
-        yield GaugeMetricFamily("boxoffice_held_bookings", "Bookings holding tickets unpaid", value=held)
-        stats, failures = allocation_stats.read(client)
+        pending = metrics.pending_bookings(client, runtime.database())
+        yield GaugeMetricFamily(
+            "boxoffice_held_bookings", "Bookings holding tickets unpaid", value=pending["held"]
+        )
+        yield GaugeMetricFamily(
+            "boxoffice_waitlisted_bookings", "Bookings on a waitlist", value=pending["waitlisted"]
+        )
+        figures = metrics.read(client)
+        stats = figures.allocation
         yield CounterMetricFamily(
             "boxoffice_allocation_decisions", "Requests decided", value=stats.get("decisions", 0)
         )
@@ -48,18 +58,41 @@ class EngineCollector:
             value=stats.get("dead_letters", 0),
         )  # fmt: skip
         yield _histogram("boxoffice_allocation_batch_seconds", "Time to decide one batch", stats, "latency",
-                         allocation_stats.LATENCY_BUCKETS, stats.get("seconds", 0))  # fmt: skip
+                         metrics.LATENCY_BUCKETS, stats.get("batches", 0), stats.get("seconds", 0))  # fmt: skip
         yield _histogram("boxoffice_allocation_batch_size", "Requests per batch", stats, "size",
-                         allocation_stats.SIZE_BUCKETS, stats.get("decisions", 0))  # fmt: skip
-        failed = CounterMetricFamily("boxoffice_task_failures", "Celery tasks that failed", labels=["task"])
-        for task, count in failures.items():
-            failed.add_metric([task], count)
-        yield failed
+                         metrics.SIZE_BUCKETS, stats.get("batches", 0), stats.get("decisions", 0))  # fmt: skip
+        yield _histogram("boxoffice_booking_decision_seconds",
+                         "What a customer waits: from asking for tickets to the decision",
+                         stats, "wait", metrics.WAIT_BUCKETS, stats.get("wait_count", 0),
+                         stats.get("wait_seconds", 0))  # fmt: skip
+        yield _counter("boxoffice_booking_decisions", "Booking requests decided, by outcome and reason",
+                       ["status", "reason"], figures.decisions)  # fmt: skip
+        yield _counter("boxoffice_payments", "Payments by result", ["result"],
+                       {(result,): count for result, count in figures.payments.items()})  # fmt: skip
+        yield _counter("boxoffice_mails", "Mails sent and failed (each attempt), by kind", ["kind", "result"],
+                       figures.mails)  # fmt: skip
+        yield _counter("boxoffice_task_failures", "Celery tasks that failed", ["task"],
+                       {(task,): count for task, count in figures.task_failures.items()})  # fmt: skip
+        ages = GaugeMetricFamily(
+            "boxoffice_periodic_task_age_seconds",
+            "Seconds since each of beat's sweeps last succeeded (expire_holds: beat is alive)",
+            labels=["task"],
+        )
+        for task, age in figures.periodic_ages.items():
+            ages.add_metric([task], age)
+        yield ages
 
 
-def _histogram(name, documentation, stats, prefix, bounds, total):
+def _counter(name: str, documentation: str, labels: list[str], counts: dict[tuple, int]):
+    family = CounterMetricFamily(name, documentation, labels=labels)
+    for values, count in counts.items():
+        family.add_metric(list(values), count)
+    return family
+
+
+def _histogram(name, documentation, stats, prefix, bounds, count, total):
     buckets = [(str(bound), stats.get(f"{prefix}_le_{bound}", 0)) for bound in bounds]
-    buckets.append(("+Inf", stats.get("batches", 0)))
+    buckets.append(("+Inf", count))
     return HistogramMetricFamily(name, documentation, buckets=buckets, sum_value=total)
 
 

@@ -155,6 +155,7 @@ def encode_request(request: BookingRequest) -> str:
             "w": request.join_waitlist,
             "t": request.requested_at.timestamp(),
             "k": request.idempotency_key,
+            "r": request.request_id,
         },
         separators=(",", ":"),
     )
@@ -172,6 +173,7 @@ def decode_request(member: str) -> BookingRequest:
         join_waitlist=data["w"],
         requested_at=dt.datetime.fromtimestamp(data["t"], dt.UTC),
         idempotency_key=data["k"],
+        request_id=data.get("r"),  # absent from requests queued before request ids were kept
     )
 
 

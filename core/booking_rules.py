@@ -30,6 +30,8 @@ class BookingRequest:
     idempotency_key: str | None = None
     # An organizer's guest (press, artists): free, outside the per-customer limits and sales window.
     complimentary: bool = False
+    # The id of the HTTP request that asked (`core.request_ids`), for the drainer's log line.
+    request_id: str | None = None
 
     @property
     def quantity(self) -> int:

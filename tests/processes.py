@@ -10,12 +10,12 @@ import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from bench.servers import free_port, http_answers, running_process
+from bench.servers import RunningProcess, free_port, http_answers, running_process
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 
-__all__ = ["answers", "child_env", "free_port", "procfile_command", "running"]
+__all__ = ["answers", "child_env", "free_port", "procfile_command", "running", "running_logged"]
 
 
 def procfile_command(name: str) -> str:
@@ -40,6 +40,15 @@ def running(
     command: str, env: dict, ready: Callable[[], bool], timeout: float = 30, cwd: Path = ROOT
 ) -> Iterator[subprocess.Popen]:
     """Run a Procfile-style command line (shell expansions and all) until the block ends."""
+    with running_logged(command, env, ready, timeout, cwd) as process:
+        yield process.process
+
+
+@contextlib.contextmanager
+def running_logged(
+    command: str, env: dict, ready: Callable[[], bool], timeout: float = 30, cwd: Path = ROOT
+) -> Iterator[RunningProcess]:
+    """`running`, for a test that reads what the process wrote (`log_text()`)."""
     with running_process(["bash", "-c", f"exec {command}"], ready=lambda _: ready(), env=env,
                          start_timeout=timeout, cwd=cwd) as process:  # fmt: skip
-        yield process.process
+        yield process

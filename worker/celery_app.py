@@ -2,6 +2,12 @@
 
 Tasks are acknowledged only after they finish (`acks_late`) and a task whose worker dies is
 handed to another worker (`reject_on_worker_lost`): every task is written to be safe to run twice.
+
+Its signals carry the request id (`core.request_ids`) from whatever sends a task into the task's
+message headers, and bind it while the task runs, so a task's log lines (and the tasks it sends
+in turn) name the HTTP request that caused it; a task beat started is named by its own task id.
+They also log as JSON (`core.logging_setup`) instead of Celery's own format, count failed tasks,
+and note when each of beat's sweeps last succeeded (for /metrics).
 """
 
 from __future__ import annotations
@@ -9,11 +15,23 @@ from __future__ import annotations
 from pathlib import Path
 
 from celery import Celery, beat
-from celery.signals import task_failure, worker_process_init
+from celery.signals import (
+    before_task_publish,
+    setup_logging,
+    task_failure,
+    task_postrun,
+    task_prerun,
+    worker_process_init,
+)
 
-from core import allocation_stats, runtime
+from core import metrics, request_ids, runtime
 from core.config import Settings
 from core.jobs import Job, Periodic
+from core.logging_setup import configure_logging
+
+# The message header that carries the request id; a task reads it as `task.request.request_id`.
+REQUEST_ID_HEADER = "request_id"
+PERIODIC_TASKS = {periodic.task_name: periodic.value for periodic in Periodic}
 
 
 class PersistentScheduler(beat.PersistentScheduler):
@@ -41,6 +59,9 @@ def make_celery(settings: Settings) -> Celery:
         timezone="UTC",
         worker_hijack_root_logger=False,
         beat_scheduler=f"{__name__}:PersistentScheduler",
+        # Flower and `celery events` see a task from the moment it is sent (the worker's `-E`
+        # sends the rest of its life).
+        task_send_sent_event=True,
     )
     return app
 
@@ -67,6 +88,37 @@ def _fresh_connections_after_fork(**_kwargs) -> None:
     runtime.database().dispose()
 
 
+@setup_logging.connect
+def _json_logs(loglevel=None, **_kwargs) -> None:
+    # Connected, this replaces Celery's own logging set-up (worker and beat alike).
+    configure_logging(loglevel or "INFO")
+
+
+@before_task_publish.connect
+def _send_request_id(headers=None, **_kwargs) -> None:
+    current = request_ids.current()
+    if current and headers is not None:
+        headers.setdefault(REQUEST_ID_HEADER, current)
+
+
+@task_prerun.connect
+def _bind_request_id(task_id=None, task=None, **_kwargs) -> None:
+    # The token goes back in postrun: a task run eagerly leaves its caller's id as it found it.
+    task.request.request_id_token = request_ids.bind(
+        getattr(task.request, REQUEST_ID_HEADER, None) or task_id
+    )
+
+
+@task_postrun.connect
+def _unbind_request_id(sender=None, task=None, state=None, **_kwargs) -> None:
+    token = getattr(task.request, "request_id_token", None)
+    if token is not None:
+        request_ids.unbind(token)
+    name = getattr(sender, "name", None)
+    if state == "SUCCESS" and name in PERIODIC_TASKS:
+        metrics.record_periodic_success(runtime.redis_client(), PERIODIC_TASKS[name])
+
+
 @task_failure.connect
 def _count_failure(sender=None, **_kwargs) -> None:
-    allocation_stats.record_task_failure(runtime.redis_client(), getattr(sender, "name", "unknown"))
+    metrics.record_task_failure(runtime.redis_client(), getattr(sender, "name", "unknown"))

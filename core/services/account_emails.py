@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 
-from core import email_templates, runtime
+from core import email_templates, metrics, runtime
 from core.email_templates import AccountRecipient
 from core.mail import MailDeliveryError, send_message
 from core.services import accounts
@@ -54,9 +54,11 @@ def send_account_email(kind: str, email: str) -> bool:
     try:
         send_message(smtp_settings(), message)
     except MailDeliveryError as error:
+        metrics.count_mail(kind, sent=False)
         if error.retryable:
             raise
         log.warning("%s mail to account %s refused: %s", kind, user.id, error)
         return False
+    metrics.count_mail(kind, sent=True)
     log.info("sent %s mail to account %s", kind, user.id)
     return True

@@ -31,7 +31,7 @@ from redis.exceptions import LockError
 from sqlalchemy import func, select, union_all
 from sqlalchemy.exc import DataError, IntegrityError
 
-from core import allocation_stats, runtime
+from core import metrics, runtime
 from core.booking_queue import encode_request, lock_key, queue_for
 from core.booking_rules import BookingRequest, CustomerState, decide
 from core.bulk_insert import insert_rows
@@ -80,11 +80,11 @@ def drain_event_queue(
             if not batch:
                 break
             started = time.perf_counter()
-            decide_batch(event_id, batch)
+            decided = decide_batch(event_id, batch)
             queue.remove_decided(event_id, batch)
             elapsed = max(time.perf_counter() - started, 1e-6)
             queue.record_rate(event_id, len(batch) / elapsed)
-            allocation_stats.record_batch(queue.redis, len(batch), elapsed)
+            metrics.observe_batch(queue.redis, event_id, batch, decided, elapsed)
             report.decided += len(batch)
             report.batches += 1
             lock.reacquire()  # raises if the lock was lost: another drainer has taken over
@@ -97,21 +97,22 @@ def drain_event_queue(
     return report
 
 
-def decide_batch(event_id: uuid.UUID, batch: list[BookingRequest]) -> int:
+def decide_batch(event_id: uuid.UUID, batch: list[BookingRequest]) -> list[dict]:
     """Decide a batch in one transaction; requests already decided (a replay) are skipped.
+    Returns the booking rows written.
 
     A batch with a row the database refuses is halved, each half decided in order, down to the
-    one request at fault, which is set aside. Returns how many requests were set aside.
+    one request at fault, which is set aside as a dead letter.
     """
     try:
         with runtime.database().unit_of_work() as uow:
-            decide_requests(uow, event_id, batch)
+            decided = decide_requests(uow, event_id, batch)
             uow.commit()
-        return 0
+        return decided
     except UNWRITABLE as error:
         if len(batch) == 1:
             set_aside(event_id, batch[0], error)
-            return 1
+            return []
         half = len(batch) // 2
         return decide_batch(event_id, batch[:half]) + decide_batch(event_id, batch[half:])
 
@@ -126,7 +127,7 @@ def set_aside(event_id: uuid.UUID, request: BookingRequest, error: Exception) ->
                                    queue_seq=request.seq, request=json.loads(encode_request(request)),
                                    error=reason))  # fmt: skip
         uow.commit()
-    allocation_stats.record_dead_letter(runtime.redis_client())
+    metrics.record_dead_letter(runtime.redis_client())
     log.warning("request %s of event %s set aside as a dead letter: %s", request.booking_id, event_id, reason)
 
 

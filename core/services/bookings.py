@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from core import links, runtime
+from core import links, request_ids, runtime
 from core.booking_queue import Accepted, SessionRevoked, queue_for
 from core.booking_rules import BookingRequest, sales_closed
 from core.db import UnitOfWork
@@ -57,6 +57,7 @@ def request_booking(
     request = BookingRequest(
         booking_id=new_id(), user_id=user_id, event_id=ask.event_id, seq=0, lines=ask.items,
         join_waitlist=ask.join_waitlist, requested_at=now, idempotency_key=idempotency_key,
+        request_id=request_ids.current(),
     )  # fmt: skip
     queue = queue_for(runtime.redis_client())
     outcome = queue.accept(request, _fingerprint(ask), session_id)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from core import email_templates, links, runtime
+from core import email_templates, links, metrics, runtime
 from core.email_templates import BookingRecipient, TicketLine
 from core.formatting import booking_reference, local_time
 from core.mail import MailDeliveryError, SmtpSettings, send_message, stable_message_id
@@ -153,6 +153,7 @@ def send_booking_emails(kind: str, booking_ids: list[str], occasion: str = "") -
         try:
             send_message(settings, message)
         except MailDeliveryError as error:
+            metrics.count_mail(kind, sent=False)
             redis.delete(claim)
             if error.retryable:
                 retry_later.append(str(booking.id))
@@ -161,6 +162,7 @@ def send_booking_emails(kind: str, booking_ids: list[str], occasion: str = "") -
             continue
         redis.set(marker, "1", ex=SENT_MARKER_TTL)
         sent += 1
+        metrics.count_mail(kind, sent=True)
     if retry_later:
         raise MailDeliveryError(f"{len(retry_later)} {kind} mail(s) to retry", retryable=True)
     return sent

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import func, select
 
-from core import runtime
+from core import metrics, runtime
 from core.db import UnitOfWork
 from core.errors import Conflict
 from core.inventory import lock_inventory
@@ -139,7 +139,10 @@ def issue_refunds(refund_ids: list[str]) -> list[str]:
     ProviderCallsFailed with the ids worth retrying (a refused refund is marked failed)."""
 
     def issue_refund(refund_id: str) -> str | None:
-        return refund_id if _issue_refund(uuid.UUID(refund_id)) else None
+        if not _issue_refund(uuid.UUID(refund_id)):
+            return None
+        metrics.count_payment("refunded")
+        return refund_id
 
     issued = for_each_retrying([str(refund_id) for refund_id in refund_ids], issue_refund)
     return [refund_id for refund_id in issued if refund_id is not None]
@@ -216,6 +219,7 @@ def record_provider_refund(charge: dict) -> str:
             _refund_succeeded(uow, refund)
         payment.status = PaymentStatus.REFUNDED
         uow.commit()
+    metrics.count_payment("refunded", len(waiting))
     return "refunded"
 
 

@@ -18,7 +18,7 @@ import uuid
 
 from sqlalchemy import select
 
-from core import runtime
+from core import metrics, runtime
 from core.booking_rules import sales_closed
 from core.db import UnitOfWork
 from core.inventory import Inventory, lock_inventory
@@ -56,10 +56,12 @@ def confirm_payment(state: SessionState, provider: str) -> str:
         if payment.checkout_session_id != state.session_id or not _same_price(payment, state):
             _refund_unmatched(uow, payment, state)
             uow.commit()
+            metrics.count_payment("amount_mismatch")
             return "amount_mismatch"
         payment.status, payment.payment_intent_id = PaymentStatus.PAID, state.payment_intent_id
         outcome = _settle_paid_booking(uow, inventory, booking, payment)
         uow.commit()
+    metrics.count_payment(outcome)
     return outcome
 
 
@@ -168,6 +170,7 @@ def fail_payment(state: SessionState, provider: str) -> str:
             return "already_recorded"
         payment.status = PaymentStatus.FAILED
         uow.commit()
+    metrics.count_payment("failed")
     return "failed"
 
 

@@ -7,7 +7,7 @@ import datetime as dt
 
 from sqlalchemy import delete, select, update
 
-from core import allocation_stats, runtime
+from core import metrics, runtime
 from core.booking_queue import BookingQueue
 from core.models import Booking, DeadLetter, User, utcnow
 from core.services import allocation, bookings
@@ -39,7 +39,7 @@ def test_a_vanished_account_is_set_aside_and_the_queue_goes_on_in_order(db, orga
     (letter,) = dead_letters(db, event)
     assert (letter.booking_id, letter.user_id, letter.queue_seq) == (ids[1], customers[1].id, 2)
     assert "foreign key" in letter.error
-    assert allocation_stats.read(runtime.redis_client())[0]["dead_letters"] == 1
+    assert metrics.read(runtime.redis_client()).allocation["dead_letters"] == 1
     assert_counters_agree(db, event)
 
 
