@@ -17,10 +17,9 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from core import runtime
 from core.jobs import Job, Periodic
-from core.services import payments
 from tests.api.test_bookings import body
 from tests.integration.booking_helpers import drain
-from tests.integration.payment_helpers import hold, payment_of
+from tests.integration.payment_helpers import hold, pay_on_local_page
 from tests.jobs import run_jobs
 from tests.processes import child_env
 from worker.celery_app import celery_app
@@ -100,15 +99,11 @@ def test_a_decided_request_shows_its_wait_its_outcome_and_the_waitlist(
 def test_payments_and_mails_are_counted_by_result(client, organizer, make_event, make_user, mail_sink):
     event = make_event(organizer, quota=5, price=2500)
     [booking_id] = hold([make_user()], event)
-    assert payments.settle_local_checkout(payment_of_booking(booking_id), "paid") is True
+    assert pay_on_local_page(runtime.database(), booking_id) is True
     run_jobs("process_webhook_event", "issue_tickets", "send_booking_emails")
     figures = samples(scrape(client))
     assert figures[("boxoffice_payments_total", (("result", "confirmed"),))] == 1
     assert figures[("boxoffice_mails_total", (("kind", "tickets_issued"), ("result", "sent")))] == 1
-
-
-def payment_of_booking(booking_id) -> str:
-    return payment_of(runtime.database(), booking_id).checkout_session_id
 
 
 def test_beat_sweeps_report_how_long_ago_they_last_succeeded(client):
