@@ -59,17 +59,100 @@ ORGANIZER_PASSWORD = "bench-organizer-password"
 SALE_START = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
 TICKET_TYPES = (("Standard", 4500), ("VIP", 9000), ("Student", 2500))
 
-FIRST_NAMES = """
-Ada Alan Amara Ana Aziz Bea Carlos Chen Dmitri Elena Emeka Farah Giulia Hana Ines Ivan
-Jamal Jonas Kofi Lea Lina Luca Maya Mei Nadia Noah Olga Omar Priya Rafael Sara Sofia
-Tariq Tomas Yara Yusuf Zoe Zélie Éloïse Björn
-""".split()
-LAST_NAMES = """
-Adeyemi Andersen Bauer Becker Bianchi Costa Dubois Eriksson Fischer Garcia Gonzalez Haddad Hansen Ivanova Jansen Kaur
-Kim Kowalski Larsen Lopez Martin Moreau Müller Nakamura Nguyen Novak Okafor Olsen Petrov Popescu Quinn Rossi
-Santos Schmidt Silva Smith Suzuki Tanaka Thompson Varga Wagner Wang Weber Williams Wójcik Yilmaz Zhang Ziegler
-O'Brien Lefèvre
-""".split()
+FIRST_NAMES = [
+    "Ada",
+    "Alan",
+    "Amara",
+    "Ana",
+    "Aziz",
+    "Bea",
+    "Carlos",
+    "Chen",
+    "Dmitri",
+    "Elena",
+    "Emeka",
+    "Farah",
+    "Giulia",
+    "Hana",
+    "Ines",
+    "Ivan",
+    "Jamal",
+    "Jonas",
+    "Kofi",
+    "Lea",
+    "Lina",
+    "Luca",
+    "Maya",
+    "Mei",
+    "Nadia",
+    "Noah",
+    "Olga",
+    "Omar",
+    "Priya",
+    "Rafael",
+    "Sara",
+    "Sofia",
+    "Tariq",
+    "Tomas",
+    "Yara",
+    "Yusuf",
+    "Zoe",
+    "Zélie",
+    "Éloïse",
+    "Björn",
+]
+LAST_NAMES = [
+    "Adeyemi",
+    "Andersen",
+    "Bauer",
+    "Becker",
+    "Bianchi",
+    "Costa",
+    "Dubois",
+    "Eriksson",
+    "Fischer",
+    "Garcia",
+    "Gonzalez",
+    "Haddad",
+    "Hansen",
+    "Ivanova",
+    "Jansen",
+    "Kaur",
+    "Kim",
+    "Kowalski",
+    "Larsen",
+    "Lopez",
+    "Martin",
+    "Moreau",
+    "Müller",
+    "Nakamura",
+    "Nguyen",
+    "Novak",
+    "Okafor",
+    "Olsen",
+    "Petrov",
+    "Popescu",
+    "Quinn",
+    "Rossi",
+    "Santos",
+    "Schmidt",
+    "Silva",
+    "Smith",
+    "Suzuki",
+    "Tanaka",
+    "Thompson",
+    "Varga",
+    "Wagner",
+    "Wang",
+    "Weber",
+    "Williams",
+    "Wójcik",
+    "Yilmaz",
+    "Zhang",
+    "Ziegler",
+    "O'Brien",
+    "Lefèvre",
+]
 
 
 # --- the database --------------------------------------------------------------------------------
