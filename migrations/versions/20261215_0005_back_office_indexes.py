@@ -4,8 +4,8 @@ An event's bookings are listed and exported newest (or oldest) first, its ticket
 name: with these indexes a page, a count and each keyset batch of an export read the event's
 entries in order instead of sorting every row of the event (EXPLAIN in `bench/back_office.py`).
 
-Revision ID: 0004
-Revises: 0003
+Revision ID: 0005
+Revises: 0004
 Create Date: 2026-12-15 10:00:00
 """
 
@@ -13,8 +13,8 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "0004"
-down_revision: str | None = "0003"
+revision: str = "0005"
+down_revision: str | None = "0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
