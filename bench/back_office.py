@@ -18,7 +18,7 @@ same run on the same database:
 migrates the database to an earlier revision (before the indexes, say) to measure the difference.
 
     python -m bench.back_office                  # a few minutes, most of it filling the database
-    python -m bench.back_office --revision 0003  # the same, without the back-office indexes
+    python -m bench.back_office --revision 0004  # the same, without the back-office indexes
 """
 
 from __future__ import annotations
