@@ -76,10 +76,13 @@ def by_address() -> str:
 
 def by_target_email() -> str:
     """The account an anonymous request is about: the email in its body (the address's bucket
-    when it has none, and the schema then refuses the request anyway)."""
+    when it has none, and the schema then refuses the request anyway). A lone surrogate is
+    escaped: the key must reach Redis for the schema to refuse the email with a 422."""
     body = request.get_json(silent=True)
     email = body.get("email") if isinstance(body, dict) else None
-    return f"email:{normalize_email(email)}" if isinstance(email, str) else by_address()
+    if not isinstance(email, str):
+        return by_address()
+    return f"email:{normalize_email(email).encode('utf-8', 'backslashreplace').decode()}"
 
 
 def by_account() -> str:

@@ -20,6 +20,7 @@ from core import runtime
 from tests.api.test_accounts import bearer, login, register
 from tests.api.test_bookings import body as booking_body
 from tests.conftest import PASSWORD
+from tests.faults import app_on
 from tests.jobs import names, run_job, run_jobs, take_jobs
 
 NEW_PASSWORD = "a brand new passphrase"
@@ -275,12 +276,9 @@ def test_password_change_needs_a_signed_in_session(client):
 
 
 @pytest.fixture()
-def limited_client(settings):
-    app = create_app(
-        dataclasses.replace(settings, rate_limits_enabled=True, account_rate_limit="2 per minute")
-    )
-    yield app.test_client()
-    runtime.configure(settings)
+def limited_client(settings, app):
+    with app_on(settings, app, rate_limits_enabled=True, account_rate_limit="2 per minute") as client:
+        yield client
 
 
 def test_reset_requests_are_limited_per_target_address_whatever_the_client_address(limited_client):

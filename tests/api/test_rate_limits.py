@@ -6,28 +6,24 @@ The suite's settings switch limits off, so each test here builds an app with the
 
 from __future__ import annotations
 
-import dataclasses
+from contextlib import ExitStack
 
 import pytest
 
-from api import create_app
 from api.resources.bookings import MAX_RETRY_AFTER
-from core import runtime
 from tests.api.test_bookings import body as booking_body
 from tests.conftest import PASSWORD
+from tests.faults import app_on
 from tests.integration.booking_helpers import drain
 
 
 @pytest.fixture()
-def limited(settings):
+def limited(settings, app):
     """`limited(**settings)`: a test client of an app with rate limits on."""
-
-    def build(**overrides):
-        app = create_app(dataclasses.replace(settings, rate_limits_enabled=True, **overrides))
-        return app.test_client()
-
-    yield build
-    runtime.configure(settings)
+    with ExitStack() as apps:
+        yield lambda **overrides: apps.enter_context(
+            app_on(settings, app, rate_limits_enabled=True, **overrides)
+        )
 
 
 def at(address: str) -> dict:
@@ -69,6 +65,13 @@ def test_one_target_email_is_limited_whatever_the_address(limited, endpoint):
     statuses = [send(client, "ada@example.test", address=f"198.51.100.{n}").status_code for n in range(3)]
     assert statuses == [answer, answer, 429]
     assert send(client, "bob@example.test", address="198.51.100.9").status_code == answer
+
+
+@pytest.mark.parametrize("endpoint", ANONYMOUS)
+def test_a_hostile_email_is_refused_with_limits_on(limited, endpoint):
+    send, _, _ = ANONYMOUS[endpoint]
+    refused = send(limited(), "\ud800@example.test")
+    assert refused.status_code == 422
 
 
 def test_failed_logins_are_counted_per_account_whatever_the_address(limited, make_user):
