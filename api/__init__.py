@@ -11,9 +11,10 @@ import click
 from flask import Flask
 from flask_cors import CORS
 from sqlalchemy.exc import IntegrityError
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from api import auth, db, docs, errors, metrics, request_log
-from api.extensions import Api, limiter
+from api.extensions import Api, init_limiter
 from api.resources import accounts, admin, back_office, bookings, events, health, organizer, payments, tickets
 from core import request_ids, runtime, startup
 from core.config import Settings
@@ -42,6 +43,8 @@ def create_app(config: Settings | None = None) -> Flask:
         log.warning(warning)
     runtime.set_dispatcher(_job_dispatcher())
     app = Flask(__name__)
+    if settings.trusted_proxies:  # the client address rate limits count by is the proxies' word
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies)
     app.config.update(
         **docs.config(),
         MAX_CONTENT_LENGTH=1024 * 1024,
@@ -54,7 +57,7 @@ def create_app(config: Settings | None = None) -> Flask:
     db.init_app(app)
     errors.init_app(app)
     auth.init_app(app)
-    limiter.init_app(app)
+    init_limiter(app)
     api = Api(app, spec_kwargs={"extra_plugins": [docs.DocsPlugin(app)]})
     for blueprint in BLUEPRINTS:
         api.register_blueprint(blueprint)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import time
+
 import flask_jwt_extended
+from flask import Flask, Response, request
 from flask_jwt_extended import get_jwt_identity, verify_jwt_in_request
 from flask_jwt_extended.config import config as jwt_config
 from flask_jwt_extended.default_callbacks import default_decode_key_callback
@@ -11,6 +14,8 @@ from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_smorest import Api as SmorestApi
 from jwt import ExpiredSignatureError
+
+from core.services.accounts import normalize_email
 
 
 class Api(SmorestApi):
@@ -62,19 +67,57 @@ class JWTManager(flask_jwt_extended.JWTManager):
             return super()._decode_jwt_from_config(encoded_token, csrf_value, allow_expired)
 
 
-def _rate_limit_key() -> str:
-    """Signed-in clients are limited per account, others per address.
+def by_address() -> str:
+    """The client's address: the peer's, or, behind `TRUSTED_PROXIES` proxies, the one the
+    nearest of them put in `X-Forwarded-For` (ProxyFix in `create_app`). Never a token's claim:
+    a bucket the client could name by sending a token is a bucket it could choose."""
+    return f"ip:{get_remote_address()}"
 
-    Picking the bucket needs a genuine token, not a live session: the endpoint itself refuses
-    a signed-out session, so the revocation round trip is not paid twice.
-    """
+
+def by_target_email() -> str:
+    """The account an anonymous request is about: the email in its body (the address's bucket
+    when it has none, and the schema then refuses the request anyway). A lone surrogate is
+    escaped: the key must reach Redis for the schema to refuse the email with a 422."""
+    body = request.get_json(silent=True)
+    email = body.get("email") if isinstance(body, dict) else None
+    if not isinstance(email, str):
+        return by_address()
+    return f"email:{normalize_email(email).encode('utf-8', 'backslashreplace').decode()}"
+
+
+def by_account() -> str:
+    """The signed-in account, for endpoints that need one. Picking the bucket needs a genuine
+    token, not a live session: the endpoint itself refuses a signed-out session, so the
+    revocation round trip is not paid twice."""
     try:
-        verify_jwt_in_request(optional=True, skip_revocation_check=True)
-        identity = get_jwt_identity()
-    except Exception:  # a bad token is the auth layer's business, not the limiter's
-        identity = None
-    return f"user:{identity}" if identity else f"ip:{get_remote_address()}"
+        verify_jwt_in_request(skip_revocation_check=True)
+        return f"account:{get_jwt_identity()}"
+    except Exception:  # no valid token: the view refuses it; count it against the address
+        return by_address()
+
+
+def _rate_limit_headers(response: Response) -> Response:
+    """The limiter's `X-RateLimit-*` headers on every limited answer, and its `Retry-After` on
+    a `429` only: on any other answer `Retry-After` is the view's (a booking's poll hint), which
+    Flask-Limiter's own headers would overwrite with the window's reset."""
+    current = limiter.current_limit
+    if current is None:
+        return response
+    response.headers["X-RateLimit-Limit"] = str(current.limit.amount)
+    response.headers["X-RateLimit-Remaining"] = str(current.remaining)
+    response.headers["X-RateLimit-Reset"] = str(current.reset_at)
+    if response.status_code == 429:
+        response.headers["Retry-After"] = str(max(1, current.reset_at - int(time.time())))
+    return response
+
+
+def init_limiter(app: Flask) -> None:
+    # Flask runs after-request hooks last registered first: registered before the limiter's
+    # own, this one reads the counts after the limiter deducted failed logins.
+    app.after_request(_rate_limit_headers)
+    limiter.init_app(app)
 
 
 jwt = JWTManager()
-limiter = Limiter(key_func=_rate_limit_key, headers_enabled=True, strategy="fixed-window")
+# Each limit names its bucket (`key_func`); an unnamed one is the client address's.
+limiter = Limiter(key_func=by_address, headers_enabled=False, strategy="fixed-window")

@@ -82,6 +82,12 @@ class Settings:
     login_rate_limit: str = "10 per minute"
     register_rate_limit: str = "20 per hour"
     booking_rate_limit: str = "30 per minute"
+    # Failed sign-ins per account (the email tried), whatever the address; a success does not
+    # reset the count.
+    login_failure_limit: str = "10 per 15 minutes"
+    # How many proxies in front of the API append to X-Forwarded-For: the client address is the
+    # one the nearest of them saw. 0 believes no such header (a client could name any address).
+    trusted_proxies: int = 0
     # Each account endpoint (reset, verification, password change) per address and per account.
     account_rate_limit: str = "5 per 15 minutes"
     password_reset_seconds: int = 3600
@@ -134,6 +140,8 @@ class Settings:
             login_rate_limit=_str(env, "LOGIN_RATE_LIMIT", cls.login_rate_limit),
             register_rate_limit=_str(env, "REGISTER_RATE_LIMIT", cls.register_rate_limit),
             booking_rate_limit=_str(env, "BOOKING_RATE_LIMIT", cls.booking_rate_limit),
+            login_failure_limit=_str(env, "LOGIN_FAILURE_LIMIT", cls.login_failure_limit),
+            trusted_proxies=_int(env, "TRUSTED_PROXIES", cls.trusted_proxies),
             rate_limits_enabled=_bool(env, "RATE_LIMITS_ENABLED", True),
             account_rate_limit=_str(env, "ACCOUNT_RATE_LIMIT", cls.account_rate_limit),
             password_reset_seconds=_int(env, "PASSWORD_RESET_SECONDS", cls.password_reset_seconds),
@@ -168,6 +176,8 @@ class Settings:
             raise ConfigError("SMTP_SECURITY must be one of none, starttls, ssl")
         if self.allocation_batch_size < 1:
             raise ConfigError("ALLOCATION_BATCH_SIZE must be at least 1")
+        if self.trusted_proxies < 0:
+            raise ConfigError("TRUSTED_PROXIES must be 0 or more")
         if not self.is_production:
             return
         if self.jwt_secret_key == DEV_JWT_SECRET or len(self.jwt_secret_key) < 32:

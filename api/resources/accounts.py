@@ -8,10 +8,8 @@ not buy a fresh budget.
 
 from __future__ import annotations
 
-from flask import request
 from flask.views import MethodView
-from flask_jwt_extended import get_jwt_identity, jwt_required, verify_jwt_in_request
-from flask_limiter.util import get_remote_address
+from flask_jwt_extended import jwt_required
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
@@ -24,7 +22,7 @@ from api.auth import (
     revoke_current_session,
 )
 from api.db import request_uow
-from api.extensions import limiter
+from api.extensions import by_account, by_address, by_target_email, limiter
 from api.input import InputSchema
 from core import runtime
 from core.services import accounts
@@ -113,26 +111,16 @@ def _account_limit() -> str:
     return runtime.settings().account_rate_limit
 
 
-def _by_address() -> str:
-    return f"ip:{get_remote_address()}"
-
-
-def _by_target_email() -> str:
-    body = request.get_json(silent=True)
-    email = body.get("email") if isinstance(body, dict) else None
-    return f"email:{accounts.normalize_email(email)}" if isinstance(email, str) else _by_address()
-
-
-def _by_account() -> str:
-    try:
-        verify_jwt_in_request(skip_revocation_check=True)
-        return f"account:{get_jwt_identity()}"
-    except Exception:  # no valid token: the view refuses it; count it against the address
-        return _by_address()
+def _login_failure_limit() -> str:
+    return runtime.settings().login_failure_limit
 
 
 def _limits(limit, *key_funcs) -> list:
     return [limiter.limit(limit, key_func=key_func, methods=["POST"]) for key_func in key_funcs]
+
+
+def _failed(response) -> bool:
+    return response.status_code == 401
 
 
 CHECK_YOUR_MAIL = {"message": "Thank you. Check your mail: we sent what to do next to that address."}
@@ -140,7 +128,7 @@ CHECK_YOUR_MAIL = {"message": "Thank you. Check your mail: we sent what to do ne
 
 @blp.route("/register")
 class Register(MethodView):
-    decorators = _limits(_register_limit, _by_address, _by_target_email)
+    decorators = _limits(_register_limit, by_address, by_target_email)
 
     @blp.arguments(RegisterIn())
     @blp.response(202, MessageOut)
@@ -157,7 +145,19 @@ class Register(MethodView):
 
 @blp.route("/login")
 class Login(MethodView):
-    decorators = [limiter.limit(_login_limit, methods=["POST"])]
+    # Failed sign-ins are counted per account, whatever the address, and a success does not
+    # forgive them: guessing a password is bounded, at the price that a guesser can keep the
+    # owner out of password sign-in until the window ends (a password reset still works).
+    decorators = [
+        *_limits(_login_limit, by_address, by_target_email),
+        limiter.shared_limit(
+            _login_failure_limit,
+            "failed_login",
+            key_func=by_target_email,
+            methods=["POST"],
+            deduct_when=_failed,
+        ),
+    ]
 
     @blp.arguments(LoginIn())
     @blp.response(200, TokensOut)
@@ -196,7 +196,7 @@ class Me(MethodView):
 
 @blp.route("/password-reset")
 class PasswordReset(MethodView):
-    decorators = _limits(_account_limit, _by_address, _by_target_email)
+    decorators = _limits(_account_limit, by_address, by_target_email)
 
     @blp.arguments(EmailIn())
     @blp.response(202, MessageOut)
@@ -208,7 +208,7 @@ class PasswordReset(MethodView):
 
 @blp.route("/password-reset/confirm")
 class PasswordResetConfirm(MethodView):
-    decorators = _limits(_account_limit, _by_address)
+    decorators = _limits(_account_limit, by_address)
 
     @blp.arguments(PasswordResetIn())
     @blp.response(204)
@@ -220,7 +220,7 @@ class PasswordResetConfirm(MethodView):
 
 @blp.route("/verify-email")
 class VerifyEmail(MethodView):
-    decorators = _limits(_account_limit, _by_address)
+    decorators = _limits(_account_limit, by_address)
 
     @blp.arguments(VerifyEmailIn())
     @blp.response(200, UserOut)
@@ -232,7 +232,7 @@ class VerifyEmail(MethodView):
 
 @blp.route("/verify-email/resend")
 class ResendVerification(MethodView):
-    decorators = _limits(_account_limit, _by_address, _by_account)
+    decorators = _limits(_account_limit, by_address, by_account)
 
     @jwt_required()
     @blp.response(202, MessageOut)
@@ -244,7 +244,7 @@ class ResendVerification(MethodView):
 
 @blp.route("/password")
 class PasswordChange(MethodView):
-    decorators = _limits(_account_limit, _by_address, _by_account)
+    decorators = _limits(_account_limit, by_address, by_account)
 
     @jwt_required()
     @blp.arguments(PasswordChangeIn())

@@ -13,7 +13,7 @@ from marshmallow import Schema, fields, validate
 
 from api.auth import current_actor, current_session_id, current_user_id
 from api.db import request_uow
-from api.extensions import limiter
+from api.extensions import by_account, limiter
 from api.input import InputSchema
 from api.pagination import paginate_select
 from core import runtime
@@ -120,7 +120,7 @@ def _idempotency_key() -> str | None:
 
 @blp.route("")
 class Bookings(MethodView):
-    decorators = [limiter.limit(_booking_limit, methods=["POST"])]
+    decorators = [limiter.limit(_booking_limit, key_func=by_account, methods=["POST"])]
 
     # The session's revocation is checked by the queueing step itself (`request_booking`).
     @jwt_required(skip_revocation_check=True)

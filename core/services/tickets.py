@@ -234,18 +234,17 @@ def check_in(uow: UnitOfWork, actor: User, event_id: uuid.UUID, code_or_payload:
         audit.record(uow, actor, AuditAction.TICKET_CHECK_IN, "ticket", admitted, event.organization_id,
                      {"code": code, "event_id": event_id})  # fmt: skip
     uow.commit()
-    ticket = uow.session.scalar(select(Ticket).where(Ticket.code == code))
+    # Another event's ticket is answered like an unknown code: the door learns nothing more.
+    ticket = uow.session.scalar(select(Ticket).where(Ticket.code == code, Ticket.event_id == event_id))
     if ticket is None:
-        raise NotFound("No ticket has this code.", name="unknown_ticket")
+        raise NotFound("This event has no ticket with this code.", name="unknown_ticket")
     if admitted is None:
-        _refuse(uow, ticket, event_id)
+        _refuse(uow, ticket)
     return {**ticket_view(ticket, ticket_type_names(uow, event_id)[ticket.ticket_type_id]),
             "checked_in_by": actor.id}  # fmt: skip
 
 
-def _refuse(uow: UnitOfWork, ticket: Ticket, event_id: uuid.UUID) -> None:
-    if ticket.event_id != event_id:
-        raise Invalid("This ticket is for another event.", name="wrong_event")
+def _refuse(uow: UnitOfWork, ticket: Ticket) -> None:
     if ticket.status != TicketStatus.VALID:
         raise Invalid("This ticket was cancelled.", name="ticket_cancelled")
     by = uow.session.get(User, ticket.checked_in_by)

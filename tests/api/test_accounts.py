@@ -134,19 +134,13 @@ def test_token_signed_with_another_secret_is_refused(client, settings):
     assert client.get("/api/v1/auth/me", headers=bearer(forged)).status_code == 401
 
 
-def test_login_is_rate_limited(settings, make_user, redis_client):
-    from dataclasses import replace
+def test_login_is_rate_limited(settings, app, make_user, redis_client):
+    from tests.faults import app_on
 
-    from core import runtime
-
-    limited = create_app(replace(settings, rate_limits_enabled=True, login_rate_limit="3 per minute"))
-    try:
-        client = limited.test_client()
+    with app_on(settings, app, rate_limits_enabled=True, login_rate_limit="3 per minute") as client:
         user = make_user()
         statuses = [login(client, email=user.email, password=PASSWORD).status_code for _ in range(4)]
         assert statuses == [200, 200, 200, 429]
         refused = login(client, email=user.email, password=PASSWORD)
         assert refused.headers.get("Retry-After")
         assert refused.json["code"] == 429
-    finally:
-        runtime.configure(settings)
