@@ -14,7 +14,18 @@ from sqlalchemy.exc import IntegrityError
 
 from api import auth, db, docs, errors, metrics
 from api.extensions import Api, limiter
-from api.resources import accounts, admin, back_office, bookings, events, health, organizer, payments, tickets
+from api.resources import (
+    accounts,
+    admin,
+    back_office,
+    bookings,
+    events,
+    health,
+    organizer,
+    pages,
+    payments,
+    tickets,
+)
 from core import runtime, startup
 from core.config import Settings
 from core.services.accounts import ensure_admin
@@ -28,6 +39,7 @@ BLUEPRINTS = (
     organizer.blp,
     bookings.blp,
     payments.blp,
+    pages.blp,
     tickets.blp,
     back_office.blp,
 )
