@@ -17,6 +17,7 @@ from flask_smorest import Blueprint
 from marshmallow import fields, validate
 
 from api.input import InputSchema
+from api.resources import examples
 from api.resources.bookings import BookingOut
 from core import links
 from core.booking_links import BookingLink, LinkAction
@@ -110,7 +111,7 @@ class BookingPageTickets(MethodView):
 
 @blp.route("/bookings/<uuid:booking_id>/cancel")
 class BookingPageCancel(MethodView):
-    @blp.arguments(CancelIn(), location="form")
+    @blp.arguments(CancelIn(), location="form", example=examples.PAGE_CANCEL)
     @blp.response(
         303, description="Cancelled: back to the booking's page (or the operator's, with `FRONTEND_URL`)."
     )
