@@ -150,3 +150,20 @@ def test_login_is_rate_limited(settings, make_user, redis_client):
         assert refused.json["code"] == 429
     finally:
         runtime.configure(settings)
+
+
+def test_a_surrogate_in_the_address_is_refused_not_a_server_error_with_limits_on(settings):
+    """The per-address limit keys on the address before the validation sees it."""
+    from dataclasses import replace
+
+    from core import runtime
+
+    limited = create_app(replace(settings, rate_limits_enabled=True))
+    try:
+        body = '{"email": "\\ud800@example.test", "password": "long enough pw", "name": "Eve"}'
+        answer = limited.test_client().post(
+            "/api/v1/auth/register", data=body, content_type="application/json"
+        )
+        assert answer.status_code == 422
+    finally:
+        runtime.configure(settings)
