@@ -102,7 +102,8 @@ def test_tampered_and_foreign_codes_are_refused_and_change_nothing(client, mail_
     ada_code = reset_code(client, mail_sink, ada)
     bob_code = reset_code(client, mail_sink, bob, count=2)
     # Bob's signature on Ada's account, a flipped character, a verification code, nonsense.
-    grafted = ada_code.split(".")[0] + "." + ".".join(bob_code.split(".")[1:])
+    # Ada's payload under Bob's timestamp and signature (a compressed payload starts with ".").
+    grafted = ada_code.rsplit(".", 2)[0] + "." + ".".join(bob_code.rsplit(".", 2)[1:])
     flipped = ada_code[:5] + ("A" if ada_code[5] != "A" else "B") + ada_code[6:]
     client.post(
         "/api/v1/auth/register", json={"email": "cy@example.test", "password": "cy-password-1", "name": "Cy"}
