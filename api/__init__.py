@@ -15,7 +15,18 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from api import auth, db, docs, errors, metrics, request_log
 from api.extensions import Api, init_limiter
-from api.resources import accounts, admin, back_office, bookings, events, health, organizer, payments, tickets
+from api.resources import (
+    accounts,
+    admin,
+    back_office,
+    bookings,
+    events,
+    health,
+    organizer,
+    pages,
+    payments,
+    tickets,
+)
 from core import request_ids, runtime, startup
 from core.config import Settings
 from core.logging_setup import configure_logging
@@ -30,6 +41,7 @@ BLUEPRINTS = (
     organizer.blp,
     bookings.blp,
     payments.blp,
+    pages.blp,
     tickets.blp,
     back_office.blp,
 )

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 DEV_JWT_SECRET = "dev-only-insecure-jwt-secret-change-me-please"
 DEFAULT_SQLITE_PATH = Path(__file__).resolve().parent.parent / "var" / "boxoffice.sqlite3"
@@ -76,6 +77,8 @@ class Settings:
     access_token_seconds: int = 15 * 60
     refresh_token_seconds: int = 30 * 24 * 3600
     public_base_url: str = "http://127.0.0.1:8000"
+    # The operator's own booking page; empty: Boxoffice's built-in one (see core/booking_links.py).
+    frontend_url: str = ""
     cors_origins: tuple[str, ...] = ()
     admin_email: str = ""
     admin_password: str = ""
@@ -134,6 +137,7 @@ class Settings:
             refresh_token_seconds=_int(env, "JWT_REFRESH_TOKEN_SECONDS", cls.refresh_token_seconds),
             # Links follow the port the app is served on unless the operator says otherwise.
             public_base_url=_str(env, "PUBLIC_BASE_URL", f"http://127.0.0.1:{port}").rstrip("/"),
+            frontend_url=_str(env, "FRONTEND_URL", ""),
             cors_origins=_list(env, "CORS_ORIGINS", ()),
             admin_email=_str(env, "ADMIN_EMAIL", ""),
             admin_password=_str(env, "ADMIN_PASSWORD", ""),
@@ -174,6 +178,10 @@ class Settings:
             raise ConfigError("PAYMENT_PROVIDER=stripe needs STRIPE_SECRET_KEY")
         if self.smtp_security not in {"none", "starttls", "ssl"}:
             raise ConfigError("SMTP_SECURITY must be one of none, starttls, ssl")
+        if self.frontend_url and urlsplit(self.frontend_url).scheme not in {"http", "https"}:
+            raise ConfigError(
+                "FRONTEND_URL must be an http(s) address, like https://tickets.example.com/booking"
+            )
         if self.allocation_batch_size < 1:
             raise ConfigError("ALLOCATION_BATCH_SIZE must be at least 1")
         if self.trusted_proxies < 0:

@@ -89,6 +89,7 @@ def waitlist_promoted(
     *,
     hold_expires_at: str,
     checkout_url: str,
+    manage_url: str,
     message_id: str | None = None,
 ) -> EmailMessage:
     return _letter(
@@ -108,7 +109,11 @@ def waitlist_promoted(
                 )
             ),
             _Button("Pay for your tickets", checkout_url),
-            ("Changed your mind? There is nothing to do: the hold simply ends and nothing is charged."),
+            (
+                "Changed your mind? There is nothing to do: the hold simply ends and nothing is "
+                "charged. Or let the tickets go at once from your booking's page:"
+            ),
+            _Button("View your booking", manage_url),
         ),
         message_id=message_id,
     )

@@ -32,7 +32,22 @@ class Link:
 BOOKING = Link("/bookings/{booking_id}", "bookings.BookingById")
 BOOKING_TICKETS = Link("/bookings/{booking_id}/tickets", "tickets.BookingTickets")
 EVENT = Link("/events/{event_id}", "events.EventById")
+# A booking's page for people, reached by its signed link (see core/booking_links.py).
+BOOKING_PAGE = Link("/pages/bookings/{booking_id}/{token}", "pages.BookingPage")
+BOOKING_PAGE_DATA = Link("/pages/bookings/{booking_id}/{token}/booking", "pages.BookingPageData")
+BOOKING_PAGE_TICKETS = Link("/pages/bookings/{booking_id}/{token}/tickets.pdf", "pages.BookingPageTickets")
+BOOKING_PAGE_CANCEL = Link("/pages/bookings/{booking_id}/cancel", "pages.BookingPageCancel", method="POST")
 LOCAL_CHECKOUT = Link("/payments/local/{session_id}/{token}", "payments.LocalCheckout")
 RESEND_VERIFICATION = Link("/auth/verify-email/resend", "auth.ResendVerification", method="POST")
 
-LINKS = (BOOKING, BOOKING_TICKETS, EVENT, LOCAL_CHECKOUT, RESEND_VERIFICATION)
+LINKS = (
+    BOOKING,
+    BOOKING_TICKETS,
+    BOOKING_PAGE,
+    BOOKING_PAGE_DATA,
+    BOOKING_PAGE_TICKETS,
+    BOOKING_PAGE_CANCEL,
+    EVENT,
+    LOCAL_CHECKOUT,
+    RESEND_VERIFICATION,
+)

@@ -26,6 +26,7 @@ from sqlalchemy import (
     TypeDecorator,
     Uuid,
 )
+from sqlalchemy import event as orm_events
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from uuid6 import uuid7
 
@@ -77,6 +78,21 @@ def _one_of(column: str, values: type[StrEnum]) -> str:
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def _in_utc(_target, value, _old, _initiator):
+    return value.astimezone(dt.UTC) if isinstance(value, dt.datetime) and value.tzinfo else value
+
+
+@orm_events.listens_for(Base, "mapper_configured", propagate=True)
+def _keep_times_in_utc(mapper, class_) -> None:
+    """A time is UTC in memory too, as soon as it is set: an object answered right after it is
+    written (an event's create answer) says what every later read of it will say."""
+    for column in mapper.columns:
+        if isinstance(column.type, UTCDateTime):
+            orm_events.listen(
+                getattr(class_, mapper.get_property_by_column(column).key), "set", _in_utc, retval=True
+            )
 
 
 class Organization(Base):

@@ -11,6 +11,7 @@ from __future__ import annotations
 from flask.views import MethodView
 from flask_jwt_extended import jwt_required
 from flask_smorest import Blueprint
+from flask_smorest.error_handler import ErrorSchema
 from marshmallow import Schema, fields, validate
 
 from api.auth import (
@@ -24,6 +25,7 @@ from api.auth import (
 from api.db import request_uow
 from api.extensions import by_account, by_address, by_target_email, limiter
 from api.input import InputSchema
+from api.resources import examples
 from core import runtime
 from core.services import accounts
 
@@ -130,7 +132,7 @@ CHECK_YOUR_MAIL = {"message": "Thank you. Check your mail: we sent what to do ne
 class Register(MethodView):
     decorators = _limits(_register_limit, by_address, by_target_email)
 
-    @blp.arguments(RegisterIn())
+    @blp.arguments(RegisterIn(), example=examples.REGISTER)
     @blp.response(202, MessageOut)
     def post(self, data):
         """Create a customer account, then sign in with its email and password.
@@ -159,7 +161,7 @@ class Login(MethodView):
         ),
     ]
 
-    @blp.arguments(LoginIn())
+    @blp.arguments(LoginIn(), example=examples.LOGIN)
     @blp.response(200, TokensOut)
     def post(self, data):
         """Exchange email and password for an access token and a refresh token."""
@@ -198,7 +200,7 @@ class Me(MethodView):
 class PasswordReset(MethodView):
     decorators = _limits(_account_limit, by_address, by_target_email)
 
-    @blp.arguments(EmailIn())
+    @blp.arguments(EmailIn(), example=examples.PASSWORD_RESET)
     @blp.response(202, MessageOut)
     def post(self, data):
         """Mail a password reset code. The same answer whether or not the address has an account."""
@@ -210,7 +212,7 @@ class PasswordReset(MethodView):
 class PasswordResetConfirm(MethodView):
     decorators = _limits(_account_limit, by_address)
 
-    @blp.arguments(PasswordResetIn())
+    @blp.arguments(PasswordResetIn(), example=examples.PASSWORD_RESET_CONFIRM)
     @blp.response(204)
     def post(self, data):
         """Set a new password with a mailed reset code (once, before it expires); every session
@@ -222,8 +224,9 @@ class PasswordResetConfirm(MethodView):
 class VerifyEmail(MethodView):
     decorators = _limits(_account_limit, by_address)
 
-    @blp.arguments(VerifyEmailIn())
+    @blp.arguments(VerifyEmailIn(), example=examples.VERIFY_EMAIL)
     @blp.response(200, UserOut)
+    @blp.alt_response(409, schema=ErrorSchema, description="Verified already (`email_already_verified`).")
     def post(self, data):
         """Confirm an address with its mailed verification code. Refresh the access token
         afterwards: its claims say whether the address is verified."""
@@ -247,7 +250,7 @@ class PasswordChange(MethodView):
     decorators = _limits(_account_limit, by_address, by_account)
 
     @jwt_required()
-    @blp.arguments(PasswordChangeIn())
+    @blp.arguments(PasswordChangeIn(), example=examples.PASSWORD_CHANGE)
     @blp.response(204)
     def post(self, data):
         """Change the signed-in account's password; its other sessions are signed out, this one

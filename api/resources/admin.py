@@ -10,6 +10,7 @@ from api.auth import current_actor, roles_required
 from api.db import request_uow
 from api.input import InputSchema
 from api.pagination import paginate_select
+from api.resources import examples
 from api.resources.accounts import UserOut
 from core.services import accounts, back_office
 from core.statuses import Role
@@ -56,7 +57,7 @@ class Organizations(MethodView):
         return paginate_select(uow.session, query, pagination_parameters)
 
     @roles_required("admin")
-    @blp.arguments(OrganizationIn())
+    @blp.arguments(OrganizationIn(), example=examples.ORGANIZATION)
     @blp.response(201, OrganizationOut)
     def post(self, data):
         """Create an organization (an organizer company)."""
@@ -83,7 +84,7 @@ class UserList(MethodView):
 @blp.route("/users/<uuid:user_id>")
 class Users(MethodView):
     @roles_required("admin")
-    @blp.arguments(UserPatch())
+    @blp.arguments(UserPatch(), example=examples.USER_PATCH)
     @blp.response(200, UserOut)
     def patch(self, data, user_id):
         """Set a user's role and organization."""

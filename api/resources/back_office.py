@@ -8,6 +8,7 @@ from flask import Response
 from flask.views import MethodView
 from flask_jwt_extended import jwt_required
 from flask_smorest import Blueprint
+from flask_smorest.error_handler import ErrorSchema
 from marshmallow import Schema, fields, validate
 
 from api.auth import current_actor, roles_required
@@ -15,6 +16,7 @@ from api.db import request_uow
 from api.exports import csv_response, paginate_or_csv
 from api.input import InputSchema
 from api.pagination import paginate_select
+from api.resources import examples
 from api.resources.events import EventOut
 from core.analytics_chart import sale_chart_png
 from core.inventory import Line
@@ -208,7 +210,7 @@ class CompIn(InputSchema):
 @blp.route("/events/<uuid:event_id>/comps")
 class Comps(MethodView):
     @jwt_required()
-    @blp.arguments(CompIn())
+    @blp.arguments(CompIn(), example=examples.COMP)
     @blp.response(201, BackOfficeBookingOut)
     def post(self, data, event_id):
         """Give a guest free tickets (within the quotas); they are mailed to the given address."""
@@ -225,6 +227,9 @@ class Comps(MethodView):
 class ResendTickets(MethodView):
     @jwt_required()
     @blp.response(202, BackOfficeBookingOut)
+    @blp.alt_response(
+        409, schema=ErrorSchema, description="Only a confirmed booking has tickets to send (`not_confirmed`)."
+    )
     def post(self, booking_id):
         """Mail the tickets again as a new message (the customer or the event's organizers; 3 an hour)."""
         uow = request_uow()

@@ -9,6 +9,7 @@ from flask import request, url_for
 from flask.views import MethodView
 from flask_jwt_extended import get_jwt, jwt_required
 from flask_smorest import Blueprint
+from flask_smorest.error_handler import ErrorSchema
 from marshmallow import Schema, fields, validate
 
 from api.auth import current_actor, current_session_id, current_user_id
@@ -16,6 +17,7 @@ from api.db import request_uow
 from api.extensions import by_account, limiter
 from api.input import InputSchema
 from api.pagination import paginate_select
+from api.resources import examples
 from core import runtime
 from core.errors import Invalid
 from core.inventory import Line
@@ -124,12 +126,17 @@ class Bookings(MethodView):
 
     # The session's revocation is checked by the queueing step itself (`request_booking`).
     @jwt_required(skip_revocation_check=True)
-    @blp.arguments(BookingIn())
+    @blp.arguments(BookingIn(), example=examples.BOOKING)
     @blp.response(202, BookingAccepted)
     @blp.doc(
         parameters=[
             {"in": "header", "name": "Idempotency-Key", "schema": {"type": "string", "maxLength": 200}}
         ]
+    )
+    @blp.alt_response(
+        409,
+        schema=ErrorSchema,
+        description="Not on sale now (`sales_closed`) or cancelled (`event_cancelled`).",
     )
     def post(self, data):
         """Ask for tickets. Answered at once; poll the `Location` until the status is final."""
@@ -174,6 +181,11 @@ class BookingById(MethodView):
 class CancelBooking(MethodView):
     @jwt_required()
     @blp.response(200, BookingOut)
+    @blp.alt_response(
+        409,
+        schema=ErrorSchema,
+        description="Still queued (`not_decided_yet`), already final (`not_cancellable`), or past the refund period (`refund_window_closed`).",
+    )
     def post(self, booking_id):
         """Let go of a hold, leave the waitlist, or cancel a confirmed booking and refund it."""
         uow = request_uow()
@@ -185,6 +197,9 @@ class CancelBooking(MethodView):
 class Checkout(MethodView):
     @jwt_required()
     @blp.response(200, CheckoutOut)
+    @blp.alt_response(
+        409, schema=ErrorSchema, description="Not held (`not_held`), or the hold ended (`hold_expired`)."
+    )
     def post(self, booking_id):
         """Pay for a held booking: its open checkout, or a new one (its customer only)."""
         # No request transaction is opened here: the service calls the payment provider, and

@@ -6,12 +6,14 @@ from flask import Response, request
 from flask.views import MethodView
 from flask_jwt_extended import get_jwt, jwt_required, verify_jwt_in_request
 from flask_smorest import Blueprint
+from flask_smorest.error_handler import ErrorSchema
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from api.auth import current_actor
 from api.db import request_uow
 from api.input import InputSchema
 from api.pagination import paginate_select
+from api.resources import examples
 from core.errors import PreconditionRequired
 from core.services import events
 from core.services.calendar import event_calendar
@@ -156,7 +158,7 @@ class Events(MethodView):
         return paginate_select(request_uow().session, query, pagination_parameters)
 
     @jwt_required()
-    @blp.arguments(EventCreate())
+    @blp.arguments(EventCreate(), example=examples.EVENT_CREATE)
     @blp.response(201, EventOut)
     def post(self, data):
         """Create an event (a draft) with its ticket types."""
@@ -173,7 +175,22 @@ class EventById(MethodView):
         return _with_etag(events.get_visible_event(request_uow(), event_id, actor))
 
     @jwt_required()
-    @blp.arguments(EventFields())
+    @blp.arguments(EventFields(), example=examples.EVENT_PATCH)
+    @blp.alt_response(
+        428,
+        schema=ErrorSchema,
+        description="No `If-Match` header (`if_match_required`): send the ETag you read.",
+    )
+    @blp.alt_response(
+        412,
+        schema=ErrorSchema,
+        description="The event changed since you read it (`version_mismatch`): read it again.",
+    )
+    @blp.alt_response(
+        409,
+        schema=ErrorSchema,
+        description="A cancelled event (`event_cancelled`), or a capacity below what is held and sold (`capacity_below_allocated`).",
+    )
     @blp.response(200, EventOut)
     def patch(self, data, event_id):
         """Edit an event; send `If-Match` with its ETag."""
@@ -184,7 +201,18 @@ class EventById(MethodView):
 @blp.route("/<uuid:event_id>/ticket-types")
 class TicketTypes(MethodView):
     @jwt_required()
-    @blp.arguments(TicketTypeIn())
+    @blp.arguments(TicketTypeIn(), example=examples.NEW_TICKET_TYPE)
+    @blp.alt_response(
+        428,
+        schema=ErrorSchema,
+        description="No `If-Match` header (`if_match_required`): send the ETag you read.",
+    )
+    @blp.alt_response(
+        412,
+        schema=ErrorSchema,
+        description="The event changed since you read it (`version_mismatch`): read it again.",
+    )
+    @blp.alt_response(409, schema=ErrorSchema, description="A cancelled event (`event_cancelled`).")
     @blp.response(201, EventOut)
     def post(self, data, event_id):
         """Add a ticket type; send `If-Match` with the event's ETag."""
@@ -195,7 +223,22 @@ class TicketTypes(MethodView):
 @blp.route("/<uuid:event_id>/ticket-types/<uuid:ticket_type_id>")
 class TicketTypeById(MethodView):
     @jwt_required()
-    @blp.arguments(TicketTypePatch(partial=True))
+    @blp.arguments(TicketTypePatch(partial=True), example=examples.TICKET_TYPE_PATCH)
+    @blp.alt_response(
+        428,
+        schema=ErrorSchema,
+        description="No `If-Match` header (`if_match_required`): send the ETag you read.",
+    )
+    @blp.alt_response(
+        412,
+        schema=ErrorSchema,
+        description="The event changed since you read it (`version_mismatch`): read it again.",
+    )
+    @blp.alt_response(
+        409,
+        schema=ErrorSchema,
+        description="A quota below what is held and sold (`quota_below_allocated`), a currency that can no longer change (`currency_locked`), a cancelled event (`event_cancelled`).",
+    )
     @blp.response(200, EventOut)
     def patch(self, data, event_id, ticket_type_id):
         """Edit a ticket type (price, quota...); send `If-Match` with the event's ETag."""
@@ -209,6 +252,7 @@ class TicketTypeById(MethodView):
 class Publish(MethodView):
     @jwt_required()
     @blp.response(200, EventOut)
+    @blp.alt_response(409, schema=ErrorSchema, description="A cancelled event (`event_cancelled`).")
     def post(self, event_id):
         """Put the event on sale (visible to everyone)."""
         return _with_etag(events.publish_event(request_uow(), current_actor(), event_id))
@@ -218,6 +262,7 @@ class Publish(MethodView):
 class Cancel(MethodView):
     @jwt_required()
     @blp.response(200, EventOut)
+    @blp.alt_response(409, schema=ErrorSchema, description="Already cancelled (`event_cancelled`).")
     def post(self, event_id):
         """Cancel the event: sales stop, every booking ends, every payment is refunded, everyone is told."""
         return _with_etag(events.cancel_event(request_uow(), current_actor(), event_id))
@@ -227,6 +272,11 @@ class Cancel(MethodView):
 class Unpublish(MethodView):
     @jwt_required()
     @blp.response(200, EventOut)
+    @blp.alt_response(
+        409,
+        schema=ErrorSchema,
+        description="A cancelled event, or one with tickets held or sold (`event_has_bookings`).",
+    )
     def post(self, event_id):
         """Back to draft, while no ticket is held or sold."""
         return _with_etag(events.unpublish_event(request_uow(), current_actor(), event_id))

@@ -7,9 +7,11 @@ from html import escape
 from flask import Response, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
+from flask_smorest.error_handler import ErrorSchema
 from marshmallow import Schema, fields, validate
 
 from api.input import InputSchema
+from api.resources import examples
 from core.money import format_money
 from core.payments.local_provider import OUTCOMES, Outcome
 from core.payments.provider import SessionStatus
@@ -44,8 +46,13 @@ class LocalCheckout(MethodView):
         The URL is the booking's `checkout_url`; with any other token the page is a `404`."""
         return _page(webhooks.local_checkout_page(session_id, token))
 
-    @blp.arguments(LocalOutcomeIn(), location="form")
+    @blp.arguments(LocalOutcomeIn(), location="form", example=examples.LOCAL_OUTCOME)
     @blp.response(200, content_type="text/html")
+    @blp.alt_response(
+        409,
+        schema=ErrorSchema,
+        description="The checkout is closed (`checkout_closed`): paid, expired or given up.",
+    )
     def post(self, form, session_id, token):
         """Pay (`outcome=paid`) or give up (`outcome=cancelled`): reported exactly as a provider's webhook."""
         webhooks.settle_local_checkout(session_id, token, form["outcome"])

@@ -6,11 +6,13 @@ from flask import Response
 from flask.views import MethodView
 from flask_jwt_extended import jwt_required
 from flask_smorest import Blueprint
+from flask_smorest.error_handler import ErrorSchema
 from marshmallow import Schema, fields, validate
 
 from api.auth import current_actor
 from api.db import request_uow
 from api.input import InputSchema
+from api.resources import examples
 from core.formatting import booking_reference
 from core.services import bookings, tickets
 
@@ -86,8 +88,13 @@ class PublicKey(MethodView):
 @blp.route("/events/<uuid:event_id>/checkins")
 class CheckIns(MethodView):
     @jwt_required()
-    @blp.arguments(CheckInIn())
+    @blp.arguments(CheckInIn(), example=examples.CHECK_IN)
     @blp.response(200, CheckInOut)
+    @blp.alt_response(
+        409,
+        schema=ErrorSchema,
+        description="Already checked in (`already_checked_in`), with when and by whom.",
+    )
     def post(self, data, event_id):
         """Admit a ticket holder: 409 if already in (with when and by whom), 404 unknown, 422 void."""
         return tickets.check_in(request_uow(), current_actor(), event_id, data["code"])

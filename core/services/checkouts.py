@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import func, select, update
 
-from core import links, runtime
+from core import booking_links, runtime
 from core.db import UnitOfWork
 from core.errors import Conflict, DomainError, Forbidden, NotFound, Unavailable
 from core.jobs import Job
@@ -116,7 +116,7 @@ def _plan_checkout(uow: UnitOfWork, booking_id: uuid.UUID) -> Payment | _Checkou
 def _checkout_request(booking: Booking, payment: Payment) -> CheckoutRequest:
     # Every value here is fixed when the hold is made, so a retry sends identical parameters
     # (a provider refuses an idempotency key reused with different ones).
-    booking_url = links.BOOKING.url(booking_id=booking.id)
+    booking_url = booking_links.link_for(booking).url
     return CheckoutRequest(
         booking_id=str(booking.id),
         customer_email=booking.user.email,

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from core import email_templates, links, metrics, runtime
+from core import booking_links, email_templates, links, metrics, runtime
 from core.email_templates import BookingRecipient, TicketLine
 from core.formatting import booking_reference, local_time
 from core.mail import MailDeliveryError, SmtpSettings, send_message, stable_message_id
@@ -63,15 +63,17 @@ def _recipient(booking: Booking) -> BookingRecipient:
 
 def _compose(kind: str, booking: Booking, facts: _MailFacts, message_id: str):
     recipient = _recipient(booking)
+    booking_page = booking_links.link_for(booking).url
     if kind == "waitlist_promoted":
         return email_templates.waitlist_promoted(
             recipient,
             hold_expires_at=local_time(booking.hold_expires_at, booking.event.timezone),
-            checkout_url=facts.checkout_urls.get(booking.id, links.BOOKING.url(booking_id=booking.id)),
+            checkout_url=facts.checkout_urls.get(booking.id, booking_page),
+            manage_url=booking_page,
             message_id=message_id,
         )
     if kind == "tickets_issued":
-        return _tickets_issued(recipient, booking, facts, message_id)
+        return _tickets_issued(recipient, booking, facts, message_id, booking_page)
     if kind == "hold_expired":
         return email_templates.hold_expired(
             recipient, event_url=links.EVENT.url(event_id=booking.event_id), message_id=message_id
@@ -87,7 +89,9 @@ def _compose(kind: str, booking: Booking, facts: _MailFacts, message_id: str):
     raise ValueError(f"no {kind!r} email for booking {booking.id}")
 
 
-def _tickets_issued(recipient: BookingRecipient, booking: Booking, facts: _MailFacts, message_id: str):
+def _tickets_issued(
+    recipient: BookingRecipient, booking: Booking, facts: _MailFacts, message_id: str, booking_page: str
+):
     event = booking.event
     names = facts.ticket_type_names
     lines = [
@@ -102,7 +106,7 @@ def _tickets_issued(recipient: BookingRecipient, booking: Booking, facts: _MailF
         total=format_money(booking.total, booking.currency),
         pdf_bytes=facts.ticket_pdfs[booking.id],
         pdf_filename=f"tickets-{recipient.booking_reference}.pdf",
-        manage_url=links.BOOKING.url(booking_id=booking.id),
+        manage_url=booking_page,
         message_id=message_id,
     )
 

@@ -224,3 +224,18 @@ def test_a_page_far_past_the_end_is_empty_not_an_error(client, organizer, make_e
     response = client.get("/api/v1/events", query_string={"page": 125917158781341810384961536})
     assert response.status_code == 200 and response.json == []
     assert '"total": 1' in response.headers["X-Pagination"]
+
+
+def test_the_create_answer_gives_times_in_utc_as_every_later_read_does(client, organizer, auth_header):
+    starts = (
+        (utcnow() + dt.timedelta(days=10))
+        .replace(microsecond=0)
+        .astimezone(dt.timezone(dt.timedelta(hours=2)))
+    )
+    body = event_body(starts_at=starts.isoformat(), ends_at=(starts + dt.timedelta(hours=2)).isoformat())
+    created = client.post("/api/v1/events", json=body, headers=auth_header(organizer)).json
+    read = client.get(f"/api/v1/events/{created['id']}", headers=auth_header(organizer)).json
+    times = ("starts_at", "ends_at", "published_at", "sales_start", "sales_end", "refund_until")
+    assert {name: created[name] for name in times} == {name: read[name] for name in times}
+    assert created["starts_at"].endswith("+00:00")
+    assert dt.datetime.fromisoformat(created["starts_at"]) == starts

@@ -6,6 +6,7 @@ import datetime as dt
 
 import pytest
 
+from core import booking_links
 from core.models import utcnow
 from core.payments import payment_provider
 from core.services import checkouts, webhooks
@@ -60,7 +61,7 @@ def test_a_hold_gets_its_stripe_checkout_and_the_signed_webhook_confirms_it(
     [created] = stub.requests_to("POST", "/v1/checkout/sessions")
     assert created.idempotency_key == payment.idempotency_key == f"checkout:{booking_id}:1"
     assert created.params["metadata"] == {"booking_id": str(booking_id)}
-    assert created.params["success_url"] == f"http://boxoffice.test/api/v1/bookings/{booking_id}"
+    assert created.params["success_url"] == booking_links.make_link(booking_id, event.ends_at).url
     assert payment.checkout_url == stub.sessions[payment.checkout_session_id]["url"]
 
     body, headers = signed(stub.complete_session(payment.checkout_session_id))

@@ -74,7 +74,8 @@ def test_production_refuses_a_short_jwt_secret():
     ("env", "variable"),
     [({"SMTP_PORT": "twenty-five"}, "SMTP_PORT"), ({"PAYMENT_PROVIDER": "paypal"}, "PAYMENT_PROVIDER"),
      ({"PAYMENT_PROVIDER": "stripe"}, "STRIPE_SECRET_KEY"), ({"RATE_LIMITS_ENABLED": "perhaps"}, "RATE_LIMITS_ENABLED"),
-     ({"TRUSTED_PROXIES": "-1"}, "TRUSTED_PROXIES"), ({"TRUSTED_PROXIES": "one"}, "TRUSTED_PROXIES")],
+     ({"TRUSTED_PROXIES": "-1"}, "TRUSTED_PROXIES"), ({"TRUSTED_PROXIES": "one"}, "TRUSTED_PROXIES"),
+     ({"FRONTEND_URL": "tickets.example/booking"}, "FRONTEND_URL")],
 )  # fmt: skip
 def test_unusable_settings_name_their_variable(env, variable):
     with pytest.raises(ConfigError, match=variable):

@@ -44,6 +44,7 @@ def waitlist_promoted(recipient, message_id=None):
         recipient,
         hold_expires_at="14:35 (Europe/Paris)",
         checkout_url="https://boxoffice.example/checkout/0190",
+        manage_url="https://boxoffice.example/pages/bookings/0190/a.b",
         message_id=message_id,
     )
 
@@ -193,6 +194,7 @@ def test_waitlist_mail_says_until_when_and_where_to_pay():
     for body in (text_of(message), html_of(message)):
         assert "14:35 (Europe/Paris)" in body
         assert "https://boxoffice.example/checkout/0190" in body
+        assert "https://boxoffice.example/pages/bookings/0190/a.b" in body
 
 
 def test_hold_expired_mail_says_nothing_was_charged_and_links_to_the_event():

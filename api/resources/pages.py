@@ -1,0 +1,126 @@
+"""Pages for people: a booking reached by its signed link, in plain server-rendered HTML.
+
+The link is the credential (see `core.booking_links`), so a page needs no bearer token and no
+cookie; the cancel form carries the link's token in its body, which a forged cross-site form
+cannot know. Each page asks browsers not to send its address on (the token is in it) nor to
+keep it. The same routes give an operator's own front end (`FRONTEND_URL`) the booking as JSON,
+its tickets and its cancellation.
+"""
+
+from __future__ import annotations
+
+import functools
+
+from flask import Response, redirect, render_template
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import fields, validate
+
+from api.input import InputSchema
+from api.resources import examples
+from api.resources.bookings import BookingOut
+from core import links
+from core.booking_links import BookingLink, LinkAction
+from core.errors import DomainError
+from core.services import booking_pages
+
+blp = Blueprint(
+    "pages",
+    __name__,
+    url_prefix="/api/v1/pages",
+    description="Pages a person opens from a booking's signed link",
+)
+
+_PRIVATE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer", "X-Robots-Tag": "noindex"}
+
+
+class CancelIn(InputSchema):
+    token = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=200),
+        metadata={
+            "description": "The token of the booking's signed link (the last part of the page's address)."
+        },
+    )
+
+
+def _html(body: str, status: int = 200) -> Response:
+    return Response(body, status=status, mimetype="text/html", headers=_PRIVATE)
+
+
+def _refused(error: DomainError, booking_id, token: str) -> Response:
+    """A refusal on a page is a page a person can read, with the same status as the API's."""
+    back = links.BOOKING_PAGE.path(booking_id=booking_id, token=token)
+    return _html(render_template("pages/refused.html", error=error, back=back), error.status_code)
+
+
+def _html_errors(view):
+    @functools.wraps(view)
+    def render(self, booking_id, token):
+        try:
+            return view(self, booking_id, token)
+        except DomainError as error:
+            return _refused(error, booking_id, token)
+
+    return render
+
+
+@blp.route("/bookings/<uuid:booking_id>/<string:token>")
+class BookingPage(MethodView):
+    @blp.response(200, content_type="text/html")
+    @_html_errors
+    def get(self, booking_id, token):
+        """The booking's page: its status, queue or waitlist place, hold expiry, and what can be
+        done now (pay, download the tickets, cancel). The address is the signed link sent in the
+        booking's emails and used as the checkout's return address; any other token is a `404`."""
+        page = booking_pages.read_booking_page(booking_id, token)
+        return _html(
+            render_template(
+                "pages/booking.html",
+                page=page,
+                actions=LinkAction,
+                self_path=links.BOOKING_PAGE.path(booking_id=booking_id, token=token),
+                tickets_path=links.BOOKING_PAGE_TICKETS.path(booking_id=booking_id, token=token),
+                cancel_path=links.BOOKING_PAGE_CANCEL.path(booking_id=booking_id),
+            )
+        )
+
+
+@blp.route("/bookings/<uuid:booking_id>/<string:token>/booking")
+class BookingPageData(MethodView):
+    @blp.response(200, BookingOut)
+    def get(self, booking_id, token):
+        """The booking as `GET /bookings/{booking_id}` answers it, authorised by the signed link
+        instead of a token: what an operator's own booking page (`FRONTEND_URL`) shows."""
+        return booking_pages.read_booking_page(booking_id, token).booking
+
+
+@blp.route("/bookings/<uuid:booking_id>/<string:token>/tickets.pdf")
+class BookingPageTickets(MethodView):
+    @blp.response(200, content_type="application/pdf")
+    @_html_errors
+    def get(self, booking_id, token):
+        """The confirmed booking's tickets as a PDF, authorised by the signed link (`409` before then)."""
+        pdf, filename = booking_pages.booking_tickets_pdf(booking_id, token)
+        return Response(
+            pdf,
+            mimetype="application/pdf",
+            headers={**_PRIVATE, "Content-Disposition": f'attachment; filename="{filename}"'},
+        )
+
+
+@blp.route("/bookings/<uuid:booking_id>/cancel")
+class BookingPageCancel(MethodView):
+    @blp.arguments(CancelIn(), location="form", example=examples.PAGE_CANCEL)
+    @blp.response(
+        303, description="Cancelled: back to the booking's page (or the operator's, with `FRONTEND_URL`)."
+    )
+    @blp.alt_response(409, description="Not cancellable now (undecided, final, or past the refund period).")
+    def post(self, form, booking_id):
+        """Cancel the booking as its customer would, from the page's form (the token in the body)."""
+        token = form["token"]
+        try:
+            booking_pages.cancel_booking_by_link(booking_id, token)
+        except DomainError as error:
+            return _refused(error, booking_id, token)
+        return redirect(BookingLink(booking_id, token).url, code=303)
