@@ -64,7 +64,7 @@ def test_the_checkout_returns_to_the_booking_page(db, held):
     settings = runtime.settings()
     session = LocalProvider(
         runtime.redis_client(), settings.public_base_url, settings.jwt_secret_key
-    ).session(payment.checkout_session_id, payment.checkout_url.rsplit("/", 1)[1])
+    ).checkout_page(payment.checkout_session_id, payment.checkout_url.rsplit("/", 1)[1])
     assert session["success_url"] == session["cancel_url"] == held.url
 
 
