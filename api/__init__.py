@@ -14,7 +14,18 @@ from sqlalchemy.exc import IntegrityError
 
 from api import auth, db, docs, errors, metrics
 from api.extensions import Api, limiter
-from api.resources import accounts, admin, back_office, bookings, events, health, organizer, payments, tickets
+from api.resources import (
+    accounts,
+    admin,
+    back_office,
+    bookings,
+    events,
+    health,
+    organizer,
+    payments,
+    tickets,
+    vouchers,
+)
 from core import runtime
 from core.config import Settings
 from core.services.accounts import ensure_admin
@@ -26,6 +37,7 @@ BLUEPRINTS = (
     admin.blp,
     events.blp,
     organizer.blp,
+    vouchers.blp,
     bookings.blp,
     payments.blp,
     tickets.blp,

@@ -131,6 +131,8 @@ def encode_request(request: BookingRequest) -> str:
             "w": request.join_waitlist,
             "t": request.requested_at.timestamp(),
             "k": request.idempotency_key,
+            # Only when there is one, so the common request stays as short as before.
+            **({"v": str(request.voucher_id)} if request.voucher_id else {}),
         },
         separators=(",", ":"),
     )
@@ -148,6 +150,7 @@ def decode_request(member: str) -> BookingRequest:
         join_waitlist=data["w"],
         requested_at=dt.datetime.fromtimestamp(data["t"], dt.UTC),
         idempotency_key=data["k"],
+        voucher_id=uuid.UUID(data["v"]) if "v" in data else None,
     )
 
 

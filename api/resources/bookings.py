@@ -39,6 +39,8 @@ class BookingIn(InputSchema):
     event_id = fields.UUID(required=True)
     items = fields.List(fields.Nested(ItemIn), required=True, validate=validate.Length(min=1, max=20))
     join_waitlist = fields.Boolean(load_default=False)
+    voucher_code = fields.String(validate=validate.Length(min=1, max=64),
+                                 metadata={"description": "A voucher of the event: a discount, hidden types."})  # fmt: skip
 
 
 class BookingAccepted(Schema):
@@ -140,6 +142,7 @@ class Bookings(MethodView):
             event_id=data["event_id"],
             items=tuple(Line(item["ticket_type_id"], item["quantity"]) for item in data["items"]),
             join_waitlist=data["join_waitlist"],
+            voucher_code=data.get("voucher_code"),
         )
         user_id = current_user_id()
         accepted = bookings.request_booking(user_id, ask, key, session_id=current_session_id())

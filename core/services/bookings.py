@@ -23,7 +23,7 @@ from core.inventory import Line, lock_inventory
 from core.jobs import Job
 from core.lifecycle import cancel
 from core.models import Booking, Event, User, new_id, utcnow
-from core.services import audit, follow_ups, payments, refunds, tickets
+from core.services import audit, follow_ups, payments, refunds, tickets, vouchers
 from core.services.audit import AuditAction
 from core.services.permissions import may_read_booking
 from core.services.waitlist import promote_waitlist, waitlist_position
@@ -41,6 +41,7 @@ class BookingAsk:
     event_id: uuid.UUID
     items: tuple[Line, ...]
     join_waitlist: bool = False
+    voucher_code: str | None = None
 
 
 def request_booking(
@@ -54,9 +55,13 @@ def request_booking(
     snapshot = load_event_snapshot(ask.event_id)
     now = utcnow()
     _check_against_snapshot(snapshot, ask, now)
+    voucher = None
+    if ask.voucher_code is not None:
+        voucher = vouchers.check_voucher_code(ask.event_id, ask.voucher_code, _ticket_type_ids(ask), now)
     request = BookingRequest(
         booking_id=new_id(), user_id=user_id, event_id=ask.event_id, seq=0, lines=ask.items,
         join_waitlist=ask.join_waitlist, requested_at=now, idempotency_key=idempotency_key,
+        voucher_id=voucher.id if voucher else None,
     )  # fmt: skip
     queue = queue_for(runtime.redis_client())
     outcome = queue.accept(request, _fingerprint(ask), session_id)
@@ -86,7 +91,7 @@ def _check_against_snapshot(snapshot: EventSnapshot | None, ask: BookingAsk, now
         raise Conflict("This event was cancelled.", name="event_cancelled")
     if closed:
         raise Conflict("Tickets for this event are not on sale now.", name="sales_closed")
-    ticket_type_ids = [line.ticket_type_id for line in ask.items]
+    ticket_type_ids = _ticket_type_ids(ask)
     if len(set(ticket_type_ids)) != len(ticket_type_ids):
         raise Invalid("List each ticket type once.", name="duplicate_ticket_type")
     unknown = [str(tt) for tt in ticket_type_ids if tt not in snapshot.ticket_types]
@@ -103,12 +108,17 @@ def _check_against_snapshot(snapshot: EventSnapshot | None, ask: BookingAsk, now
         )
 
 
+def _ticket_type_ids(ask: BookingAsk) -> list[uuid.UUID]:
+    return [line.ticket_type_id for line in ask.items]
+
+
 def _fingerprint(ask: BookingAsk) -> str:
     canonical = json.dumps(
         [
             str(ask.event_id),
             sorted((str(line.ticket_type_id), line.quantity) for line in ask.items),
             ask.join_waitlist,
+            vouchers.normalize_code(ask.voucher_code) if ask.voucher_code else None,
         ]
     )
     return hashlib.sha256(canonical.encode()).hexdigest()[:32]

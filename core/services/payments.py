@@ -25,7 +25,7 @@ from core.db import UnitOfWork
 from core.errors import Conflict, DomainError, Forbidden, NotFound, Unavailable
 from core.inventory import Inventory, lock_inventory
 from core.jobs import Job
-from core.lifecycle import cancel, confirm, expire, lines_of
+from core.lifecycle import cancel, confirm, expire, fits
 from core.models import Booking, Payment, User, WebhookEvent, utcnow
 from core.payments import payment_provider
 from core.payments.provider import (
@@ -278,7 +278,7 @@ def _settle_paid_booking(uow: UnitOfWork, inventory: Inventory, booking: Booking
     elif (
         booking.status == BookingStatus.EXPIRED
         and not sales_closed(inventory.event, now)
-        and inventory.fits(lines_of(booking))
+        and fits(inventory, booking)
     ):
         outcome = "confirmed_after_hold_expired"
     else:

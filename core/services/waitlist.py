@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from core.booking_rules import sales_closed
 from core.db import UnitOfWork
 from core.inventory import Inventory
-from core.lifecycle import lines_of, promote
+from core.lifecycle import fits, promote
 from core.models import Booking
 from core.statuses import BookingStatus
 
@@ -44,7 +44,7 @@ def promote_waitlist(uow: UnitOfWork, inventory: Inventory, now: dt.datetime) ->
         for booking in chunk:
             if inventory.free() == 0:
                 break
-            if inventory.fits(lines_of(booking)):
+            if fits(inventory, booking):
                 promote(booking, inventory, now)
                 promoted.append(booking)
         after_seq = chunk[-1].queue_seq
