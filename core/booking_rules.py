@@ -86,6 +86,7 @@ class VoucherTerms(Protocol):
     valid_until: dt.datetime | None
     disabled_at: dt.datetime | None
     ticket_type_ids: list
+    unlocks_hidden: bool
 
 
 def voucher_refusal(
@@ -108,6 +109,40 @@ def voucher_refusal(
     return None
 
 
+class TicketTypeRules(Protocol):
+    """What the per-type rules read: the locked `TicketType`, or the API's cached snapshot of it."""
+
+    id: uuid.UUID
+    hidden: bool
+    sales_start: dt.datetime | None
+    sales_end: dt.datetime | None
+    min_per_booking: int
+
+
+def unlocks(voucher: VoucherTerms | None, ticket_type: TicketTypeRules) -> bool:
+    """Whether the type may be sold with this voucher: a public type always, a hidden one only
+    with a voucher that unlocks hidden types and applies to it."""
+    if not ticket_type.hidden:
+        return True
+    return voucher is not None and voucher.unlocks_hidden and applies_to(voucher, ticket_type.id)
+
+
+def line_refusal(
+    ticket_type: TicketTypeRules, quantity: int, voucher: VoucherTerms | None, at: dt.datetime
+) -> RejectionReason | None:
+    """Why one line of a request cannot be sold at `at`: a hidden type without its code (as if
+    it did not exist), the type's own sales window, its minimum per booking."""
+    if not unlocks(voucher, ticket_type):
+        return RejectionReason.INVALID_REQUEST
+    if (ticket_type.sales_start and at < ticket_type.sales_start) or (
+        ticket_type.sales_end and at >= ticket_type.sales_end
+    ):
+        return RejectionReason.SALES_CLOSED
+    if quantity < ticket_type.min_per_booking:
+        return RejectionReason.LIMIT_EXCEEDED
+    return None
+
+
 def decide(request: BookingRequest, inventory: Inventory, customer: CustomerState) -> Decision:
     """Decide one request and apply it to the inventory and the customer's state."""
     if request.complimentary:
@@ -124,6 +159,12 @@ def decide(request: BookingRequest, inventory: Inventory, customer: CustomerStat
         ticket_type_ids = [line.ticket_type_id for line in request.lines]
         if voucher_refusal(voucher, event.id, request.requested_at, ticket_type_ids):
             return Decision(BookingStatus.REJECTED, RejectionReason.INVALID_REQUEST)
+    for line in request.lines:
+        refused = line_refusal(
+            inventory.ticket_types[line.ticket_type_id], line.quantity, voucher, request.requested_at
+        )
+        if refused:
+            return Decision(BookingStatus.REJECTED, refused)
     if request.quantity > event.max_per_booking or customer.tickets + request.quantity > event.max_per_user:
         return Decision(BookingStatus.REJECTED, RejectionReason.LIMIT_EXCEEDED)
     if customer.has_pending:

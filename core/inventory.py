@@ -175,14 +175,16 @@ def _at_least_zero(value) -> ColumnElement[int]:
     return case((value > 0, value), else_=0)
 
 
-def event_free_sql() -> ColumnElement[int]:
-    """`event_free` of the row's event, as an SQL expression over `Event` (portable SQL only)."""
+def event_free_sql(public: bool = False) -> ColumnElement[int]:
+    """`event_free` of the row's event, as an SQL expression over `Event` (portable SQL only);
+    `public`: over the types the public sees (not hidden ones), as `event_free` is given them."""
     quota_left = TicketType.quota - TicketType.held - TicketType.sold
-    by_type = (
-        select(func.coalesce(func.sum(_at_least_zero(quota_left)), 0))
-        .where(TicketType.event_id == Event.id)
-        .scalar_subquery()
+    by_type = select(func.coalesce(func.sum(_at_least_zero(quota_left)), 0)).where(
+        TicketType.event_id == Event.id
     )
+    if public:
+        by_type = by_type.where(TicketType.hidden.is_(False))
+    by_type = by_type.scalar_subquery()
     left = Event.capacity - Event.held - Event.sold
     capped = case((Event.capacity.is_(None), by_type), (left < by_type, left), else_=by_type)
     return _at_least_zero(capped)

@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from core import links, runtime
 from core.booking_queue import Accepted, SessionRevoked, queue_for
-from core.booking_rules import BookingRequest, sales_closed
+from core.booking_rules import BookingRequest, line_refusal, sales_closed
 from core.db import UnitOfWork
 from core.errors import Conflict, Invalid, NotFound, Unauthorized
 from core.event_snapshots import EventSnapshot, load_event_snapshot
@@ -58,6 +58,7 @@ def request_booking(
     voucher = None
     if ask.voucher_code is not None:
         voucher = vouchers.check_voucher_code(ask.event_id, ask.voucher_code, _ticket_type_ids(ask), now)
+    _check_lines(snapshot, ask, voucher, now)
     request = BookingRequest(
         booking_id=new_id(), user_id=user_id, event_id=ask.event_id, seq=0, lines=ask.items,
         join_waitlist=ask.join_waitlist, requested_at=now, idempotency_key=idempotency_key,
@@ -106,6 +107,23 @@ def _check_against_snapshot(snapshot: EventSnapshot | None, ask: BookingAsk, now
             f"At most {snapshot.max_per_booking} tickets per booking for this event.",
             name="limit_exceeded",
         )
+
+
+def _check_lines(snapshot: EventSnapshot, ask: BookingAsk, voucher, now: dt.datetime) -> None:
+    """Each line by its type's own rules; a hidden type without its code is as unknown as one
+    that does not exist."""
+    for line in ask.items:
+        refused = line_refusal(snapshot.ticket_types[line.ticket_type_id], line.quantity, voucher, now)
+        if refused == RejectionReason.INVALID_REQUEST:
+            raise Invalid("These ticket types are not sold for this event.", name="unknown_ticket_type",
+                          details={"ticket_type_ids": [str(line.ticket_type_id)]})  # fmt: skip
+        if refused == RejectionReason.SALES_CLOSED:
+            raise Conflict("This ticket type is not on sale now.", name="sales_closed",
+                           details={"ticket_type_id": str(line.ticket_type_id)})  # fmt: skip
+        if refused == RejectionReason.LIMIT_EXCEEDED:
+            minimum = snapshot.ticket_types[line.ticket_type_id].min_per_booking
+            raise Invalid(f"This ticket type is sold {minimum} or more at a time.", name="below_min_per_booking",
+                          details={"ticket_type_id": str(line.ticket_type_id)})  # fmt: skip
 
 
 def _ticket_type_ids(ask: BookingAsk) -> list[uuid.UUID]:
