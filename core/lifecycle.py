@@ -265,6 +265,32 @@ def cancel(
     transition(booking, inventory, CANCELLED, now, reason)
 
 
+def cancel_part(booking: Booking, inventory: Inventory, released: Iterable[Line], now: dt.datetime) -> int:
+    """Part of a confirmed booking given back: the booking stays `confirmed` with fewer tickets
+    (its lines and total shrink, the sold tickets go back, its redemption stays); returns the
+    price of what was given back. Giving back every ticket is `cancel`, not this."""
+    if booking.status != CONFIRMED:
+        _refuse(booking.status, CANCELLED)
+    released = list(released)
+    by_type = {line.ticket_type_id: line for line in booking.lines}
+    if any(line.ticket_type_id not in by_type or by_type[line.ticket_type_id].quantity < line.quantity
+           for line in released):  # fmt: skip
+        raise Conflict("These tickets are not part of this booking.", name="not_in_booking")
+    if sum(line.quantity for line in released) >= sum(line.quantity for line in booking.lines):
+        raise Conflict("Giving back every ticket cancels the booking.", name="invalid_transition")
+    TRANSITIONS[CONFIRMED][CANCELLED](inventory, released)
+    amount = 0
+    for line in released:
+        kept = by_type[line.ticket_type_id]
+        kept.quantity -= line.quantity
+        amount += kept.unit_price * line.quantity
+        if kept.quantity == 0:
+            booking.lines.remove(kept)
+    booking.total -= amount
+    booking.updated_at = now
+    return amount
+
+
 def expire_due_holds(uow: UnitOfWork, inventory: Inventory, now: dt.datetime, limit: int) -> list[uuid.UUID]:
     """Bulk `held` → `expired` for up to `limit` of the event's holds due by `now`, oldest first.
 

@@ -173,14 +173,21 @@ class BookingById(MethodView):
         return view, 200, _retry_after(view)
 
 
+class CancelIn(InputSchema):
+    ticket_ids = fields.List(fields.UUID(), validate=validate.Length(min=1, max=100),
+                             metadata={"description": "Only these tickets of a confirmed booking."})  # fmt: skip
+
+
 @blp.route("/<uuid:booking_id>/cancel")
 class CancelBooking(MethodView):
     @jwt_required()
+    @blp.arguments(CancelIn(), required=False)
     @blp.response(200, BookingOut)
-    def post(self, booking_id):
-        """Let go of a hold, leave the waitlist, or cancel a confirmed booking and refund it."""
+    def post(self, data, booking_id):
+        """Let go of a hold, leave the waitlist, or cancel a confirmed booking (or some of its
+        tickets, `ticket_ids`) and refund it."""
         uow = request_uow()
-        booking = bookings.cancel_booking(uow, current_actor(), booking_id)
+        booking = bookings.cancel_booking(uow, current_actor(), booking_id, (data or {}).get("ticket_ids"))
         return bookings.booking_view(uow, booking)
 
 

@@ -9,6 +9,7 @@ import datetime as dt
 import hashlib
 import json
 import uuid
+from collections import Counter
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -21,7 +22,7 @@ from core.errors import Conflict, Invalid, NotFound, Unauthorized
 from core.event_snapshots import EventSnapshot, load_event_snapshot
 from core.inventory import Line, lock_inventory
 from core.jobs import Job
-from core.lifecycle import cancel
+from core.lifecycle import cancel, cancel_part
 from core.models import Booking, Event, User, new_id, utcnow
 from core.services import audit, follow_ups, payments, refunds, tickets, vouchers
 from core.services.audit import AuditAction
@@ -255,8 +256,42 @@ def my_bookings_query(user_id: uuid.UUID, status: str | None):
 # --- letting go -------------------------------------------------------------------------------
 
 
-def cancel_booking(uow: UnitOfWork, actor: User, booking_id: uuid.UUID) -> Booking:
-    """Let go of a hold or a waitlist place, or cancel a confirmed booking and refund it.
+def _tickets_to_give_back(uow: UnitOfWork, booking: Booking, ticket_ids: list[uuid.UUID]) -> list:
+    """The booking's valid tickets among `ticket_ids`, none used at the door, or a refusal."""
+    if booking.status != BookingStatus.CONFIRMED:
+        raise Conflict(
+            "Only a confirmed booking's tickets can be given back one by one.", name="not_cancellable"
+        )
+    found = tickets.tickets_of_booking(uow, booking.id, ticket_ids)
+    missing = sorted({str(t) for t in ticket_ids} - {str(t.id) for t in found})
+    if missing:
+        raise Invalid("These tickets are not valid tickets of this booking.", name="not_in_booking",
+                      details={"ticket_ids": missing})  # fmt: skip
+    used = [str(t.id) for t in found if t.checked_in_at is not None]
+    if used:
+        raise Conflict("A ticket already used at the door cannot be given back.", name="already_checked_in",
+                       details={"ticket_ids": used})  # fmt: skip
+    return found
+
+
+def _cancel_part(uow, actor, booking, inventory, part, reason, now) -> Booking:
+    released = Counter(ticket.ticket_type_id for ticket in part)
+    amount = cancel_part(booking, inventory, [Line(tt, n) for tt, n in released.items()], now)
+    tickets.void_tickets(uow, [ticket.id for ticket in part])
+    refunds.queue_partial_refund(uow, booking, amount, reason, "+".join(sorted(str(t.id) for t in part)))
+    follow_ups.bookings_promoted(uow, promote_waitlist(uow, inventory, now))
+    if actor.id != booking.user_id:
+        audit.record(uow, actor, AuditAction.BOOKING_CANCEL, "booking", booking.id, inventory.event.organization_id,
+                     {"ticket_ids": [str(t.id) for t in part], "refund": amount})  # fmt: skip
+    uow.commit()
+    return booking
+
+
+def cancel_booking(
+    uow: UnitOfWork, actor: User, booking_id: uuid.UUID, ticket_ids: list[uuid.UUID] | None = None
+) -> Booking:
+    """Let go of a hold or a waitlist place, or cancel a confirmed booking and refund it; with
+    `ticket_ids`, only those tickets of a confirmed booking (and only their price is refunded).
 
     Tickets that come back go to the waitlist first. A confirmed booking is cancelled by its
     customer within the event's refund period, or by the event's organizers at any time.
@@ -280,6 +315,10 @@ def cancel_booking(uow: UnitOfWork, actor: User, booking_id: uuid.UUID) -> Booki
     reason = None
     if was == BookingStatus.CONFIRMED:
         reason = refunds.reason_for_cancellation(actor, booking, inventory.event, now)
+    if ticket_ids is not None:
+        part = _tickets_to_give_back(uow, booking, ticket_ids)
+        if len(part) < tickets.valid_ticket_count(uow, booking.id):
+            return _cancel_part(uow, actor, booking, inventory, part, reason, now)
     cancel(booking, inventory, now, reason)
     if was == BookingStatus.HELD:
         follow_ups.holds_released(uow, [booking])
