@@ -26,6 +26,7 @@ from api.resources import (
     pages,
     payments,
     tickets,
+    vouchers,
 )
 from core import request_ids, runtime, startup
 from core.config import Settings
@@ -39,6 +40,7 @@ BLUEPRINTS = (
     admin.blp,
     events.blp,
     organizer.blp,
+    vouchers.blp,
     bookings.blp,
     payments.blp,
     pages.blp,

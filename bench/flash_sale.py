@@ -9,6 +9,9 @@ database of its own, and compares every figure with a reference measured in the 
   same gunicorn settings;
 - flash sale: 20,000 requests from 20,000 customers for 2,000 tickets, request to decision,
   against the same sale on a synchronous endpoint that locks and writes inside the request;
+- vouchers: the engine's decisions per second when every request carries one code (good for
+  half of them, so both redemption and exhaustion are decided), against the same drain without
+  codes, side by side in the same run;
 - many events: 100 events drained at once by 1 and by 2 worker processes;
 - expiry: 50,000 expired holds returned to inventory, against the bare SQL doing the same.
 
@@ -41,7 +44,7 @@ from core import runtime
 from core.config import Settings
 from core.inventory import Line
 from core.jobs import Job
-from core.models import Booking, BookingLine, Event, Organization, TicketType, User, utcnow
+from core.models import Booking, BookingLine, Event, Organization, TicketType, User, Voucher, utcnow
 from core.services import bookings, holds
 from core.services.accounts import hash_password
 
@@ -49,7 +52,7 @@ DEFAULT_DSN = "postgresql+psycopg2://postgres@127.0.0.1:5432/boxoffice_bench"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/12"
 CONCURRENCY = 64
 LOAD_PROCESSES = 2
-MEASUREMENTS = ["engine", "api", "sale", "events", "expiry"]
+MEASUREMENTS = ["engine", "vouchers", "api", "sale", "events", "expiry"]
 API_ROUNDS = 3
 
 
@@ -117,15 +120,20 @@ class Bench:
             return [(i, create_access_token(identity=str(i), additional_claims={"role": "customer", "sid": "b"}))
                     for i in ids]  # fmt: skip
 
-    def prefill(self, event_id, ticket_type_id, customers) -> None:
+    def voucher(self, event_id, code: str, max_redemptions: int) -> None:
+        with self.db.unit_of_work() as uow:
+            uow.session.add(Voucher(event_id=event_id, code=code, discount_percent=20, max_redemptions=max_redemptions,
+                                    redeemed=0, ticket_type_ids=[], unlocks_hidden=False))  # fmt: skip
+            uow.commit()
+
+    def prefill(self, event_id, ticket_type_id, customers, voucher_code: str | None = None) -> None:
         """Queue one request per customer through the API's own code, scheduling no drain."""
         items = (Line(ticket_type_id, 1),)
         runtime.set_dispatcher(lambda _job, _kwargs: None)
         try:
             for user_id, _ in customers:
-                bookings.request_booking(
-                    user_id, bookings.BookingAsk(event_id, items, join_waitlist=True), session_id="b"
-                )
+                ask = bookings.BookingAsk(event_id, items, join_waitlist=True, voucher_code=voucher_code)
+                bookings.request_booking(user_id, ask, session_id="b")
         finally:
             from worker.celery_app import dispatch_job
 
@@ -206,6 +214,27 @@ def measure_engine(bench: Bench, scale: Scale, pg_reference: float) -> list[repo
     rate = scale.engine_requests / (finished - started)
     return [report.Figure("engine: decisions/s, one hot event (ref: PG 1-row UPDATE txn/s)", rate, "1/s",
                           pg_reference)]  # fmt: skip
+
+
+def measure_vouchers(bench: Bench, scale: Scale) -> list[report.Figure]:
+    """One worker drains two queues of the same size one after the other: every request of the
+    first carries one code good for half of them, none of the second does."""
+    customers = bench.customers(2 * scale.engine_requests)
+    rates = []
+    for index, code in enumerate(("RUSH", None)):
+        event_id, tt_id = bench.event(scale.engine_requests, f"Engine, code {code}")
+        if code:
+            bench.voucher(event_id, code, scale.engine_requests // 2)
+        part = customers[index * scale.engine_requests : (index + 1) * scale.engine_requests]
+        bench.prefill(event_id, tt_id, part, voucher_code=code)
+        with bench.worker():
+            started = time.time()
+            runtime.dispatch(Job.DRAIN_EVENT, event_id=str(event_id))
+            finished = bench.wait_decided([event_id], scale.engine_requests)
+        rates.append(scale.engine_requests / (finished - started))
+        bench.clear_queues()
+    return [report.Figure("engine with one code on every request: decisions/s (ref: the same without codes)",
+                          rates[0], "1/s", rates[1])]  # fmt: skip
 
 
 def measure_api(bench: Bench, scale: Scale) -> tuple[list[report.Figure], list[dict]]:
@@ -482,6 +511,8 @@ def main(argv: list[str] | None = None) -> None:
         figures += measure_engine(bench, scale, pg_best)
         details["pg_reference"] = {"one_connection": pg.one_connection.transactions_per_s,
                                    "two_connections": pg.two_connections.transactions_per_s}  # fmt: skip
+    if "vouchers" in args.only:
+        figures += measure_vouchers(bench, scale)
     if "api" in args.only:
         api_figures, details["api_rounds"] = measure_api(bench, scale)
         figures += api_figures

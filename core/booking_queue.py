@@ -156,6 +156,8 @@ def encode_request(request: BookingRequest) -> str:
             "t": request.requested_at.timestamp(),
             "k": request.idempotency_key,
             "r": request.request_id,
+            # Only when there is one, so the common request stays as short as before.
+            **({"v": str(request.voucher_id)} if request.voucher_id else {}),
         },
         separators=(",", ":"),
     )
@@ -174,6 +176,7 @@ def decode_request(member: str) -> BookingRequest:
         requested_at=dt.datetime.fromtimestamp(data["t"], dt.UTC),
         idempotency_key=data["k"],
         request_id=data.get("r"),  # absent from requests queued before request ids were kept
+        voucher_id=uuid.UUID(data["v"]) if "v" in data else None,
     )
 
 

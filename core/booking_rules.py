@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from core.inventory import Inventory, Line
 from core.lifecycle import admit
+from core.pricing import applies_to
 from core.statuses import AdmissionReason, BookingStatus, EventStatus, RejectionReason
 
 
@@ -32,6 +34,8 @@ class BookingRequest:
     complimentary: bool = False
     # The id of the HTTP request that asked (`core.request_ids`), for the drainer's log line.
     request_id: str | None = None
+    # The voucher whose code the request carried (the API found the code valid).
+    voucher_id: uuid.UUID | None = None
 
     @property
     def quantity(self) -> int:
@@ -76,6 +80,71 @@ def sales_closed(event: SalesWindow, at: dt.datetime) -> RejectionReason | None:
     return None
 
 
+class VoucherTerms(Protocol):
+    """What the voucher rule reads: the locked `Voucher`, or the terms the API caches."""
+
+    event_id: uuid.UUID
+    valid_from: dt.datetime | None
+    valid_until: dt.datetime | None
+    disabled_at: dt.datetime | None
+    ticket_type_ids: list
+    unlocks_hidden: bool
+
+
+def voucher_refusal(
+    voucher: VoucherTerms | None, event_id: uuid.UUID, at: dt.datetime, ticket_type_ids: Iterable[uuid.UUID]
+) -> str | None:
+    """Why the voucher cannot be used at `at` for these ticket types of the event, or None.
+
+    Whether a redemption is left is not asked here: that is decided in order, by the drainer.
+    """
+    if voucher is None or voucher.event_id != event_id:
+        return "This code is not valid for this event."
+    if voucher.disabled_at is not None:
+        return "This code is no longer valid."
+    if voucher.valid_from and at < voucher.valid_from:
+        return "This code is not valid yet."
+    if voucher.valid_until and at >= voucher.valid_until:
+        return "This code has expired."
+    if not any(applies_to(voucher, ticket_type_id) for ticket_type_id in ticket_type_ids):
+        return "This code does not apply to these ticket types."
+    return None
+
+
+class TicketTypeRules(Protocol):
+    """What the per-type rules read: the locked `TicketType`, or the API's cached snapshot of it."""
+
+    id: uuid.UUID
+    hidden: bool
+    sales_start: dt.datetime | None
+    sales_end: dt.datetime | None
+    min_per_booking: int
+
+
+def unlocks(voucher: VoucherTerms | None, ticket_type: TicketTypeRules) -> bool:
+    """Whether the type may be sold with this voucher: a public type always, a hidden one only
+    with a voucher that unlocks hidden types and applies to it."""
+    if not ticket_type.hidden:
+        return True
+    return voucher is not None and voucher.unlocks_hidden and applies_to(voucher, ticket_type.id)
+
+
+def line_refusal(
+    ticket_type: TicketTypeRules, quantity: int, voucher: VoucherTerms | None, at: dt.datetime
+) -> RejectionReason | None:
+    """Why one line of a request cannot be sold at `at`: a hidden type without its code (as if
+    it did not exist), the type's own sales window, its minimum per booking."""
+    if not unlocks(voucher, ticket_type):
+        return RejectionReason.INVALID_REQUEST
+    if (ticket_type.sales_start and at < ticket_type.sales_start) or (
+        ticket_type.sales_end and at >= ticket_type.sales_end
+    ):
+        return RejectionReason.SALES_CLOSED
+    if quantity < ticket_type.min_per_booking:
+        return RejectionReason.LIMIT_EXCEEDED
+    return None
+
+
 def decide(request: BookingRequest, inventory: Inventory, customer: CustomerState) -> Decision:
     """Decide one request and apply it to the inventory and the customer's state."""
     if request.complimentary:
@@ -86,21 +155,36 @@ def decide(request: BookingRequest, inventory: Inventory, customer: CustomerStat
     if not inventory.knows(request.lines):
         return Decision(BookingStatus.REJECTED, RejectionReason.INVALID_REQUEST)
     event = inventory.event
+    voucher = None
+    if request.voucher_id is not None:
+        voucher = inventory.voucher(request.voucher_id)
+        ticket_type_ids = [line.ticket_type_id for line in request.lines]
+        if voucher_refusal(voucher, event.id, request.requested_at, ticket_type_ids):
+            return Decision(BookingStatus.REJECTED, RejectionReason.INVALID_REQUEST)
+    for line in request.lines:
+        refused = line_refusal(
+            inventory.ticket_types[line.ticket_type_id], line.quantity, voucher, request.requested_at
+        )
+        if refused:
+            return Decision(BookingStatus.REJECTED, refused)
     if request.quantity > event.max_per_booking or customer.tickets + request.quantity > event.max_per_user:
         return Decision(BookingStatus.REJECTED, RejectionReason.LIMIT_EXCEEDED)
     if customer.has_pending:
         return Decision(BookingStatus.REJECTED, RejectionReason.HOLD_EXISTS)
-    if inventory.fits(request.lines):
-        prices = {line.ticket_type_id: inventory.price(line) for line in request.lines}
-        status = admit(inventory, request.lines, prices)
+    tickets_fit = inventory.fits(request.lines)
+    if tickets_fit and inventory.has_redemption(voucher):
+        prices = {line.ticket_type_id: inventory.price(line, voucher) for line in request.lines}
+        status = admit(inventory, request.lines, prices, voucher)
         customer.has_pending = customer.has_pending or status == BookingStatus.HELD
         customer.tickets += request.quantity
         return Decision(status, unit_prices=prices)
     if request.join_waitlist and event.waitlist_enabled:
         customer.has_pending = True
         customer.tickets += request.quantity
-        prices = {line.ticket_type_id: inventory.price(line) for line in request.lines}
+        prices = {line.ticket_type_id: inventory.price(line, voucher) for line in request.lines}
         return Decision(BookingStatus.WAITLISTED, unit_prices=prices)
+    if tickets_fit:
+        return Decision(BookingStatus.REJECTED, RejectionReason.VOUCHER_EXHAUSTED)
     return Decision(BookingStatus.REJECTED, RejectionReason.SOLD_OUT)
 
 

@@ -30,6 +30,25 @@ _MISSING = json.dumps({"missing": True})
 
 
 @dataclass(frozen=True)
+class TicketTypeSnapshot:
+    """A ticket type's own rules (`core.booking_rules.line_refusal` reads them)."""
+
+    id: uuid.UUID
+    hidden: bool
+    sales_start: dt.datetime | None
+    sales_end: dt.datetime | None
+    min_per_booking: int
+
+    def to_list(self) -> list:
+        return [str(self.id), self.hidden, _iso(self.sales_start), _iso(self.sales_end), self.min_per_booking]
+
+    @classmethod
+    def from_list(cls, data: list) -> TicketTypeSnapshot:
+        id_, hidden, sales_start, sales_end, min_per_booking = data
+        return cls(uuid.UUID(id_), hidden, _datetime(sales_start), _datetime(sales_end), min_per_booking)
+
+
+@dataclass(frozen=True)
 class EventSnapshot:
     """What a booking request is checked against before it is queued."""
 
@@ -39,21 +58,22 @@ class EventSnapshot:
     sales_start: dt.datetime | None
     sales_end: dt.datetime | None
     max_per_booking: int
-    ticket_types: frozenset[uuid.UUID]
+    ticket_types: dict[uuid.UUID, TicketTypeSnapshot]
 
     @classmethod
     def of(cls, event: Event) -> EventSnapshot:
         return cls(
             id=event.id, status=event.status, starts_at=event.starts_at, sales_start=event.sales_start,
             sales_end=event.sales_end, max_per_booking=event.max_per_booking,
-            ticket_types=frozenset(tt.id for tt in event.ticket_types),
+            ticket_types={tt.id: TicketTypeSnapshot(tt.id, tt.hidden, tt.sales_start, tt.sales_end,
+                                                    tt.min_per_booking) for tt in event.ticket_types},
         )  # fmt: skip
 
     def to_json(self) -> str:
         return json.dumps({
             "id": str(self.id), "status": self.status, "starts_at": self.starts_at.isoformat(),
             "sales_start": _iso(self.sales_start), "sales_end": _iso(self.sales_end),
-            "max_per_booking": self.max_per_booking, "ticket_types": sorted(map(str, self.ticket_types)),
+            "max_per_booking": self.max_per_booking, "ticket_types": [tt.to_list() for tt in self.ticket_types.values()],
         })  # fmt: skip
 
     @classmethod
@@ -67,7 +87,7 @@ class EventSnapshot:
             starts_at=dt.datetime.fromisoformat(data["starts_at"]),
             sales_start=_datetime(data["sales_start"]), sales_end=_datetime(data["sales_end"]),
             max_per_booking=data["max_per_booking"],
-            ticket_types=frozenset(uuid.UUID(tt) for tt in data["ticket_types"]),
+            ticket_types={tt.id: tt for tt in map(TicketTypeSnapshot.from_list, data["ticket_types"])},
         )  # fmt: skip
 
 

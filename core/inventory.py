@@ -4,20 +4,24 @@ Every path that takes or gives back tickets — the drainer, expiry, cancellatio
 the waitlist — locks the event row and its ticket types `FOR UPDATE` through `lock_inventory`,
 so they are serialized per event and each sees the counters the last one committed. The CHECK
 constraints on the tables refuse an oversell even if this code were wrong.
+
+A voucher's redemptions are scarce like tickets and counted the same way: the voucher rows a
+transaction needs are locked after the ticket types (`Inventory.lock_vouchers`, in id order, so
+lockers never deadlock), and `redeemed` moves with the tickets of the bookings carrying them.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, case, func, select
 
 from core.db import UnitOfWork
 from core.errors import NotFound
-from core.models import Event, TicketType
-from core.pricing import current_price
+from core.models import Event, TicketType, Voucher
+from core.pricing import current_price, discounted_price
 
 
 @dataclass(frozen=True)
@@ -27,9 +31,45 @@ class Line:
 
 
 class Inventory:
-    def __init__(self, event: Event, ticket_types: Iterable[TicketType]):
+    def __init__(
+        self,
+        event: Event,
+        ticket_types: Iterable[TicketType],
+        vouchers: Iterable[Voucher] = (),
+        load_vouchers: Callable[[list[uuid.UUID]], Iterable[Voucher]] | None = None,
+    ):
         self.event = event
         self.ticket_types = {tt.id: tt for tt in ticket_types}
+        self.vouchers = {voucher.id: voucher for voucher in vouchers}
+        self._load_vouchers = load_vouchers
+
+    def lock_vouchers(self, voucher_ids: Iterable[uuid.UUID]) -> None:
+        """Lock the event's vouchers among `voucher_ids` not locked yet (an unknown id, or another
+        event's, is left out: `voucher` answers None for it)."""
+        missing = sorted(set(voucher_ids) - self.vouchers.keys())
+        if missing and self._load_vouchers is not None:
+            for voucher in self._load_vouchers(missing):
+                if voucher.event_id == self.event.id:
+                    self.vouchers[voucher.id] = voucher
+
+    def voucher(self, voucher_id: uuid.UUID | None) -> Voucher | None:
+        if voucher_id is None:
+            return None
+        self.lock_vouchers([voucher_id])
+        return self.vouchers.get(voucher_id)
+
+    @staticmethod
+    def has_redemption(voucher: Voucher | None) -> bool:
+        """Whether one more booking may carry the voucher (always, without one)."""
+        return (
+            voucher is None or voucher.max_redemptions is None or voucher.redeemed < voucher.max_redemptions
+        )
+
+    @staticmethod
+    def redeem(voucher: Voucher | None, count: int = 1) -> None:
+        """Take (or, with a negative count, give back) redemptions of the voucher, if any."""
+        if voucher is not None:
+            voucher.redeemed += count
 
     def knows(self, lines: Iterable[Line]) -> bool:
         return all(line.ticket_type_id in self.ticket_types for line in lines)
@@ -46,8 +86,9 @@ class Inventory:
             return False
         return all(_quota_left(self.ticket_types[line.ticket_type_id]) >= line.quantity for line in lines)
 
-    def price(self, line: Line) -> int:
-        return current_price(self.ticket_types[line.ticket_type_id])
+    def price(self, line: Line, voucher: Voucher | None = None) -> int:
+        price = current_price(self.ticket_types[line.ticket_type_id])
+        return price if voucher is None else discounted_price(price, voucher, line.ticket_type_id)
 
     def hold(self, lines: Iterable[Line]) -> None:
         self._move(lines, held=+1)
@@ -89,7 +130,17 @@ def lock_inventory(uow: UnitOfWork, event_id: uuid.UUID) -> Inventory:
         .with_for_update()
         .execution_options(**fresh)
     ).all()
-    return Inventory(event, ticket_types)
+
+    def load_vouchers(voucher_ids: list[uuid.UUID]) -> Iterable[Voucher]:
+        return uow.session.scalars(
+            select(Voucher)
+            .where(Voucher.id.in_(voucher_ids))
+            .order_by(Voucher.id)
+            .with_for_update()
+            .execution_options(**fresh)
+        ).all()
+
+    return Inventory(event, ticket_types, load_vouchers=load_vouchers)
 
 
 # --- availability: one rule, in Python and in SQL ---------------------------------------------
@@ -124,14 +175,16 @@ def _at_least_zero(value) -> ColumnElement[int]:
     return case((value > 0, value), else_=0)
 
 
-def event_free_sql() -> ColumnElement[int]:
-    """`event_free` of the row's event, as an SQL expression over `Event` (portable SQL only)."""
+def event_free_sql(public: bool = False) -> ColumnElement[int]:
+    """`event_free` of the row's event, as an SQL expression over `Event` (portable SQL only);
+    `public`: over the types the public sees (not hidden ones), as `event_free` is given them."""
     quota_left = TicketType.quota - TicketType.held - TicketType.sold
-    by_type = (
-        select(func.coalesce(func.sum(_at_least_zero(quota_left)), 0))
-        .where(TicketType.event_id == Event.id)
-        .scalar_subquery()
+    by_type = select(func.coalesce(func.sum(_at_least_zero(quota_left)), 0)).where(
+        TicketType.event_id == Event.id
     )
+    if public:
+        by_type = by_type.where(TicketType.hidden.is_(False))
+    by_type = by_type.scalar_subquery()
     left = Event.capacity - Event.held - Event.sold
     capped = case((Event.capacity.is_(None), by_type), (left < by_type, left), else_=by_type)
     return _at_least_zero(capped)

@@ -16,6 +16,11 @@ A transition the diagram lacks is refused with `Conflict(name="invalid_transitio
 that takes tickets that are not free with `Conflict(name="sold_out")`, before anything moves.
 `rejected` and `cancelled` are the end.
 
+A booking that carries a voucher holds one of its redemptions exactly while it is `held` or
+`confirmed`: a move that takes tickets takes the redemption (refused with
+`Conflict(name="voucher_exhausted")` when none is left), a move that gives tickets back gives
+it back, all in the same step (`core.inventory` counts both).
+
 The fields, for every transition (`transition_fields`): `status`, `reason` (set for `rejected`
 and `cancelled`, cleared otherwise) and `updated_at`; `decided_at` when the allocation decides
 (out of `queued`, or a waitlist place promoted); `hold_expires_at` when a hold is made;
@@ -41,7 +46,7 @@ from sqlalchemy import func, select, update
 from core.db import UnitOfWork
 from core.errors import Conflict
 from core.inventory import Inventory, Line
-from core.models import Booking, BookingLine, Event
+from core.models import Booking, BookingLine, Event, Voucher
 from core.statuses import BookingStatus, RefundReason, RejectionReason
 
 if TYPE_CHECKING:
@@ -73,6 +78,8 @@ TRANSITIONS: dict[BookingStatus, dict[BookingStatus, Move]] = {
 }
 # Moves that take tickets from what is free: refused when the tickets are not there.
 _TAKING = frozenset({Inventory.hold, Inventory.sell})
+# Moves that give tickets back (and the booking's redemption with them).
+_GIVING_BACK = frozenset({Inventory.release_held, Inventory.release_sold})
 
 
 def allowed(current: str, target: str) -> bool:
@@ -126,6 +133,20 @@ def lines_of(booking: Booking) -> list[Line]:
     return [Line(line.ticket_type_id, line.quantity) for line in booking.lines]
 
 
+def fits(inventory: Inventory, booking: Booking) -> bool:
+    """Whether the booking's tickets are free, and a redemption of its voucher is left."""
+    return inventory.fits(lines_of(booking)) and inventory.has_redemption(
+        inventory.voucher(booking.voucher_id)
+    )
+
+
+def _check_fits(inventory: Inventory, booking: Booking) -> None:
+    if not inventory.fits(lines_of(booking)):
+        raise Conflict("These tickets are no longer free.", name=RejectionReason.SOLD_OUT)
+    if not inventory.has_redemption(inventory.voucher(booking.voucher_id)):
+        raise Conflict("This code has no redemption left.", name=RejectionReason.VOUCHER_EXHAUSTED)
+
+
 def transition(
     booking: Booking, inventory: Inventory, target: BookingStatus, now: dt.datetime, reason: str | None = None
 ) -> None:
@@ -135,8 +156,11 @@ def transition(
     """
     move = _move_for(booking.status, target)
     lines = lines_of(booking)
-    if move in _TAKING and not inventory.fits(lines):
-        raise Conflict("These tickets are no longer free.", name=RejectionReason.SOLD_OUT)
+    if move in _TAKING:
+        _check_fits(inventory, booking)
+        inventory.redeem(inventory.voucher(booking.voucher_id))
+    elif move in _GIVING_BACK:
+        inventory.redeem(inventory.voucher(booking.voucher_id), -1)
     move(inventory, lines)
     for name, value in transition_fields(
         booking.status, target, now, event=inventory.event, reason=reason
@@ -153,11 +177,15 @@ def admission(prices: dict[uuid.UUID, int]) -> BookingStatus:
     return CONFIRMED if all(price == 0 for price in prices.values()) else HELD
 
 
-def admit(inventory: Inventory, lines: Iterable[Line], prices: dict[uuid.UUID, int]) -> BookingStatus:
-    """The drainer's `queued` → `held` | `confirmed` for tickets that fit: the counters move at
-    once, so the next decision of the batch sees them; `decided_rows` writes the fields."""
+def admit(
+    inventory: Inventory, lines: Iterable[Line], prices: dict[uuid.UUID, int], voucher: Voucher | None = None
+) -> BookingStatus:
+    """The drainer's `queued` → `held` | `confirmed` for tickets (and a redemption) that fit: the
+    counters move at once, so the next decision of the batch sees them; `decided_rows` writes
+    the fields."""
     target = admission(prices)
     TRANSITIONS[QUEUED][target](inventory, lines)
+    inventory.redeem(voucher)
     return target
 
 
@@ -185,6 +213,9 @@ def decided_rows(
         "currency": next(iter(inventory.ticket_types.values())).currency,
         "hold_expires_at": None,
         "idempotency_key": request.idempotency_key,
+        # Only a voucher the inventory found: one deleted since the API accepted the code is not
+        # referred to (the request was rejected for it).
+        "voucher_id": request.voucher_id if request.voucher_id in inventory.vouchers else None,
         "requested_at": request.requested_at,
         "confirmed_at": None,
         # Every row of a COPY has the same columns: the transition fills in what it sets.
@@ -210,10 +241,10 @@ def promote(booking: Booking, inventory: Inventory, now: dt.datetime) -> None:
     """
     if booking.status != WAITLISTED:
         _refuse(booking.status, HELD)
-    if not inventory.fits(lines_of(booking)):
-        raise Conflict("These tickets are no longer free.", name=RejectionReason.SOLD_OUT)
+    _check_fits(inventory, booking)
+    voucher = inventory.voucher(booking.voucher_id)
     for line in booking.lines:
-        line.unit_price = inventory.price(Line(line.ticket_type_id, line.quantity))
+        line.unit_price = inventory.price(Line(line.ticket_type_id, line.quantity), voucher)
     booking.total = sum(line.unit_price * line.quantity for line in booking.lines)
     transition(
         booking, inventory, admission({line.ticket_type_id: line.unit_price for line in booking.lines}), now
@@ -241,6 +272,32 @@ def cancel(
     refunded (sold tickets back), or a late payment that found its tickets gone. `reason` is
     why the money goes back; a customer letting go of a hold or a place has none."""
     transition(booking, inventory, CANCELLED, now, reason)
+
+
+def cancel_part(booking: Booking, inventory: Inventory, released: Iterable[Line], now: dt.datetime) -> int:
+    """Part of a confirmed booking given back: the booking stays `confirmed` with fewer tickets
+    (its lines and total shrink, the sold tickets go back, its redemption stays); returns the
+    price of what was given back. Giving back every ticket is `cancel`, not this."""
+    if booking.status != CONFIRMED:
+        _refuse(booking.status, CANCELLED)
+    released = list(released)
+    by_type = {line.ticket_type_id: line for line in booking.lines}
+    if any(line.ticket_type_id not in by_type or by_type[line.ticket_type_id].quantity < line.quantity
+           for line in released):  # fmt: skip
+        raise Conflict("These tickets are not part of this booking.", name="not_in_booking")
+    if sum(line.quantity for line in released) >= sum(line.quantity for line in booking.lines):
+        raise Conflict("Giving back every ticket cancels the booking.", name="invalid_transition")
+    TRANSITIONS[CONFIRMED][CANCELLED](inventory, released)
+    amount = 0
+    for line in released:
+        kept = by_type[line.ticket_type_id]
+        kept.quantity -= line.quantity
+        amount += kept.unit_price * line.quantity
+        if kept.quantity == 0:
+            booking.lines.remove(kept)
+    booking.total -= amount
+    booking.updated_at = now
+    return amount
 
 
 def expire_due_holds(uow: UnitOfWork, inventory: Inventory, now: dt.datetime, limit: int) -> list[uuid.UUID]:
@@ -272,6 +329,16 @@ def expire_due_holds(uow: UnitOfWork, inventory: Inventory, now: dt.datetime, li
         TRANSITIONS[HELD][EXPIRED](
             inventory, [Line(ticket_type_id, int(n)) for ticket_type_id, n in released]
         )
+        redemptions = dict(
+            uow.session.execute(
+                select(Booking.voucher_id, func.count())
+                .where(Booking.id.in_(expired), Booking.voucher_id.is_not(None))
+                .group_by(Booking.voucher_id)
+            ).all()
+        )
+        inventory.lock_vouchers(redemptions)
+        for voucher_id, count in redemptions.items():
+            inventory.redeem(inventory.voucher(voucher_id), -count)
     return expired
 
 

@@ -24,6 +24,7 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    UniqueConstraint,
     Uuid,
 )
 from sqlalchemy import event as orm_events
@@ -187,6 +188,7 @@ class TicketType(Base):
             "surge_price IS NULL OR (surge_price >= 0 AND surge_threshold >= 0)",
             name="surge_not_negative",
         ),
+        CheckConstraint("min_per_booking >= 1", name="min_per_booking_positive"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
@@ -200,8 +202,54 @@ class TicketType(Base):
     surge_price: Mapped[int | None] = mapped_column(Integer)
     surge_threshold: Mapped[int | None] = mapped_column(Integer)
     position: Mapped[int] = mapped_column(Integer, default=0)
+    # Sold only to a request carrying a voucher that unlocks it; never shown to the public.
+    hidden: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The type's own sales window, inside the event's (either end open).
+    sales_start: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    sales_end: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    min_per_booking: Mapped[int] = mapped_column(Integer, default=1)
 
     event: Mapped[Event] = relationship(back_populates="ticket_types")
+
+
+class Voucher(Base):
+    """A code an event's organizers hand out: a discount, and perhaps access to hidden types.
+
+    `redeemed` counts the bookings carrying the code that are held or confirmed; it moves with
+    the tickets, under the event's inventory lock (`core.inventory`), and the CHECK refuses a
+    101st redemption of a code good for 100 whatever the code does.
+    """
+
+    __tablename__ = "voucher"
+    __table_args__ = (
+        UniqueConstraint("event_id", "code", name="uq_voucher_event_id_code"),
+        CheckConstraint("(discount_percent IS NULL) <> (discount_amount IS NULL)", name="one_discount"),
+        CheckConstraint("discount_percent BETWEEN 0 AND 100", name="percent_in_range"),
+        CheckConstraint("discount_amount >= 0", name="amount_not_negative"),
+        CheckConstraint("max_redemptions >= 1", name="max_redemptions_positive"),
+        CheckConstraint(
+            "redeemed >= 0 AND (max_redemptions IS NULL OR redeemed <= max_redemptions)",
+            name="redemptions_not_exceeded",
+        ),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    event_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("event.id", ondelete="RESTRICT"), index=True)
+    # Stored upper-cased: codes are matched regardless of case.
+    code: Mapped[str] = mapped_column(String(64))
+    discount_percent: Mapped[int | None] = mapped_column(Integer)
+    # In the event's currency, off each ticket's price.
+    discount_amount: Mapped[int | None] = mapped_column(Integer)
+    max_redemptions: Mapped[int | None] = mapped_column(Integer)
+    redeemed: Mapped[int] = mapped_column(Integer, default=0)
+    valid_from: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    valid_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # The ticket types the code applies to (and unlocks, if hidden); empty: every type.
+    ticket_type_ids: Mapped[list] = mapped_column(JSON, default=list)
+    unlocks_hidden: Mapped[bool] = mapped_column(Boolean, default=False)
+    # A voucher that was used is disabled rather than deleted: its bookings still point at it.
+    disabled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class Booking(Base):
@@ -231,6 +279,10 @@ class Booking(Base):
     hold_expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     reason: Mapped[str | None] = mapped_column(String(40))
     idempotency_key: Mapped[str | None] = mapped_column(String(200))
+    # The code the request carried: one redemption while the booking is held or confirmed.
+    voucher_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("voucher.id", ondelete="RESTRICT"), index=True
+    )
     requested_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     decided_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     confirmed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

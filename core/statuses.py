@@ -48,6 +48,8 @@ class RejectionReason(StrEnum):
     HOLD_EXISTS = "hold_exists"
     EVENT_CANCELLED = "event_cancelled"
     INVALID_REQUEST = "invalid_request"
+    # The request's voucher had no redemption left when its turn came (the tickets were there).
+    VOUCHER_EXHAUSTED = "voucher_exhausted"
 
 
 class AdmissionReason(StrEnum):

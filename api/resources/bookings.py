@@ -41,6 +41,8 @@ class BookingIn(InputSchema):
     event_id = fields.UUID(required=True)
     items = fields.List(fields.Nested(ItemIn), required=True, validate=validate.Length(min=1, max=20))
     join_waitlist = fields.Boolean(load_default=False)
+    voucher_code = fields.String(validate=validate.Length(min=1, max=64),
+                                 metadata={"description": "A voucher of the event: a discount, hidden types."})  # fmt: skip
 
 
 class BookingAccepted(Schema):
@@ -147,6 +149,7 @@ class Bookings(MethodView):
             event_id=data["event_id"],
             items=tuple(Line(item["ticket_type_id"], item["quantity"]) for item in data["items"]),
             join_waitlist=data["join_waitlist"],
+            voucher_code=data.get("voucher_code"),
         )
         user_id = current_user_id()
         accepted = bookings.request_booking(user_id, ask, key, session_id=current_session_id())
@@ -177,19 +180,26 @@ class BookingById(MethodView):
         return view, 200, _retry_after(view)
 
 
+class CancelIn(InputSchema):
+    ticket_ids = fields.List(fields.UUID(), validate=validate.Length(min=1, max=100),
+                             metadata={"description": "Only these tickets of a confirmed booking."})  # fmt: skip
+
+
 @blp.route("/<uuid:booking_id>/cancel")
 class CancelBooking(MethodView):
     @jwt_required()
+    @blp.arguments(CancelIn(), required=False)
     @blp.response(200, BookingOut)
     @blp.alt_response(
         409,
         schema=ErrorSchema,
         description="Still queued (`not_decided_yet`), already final (`not_cancellable`), or past the refund period (`refund_window_closed`).",
     )
-    def post(self, booking_id):
-        """Let go of a hold, leave the waitlist, or cancel a confirmed booking and refund it."""
+    def post(self, data, booking_id):
+        """Let go of a hold, leave the waitlist, or cancel a confirmed booking (or some of its
+        tickets, `ticket_ids`) and refund it."""
         uow = request_uow()
-        booking = bookings.cancel_booking(uow, current_actor(), booking_id)
+        booking = bookings.cancel_booking(uow, current_actor(), booking_id, (data or {}).get("ticket_ids"))
         return bookings.booking_view(uow, booking)
 
 

@@ -37,6 +37,10 @@ class TicketTypeIn(InputSchema):
     surge_threshold = fields.Integer(
         strict=True, allow_none=True, validate=validate.Range(min=0, max=1_000_000)
     )
+    hidden = fields.Boolean(metadata={"description": "Sold and shown only with a voucher that unlocks it."})
+    sales_start = fields.AwareDateTime(allow_none=True)
+    sales_end = fields.AwareDateTime(allow_none=True)
+    min_per_booking = fields.Integer(strict=True, validate=validate.Range(min=1, max=100))
 
 
 class TicketTypePatch(TicketTypeIn):
@@ -89,6 +93,10 @@ class TicketTypeOut(Schema):
     available = fields.Integer()
     surge_price = fields.Integer(allow_none=True)
     surge_threshold = fields.Integer(allow_none=True)
+    hidden = fields.Boolean()
+    sales_start = fields.AwareDateTime(allow_none=True)
+    sales_end = fields.AwareDateTime(allow_none=True)
+    min_per_booking = fields.Integer()
 
 
 class EventOut(EventFields):
@@ -105,8 +113,13 @@ class EventOut(EventFields):
 
     def _ticket_types(self, event) -> list:
         return TicketTypeOut(many=True).dump(
-            [events.ticket_type_view(event, tt) for tt in event.ticket_types]
+            [events.ticket_type_view(event, tt, getattr(event, "voucher", None)) for tt in event.ticket_types]
         )
+
+
+class EventByIdQuery(InputSchema):
+    voucher = fields.String(validate=validate.Length(min=1, max=64),
+                            metadata={"description": "A code: the hidden types it unlocks, prices after its discount."})  # fmt: skip
 
 
 class EventQuery(InputSchema):
@@ -155,7 +168,10 @@ class Events(MethodView):
     def get(self, args, pagination_parameters):
         """Published upcoming events, soonest first, narrowed by the filters."""
         query = events.search_events_query(events.EventFilters(**args))
-        return paginate_select(request_uow().session, query, pagination_parameters)
+        return [
+            events.public_event(e)
+            for e in paginate_select(request_uow().session, query, pagination_parameters)
+        ]
 
     @jwt_required()
     @blp.arguments(EventCreate(), example=examples.EVENT_CREATE)
@@ -167,12 +183,14 @@ class Events(MethodView):
 
 @blp.route("/<uuid:event_id>")
 class EventById(MethodView):
+    @blp.arguments(EventByIdQuery(), location="query")
     @blp.response(200, EventOut)
-    def get(self, event_id):
-        """An event with its ticket types and what is still available."""
+    def get(self, args, event_id):
+        """An event with its ticket types and what is still available (`?voucher=CODE`: with
+        the hidden types that code unlocks and its prices)."""
         verify_jwt_in_request(optional=True)
         actor = current_actor() if get_jwt() else None
-        return _with_etag(events.get_visible_event(request_uow(), event_id, actor))
+        return _with_etag(events.event_for(request_uow(), event_id, actor, args.get("voucher")))
 
     @jwt_required()
     @blp.arguments(EventFields(), example=examples.EVENT_PATCH)

@@ -164,6 +164,7 @@ def decide_requests(uow: UnitOfWork, event_id: uuid.UUID, batch: list[BookingReq
     seen = set(uow.session.scalars(select(Booking.id).where(Booking.id.in_([r.booking_id for r in batch]))))
     fresh = [request for request in batch if request.booking_id not in seen]
     customers = customer_states(uow, event_id, {request.user_id for request in fresh})
+    inventory.lock_vouchers({request.voucher_id for request in fresh if request.voucher_id is not None})
     bookings, lines = [], []
     for request in fresh:
         decision = decide(request, inventory, customers[request.user_id])

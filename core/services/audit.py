@@ -33,6 +33,9 @@ class AuditAction(enum.StrEnum):
     BOOKING_COMP = "booking.comp"
     BOOKING_RESEND = "booking.resend"
     TICKET_CHECK_IN = "ticket.check_in"
+    VOUCHER_CREATE = "voucher.create"
+    VOUCHER_UPDATE = "voucher.update"
+    VOUCHER_DELETE = "voucher.delete"
     USER_UPDATE = "user.update"
     ORGANIZATION_CREATE = "organization.create"
 

@@ -9,21 +9,22 @@ import datetime as dt
 import hashlib
 import json
 import uuid
+from collections import Counter
 from dataclasses import dataclass
 
 from sqlalchemy import select
 
 from core import links, request_ids, runtime
 from core.booking_queue import Accepted, SessionRevoked, queue_for
-from core.booking_rules import BookingRequest, sales_closed
+from core.booking_rules import BookingRequest, line_refusal, sales_closed
 from core.db import UnitOfWork
 from core.errors import Conflict, Invalid, NotFound, Unauthorized
 from core.event_snapshots import EventSnapshot, load_event_snapshot
 from core.inventory import Line, lock_inventory
 from core.jobs import Job
-from core.lifecycle import cancel, shown_status
+from core.lifecycle import cancel, cancel_part, shown_status
 from core.models import Booking, Event, User, new_id, utcnow
-from core.services import audit, checkouts, follow_ups, refunds, tickets
+from core.services import audit, checkouts, follow_ups, refunds, tickets, vouchers
 from core.services.audit import AuditAction
 from core.services.permissions import may_read_booking
 from core.services.waitlist import promote_waitlist, waitlist_position
@@ -41,6 +42,7 @@ class BookingAsk:
     event_id: uuid.UUID
     items: tuple[Line, ...]
     join_waitlist: bool = False
+    voucher_code: str | None = None
 
 
 def request_booking(
@@ -54,10 +56,15 @@ def request_booking(
     snapshot = load_event_snapshot(ask.event_id)
     now = utcnow()
     _check_against_snapshot(snapshot, ask, now)
+    voucher = None
+    if ask.voucher_code is not None:
+        voucher = vouchers.check_voucher_code(ask.event_id, ask.voucher_code, _ticket_type_ids(ask), now)
+    _check_lines(snapshot, ask, voucher, now)
     request = BookingRequest(
         booking_id=new_id(), user_id=user_id, event_id=ask.event_id, seq=0, lines=ask.items,
         join_waitlist=ask.join_waitlist, requested_at=now, idempotency_key=idempotency_key,
         request_id=request_ids.current(),
+        voucher_id=voucher.id if voucher else None,
     )  # fmt: skip
     queue = queue_for(runtime.redis_client())
     outcome = queue.accept(request, _fingerprint(ask), session_id)
@@ -87,7 +94,7 @@ def _check_against_snapshot(snapshot: EventSnapshot | None, ask: BookingAsk, now
         raise Conflict("This event was cancelled.", name="event_cancelled")
     if closed:
         raise Conflict("Tickets for this event are not on sale now.", name="sales_closed")
-    ticket_type_ids = [line.ticket_type_id for line in ask.items]
+    ticket_type_ids = _ticket_type_ids(ask)
     if len(set(ticket_type_ids)) != len(ticket_type_ids):
         raise Invalid("List each ticket type once.", name="duplicate_ticket_type")
     unknown = [str(tt) for tt in ticket_type_ids if tt not in snapshot.ticket_types]
@@ -104,12 +111,34 @@ def _check_against_snapshot(snapshot: EventSnapshot | None, ask: BookingAsk, now
         )
 
 
+def _check_lines(snapshot: EventSnapshot, ask: BookingAsk, voucher, now: dt.datetime) -> None:
+    """Each line by its type's own rules; a hidden type without its code is as unknown as one
+    that does not exist."""
+    for line in ask.items:
+        refused = line_refusal(snapshot.ticket_types[line.ticket_type_id], line.quantity, voucher, now)
+        if refused == RejectionReason.INVALID_REQUEST:
+            raise Invalid("These ticket types are not sold for this event.", name="unknown_ticket_type",
+                          details={"ticket_type_ids": [str(line.ticket_type_id)]})  # fmt: skip
+        if refused == RejectionReason.SALES_CLOSED:
+            raise Conflict("This ticket type is not on sale now.", name="sales_closed",
+                           details={"ticket_type_id": str(line.ticket_type_id)})  # fmt: skip
+        if refused == RejectionReason.LIMIT_EXCEEDED:
+            minimum = snapshot.ticket_types[line.ticket_type_id].min_per_booking
+            raise Invalid(f"This ticket type is sold {minimum} or more at a time.", name="below_min_per_booking",
+                          details={"ticket_type_id": str(line.ticket_type_id)})  # fmt: skip
+
+
+def _ticket_type_ids(ask: BookingAsk) -> list[uuid.UUID]:
+    return [line.ticket_type_id for line in ask.items]
+
+
 def _fingerprint(ask: BookingAsk) -> str:
     canonical = json.dumps(
         [
             str(ask.event_id),
             sorted((str(line.ticket_type_id), line.quantity) for line in ask.items),
             ask.join_waitlist,
+            vouchers.normalize_code(ask.voucher_code) if ask.voucher_code else None,
         ]
     )
     return hashlib.sha256(canonical.encode()).hexdigest()[:32]
@@ -229,8 +258,42 @@ def my_bookings_query(user_id: uuid.UUID, status: str | None):
 # --- letting go -------------------------------------------------------------------------------
 
 
-def cancel_booking(uow: UnitOfWork, actor: User, booking_id: uuid.UUID) -> Booking:
-    """Let go of a hold or a waitlist place, or cancel a confirmed booking and refund it.
+def _tickets_to_give_back(uow: UnitOfWork, booking: Booking, ticket_ids: list[uuid.UUID]) -> list:
+    """The booking's valid tickets among `ticket_ids`, none used at the door, or a refusal."""
+    if booking.status != BookingStatus.CONFIRMED:
+        raise Conflict(
+            "Only a confirmed booking's tickets can be given back one by one.", name="not_cancellable"
+        )
+    found = tickets.tickets_of_booking(uow, booking.id, ticket_ids)
+    missing = sorted({str(t) for t in ticket_ids} - {str(t.id) for t in found})
+    if missing:
+        raise Invalid("These tickets are not valid tickets of this booking.", name="not_in_booking",
+                      details={"ticket_ids": missing})  # fmt: skip
+    used = [str(t.id) for t in found if t.checked_in_at is not None]
+    if used:
+        raise Conflict("A ticket already used at the door cannot be given back.", name="already_checked_in",
+                       details={"ticket_ids": used})  # fmt: skip
+    return found
+
+
+def _cancel_part(uow, actor, booking, inventory, part, reason, now) -> Booking:
+    released = Counter(ticket.ticket_type_id for ticket in part)
+    amount = cancel_part(booking, inventory, [Line(tt, n) for tt, n in released.items()], now)
+    tickets.void_tickets(uow, [ticket.id for ticket in part])
+    refunds.queue_partial_refund(uow, booking, amount, reason, "+".join(sorted(str(t.id) for t in part)))
+    follow_ups.bookings_promoted(uow, promote_waitlist(uow, inventory, now))
+    if actor.id != booking.user_id:
+        audit.record(uow, actor, AuditAction.BOOKING_CANCEL, "booking", booking.id, inventory.event.organization_id,
+                     {"ticket_ids": [str(t.id) for t in part], "refund": amount})  # fmt: skip
+    uow.commit()
+    return booking
+
+
+def cancel_booking(
+    uow: UnitOfWork, actor: User, booking_id: uuid.UUID, ticket_ids: list[uuid.UUID] | None = None
+) -> Booking:
+    """Let go of a hold or a waitlist place, or cancel a confirmed booking and refund it; with
+    `ticket_ids`, only those tickets of a confirmed booking (and only their price is refunded).
 
     Tickets that come back go to the waitlist first. A confirmed booking is cancelled by its
     customer within the event's refund period, or by the event's organizers at any time.
@@ -254,6 +317,10 @@ def cancel_booking(uow: UnitOfWork, actor: User, booking_id: uuid.UUID) -> Booki
     reason = None
     if was == BookingStatus.CONFIRMED:
         reason = refunds.reason_for_cancellation(actor, booking, inventory.event, now)
+    if ticket_ids is not None:
+        part = _tickets_to_give_back(uow, booking, ticket_ids)
+        if len(part) < tickets.valid_ticket_count(uow, booking.id):
+            return _cancel_part(uow, actor, booking, inventory, part, reason, now)
     cancel(booking, inventory, now, reason)
     if was == BookingStatus.HELD:
         follow_ups.holds_released(uow, [booking])

@@ -11,12 +11,13 @@ from dataclasses import dataclass
 from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.orm import selectinload
 
+from core.booking_rules import unlocks, voucher_refusal
 from core.db import UnitOfWork
 from core.errors import Conflict, Invalid, NotFound, PreconditionFailed
 from core.event_snapshots import forget_event_snapshot
 from core.inventory import Inventory, event_free, event_free_sql, lock_inventory, ticket_type_free
-from core.models import Event, Organization, TicketType, User, utcnow
-from core.pricing import current_price
+from core.models import Event, Organization, TicketType, User, Voucher, utcnow
+from core.pricing import current_price, discounted_price
 from core.services import audit, follow_ups
 from core.services.audit import AuditAction
 from core.services.permissions import is_organizer_of, require_organizer, require_organizer_of
@@ -28,7 +29,8 @@ EVENT_FIELDS = (
     "starts_at", "ends_at", "timezone", "sales_start", "sales_end", "hold_seconds",
     "max_per_booking", "max_per_user", "waitlist_enabled", "refund_until", "capacity",
 )  # fmt: skip
-TICKET_TYPE_FIELDS = ("name", "price", "currency", "quota", "surge_price", "surge_threshold")
+TICKET_TYPE_FIELDS = ("name", "price", "currency", "quota", "surge_price", "surge_threshold", "hidden",
+                      "sales_start", "sales_end", "min_per_booking")  # fmt: skip
 KM_PER_DEGREE = 111.32
 # The most one booking may cost, in minor units (10 million in a currency with cents): the
 # price of a ticket type (or its surge price) times the event's `max_per_booking` may not exceed
@@ -304,6 +306,9 @@ def _check_ticket_type_rules(ticket_type: TicketType) -> None:
         raise Invalid("Give both surge_price and surge_threshold, or neither.", name="incomplete_surge")
     if ticket_type.surge_threshold is not None and ticket_type.surge_threshold > ticket_type.quota:
         raise Invalid("surge_threshold cannot exceed the quota.", name="surge_threshold_too_high")
+    if ticket_type.sales_start and ticket_type.sales_end and ticket_type.sales_end <= ticket_type.sales_start:
+        raise Invalid("A ticket type's sales must end after they start.", name="sales_end_before_start",
+                      details={"sales_end": ["must be after sales_start"]})  # fmt: skip
 
 
 def _check_ticket_types_together(event: Event) -> None:
@@ -334,11 +339,47 @@ def event_availability(event: Event) -> int:
     return event_free(event, event.ticket_types)
 
 
-def ticket_type_view(event: Event, ticket_type: TicketType) -> dict:
+@dataclass(frozen=True)
+class PublicEvent:
+    """An event as someone who is not its organizer sees it: without the hidden ticket types,
+    except those the voucher they gave unlocks, whose prices are shown after its discount."""
+
+    event: Event
+    ticket_types: list[TicketType]
+    voucher: Voucher | None = None
+
+    def __getattr__(self, name):
+        return getattr(self.event, name)
+
+
+def public_event(event: Event, voucher: Voucher | None = None) -> PublicEvent:
+    return PublicEvent(event, [tt for tt in event.ticket_types if unlocks(voucher, tt)], voucher)
+
+
+def event_for(
+    uow: UnitOfWork, event_id: uuid.UUID, actor: User | None, code: str | None = None
+) -> Event | PublicEvent:
+    """The event as `actor` may see it: whole for its organizers; for anyone else the public
+    view, with what the voucher `code` unlocks (an unknown or unusable code is a 422)."""
+    event = get_visible_event(uow, event_id, actor)
+    if code is None and is_organizer_of(actor, event):
+        return event
+    voucher = None
+    if code is not None:
+        voucher = uow.session.scalar(
+            select(Voucher).where(Voucher.event_id == event.id, Voucher.code == code.strip().upper())
+        )
+        refusal = voucher_refusal(voucher, event.id, utcnow(), [tt.id for tt in event.ticket_types])
+        if refusal:
+            raise Invalid(refusal, name="invalid_voucher")
+    return public_event(event, voucher)
+
+
+def ticket_type_view(event: Event, ticket_type: TicketType, voucher: Voucher | None = None) -> dict:
     return {
         "id": ticket_type.id,
         "name": ticket_type.name,
-        "price": current_price(ticket_type),
+        "price": discounted_price(current_price(ticket_type), voucher, ticket_type.id),
         "list_price": ticket_type.price,
         "currency": ticket_type.currency,
         "quota": ticket_type.quota,
@@ -347,6 +388,10 @@ def ticket_type_view(event: Event, ticket_type: TicketType) -> dict:
         "available": ticket_type_free(event, ticket_type),
         "surge_price": ticket_type.surge_price,
         "surge_threshold": ticket_type.surge_threshold,
+        "hidden": ticket_type.hidden,
+        "sales_start": ticket_type.sales_start,
+        "sales_end": ticket_type.sales_end,
+        "min_per_booking": ticket_type.min_per_booking,
     }
 
 
@@ -389,7 +434,7 @@ def search_events_query(filters: EventFilters, now: dt.datetime | None = None) -
     if filters.radius_km is not None:
         query = query.where(_within_radius(filters.lat, filters.lng, filters.radius_km))
     if filters.available is not None:
-        has_free = event_free_sql() > 0
+        has_free = event_free_sql(public=True) > 0
         query = query.where(has_free if filters.available else ~has_free)
     return query
 

@@ -102,8 +102,12 @@ def queue_refunds(uow: UnitOfWork, payments: Iterable[Payment], reason: str) -> 
         key = f"refund:{payment.id}"
         if uow.session.scalar(select(Refund.id).where(Refund.idempotency_key == key)) is not None:
             continue
+        # What partial cancellations already gave back is not given twice.
+        amount = payment.amount - _partly_refunded(uow, payment)
+        if amount <= 0:
+            continue
         refund = Refund(
-            payment_id=payment.id, booking_id=payment.booking_id, amount=payment.amount,
+            payment_id=payment.id, booking_id=payment.booking_id, amount=amount,
             currency=payment.currency, reason=reason, status=RefundStatus.PENDING, idempotency_key=key,
         )  # fmt: skip
         uow.session.add(refund)
@@ -111,6 +115,33 @@ def queue_refunds(uow: UnitOfWork, payments: Iterable[Payment], reason: str) -> 
     uow.session.flush()
     follow_ups.refunds_queued(uow, queued)
     return queued
+
+
+def _partly_refunded(uow: UnitOfWork, payment: Payment) -> int:
+    return uow.session.scalar(
+        select(func.coalesce(func.sum(Refund.amount), 0)).where(
+            Refund.payment_id == payment.id, Refund.status != RefundStatus.FAILED
+        )
+    )
+
+
+def queue_partial_refund(
+    uow: UnitOfWork, booking: Booking, amount: int, reason: str, part: str
+) -> list[Refund]:
+    """Refund `amount` of the booking's payment for a part given back (`part` names it, once)."""
+    payment = uow.session.scalar(
+        select(Payment).where(Payment.booking_id == booking.id, Payment.status == PaymentStatus.PAID)
+    )
+    if payment is None or amount <= 0:
+        return []
+    refund = Refund(
+        payment_id=payment.id, booking_id=booking.id, amount=amount, currency=payment.currency,
+        reason=reason, status=RefundStatus.PENDING, idempotency_key=f"refund:{payment.id}:{part}",
+    )  # fmt: skip
+    uow.session.add(refund)
+    uow.session.flush()
+    follow_ups.refunds_queued(uow, [refund])
+    return [refund]
 
 
 def queue_booking_refunds(uow: UnitOfWork, bookings: Iterable[Booking], reason: str) -> list[Refund]:

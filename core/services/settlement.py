@@ -22,7 +22,7 @@ from core import metrics, runtime
 from core.booking_rules import sales_closed
 from core.db import UnitOfWork
 from core.inventory import Inventory, lock_inventory
-from core.lifecycle import cancel, confirm, expire, lines_of
+from core.lifecycle import cancel, confirm, expire, fits
 from core.models import Booking, Payment, utcnow
 from core.payments.provider import SessionState, SessionStatus
 from core.services import follow_ups, refunds
@@ -72,7 +72,7 @@ def _settle_paid_booking(uow: UnitOfWork, inventory: Inventory, booking: Booking
     elif (
         booking.status == BookingStatus.EXPIRED
         and not sales_closed(inventory.event, now)
-        and inventory.fits(lines_of(booking))
+        and fits(inventory, booking)
     ):
         outcome = "confirmed_after_hold_expired"
     else:

@@ -124,6 +124,38 @@ def cancel_tickets(uow: UnitOfWork, booking_ids: list[uuid.UUID]) -> None:
         )
 
 
+def tickets_of_booking(uow: UnitOfWork, booking_id: uuid.UUID, ticket_ids: list[uuid.UUID]) -> list[Ticket]:
+    """The booking's valid tickets among `ticket_ids`, locked (a scan and a refund never cross)."""
+    return list(
+        uow.session.scalars(
+            select(Ticket)
+            .where(
+                Ticket.booking_id == booking_id,
+                Ticket.id.in_(ticket_ids),
+                Ticket.status == TicketStatus.VALID,
+            )
+            .order_by(Ticket.id)
+            .with_for_update()
+        )
+    )
+
+
+def valid_ticket_count(uow: UnitOfWork, booking_id: uuid.UUID) -> int:
+    return uow.session.scalar(
+        select(func.count()).where(Ticket.booking_id == booking_id, Ticket.status == TicketStatus.VALID)
+    )
+
+
+def void_tickets(uow: UnitOfWork, ticket_ids: list[uuid.UUID]) -> None:
+    """Void tickets given back from a booking that stays confirmed."""
+    uow.session.execute(
+        update(Ticket)
+        .where(Ticket.id.in_(ticket_ids), Ticket.status == TicketStatus.VALID)
+        .values(status=TicketStatus.CANCELLED)
+        .execution_options(synchronize_session=False)
+    )
+
+
 def confirmed_bookings_without_tickets(older_than: dt.timedelta = dt.timedelta(minutes=1)) -> list[str]:
     """Confirmed bookings whose ticket job was lost (the sweep issues them again)."""
     with runtime.database().unit_of_work() as uow:

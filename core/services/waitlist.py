@@ -6,13 +6,13 @@ import datetime as dt
 import uuid
 from collections.abc import Iterable
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 
 from core.booking_rules import sales_closed
 from core.db import UnitOfWork
 from core.inventory import Inventory
-from core.lifecycle import lines_of, promote
-from core.models import Booking
+from core.lifecycle import fits, promote
+from core.models import Booking, Voucher
 from core.statuses import BookingStatus
 
 SCAN_CHUNK = 500
@@ -35,7 +35,16 @@ def promote_waitlist(uow: UnitOfWork, inventory: Inventory, now: dt.datetime) ->
                 Booking.event_id == inventory.event.id,
                 Booking.status == BookingStatus.WAITLISTED,
                 Booking.queue_seq > after_seq,
+                # Waiting for a code that has run out is not worth a look (the autoflush has
+                # written the counters this transaction moved): this keeps a long waitlist of
+                # such requests from being read again on every batch.
+                or_(
+                    Booking.voucher_id.is_(None),
+                    Voucher.max_redemptions.is_(None),
+                    Voucher.redeemed < Voucher.max_redemptions,
+                ),
             )
+            .outerjoin(Voucher, Voucher.id == Booking.voucher_id)
             .order_by(Booking.queue_seq)
             .limit(SCAN_CHUNK)
         ).all()
@@ -44,7 +53,7 @@ def promote_waitlist(uow: UnitOfWork, inventory: Inventory, now: dt.datetime) ->
         for booking in chunk:
             if inventory.free() == 0:
                 break
-            if inventory.fits(lines_of(booking)):
+            if fits(inventory, booking):
                 promote(booking, inventory, now)
                 promoted.append(booking)
         after_seq = chunk[-1].queue_seq

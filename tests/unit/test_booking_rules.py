@@ -20,7 +20,8 @@ def inventory(quota=10, held=0, sold=0, price=1000, capacity=None, **event_field
               "sales_start": None, "sales_end": None, **event_fields}  # fmt: skip
     event = Event(id=uuid.uuid4(), **values)
     tt = TicketType(id=uuid.uuid4(), quota=quota, held=held, sold=sold, price=price, currency="EUR",
-                    surge_price=None, surge_threshold=None)  # fmt: skip
+                    surge_price=None, surge_threshold=None, hidden=False, sales_start=None, sales_end=None,
+                    min_per_booking=1)  # fmt: skip
     return Inventory(event, [tt])
 
 
@@ -115,3 +116,20 @@ def test_surge_price_applies_once_the_threshold_is_sold():
     assert set(decide(ask(inv, 1), inv, CustomerState()).unit_prices.values()) == {1000}
     the_type(inv).sold = 5
     assert set(decide(ask(inv, 1), inv, CustomerState()).unit_prices.values()) == {1500}
+
+
+def test_a_hidden_type_without_a_code_that_unlocks_it_is_rejected_as_invalid():
+    inv = inventory()
+    the_type(inv).hidden = True
+    decision = decide(ask(inv, 1), inv, CustomerState())
+    assert (decision.status, decision.reason) == ("rejected", "invalid_request")
+    assert the_type(inv).held == 0
+
+
+def test_a_types_own_sales_window_and_minimum_are_decided_per_line():
+    inv = inventory()
+    the_type(inv).sales_end = NOW
+    assert decide(ask(inv, 1), inv, CustomerState()).reason == "sales_closed"
+    the_type(inv).sales_end, the_type(inv).min_per_booking = None, 3
+    assert decide(ask(inv, 2), inv, CustomerState()).reason == "limit_exceeded"
+    assert decide(ask(inv, 3), inv, CustomerState()).status == "held"

@@ -1,0 +1,120 @@
+"""Vouchers of an event (its organizers): create one or generate many, list (and CSV), edit, disable."""
+
+from __future__ import annotations
+
+from flask.views import MethodView
+from flask_jwt_extended import jwt_required
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
+
+from api.auth import current_actor
+from api.db import request_uow
+from api.exports import csv_response, paginate_or_csv
+from api.input import InputSchema
+from api.pagination import paginate_select
+from core.services import vouchers
+from core.services.events import get_event_for_organizers
+
+blp = Blueprint("vouchers", __name__, url_prefix="/api/v1/events", description="Vouchers and promo codes")
+
+CURRENCY = validate.Regexp(r"^[A-Za-z]{3}$", error="Use a three-letter ISO 4217 code such as EUR.")
+
+
+class DiscountIn(InputSchema):
+    percent = fields.Integer(strict=True, validate=validate.Range(min=0, max=100))
+    amount = fields.Integer(strict=True, validate=validate.Range(min=0, max=100_000_000))
+    currency = fields.String(validate=CURRENCY)
+
+
+class VoucherFields(InputSchema):
+    discount = fields.Nested(DiscountIn, metadata={"description": "`{percent}` or `{amount, currency}`."})
+    max_redemptions = fields.Integer(strict=True, allow_none=True, validate=validate.Range(min=1, max=10_000_000),
+                                     metadata={"description": "Bookings that may carry the code; none: no limit."})  # fmt: skip
+    valid_from = fields.AwareDateTime(allow_none=True)
+    valid_until = fields.AwareDateTime(allow_none=True)
+    ticket_type_ids = fields.List(fields.UUID(), validate=validate.Length(max=50),
+                                  metadata={"description": "The types it applies to (and unlocks); empty: all."})  # fmt: skip
+    unlocks_hidden = fields.Boolean(
+        metadata={"description": "Whether it unlocks the hidden types it applies to."}
+    )
+
+
+class VoucherCreate(VoucherFields):
+    discount = fields.Nested(DiscountIn, required=True)
+    code = fields.String(validate=validate.Length(min=3, max=64))
+    generate = fields.Integer(strict=True, validate=validate.Range(min=1, max=vouchers.MAX_GENERATED),
+                              metadata={"description": "Make this many unique random codes instead of `code`."})  # fmt: skip
+    prefix = fields.String(validate=validate.Length(min=1, max=40))
+
+
+class VoucherPatch(VoucherFields):
+    disabled = fields.Boolean()
+
+
+class DiscountOut(Schema):
+    percent = fields.Integer()
+    amount = fields.Integer()
+    currency = fields.String()
+
+
+class VoucherOut(Schema):
+    id = fields.UUID()
+    code = fields.String()
+    discount = fields.Nested(DiscountOut)
+    max_redemptions = fields.Integer(allow_none=True)
+    redeemed = fields.Integer(metadata={"description": "Bookings held or confirmed with the code."})
+    remaining = fields.Integer(allow_none=True)
+    valid_from = fields.AwareDateTime(allow_none=True)
+    valid_until = fields.AwareDateTime(allow_none=True)
+    ticket_type_ids = fields.List(fields.UUID())
+    unlocks_hidden = fields.Boolean()
+    disabled = fields.Boolean()
+    created_at = fields.AwareDateTime()
+
+
+def _views(event, items) -> list[dict]:
+    currency = vouchers.event_currency(event)
+    return [vouchers.voucher_view(voucher, currency) for voucher in items]
+
+
+@blp.route("/<uuid:event_id>/vouchers")
+class Vouchers(MethodView):
+    @jwt_required()
+    @blp.arguments(VoucherCreate())
+    @blp.response(201, VoucherOut(many=True))
+    def post(self, data, event_id):
+        """Create a voucher (`code`), or `generate` N of them with random codes after `prefix`."""
+        uow = request_uow()
+        created = vouchers.create_vouchers(uow, current_actor(), event_id, data)
+        return _views(get_event_for_organizers(uow, current_actor(), event_id), created)
+
+    @jwt_required()
+    @blp.response(200, VoucherOut(many=True))
+    @paginate_or_csv(blp)
+    def get(self, event_id, pagination_parameters):
+        """The event's vouchers with what each has `redeemed` and has `remaining`; `Accept: text/csv` exports them all."""
+        uow, actor = request_uow(), current_actor()
+        if pagination_parameters is None:
+            return csv_response(vouchers.export_vouchers(uow, actor, event_id), f"vouchers-{event_id}.csv")
+        event = get_event_for_organizers(uow, actor, event_id)
+        return _views(
+            event, paginate_select(uow.session, vouchers.vouchers_query(event_id), pagination_parameters)
+        )
+
+
+@blp.route("/<uuid:event_id>/vouchers/<uuid:voucher_id>")
+class VoucherById(MethodView):
+    @jwt_required()
+    @blp.arguments(VoucherPatch())
+    @blp.response(200, VoucherOut)
+    def patch(self, data, event_id, voucher_id):
+        """Edit a voucher's terms, or disable (`disabled: true`) and enable it again."""
+        uow = request_uow()
+        voucher = vouchers.update_voucher(uow, current_actor(), event_id, voucher_id, data)
+        return _views(get_event_for_organizers(uow, current_actor(), event_id), [voucher])[0]
+
+    @jwt_required()
+    @blp.response(204)
+    def delete(self, event_id, voucher_id):
+        """Delete a voucher nobody used; a used one is disabled instead."""
+        vouchers.delete_voucher(request_uow(), current_actor(), event_id, voucher_id)
