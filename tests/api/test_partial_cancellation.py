@@ -6,15 +6,14 @@ from __future__ import annotations
 from sqlalchemy import select, update
 
 from core.models import Event, Ticket, utcnow
-from core.services import payments
 from tests.integration.booking_helpers import ask, assert_counters_agree, drain, load
-from tests.integration.payment_helpers import hold, payment_of, refunds_of
+from tests.integration.payment_helpers import hold, pay_on_local_page, refunds_of
 from tests.jobs import run_jobs
 
 
 def paid_booking(db, customer, event, quantity=3):
     [booking_id] = hold([customer], event, quantity=quantity)
-    payments.settle_local_checkout(payment_of(db, booking_id).checkout_session_id, "paid")
+    pay_on_local_page(db, booking_id)
     run_jobs("process_webhook_event", "issue_tickets")
     with db.unit_of_work() as uow:
         ids = uow.session.scalars(

@@ -8,9 +8,9 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from core.models import Booking, Voucher
-from core.services import bookings, holds, payments, vouchers
+from core.services import bookings, holds, vouchers
 from tests.integration.booking_helpers import assert_counters_agree, drain, load
-from tests.integration.payment_helpers import end_holds_now, payment_of, refunds_of
+from tests.integration.payment_helpers import end_holds_now, pay_on_local_page, payment_of, refunds_of
 from tests.integration.voucher_helpers import ask_with_code, make_voucher, redeemed
 from tests.jobs import run_jobs
 
@@ -163,7 +163,7 @@ def test_late_payment_for_an_expired_hold_whose_code_ran_out_is_refunded(
     second = ask_with_code(customers[1], event, "SPRING")
     drain(event)
     assert load(db, second).status == "held" and redeemed(db, voucher) == 1
-    payments.settle_local_checkout(payment_of(db, first).checkout_session_id, "paid")
+    pay_on_local_page(db, first)
     run_jobs("process_webhook_event")
     assert load(db, first).status == "cancelled"
     assert redeemed(db, voucher) == 1
