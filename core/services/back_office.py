@@ -13,11 +13,12 @@ read through a server-side cursor in a unit of work of its own, as plain rows a 
 from __future__ import annotations
 
 import datetime as dt
+import re
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Select, exists, or_, select
+from sqlalchemy import Select, exists, or_, select, union_all
 from sqlalchemy.orm import selectinload
 
 from core import runtime
@@ -108,6 +109,27 @@ class BookingFilters:
     newest_first: bool = True
 
 
+REFERENCE = re.compile(r"[0-9A-F]{10}")
+
+
+def _matching_bookings(event_id: uuid.UUID, q: str, by_name: bool) -> Select:
+    """The ids of the event's bookings whose customer's email (and name, `by_name`) contains `q`,
+    or whose reference is `q`."""
+    # Each way of matching is a query of its own, joined by UNION rather than OR: PostgreSQL then
+    # finds the customers by the trigram indexes and their bookings by (user_id, event_id), instead
+    # of testing every booking of the event against every condition.
+    found = [_contains(User.email, q), _contains(User.name, q)] if by_name else [_contains(User.email, q)]
+    customers = select(User.id).where(or_(*found))
+    matches = select(Booking.id).where(Booking.event_id == event_id, Booking.user_id.in_(customers))
+    reference = q.strip().upper()
+    if not REFERENCE.fullmatch(reference):
+        return matches  # no reference (ten hex digits) could be equal to it: skip reading them all
+    by_reference = select(Booking.id).where(
+        Booking.event_id == event_id, booking_reference_sql(Booking.id) == reference
+    )
+    return union_all(matches, by_reference)
+
+
 def _event_bookings(query: Select, event_id: uuid.UUID, filters: BookingFilters) -> Select:
     """`query` narrowed to the event's bookings the filters select, in their order."""
     # The filters touch other tables only as semi-joins, so counting the list or skipping to a
@@ -122,16 +144,7 @@ def _event_bookings(query: Select, event_id: uuid.UUID, filters: BookingFilters)
             )
         )
     if filters.q:
-        query = query.where(
-            or_(
-                Booking.user_id.in_(
-                    select(User.id).where(
-                        or_(_contains(User.name, filters.q), _contains(User.email, filters.q))
-                    )
-                ),
-                booking_reference_sql(Booking.id) == filters.q.strip().upper(),
-            )
-        )
+        query = query.where(Booking.id.in_(_matching_bookings(event_id, filters.q, by_name=True)))
     if filters.created_after:
         query = query.where(Booking.requested_at >= filters.created_after)
     if filters.created_before:
@@ -266,18 +279,13 @@ def _event_attendees(query: Select, event_id: uuid.UUID, filters: AttendeeFilter
         query = query.where(Ticket.ticket_type_id == filters.ticket_type_id)
     if filters.q:
         text = filters.q.strip()
-        query = query.where(
-            or_(
-                _contains(Ticket.attendee_name, text),
-                Ticket.booking_id.in_(
-                    select(Booking.id)
-                    .join(User, User.id == Booking.user_id)
-                    .where(Booking.event_id == event_id, _contains(User.email, text))
-                ),
-                Ticket.code == text.upper().replace("-", ""),
-                booking_reference_sql(Ticket.booking_id) == text.upper(),
-            )
+        of_event = select(Ticket.id).where(Ticket.event_id == event_id)
+        matches = union_all(
+            of_event.where(_contains(Ticket.attendee_name, text)),
+            of_event.where(Ticket.code == text.upper().replace("-", "")),
+            of_event.where(Ticket.booking_id.in_(_matching_bookings(event_id, text, by_name=False))),
         )
+        query = query.where(Ticket.id.in_(matches))
     return query
 
 
