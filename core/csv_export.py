@@ -20,6 +20,8 @@ FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 def safe_cell(value) -> str | int:
     """The cell as written: text neutralized if a spreadsheet could take it for a formula."""
+    if isinstance(value, str):  # first: most cells are text, and an export writes millions
+        return "'" + value if value.startswith(FORMULA_PREFIXES) else value
     if value is None:
         return ""
     if isinstance(value, bool):

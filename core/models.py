@@ -77,6 +77,12 @@ def _one_of(column: str, values: type[StrEnum]) -> str:
     return f"{column} IN ({quoted})"
 
 
+def _trigram_index(name: str, column: str) -> Index:
+    """A GIN trigram index on PostgreSQL, which serves `ILIKE '%text%'`; elsewhere (SQLite) a plain
+    index, as migration 0006 builds it there too, so the models and the migrations agree."""
+    return Index(name, column, postgresql_using="gin", postgresql_ops={column: "gin_trgm_ops"})
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
@@ -107,7 +113,12 @@ class Organization(Base):
 
 class User(Base):
     __tablename__ = "user"
-    __table_args__ = (CheckConstraint(_one_of("role", Role), name="role"),)
+    __table_args__ = (
+        CheckConstraint(_one_of("role", Role), name="role"),
+        # The back office's searches (`ILIKE '%...%'`): trigram indexes on PostgreSQL (migration 0006).
+        _trigram_index("ix_user_name_trgm", "name"),
+        _trigram_index("ix_user_email_trgm", "email"),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
     # Stored lower-cased, so the unique index makes addresses unique regardless of case.
@@ -382,6 +393,7 @@ class Ticket(Base):
         CheckConstraint(_one_of("status", TicketStatus), name="status"),
         # The back office lists and exports an event's tickets in this order (a door list).
         Index("ix_ticket_event_attendee_name", "event_id", "attendee_name", "id"),
+        _trigram_index("ix_ticket_attendee_name_trgm", "attendee_name"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)

@@ -91,8 +91,8 @@ class EventBookings(MethodView):
             chunks = back_office.export_event_bookings(uow, actor, event_id, filters)
             return csv_response(chunks, f"bookings-{event_id}.csv")
         back_office.organizers_event(uow, actor, event_id)
-        query = back_office.event_bookings_query(event_id, filters)
-        return back_office.booking_rows(uow, paginate_select(uow.session, query, pagination_parameters))
+        ids = back_office.event_bookings_query(event_id, filters)
+        return back_office.bookings_page(uow, paginate_select(uow.session, ids, pagination_parameters))
 
 
 class AttendeeOut(Schema):
@@ -128,9 +128,8 @@ class EventAttendees(MethodView):
             chunks = back_office.export_event_attendees(uow, actor, event_id, filters)
             return csv_response(chunks, f"attendees-{event_id}.csv")
         back_office.door_staffs_event(uow, actor, event_id)
-        query = back_office.event_attendees_query(event_id, filters)
-        page = paginate_select(uow.session, query, pagination_parameters, entities=False)
-        return [back_office.attendee_row(*row) for row in page]
+        ids = back_office.event_attendees_query(event_id, filters)
+        return back_office.attendees_page(uow, paginate_select(uow.session, ids, pagination_parameters))
 
 
 class OrganizationEventQuery(InputSchema):

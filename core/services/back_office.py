@@ -2,18 +2,23 @@
 
 Every list here is a query narrowed first by what the reader may see (one event, one
 organization) and only then by the reader's filters, so no filter, search or export can reach
-another organization's rows. An export walks the same query in keyset order, a batch at a time
-in a unit of work of its own, so it streams in flat memory however many rows the event has.
+another organization's rows.
+
+A page is found by ids first (the count and the OFFSET walk one index and nothing else), then
+only its rows are read with their customer, lines or ticket type. An export is one statement
+read through a server-side cursor in a unit of work of its own, as plain rows a batch at a time
+(no ORM objects), so it streams in flat memory, in one snapshot, however many rows the event has.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Select, exists, func, or_, select, tuple_
+from sqlalchemy import Select, exists, or_, select, union_all
 from sqlalchemy.orm import selectinload
 
 from core import runtime
@@ -22,7 +27,6 @@ from core.db import UnitOfWork
 from core.errors import NotFound
 from core.formatting import booking_reference, booking_reference_sql
 from core.models import (
-    AuditEntry,
     Booking,
     BookingLine,
     Event,
@@ -51,28 +55,15 @@ def escape_like(text: str) -> str:
 
 
 def _contains(column, text: str):
-    return func.lower(column).like(f"%{escape_like(text.lower())}%", escape="\\")
+    # ILIKE, not lower() LIKE: PostgreSQL's trigram indexes (migration 0006) serve it.
+    return column.ilike(f"%{escape_like(text)}%", escape="\\")
 
 
-def _keyset_batches(
-    uow: UnitOfWork, query: Select, order: tuple, key: Callable, descending: bool, entities: bool
-) -> Iterator[list]:
-    """The rows of `query` (ordered by the columns `order`), a batch at a time: each batch
-    starts after the last row of the one before, so no batch costs more than the first."""
-    after = None
-    while True:
-        page = query
-        if after is not None:
-            position = tuple_(*order)
-            page = page.where(position < tuple_(*after) if descending else position > tuple_(*after))
-        result = uow.session.execute(page.limit(EXPORT_BATCH))
-        rows = result.scalars().all() if entities else result.all()
-        if not rows:
-            return
-        yield rows
-        after = key(rows[-1])
-        # Forget the batch: the identity map would otherwise hold every row exported so far.
-        uow.session.expunge_all()
+def _streamed(uow: UnitOfWork, query: Select, entities: bool = False) -> Iterator[Sequence]:
+    """The rows of `query` (or its first column's objects), EXPORT_BATCH at a time, from one
+    server-side cursor: one statement and one snapshot, and only a batch in memory at once."""
+    result = uow.session.execute(query.execution_options(yield_per=EXPORT_BATCH))
+    yield from (result.scalars() if entities else result).partitions()
 
 
 def _export_uow() -> UnitOfWork:
@@ -118,15 +109,41 @@ class BookingFilters:
     newest_first: bool = True
 
 
-def event_bookings_query(event_id: uuid.UUID, filters: BookingFilters) -> Select:
-    """The event's bookings (`created_at` is when the customer asked), filtered and sorted."""
-    # Only the filters touch other tables, as semi-joins: counting the list or skipping to a deep
-    # page then reads the (event_id, requested_at, id) index and nothing else.
-    query = (
-        select(Booking)
-        .where(Booking.event_id == event_id)
-        .options(selectinload(Booking.user), selectinload(Booking.lines))
+def _found(matches) -> Select:
+    """The ids a search matched, as a set the list is filtered by."""
+    # OFFSET 0 keeps PostgreSQL from turning the IN into a join: it then finds the matches once
+    # (a hashed SubPlan) and filters the walk of the list's index by them, rather than looking up
+    # each entry of the walk in the bookings and customers until a page is full (a random read
+    # per entry: a second for a page when those tables are out of the cache).
+    return select(matches.subquery()).offset(0)
+
+
+REFERENCE = re.compile(r"[0-9A-F]{10}")
+
+
+def _matching_bookings(event_id: uuid.UUID, q: str, by_name: bool) -> Select:
+    """The ids of the event's bookings whose customer's email (and name, `by_name`) contains `q`,
+    or whose reference is `q`."""
+    # Each way of matching is a query of its own, joined by UNION rather than OR: PostgreSQL then
+    # finds the customers by the trigram indexes and their bookings by (user_id, event_id), instead
+    # of testing every booking of the event against every condition.
+    found = [_contains(User.email, q), _contains(User.name, q)] if by_name else [_contains(User.email, q)]
+    customers = select(User.id).where(or_(*found))
+    matches = select(Booking.id).where(Booking.event_id == event_id, Booking.user_id.in_(customers))
+    reference = q.strip().upper()
+    if not REFERENCE.fullmatch(reference):
+        return matches  # no reference (ten hex digits) could be equal to it: skip reading them all
+    by_reference = select(Booking.id).where(
+        Booking.event_id == event_id, booking_reference_sql(Booking.id) == reference
     )
+    return union_all(matches, by_reference)
+
+
+def _event_bookings(query: Select, event_id: uuid.UUID, filters: BookingFilters) -> Select:
+    """`query` narrowed to the event's bookings the filters select, in their order."""
+    # The filters touch other tables only as semi-joins, so counting the list or skipping to a
+    # deep page reads the (event_id, requested_at, id) index and nothing else.
+    query = query.where(Booking.event_id == event_id)
     if filters.statuses:
         query = query.where(Booking.status.in_(filters.statuses))
     if filters.ticket_type_id:
@@ -136,16 +153,7 @@ def event_bookings_query(event_id: uuid.UUID, filters: BookingFilters) -> Select
             )
         )
     if filters.q:
-        query = query.where(
-            or_(
-                Booking.user_id.in_(
-                    select(User.id).where(
-                        or_(_contains(User.name, filters.q), _contains(User.email, filters.q))
-                    )
-                ),
-                booking_reference_sql(Booking.id) == filters.q.strip().upper(),
-            )
-        )
+        query = query.where(Booking.id.in_(_found(_matching_bookings(event_id, filters.q, by_name=True))))
     if filters.created_after:
         query = query.where(Booking.requested_at >= filters.created_after)
     if filters.created_before:
@@ -155,7 +163,22 @@ def event_bookings_query(event_id: uuid.UUID, filters: BookingFilters) -> Select
     return query.order_by(Booking.requested_at, Booking.id)
 
 
-def latest_payment_statuses(uow: UnitOfWork, booking_ids: list[uuid.UUID]) -> dict[uuid.UUID, str]:
+def event_bookings_query(event_id: uuid.UUID, filters: BookingFilters) -> Select:
+    """The ids of the event's bookings (`created_at` is when the customer asked), filtered and
+    sorted: a page of them is then read by `bookings_page`."""
+    return _event_bookings(select(Booking.id), event_id, filters)
+
+
+def bookings_page(uow: UnitOfWork, booking_ids: list[uuid.UUID]) -> list[dict]:
+    """The bookings of a page of ids, in that order, as the back office shows them."""
+    bookings = uow.session.scalars(
+        select(Booking).where(Booking.id.in_(booking_ids)).options(selectinload(Booking.user))
+    ).all()
+    by_id = {booking.id: booking for booking in bookings}
+    return booking_rows(uow, [by_id[booking_id] for booking_id in booking_ids])
+
+
+def latest_payment_statuses(uow: UnitOfWork, booking_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, str]:
     rows = uow.session.execute(
         select(Payment.booking_id, Payment.status)
         .where(Payment.booking_id.in_(booking_ids))
@@ -165,7 +188,7 @@ def latest_payment_statuses(uow: UnitOfWork, booking_ids: list[uuid.UUID]) -> di
 
 
 def booking_rows(uow: UnitOfWork, bookings: list[Booking]) -> list[dict]:
-    """A page of bookings as the back office shows them, with each one's payment status."""
+    """Bookings as the back office shows them, with each one's payment status."""
     statuses = latest_payment_statuses(uow, [booking.id for booking in bookings])
     return [booking_row(booking, statuses.get(booking.id)) for booking in bookings]
 
@@ -196,34 +219,52 @@ BOOKINGS_CSV_HEADER = (
 )  # fmt: skip
 
 
+def event_bookings_export_query(event_id: uuid.UUID, filters: BookingFilters) -> Select:
+    """The columns of the bookings CSV but the lines and the payment status (read per batch)."""
+    columns = select(
+        Booking.id, User.id, User.name, User.email, Booking.status, Booking.reason, Booking.total,
+        Booking.currency, Booking.requested_at, Booking.decided_at, Booking.hold_expires_at,
+    ).join(User, User.id == Booking.user_id)  # fmt: skip
+    return _event_bookings(columns, event_id, filters)
+
+
 def export_event_bookings(
     uow: UnitOfWork, actor: User, event_id: uuid.UUID, filters: BookingFilters
 ) -> Iterator[bytes]:
     """Every booking the filters select, as CSV chunks (the reader is checked before streaming)."""
     event = organizers_event(uow, actor, event_id)
     names = {tt.id: tt.name for tt in event.ticket_types}
-    query = event_bookings_query(event_id, filters)
+    query = event_bookings_export_query(event_id, filters)
 
     def batches():
         with _export_uow() as export:
-            for bookings in _keyset_batches(
-                export, query, (Booking.requested_at, Booking.id), lambda b: (b.requested_at, b.id),
-                filters.newest_first, entities=True,
-            ):  # fmt: skip
-                statuses = latest_payment_statuses(export, [booking.id for booking in bookings])
-                yield [_booking_csv_row(booking, statuses.get(booking.id), names) for booking in bookings]
+            for rows in _streamed(export, query):
+                ids = [row[0] for row in rows]
+                statuses = latest_payment_statuses(export, ids)
+                items = _items_text(export, ids, names)
+                yield [_booking_csv_row(row, items.get(row[0], ""), statuses.get(row[0])) for row in rows]
 
     return csv_chunks(BOOKINGS_CSV_HEADER, batches())
 
 
-def _booking_csv_row(booking: Booking, payment_status: str | None, names: dict) -> list:
-    row = booking_row(booking, payment_status)
-    items = "; ".join(f"{line.quantity} x {names[line.ticket_type_id]}" for line in booking.lines)
-    customer = row.pop("customer")
+def _items_text(uow: UnitOfWork, booking_ids: Sequence[uuid.UUID], names: dict) -> dict[uuid.UUID, str]:
+    """Each booking's lines as `2 x Standard; 1 x VIP`."""
+    lines = uow.session.execute(
+        select(BookingLine.booking_id, BookingLine.quantity, BookingLine.ticket_type_id)
+        .where(BookingLine.booking_id.in_(booking_ids))
+        .order_by(BookingLine.booking_id, BookingLine.ticket_type_id)
+    )
+    items: dict[uuid.UUID, list[str]] = {}
+    for booking_id, quantity, ticket_type_id in lines:
+        items.setdefault(booking_id, []).append(f"{quantity} x {names[ticket_type_id]}")
+    return {booking_id: "; ".join(texts) for booking_id, texts in items.items()}
+
+
+def _booking_csv_row(row: Sequence, items: str, payment_status: str | None) -> list:
+    booking_id, customer_id, name, email, status, reason, total, currency, created, decided, expires = row
     return [
-        row["id"], row["reference"], customer["id"], customer["name"], customer["email"], row["status"],
-        row["reason"], items, row["total"], row["currency"], row["created_at"], row["decided_at"],
-        row["hold_expires_at"], row["payment_status"],
+        booking_id, booking_reference(booking_id), customer_id, name, email, status, reason, items, total,
+        currency, created, decided, expires, payment_status,
     ]  # fmt: skip
 
 
@@ -237,19 +278,9 @@ class AttendeeFilters:
     q: str | None = None
 
 
-def event_attendees_query(event_id: uuid.UUID, filters: AttendeeFilters) -> Select:
-    """The event's tickets with their holder and type, in the order of a door list (by name)."""
-    # The holder's email and the type's name are looked up per row shown, not joined: counting the
-    # list or skipping to a deep page then reads the (event_id, attendee_name, id) index alone.
-    email = (
-        select(User.email).join(Booking, Booking.user_id == User.id).where(Booking.id == Ticket.booking_id)
-    ).scalar_subquery()
-    type_name = select(TicketType.name).where(TicketType.id == Ticket.ticket_type_id).scalar_subquery()
-    query = (
-        select(Ticket, email.label("attendee_email"), type_name.label("ticket_type"))
-        .where(Ticket.event_id == event_id)
-        .order_by(Ticket.attendee_name, Ticket.id)
-    )
+def _event_attendees(query: Select, event_id: uuid.UUID, filters: AttendeeFilters) -> Select:
+    """`query` narrowed to the event's tickets the filters select, in the order of a door list."""
+    query = query.where(Ticket.event_id == event_id).order_by(Ticket.attendee_name, Ticket.id)
     if filters.checked_in is not None:
         checked = Ticket.checked_in_at.is_not(None)
         query = query.where(checked if filters.checked_in else ~checked)
@@ -257,33 +288,61 @@ def event_attendees_query(event_id: uuid.UUID, filters: AttendeeFilters) -> Sele
         query = query.where(Ticket.ticket_type_id == filters.ticket_type_id)
     if filters.q:
         text = filters.q.strip()
-        query = query.where(
-            or_(
-                _contains(Ticket.attendee_name, text),
-                Ticket.booking_id.in_(
-                    select(Booking.id)
-                    .join(User, User.id == Booking.user_id)
-                    .where(Booking.event_id == event_id, _contains(User.email, text))
-                ),
-                Ticket.code == text.upper().replace("-", ""),
-                booking_reference_sql(Ticket.booking_id) == text.upper(),
-            )
+        of_event = select(Ticket.id).where(Ticket.event_id == event_id)
+        matches = union_all(
+            of_event.where(_contains(Ticket.attendee_name, text)),
+            of_event.where(Ticket.code == text.upper().replace("-", "")),
+            of_event.where(Ticket.booking_id.in_(_matching_bookings(event_id, text, by_name=False))),
         )
+        query = query.where(Ticket.id.in_(_found(matches)))
     return query
 
 
-def attendee_row(ticket: Ticket, email: str, ticket_type: str) -> dict:
+def event_attendees_query(event_id: uuid.UUID, filters: AttendeeFilters) -> Select:
+    """The ids of the event's tickets, by attendee name: counting them or skipping to a deep page
+    reads the (event_id, attendee_name, id) index alone; `attendees_page` reads a page's rows."""
+    return _event_attendees(select(Ticket.id), event_id, filters)
+
+
+def _attendee_columns() -> Select:
+    """A ticket with its holder's email and its type's name: the columns of `attendee_row`."""
+    return (
+        select(
+            Ticket.id,
+            Ticket.code,
+            Ticket.attendee_name,
+            User.email,
+            TicketType.name,
+            Ticket.booking_id,
+            Ticket.status,
+            Ticket.checked_in_at,
+            Ticket.checked_in_by,
+        )  # fmt: skip
+        .join(Booking, Booking.id == Ticket.booking_id)
+        .join(User, User.id == Booking.user_id)
+        .join(TicketType, TicketType.id == Ticket.ticket_type_id)
+    )
+
+
+def attendees_page(uow: UnitOfWork, ticket_ids: list[uuid.UUID]) -> list[dict]:
+    """The attendees of a page of ticket ids, in the list's order."""
+    query = _attendee_columns().where(Ticket.id.in_(ticket_ids)).order_by(Ticket.attendee_name, Ticket.id)
+    return [attendee_row(row) for row in uow.session.execute(query)]
+
+
+def attendee_row(row: Sequence) -> dict:
+    ticket_id, code, name, email, ticket_type, booking_id, status, checked_in_at, checked_in_by = row
     return {
-        "ticket_id": ticket.id,
-        "code": ticket.code,
-        "attendee_name": ticket.attendee_name,
+        "ticket_id": ticket_id,
+        "code": code,
+        "attendee_name": name,
         "attendee_email": email,
         "ticket_type": ticket_type,
-        "booking_id": ticket.booking_id,
-        "booking_reference": booking_reference(ticket.booking_id),
-        "status": ticket.status,
-        "checked_in_at": ticket.checked_in_at,
-        "checked_in_by": ticket.checked_in_by,
+        "booking_id": booking_id,
+        "booking_reference": booking_reference(booking_id),
+        "status": status,
+        "checked_in_at": checked_in_at,
+        "checked_in_by": checked_in_by,
     }
 
 
@@ -293,20 +352,21 @@ ATTENDEES_CSV_HEADER = (
 )  # fmt: skip
 
 
+def event_attendees_export_query(event_id: uuid.UUID, filters: AttendeeFilters) -> Select:
+    return _event_attendees(_attendee_columns(), event_id, filters)
+
+
 def export_event_attendees(
     uow: UnitOfWork, actor: User, event_id: uuid.UUID, filters: AttendeeFilters
 ) -> Iterator[bytes]:
     """Every ticket the filters select, as CSV chunks (the reader is checked before streaming)."""
     door_staffs_event(uow, actor, event_id)
-    query = event_attendees_query(event_id, filters)
+    query = event_attendees_export_query(event_id, filters)
 
     def batches():
         with _export_uow() as export:
-            for rows in _keyset_batches(
-                export, query, (Ticket.attendee_name, Ticket.id),
-                lambda row: (row[0].attendee_name, row[0].id), False, entities=False,
-            ):  # fmt: skip
-                yield [list(attendee_row(*row).values()) for row in rows]
+            for rows in _streamed(export, query):
+                yield [list(attendee_row(row).values()) for row in rows]
 
     return csv_chunks(ATTENDEES_CSV_HEADER, batches())
 
@@ -375,8 +435,6 @@ def export_audit_log(uow: UnitOfWork, actor: User, organization_id: uuid.UUID, f
 
     def batches():
         with _export_uow() as export:
-            yield from _keyset_batches(
-                export, query, (AuditEntry.at, AuditEntry.id), lambda e: (e.at, e.id), True, entities=True
-            )
+            yield from _streamed(export, query, entities=True)
 
     return audit.export_chunks(batches())

@@ -91,6 +91,18 @@ def test_filters_sort_and_pages(client, sale, organizer, auth_header):
     assert ids(second) == [str(rows["evil"].id), str(rows["waiting"].id)]
 
 
+def test_search_by_part_of_a_name_lists_and_counts_each_booking_once(client, sale, organizer, auth_header):
+    event, rows, _ = sale
+    url, headers = f"/api/v1/events/{event.id}/bookings", auth_header(organizer)
+    assert ids(client.get(url, query_string={"q": "LOVEL"}, headers=headers)) == [
+        str(rows["waiting"].id),
+        str(rows["ada"].id),
+    ]
+    # "ada" is in both the customer's name and email: each booking once, and counted once.
+    both = client.get(url, query_string={"q": "ada", "page_size": 1, "page": 2}, headers=headers)
+    assert ids(both) == [str(rows["ada"].id)] and json.loads(both.headers["X-Pagination"])["total"] == 2
+
+
 def test_csv_export_is_every_page_safe_and_parses_back(client, db, sale, organizer, auth_header, monkeypatch,
                                                        make_user):  # fmt: skip
     event, rows, _ = sale

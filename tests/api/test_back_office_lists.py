@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import json
 
 import pytest
 
@@ -158,3 +159,27 @@ def test_admins_list_organizations_and_users(client, organizer, make_user, make_
         assert client.get(path).status_code == 401
         assert client.get(path, query_string={"page_size": 5000}, headers=admin).status_code == 422
     assert client.get("/api/v1/users", query_string={"role": "king"}, headers=admin).status_code == 422
+
+
+def test_attendee_pages_follow_the_list_across_boundaries(client, door, organizer, auth_header):
+    """A page is found by ids first, then read: pages of one must add up to the whole list in its
+    order, also across two tickets of the same name (ordered by id)."""
+    event, *_ = door
+    url, headers = f"/api/v1/events/{event.id}/attendees", auth_header(organizer)
+    whole = [r["ticket_id"] for r in rows(client.get(url, headers=headers))]
+    pages = [
+        rows(client.get(url, query_string={"page": n, "page_size": 1}, headers=headers)) for n in (1, 2, 3)
+    ]
+    assert [page[0]["ticket_id"] for page in pages] == whole and len(set(whole)) == 3
+    assert all(page[0]["attendee_email"] and page[0]["ticket_type"] for page in pages)
+    assert rows(client.get(url, query_string={"page": 4, "page_size": 1}, headers=headers)) == []
+
+
+def test_attendee_search_by_part_of_a_name_counts_each_ticket_once(client, door, organizer, auth_header):
+    event, first, *_ = door
+    url, headers = f"/api/v1/events/{event.id}/attendees", auth_header(organizer)
+    by_name = client.get(url, query_string={"q": "LOVEL"}, headers=headers)
+    assert {r["booking_id"] for r in rows(by_name)} == {str(first.id)} and len(by_name.json) == 2
+    # "ada" is in both the attendees' name and their customer's email: still one row per ticket.
+    both = client.get(url, query_string={"q": "ada"}, headers=headers)
+    assert len(rows(both)) == 2 and json.loads(both.headers["X-Pagination"])["total"] == 2
