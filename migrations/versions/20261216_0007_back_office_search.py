@@ -7,8 +7,8 @@ PostgreSQL 13, so the database's owner may create it); SQLite has no such index 
 one of the same name, which keeps the models and the migrations in agreement on both. Downgrading
 leaves the extension in place: something else may use it.
 
-Revision ID: 0006
-Revises: 0005
+Revision ID: 0007
+Revises: 0006
 Create Date: 2026-12-16 10:00:00
 """
 
@@ -16,8 +16,8 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "0006"
-down_revision: str | None = "0005"
+revision: str = "0007"
+down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
