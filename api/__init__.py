@@ -25,6 +25,7 @@ from api.resources import (
     organizer,
     pages,
     payments,
+    questions,
     tickets,
     vouchers,
 )
@@ -41,6 +42,7 @@ BLUEPRINTS = (
     events.blp,
     organizer.blp,
     vouchers.blp,
+    questions.blp,
     bookings.blp,
     payments.blp,
     pages.blp,

@@ -158,6 +158,7 @@ def encode_request(request: BookingRequest) -> str:
             "r": request.request_id,
             # Only when there is one, so the common request stays as short as before.
             **({"v": str(request.voucher_id)} if request.voucher_id else {}),
+            **({"a": request.attendees} if request.attendees else {}),
         },
         separators=(",", ":"),
     )
@@ -177,6 +178,7 @@ def decode_request(member: str) -> BookingRequest:
         idempotency_key=data["k"],
         request_id=data.get("r"),  # absent from requests queued before request ids were kept
         voucher_id=uuid.UUID(data["v"]) if "v" in data else None,
+        attendees=data.get("a"),
     )
 
 

@@ -36,6 +36,8 @@ class BookingRequest:
     request_id: str | None = None
     # The voucher whose code the request carried (the API found the code valid).
     voucher_id: uuid.UUID | None = None
+    # The attendees the customer named, by ticket type id (`core.services.attendees` checked them).
+    attendees: dict[str, list[dict]] | None = None
 
     @property
     def quantity(self) -> int:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import json
 import uuid
 
 from sqlalchemy import Connection, Table, exc, insert
@@ -55,4 +56,6 @@ def _csv_value(value):
         return value.isoformat()
     if isinstance(value, uuid.UUID):
         return str(value)
+    if isinstance(value, dict | list):  # a JSON column
+        return json.dumps(value)
     return value

@@ -49,6 +49,26 @@ class TicketTypeSnapshot:
 
 
 @dataclass(frozen=True)
+class QuestionSnapshot:
+    """A question asked of attendees (`core.services.attendees` checks the answers by it)."""
+
+    id: uuid.UUID
+    label: str
+    type: str
+    options: list
+    required: bool
+    ticket_type_ids: list
+
+    def to_list(self) -> list:
+        return [str(self.id), self.label, self.type, self.options, self.required, self.ticket_type_ids]
+
+    @classmethod
+    def from_list(cls, data: list) -> QuestionSnapshot:
+        id_, label, type_, options, required, ticket_type_ids = data
+        return cls(uuid.UUID(id_), label, type_, options, required, ticket_type_ids)
+
+
+@dataclass(frozen=True)
 class EventSnapshot:
     """What a booking request is checked against before it is queued."""
 
@@ -59,6 +79,7 @@ class EventSnapshot:
     sales_end: dt.datetime | None
     max_per_booking: int
     ticket_types: dict[uuid.UUID, TicketTypeSnapshot]
+    questions: tuple[QuestionSnapshot, ...] = ()
 
     @classmethod
     def of(cls, event: Event) -> EventSnapshot:
@@ -67,6 +88,8 @@ class EventSnapshot:
             sales_end=event.sales_end, max_per_booking=event.max_per_booking,
             ticket_types={tt.id: TicketTypeSnapshot(tt.id, tt.hidden, tt.sales_start, tt.sales_end,
                                                     tt.min_per_booking) for tt in event.ticket_types},
+            questions=tuple(QuestionSnapshot(q.id, q.label, q.type, list(q.options), q.required,
+                                             list(q.ticket_type_ids)) for q in event.questions),
         )  # fmt: skip
 
     def to_json(self) -> str:
@@ -74,6 +97,7 @@ class EventSnapshot:
             "id": str(self.id), "status": self.status, "starts_at": self.starts_at.isoformat(),
             "sales_start": _iso(self.sales_start), "sales_end": _iso(self.sales_end),
             "max_per_booking": self.max_per_booking, "ticket_types": [tt.to_list() for tt in self.ticket_types.values()],
+            "questions": [q.to_list() for q in self.questions],
         })  # fmt: skip
 
     @classmethod
@@ -88,6 +112,7 @@ class EventSnapshot:
             sales_start=_datetime(data["sales_start"]), sales_end=_datetime(data["sales_end"]),
             max_per_booking=data["max_per_booking"],
             ticket_types={tt.id: tt for tt in map(TicketTypeSnapshot.from_list, data["ticket_types"])},
+            questions=tuple(map(QuestionSnapshot.from_list, data.get("questions", []))),
         )  # fmt: skip
 
 

@@ -227,6 +227,7 @@ def decided_rows(
             "ticket_type_id": line.ticket_type_id,
             "quantity": line.quantity,
             "unit_price": prices[line.ticket_type_id],
+            "attendees": (request.attendees or {}).get(str(line.ticket_type_id)),
         }  # fmt: skip
         for line in request.lines
         if known

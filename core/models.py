@@ -31,7 +31,15 @@ from sqlalchemy import event as orm_events
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from uuid6 import uuid7
 
-from core.statuses import BookingStatus, EventStatus, PaymentStatus, RefundStatus, Role, TicketStatus
+from core.statuses import (
+    BookingStatus,
+    EventStatus,
+    PaymentStatus,
+    QuestionType,
+    RefundStatus,
+    Role,
+    TicketStatus,
+)
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -186,6 +194,9 @@ class Event(Base):
     ticket_types: Mapped[list[TicketType]] = relationship(
         back_populates="event", order_by="TicketType.position", cascade="all, delete-orphan"
     )
+    questions: Mapped[list[Question]] = relationship(
+        order_by="Question.position", cascade="all, delete-orphan"
+    )
 
 
 class TicketType(Base):
@@ -261,6 +272,25 @@ class Voucher(Base):
     # A voucher that was used is disabled rather than deleted: its bookings still point at it.
     disabled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Question(Base):
+    """A question asked of each attendee of an event (of some of its ticket types, or all)."""
+
+    __tablename__ = "question"
+    __table_args__ = (CheckConstraint(_one_of("type", QuestionType), name="type"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    event_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("event.id", ondelete="CASCADE"), index=True)
+    label: Mapped[str] = mapped_column(String(200))
+    type: Mapped[str] = mapped_column(String(20))
+    # The allowed answers of a `choice` question; empty for the other types.
+    options: Mapped[list] = mapped_column(JSON, default=list)
+    # Answered at booking (`core.services.attendees`): a booking without the answer is refused.
+    required: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The ticket types whose attendees are asked; empty: every type.
+    ticket_type_ids: Mapped[list] = mapped_column(JSON, default=list)
+    position: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class Booking(Base):
@@ -341,6 +371,9 @@ class BookingLine(Base):
     quantity: Mapped[int] = mapped_column(Integer)
     # Fixed when the hold is made (surge pricing may move the list price afterwards).
     unit_price: Mapped[int] = mapped_column(BigInteger)
+    # Who the line's tickets are for, as the customer named them: `[{name, email, answers}]`, in
+    # ticket order (`core.services.attendees`); none, or fewer than `quantity`: the customer's name.
+    attendees: Mapped[list | None] = mapped_column(JSON)
 
     booking: Mapped[Booking] = relationship(back_populates="lines")
     ticket_type: Mapped[TicketType] = relationship()
@@ -403,6 +436,9 @@ class Ticket(Base):
     code: Mapped[str] = mapped_column(String(40), unique=True)
     qr_payload: Mapped[str] = mapped_column(Text)
     attendee_name: Mapped[str] = mapped_column(String(200))
+    attendee_email: Mapped[str | None] = mapped_column(String(320))
+    # The attendee's answers to the event's questions, by question id.
+    answers: Mapped[dict] = mapped_column(JSON, default=dict)
     status: Mapped[str] = mapped_column(String(20), default=TicketStatus.VALID)
     checked_in_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     checked_in_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("user.id", ondelete="RESTRICT"))

@@ -102,6 +102,14 @@ class TicketStatus(StrEnum):
     CANCELLED = "cancelled"
 
 
+class QuestionType(StrEnum):
+    """What an attendee's answer to a question is: free text, one of the options, yes or no."""
+
+    TEXT = "text"
+    CHOICE = "choice"
+    BOOLEAN = "boolean"
+
+
 class Role(StrEnum):
     CUSTOMER = "customer"
     STAFF = "staff"

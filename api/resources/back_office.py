@@ -106,6 +106,7 @@ class AttendeeOut(Schema):
     status = fields.String(metadata={"enum": list(TicketStatus)})
     checked_in_at = fields.AwareDateTime(allow_none=True)
     checked_in_by = fields.UUID(allow_none=True)
+    answers = fields.Dict(metadata={"description": "The attendee's answers, by question id."})
 
 
 class AttendeeQuery(InputSchema):

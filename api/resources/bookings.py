@@ -32,9 +32,19 @@ MAX_RETRY_AFTER = 10
 IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,200}")
 
 
+class AttendeeIn(InputSchema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200),
+                         metadata={"description": "Printed on the ticket and shown at check-in."})  # fmt: skip
+    email = fields.Email(validate=validate.Length(max=320), metadata={"description": "The attendee's email."})
+    answers = fields.Dict(keys=fields.UUID(), values=fields.Raw(allow_none=False), validate=validate.Length(max=50),
+                          metadata={"description": "Answers by question id: text, an option, or true/false."})  # fmt: skip
+
+
 class ItemIn(InputSchema):
     ticket_type_id = fields.UUID(required=True)
     quantity = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=100))
+    attendees = fields.List(fields.Nested(AttendeeIn), validate=validate.Length(max=100),
+                            metadata={"description": "Who the tickets are for, one each, in order (at most `quantity`)."})  # fmt: skip
 
 
 class BookingIn(InputSchema):
@@ -150,6 +160,9 @@ class Bookings(MethodView):
             items=tuple(Line(item["ticket_type_id"], item["quantity"]) for item in data["items"]),
             join_waitlist=data["join_waitlist"],
             voucher_code=data.get("voucher_code"),
+            attendees={
+                item["ticket_type_id"]: item["attendees"] for item in data["items"] if "attendees" in item
+            },
         )
         user_id = current_user_id()
         accepted = bookings.request_booking(user_id, ask, key, session_id=current_session_id())

@@ -14,8 +14,9 @@ from api.db import request_uow
 from api.input import InputSchema
 from api.pagination import paginate_select
 from api.resources import examples
+from api.resources.questions import QuestionOut
 from core.errors import PreconditionRequired
-from core.services import events
+from core.services import events, questions
 from core.services.calendar import event_calendar
 
 blp = Blueprint("events", __name__, url_prefix="/api/v1/events", description="Events and ticket types")
@@ -117,6 +118,15 @@ class EventOut(EventFields):
         )
 
 
+class EventDetailOut(EventOut):
+    questions = fields.Method("_questions", metadata={"description": "Asked of each attendee when booking."})
+
+    def _questions(self, event) -> list:
+        return QuestionOut(many=True).dump(
+            [questions.question_view(q) for q in questions.public_questions(event)]
+        )
+
+
 class EventByIdQuery(InputSchema):
     voucher = fields.String(validate=validate.Length(min=1, max=64),
                             metadata={"description": "A code: the hidden types it unlocks, prices after its discount."})  # fmt: skip
@@ -184,7 +194,7 @@ class Events(MethodView):
 @blp.route("/<uuid:event_id>")
 class EventById(MethodView):
     @blp.arguments(EventByIdQuery(), location="query")
-    @blp.response(200, EventOut)
+    @blp.response(200, EventDetailOut)
     def get(self, args, event_id):
         """An event with its ticket types and what is still available (`?voucher=CODE`: with
         the hidden types that code unlocks and its prices)."""

@@ -26,6 +26,10 @@ class TicketOut(Schema):
     ticket_type_id = fields.UUID()
     ticket_type = fields.String()
     attendee_name = fields.String()
+    attendee_email = fields.String(
+        allow_none=True, metadata={"description": "The attendee's email, if given."}
+    )
+    answers = fields.Dict(metadata={"description": "The attendee's answers, by question id."})
     status = fields.String()
     checked_in_at = fields.AwareDateTime(allow_none=True)
 
@@ -37,6 +41,15 @@ class CheckInOut(TicketOut):
 class CheckInIn(InputSchema):
     code = fields.String(required=True, validate=validate.Length(min=1, max=1024),
                          metadata={"description": "The ticket code, or the whole QR payload"})  # fmt: skip
+
+
+class TicketPatch(InputSchema):
+    attendee_name = fields.String(validate=validate.Length(min=1, max=200),
+                                  metadata={"description": "Who the ticket is for (printed, shown at the door)."})  # fmt: skip
+    attendee_email = fields.Email(allow_none=True, validate=validate.Length(max=320),
+                                  metadata={"description": "The attendee's email; null removes it."})  # fmt: skip
+    answers = fields.Dict(keys=fields.UUID(), values=fields.Raw(allow_none=False), validate=validate.Length(max=50),
+                          metadata={"description": "All the attendee's answers, by question id (replaces them)."})  # fmt: skip
 
 
 class PublicKeyOut(Schema):
@@ -73,6 +86,26 @@ class BookingTicketsPdf(MethodView):
         filename = f"tickets-{booking_reference(booking.id)}.pdf"
         return Response(tickets.booking_pdf(uow, booking), mimetype="application/pdf",
                         headers={"Content-Disposition": f'attachment; filename="{filename}"'})  # fmt: skip
+
+
+@blp.route("/tickets/<uuid:ticket_id>")
+class TicketById(MethodView):
+    @jwt_required()
+    @blp.arguments(TicketPatch())
+    @blp.response(200, TicketOut)
+    @blp.alt_response(
+        409,
+        schema=ErrorSchema,
+        description="Cancelled (`ticket_cancelled`), used (`already_checked_in`), or the event started (`event_started`).",
+    )
+    def patch(self, data, ticket_id):
+        """Change who a ticket is for (the booking's customer, until the event starts): it gets a
+        new code and QR, and the old ones stop working at the door."""
+        uow = request_uow()
+        ticket = tickets.edit_ticket(uow, current_actor(), ticket_id, data)
+        return tickets.ticket_view(
+            ticket, tickets.ticket_type_names(uow, ticket.event_id)[ticket.ticket_type_id]
+        )
 
 
 @blp.route("/tickets/public-key")

@@ -36,6 +36,9 @@ class AuditAction(enum.StrEnum):
     VOUCHER_CREATE = "voucher.create"
     VOUCHER_UPDATE = "voucher.update"
     VOUCHER_DELETE = "voucher.delete"
+    QUESTION_CREATE = "question.create"
+    QUESTION_UPDATE = "question.update"
+    QUESTION_DELETE = "question.delete"
     USER_UPDATE = "user.update"
     ORGANIZATION_CREATE = "organization.create"
 

@@ -13,6 +13,7 @@ read through a server-side cursor in a unit of work of its own, as plain rows a 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 import uuid
 from collections.abc import Iterator, Sequence
@@ -317,6 +318,7 @@ def _attendee_columns() -> Select:
             Ticket.status,
             Ticket.checked_in_at,
             Ticket.checked_in_by,
+            Ticket.answers,
         )  # fmt: skip
         .join(Booking, Booking.id == Ticket.booking_id)
         .join(User, User.id == Booking.user_id)
@@ -331,7 +333,7 @@ def attendees_page(uow: UnitOfWork, ticket_ids: list[uuid.UUID]) -> list[dict]:
 
 
 def attendee_row(row: Sequence) -> dict:
-    ticket_id, code, name, email, ticket_type, booking_id, status, checked_in_at, checked_in_by = row
+    ticket_id, code, name, email, ticket_type, booking_id, status, checked_in_at, checked_in_by, answers = row
     return {
         "ticket_id": ticket_id,
         "code": code,
@@ -343,17 +345,26 @@ def attendee_row(row: Sequence) -> dict:
         "status": status,
         "checked_in_at": checked_in_at,
         "checked_in_by": checked_in_by,
+        # By question id; the CSV writes them as one JSON column, whatever questions an event asks.
+        "answers": answers or {},
     }
 
 
 ATTENDEES_CSV_HEADER = (
     "ticket_id", "code", "attendee_name", "attendee_email", "ticket_type", "booking_id",
-    "booking_reference", "status", "checked_in_at", "checked_in_by",
+    "booking_reference", "status", "checked_in_at", "checked_in_by", "answers",
 )  # fmt: skip
 
 
 def event_attendees_export_query(event_id: uuid.UUID, filters: AttendeeFilters) -> Select:
     return _event_attendees(_attendee_columns(), event_id, filters)
+
+
+def _attendee_csv_row(row: Sequence) -> list:
+    values = attendee_row(row)
+    return list(
+        {**values, "answers": json.dumps(values["answers"], ensure_ascii=False, sort_keys=True)}.values()
+    )
 
 
 def export_event_attendees(
@@ -366,7 +377,7 @@ def export_event_attendees(
     def batches():
         with _export_uow() as export:
             for rows in _streamed(export, query):
-                yield [list(attendee_row(row).values()) for row in rows]
+                yield [_attendee_csv_row(row) for row in rows]
 
     return csv_chunks(ATTENDEES_CSV_HEADER, batches())
 

@@ -10,7 +10,7 @@ import hashlib
 import json
 import uuid
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import select
 
@@ -24,7 +24,7 @@ from core.inventory import Line, lock_inventory
 from core.jobs import Job
 from core.lifecycle import cancel, cancel_part, shown_status
 from core.models import Booking, Event, User, new_id, utcnow
-from core.services import audit, checkouts, follow_ups, refunds, tickets, vouchers
+from core.services import attendees, audit, checkouts, follow_ups, refunds, tickets, vouchers
 from core.services.audit import AuditAction
 from core.services.permissions import may_read_booking
 from core.services.waitlist import promote_waitlist, waitlist_position
@@ -43,6 +43,8 @@ class BookingAsk:
     items: tuple[Line, ...]
     join_waitlist: bool = False
     voucher_code: str | None = None
+    # The attendees named for each line, by ticket type: `[{name, email, answers}]`.
+    attendees: dict[uuid.UUID, list[dict]] = field(default_factory=dict)
 
 
 def request_booking(
@@ -60,11 +62,12 @@ def request_booking(
     if ask.voucher_code is not None:
         voucher = vouchers.check_voucher_code(ask.event_id, ask.voucher_code, _ticket_type_ids(ask), now)
     _check_lines(snapshot, ask, voucher, now)
+    named = _checked_attendees(snapshot, ask)
     request = BookingRequest(
         booking_id=new_id(), user_id=user_id, event_id=ask.event_id, seq=0, lines=ask.items,
         join_waitlist=ask.join_waitlist, requested_at=now, idempotency_key=idempotency_key,
         request_id=request_ids.current(),
-        voucher_id=voucher.id if voucher else None,
+        voucher_id=voucher.id if voucher else None, attendees=named or None,
     )  # fmt: skip
     queue = queue_for(runtime.redis_client())
     outcome = queue.accept(request, _fingerprint(ask), session_id)
@@ -128,6 +131,18 @@ def _check_lines(snapshot: EventSnapshot, ask: BookingAsk, voucher, now: dt.date
                           details={"ticket_type_id": str(line.ticket_type_id)})  # fmt: skip
 
 
+def _checked_attendees(snapshot: EventSnapshot, ask: BookingAsk) -> dict[str, list[dict]]:
+    """Each line's attendees checked against the event's questions, as they are queued."""
+    named = {}
+    for line in ask.items:
+        checked = attendees.checked_attendees(
+            snapshot.questions, line.ticket_type_id, line.quantity, ask.attendees.get(line.ticket_type_id)
+        )
+        if checked:
+            named[str(line.ticket_type_id)] = checked
+    return named
+
+
 def _ticket_type_ids(ask: BookingAsk) -> list[uuid.UUID]:
     return [line.ticket_type_id for line in ask.items]
 
@@ -139,7 +154,11 @@ def _fingerprint(ask: BookingAsk) -> str:
             sorted((str(line.ticket_type_id), line.quantity) for line in ask.items),
             ask.join_waitlist,
             vouchers.normalize_code(ask.voucher_code) if ask.voucher_code else None,
-        ]
+            # Only when there are some, so a request without them keeps its fingerprint.
+            *([{str(tt): a for tt, a in ask.attendees.items()}] if ask.attendees else []),
+        ],
+        sort_keys=True,
+        default=str,
     )
     return hashlib.sha256(canonical.encode()).hexdigest()[:32]
 

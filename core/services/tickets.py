@@ -22,6 +22,7 @@ from core.errors import Conflict, Invalid, NotFound
 from core.formatting import booking_reference
 from core.models import Booking, Event, Ticket, TicketType, User, new_id, utcnow
 from core.services import audit, follow_ups
+from core.services.attendees import asked_of, checked_attendee
 from core.services.audit import AuditAction
 from core.services.events import get_event
 from core.services.permissions import require_door_staff_of
@@ -91,12 +92,15 @@ def issue_tickets(booking_ids: list[str]) -> list[uuid.UUID]:
 
 
 def _new_tickets(booking: Booking, signer: TicketSigner, now: dt.datetime) -> list[Ticket]:
+    """One ticket per admitted person, for the attendee the customer named for it, or else for
+    the customer."""
     tickets = []
     for line in booking.lines:
-        for _ in range(line.quantity):
-            ticket_id, code = new_id(), new_ticket_code()  # a row id in time order; a secret code
-            claims = TicketClaims(code=code, event_id=str(booking.event_id), ticket_id=str(ticket_id),
-                                  issued_at=int(now.timestamp()))  # fmt: skip
+        named = line.attendees or []
+        for index in range(line.quantity):
+            attendee = named[index] if index < len(named) else {"name": booking.user.name}
+            ticket_id = new_id()  # a row id in time order
+            code, qr_payload = _signed_code(signer, booking.event_id, ticket_id, now)
             tickets.append(
                 Ticket(
                     id=ticket_id,
@@ -104,13 +108,60 @@ def _new_tickets(booking: Booking, signer: TicketSigner, now: dt.datetime) -> li
                     event_id=booking.event_id,
                     ticket_type_id=line.ticket_type_id,
                     code=code,
-                    qr_payload=signer.sign(claims),
-                    attendee_name=booking.user.name,
+                    qr_payload=qr_payload,
+                    attendee_name=attendee["name"],
+                    attendee_email=attendee.get("email"),
+                    answers=attendee.get("answers") or {},
                     status=TicketStatus.VALID,
                     created_at=now,
                 )  # fmt: skip
             )
     return tickets
+
+
+def _signed_code(
+    signer: TicketSigner, event_id: uuid.UUID, ticket_id: uuid.UUID, now: dt.datetime
+) -> tuple[str, str]:
+    """A new secret code for the ticket and its signed QR payload."""
+    code = new_ticket_code()
+    claims = TicketClaims(code=code, event_id=str(event_id), ticket_id=str(ticket_id),
+                          issued_at=int(now.timestamp()))  # fmt: skip
+    return code, signer.sign(claims)
+
+
+# --- the customer's edits ----------------------------------------------------------------------
+
+
+def edit_ticket(uow: UnitOfWork, actor: User, ticket_id: uuid.UUID, changes: dict) -> Ticket:
+    """Change who a valid ticket is for (name, email, answers), by the booking's customer until
+    the event starts. The ticket gets a new code and QR payload: the old ones no longer admit
+    anyone (the door answers them like an unknown code)."""
+    ticket = uow.session.scalar(select(Ticket).where(Ticket.id == ticket_id).with_for_update())
+    booking = uow.session.get(Booking, ticket.booking_id) if ticket else None
+    if booking is None or booking.user_id != actor.id:
+        raise NotFound("No such ticket.")
+    event = uow.session.get(Event, ticket.event_id)
+    now = utcnow()
+    if ticket.status != TicketStatus.VALID:
+        raise Conflict("This ticket was cancelled.", name="ticket_cancelled")
+    if ticket.checked_in_at is not None:
+        raise Conflict("This ticket was already used at the door.", name="already_checked_in")
+    if now >= event.starts_at:
+        raise Conflict("The event has started: its tickets can no longer be changed.", name="event_started")
+    attendee = checked_attendee(
+        asked_of(event.questions, ticket.ticket_type_id),
+        {
+            "name": changes.get("attendee_name", ticket.attendee_name),
+            "email": changes.get("attendee_email", ticket.attendee_email),
+            "answers": changes.get("answers", ticket.answers),
+        },
+    )
+    ticket.attendee_name, ticket.attendee_email, ticket.answers = (
+        attendee["name"], attendee["email"], attendee["answers"],
+    )  # fmt: skip
+    ticket.code, ticket.qr_payload = _signed_code(ticket_signer(), event.id, ticket.id, now)
+    uow.commit()
+    return ticket
 
 
 def cancel_tickets(uow: UnitOfWork, booking_ids: list[uuid.UUID]) -> None:
@@ -197,6 +248,8 @@ def ticket_view(ticket: Ticket, ticket_type_name: str) -> dict:
         "ticket_type_id": ticket.ticket_type_id,
         "ticket_type": ticket_type_name,
         "attendee_name": ticket.attendee_name,
+        "attendee_email": ticket.attendee_email,
+        "answers": ticket.answers,
         "status": ticket.status,
         "checked_in_at": ticket.checked_in_at,
     }

@@ -85,7 +85,7 @@ def update_voucher(
     if "discount" in changes:
         values.update(_discount(event, changes["discount"]))
     if "ticket_type_ids" in values:
-        values["ticket_type_ids"] = _ticket_type_ids(event, values["ticket_type_ids"])
+        values["ticket_type_ids"] = checked_ticket_type_ids(event, values["ticket_type_ids"])
     if "disabled" in changes:
         values["disabled_at"] = (voucher.disabled_at or utcnow()) if changes["disabled"] else None
     audit.record(uow, actor, AuditAction.VOUCHER_UPDATE, "voucher", voucher.id, event.organization_id,
@@ -179,7 +179,7 @@ def _terms(event: Event, data: dict) -> dict:
         "max_redemptions": data.get("max_redemptions"),
         "valid_from": data.get("valid_from"),
         "valid_until": data.get("valid_until"),
-        "ticket_type_ids": _ticket_type_ids(event, data.get("ticket_type_ids") or []),
+        "ticket_type_ids": checked_ticket_type_ids(event, data.get("ticket_type_ids") or []),
         "unlocks_hidden": bool(data.get("unlocks_hidden")),
     }
     _check_window(terms["valid_from"], terms["valid_until"])
@@ -206,7 +206,7 @@ def _discount(event: Event, discount: dict) -> dict:
     return {"discount_percent": None, "discount_amount": amount}
 
 
-def _ticket_type_ids(event: Event, ticket_type_ids) -> list[str]:
+def checked_ticket_type_ids(event: Event, ticket_type_ids) -> list[str]:
     known = {tt.id for tt in event.ticket_types}
     unknown = [str(tt) for tt in ticket_type_ids if tt not in known]
     if unknown:
