@@ -70,7 +70,7 @@ def request_booking(
         voucher_id=voucher.id if voucher else None, attendees=named or None,
     )  # fmt: skip
     queue = queue_for(runtime.redis_client())
-    outcome = queue.accept(request, _fingerprint(ask), session_id)
+    outcome = queue.accept(request, _fingerprint(ask, named), session_id)
     if isinstance(outcome, SessionRevoked):
         raise Unauthorized("This session was signed out.", name="token_revoked")
     if not isinstance(outcome, Accepted):
@@ -147,7 +147,7 @@ def _ticket_type_ids(ask: BookingAsk) -> list[uuid.UUID]:
     return [line.ticket_type_id for line in ask.items]
 
 
-def _fingerprint(ask: BookingAsk) -> str:
+def _fingerprint(ask: BookingAsk, named: dict[str, list[dict]]) -> str:
     canonical = json.dumps(
         [
             str(ask.event_id),
@@ -155,10 +155,9 @@ def _fingerprint(ask: BookingAsk) -> str:
             ask.join_waitlist,
             vouchers.normalize_code(ask.voucher_code) if ask.voucher_code else None,
             # Only when there are some, so a request without them keeps its fingerprint.
-            *([{str(tt): a for tt, a in ask.attendees.items()}] if ask.attendees else []),
+            *([named] if named else []),
         ],
         sort_keys=True,
-        default=str,
     )
     return hashlib.sha256(canonical.encode()).hexdigest()[:32]
 
