@@ -188,7 +188,7 @@ class CancelIn(InputSchema):
 @blp.route("/<uuid:booking_id>/cancel")
 class CancelBooking(MethodView):
     @jwt_required()
-    @blp.arguments(CancelIn(), required=False)
+    @blp.arguments(CancelIn(), required=False, example=examples.BOOKING_CANCEL)
     @blp.response(200, BookingOut)
     @blp.alt_response(
         409,

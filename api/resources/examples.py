@@ -18,6 +18,7 @@ TICKET_TYPE_ID = "0190a5d2-0000-7000-8000-00000000a004"
 MAILED_CODE = "paste-the-code-from-the-email"
 TICKET_CODE = "paste-the-ticket-code-or-qr-payload"
 BOOKING_LINK_TOKEN = "paste-the-token-of-the-booking-link"
+TICKET_ID = "0190a5d2-0000-7000-8000-00000000a005"
 
 
 def _event_times() -> dict:
@@ -60,6 +61,14 @@ BOOKING = {
     "items": [{"ticket_type_id": TICKET_TYPE_ID, "quantity": 2}],
     "join_waitlist": True,
 }
+VOUCHER = {
+    "code": "EARLYBIRD",
+    "discount": {"percent": 20},
+    "max_redemptions": 100,
+    "ticket_type_ids": [TICKET_TYPE_ID],
+}
+VOUCHER_PATCH = {"max_redemptions": 150}
+BOOKING_CANCEL = {"ticket_ids": [TICKET_ID]}
 LOCAL_OUTCOME = {"outcome": "paid"}
 PAGE_CANCEL = {"token": BOOKING_LINK_TOKEN}
 CHECK_IN = {"code": TICKET_CODE}

@@ -12,6 +12,7 @@ from api.db import request_uow
 from api.exports import csv_response, paginate_or_csv
 from api.input import InputSchema
 from api.pagination import paginate_select
+from api.resources import examples
 from core.services import vouchers
 from core.services.events import get_event_for_organizers
 
@@ -80,7 +81,7 @@ def _views(event, items) -> list[dict]:
 @blp.route("/<uuid:event_id>/vouchers")
 class Vouchers(MethodView):
     @jwt_required()
-    @blp.arguments(VoucherCreate())
+    @blp.arguments(VoucherCreate(), example=examples.VOUCHER)
     @blp.response(201, VoucherOut(many=True))
     def post(self, data, event_id):
         """Create a voucher (`code`), or `generate` N of them with random codes after `prefix`."""
@@ -105,7 +106,7 @@ class Vouchers(MethodView):
 @blp.route("/<uuid:event_id>/vouchers/<uuid:voucher_id>")
 class VoucherById(MethodView):
     @jwt_required()
-    @blp.arguments(VoucherPatch())
+    @blp.arguments(VoucherPatch(), example=examples.VOUCHER_PATCH)
     @blp.response(200, VoucherOut)
     def patch(self, data, event_id, voucher_id):
         """Edit a voucher's terms, or disable (`disabled: true`) and enable it again."""
