@@ -45,6 +45,13 @@ PAGINATION_HEADER = {
 }
 
 
+# flask-smorest makes the pagination parameters without a word on them.
+PAGINATION_PARAMETERS = {
+    "page": "Which page of the list, from 1 (default 1); a page past the end is empty.",
+    "page_size": "How many items a page holds (default 10, at most 100).",
+}
+
+
 def config() -> dict:
     """flask-smorest's settings for the document and its two pages."""
     return {
@@ -87,7 +94,8 @@ def init_app(app: Flask) -> None:
 
 class DocsPlugin(BasePlugin):
     """An apispec plugin completing each operation from its view: who may call it, and what the
-    pagination header holds (flask-smorest documents it as an object, but it is JSON text)."""
+    pagination header and parameters hold (flask-smorest documents the header as an object, but it
+    is JSON text, and the parameters not at all)."""
 
     def __init__(self, app: Flask):
         self.app = app
@@ -99,6 +107,9 @@ class DocsPlugin(BasePlugin):
             guard = _bearer_guard(handler)
             if guard is not None:
                 operation["security"] = [{}, {BEARER: []}] if guard["optional"] else [{BEARER: []}]
+            for parameter in operation.get("parameters", []):
+                if parameter.get("in") == "query" and parameter.get("name") in PAGINATION_PARAMETERS:
+                    parameter.setdefault("description", PAGINATION_PARAMETERS[parameter["name"]])
             for response in operation.get("responses", {}).values():
                 if isinstance(response, dict) and "X-Pagination" in response.get("headers", {}):
                     response["headers"]["X-Pagination"] = copy.deepcopy(PAGINATION_HEADER)

@@ -242,7 +242,13 @@ class Bookings(MethodView):
     @blp.response(202, BookingAccepted)
     @blp.doc(
         parameters=[
-            {"in": "header", "name": "Idempotency-Key", "schema": {"type": "string", "maxLength": 200}}
+            {
+                "in": "header",
+                "name": "Idempotency-Key",
+                "description": "Any 1 to 200 visible ASCII characters chosen by the client (a UUID will do): "
+                "a retry with the same key answers the booking already made instead of making another.",
+                "schema": {"type": "string", "maxLength": 200},
+            }
         ]
     )
     @blp.alt_response(
