@@ -1,5 +1,5 @@
 """Every field of the OpenAPI document says what it is: each property of each schema (in the
-components and inline, at any depth) and each query or header parameter carries a description,
+components and inline, at any depth) and each path, query or header parameter carries a description,
 so a client developer never has to guess a value's unit, its null case or its machine names."""
 
 from __future__ import annotations
@@ -28,6 +28,14 @@ def _operations(spec):
                 yield f"{method.upper()} {path}", operation
 
 
+def _parameter_lists(spec):
+    """(where, parameters) of each path (its path parameters) and each operation."""
+    for path, item in spec["paths"].items():
+        yield path, item.get("parameters", [])
+    for label, operation in _operations(spec):
+        yield label, operation.get("parameters", [])
+
+
 def test_every_schema_property_has_a_description(client):
     spec = client.get("/api/v1/openapi.json").json
     missing = []
@@ -42,12 +50,11 @@ def test_every_schema_property_has_a_description(client):
     assert not missing, "Properties without a description:\n" + "\n".join(missing)
 
 
-def test_every_query_and_header_parameter_has_a_description(client):
+def test_every_parameter_has_a_description(client):
     spec = client.get("/api/v1/openapi.json").json
     missing = [f"{label} {parameter['in']} {parameter['name']}"
-               for label, operation in _operations(spec)
-               for parameter in operation.get("parameters", [])
-               if "$ref" not in parameter and parameter["in"] in ("query", "header")
+               for label, parameters in _parameter_lists(spec) for parameter in parameters
+               if "$ref" not in parameter
                and not (parameter.get("description") or parameter.get("schema", {}).get("description"))]  # fmt: skip
     missing += [f"components.parameters {name}" for name, parameter in spec["components"].get("parameters", {}).items()
                 if not (parameter.get("description") or parameter.get("schema", {}).get("description"))]  # fmt: skip
