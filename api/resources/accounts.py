@@ -126,9 +126,7 @@ class UserOut(Schema):
     )
     organization_id = fields.UUID(
         allow_none=True,
-        metadata={
-            "description": "The organization a staff member or organizer belongs to; null for customers and admins."
-        },
+        metadata={"description": "The organization a staff member or organizer works for; null when none."},
     )
     email_verified = fields.Function(
         lambda user: user.email_verified_at is not None,

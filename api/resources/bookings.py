@@ -84,7 +84,7 @@ class BookingAccepted(Schema):
     queue_position = fields.Integer(
         allow_none=True,
         metadata={
-            "description": "While `queued`: how many requests are ahead of it plus one (1 is next); null once decided."
+            "description": "While `queued`: its place in the event's queue (1 is next); null once decided."
         },
     )
 

@@ -270,9 +270,7 @@ class EventOut(EventFields):
     )
     published_at = fields.AwareDateTime(
         allow_none=True,
-        metadata={
-            "description": "When it was last published (ISO 8601 with its UTC offset); null while a draft."
-        },
+        metadata={"description": "When it was last published (ISO 8601, in UTC); null while a draft."},
     )
     available = fields.Method(
         "_available", metadata={"description": "Tickets still to be had over all types."}

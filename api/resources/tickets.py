@@ -23,12 +23,12 @@ class TicketOut(Schema):
     id = fields.UUID(metadata={"description": "The ticket's id."})
     code = fields.String(
         metadata={
-            "description": "The ticket's short code, typed at the door when the QR code cannot be scanned."
+            "description": "The ticket's code (16 characters of Crockford base32); the check-in takes it typed, as well as the whole `qr_payload`."
         }
     )
     qr_payload = fields.String(
         metadata={
-            "description": "The text of the ticket's QR code: its claims signed with Ed25519, verifiable offline with `GET /api/v1/tickets/public-key`."
+            "description": "The text of the ticket's QR code (`BX1.<claims>.<signature>`): its code, event and ticket signed with Ed25519, verifiable offline with the key of `GET /api/v1/tickets/public-key`."
         }
     )
     ticket_type_id = fields.UUID(metadata={"description": "The ticket type."})
@@ -59,7 +59,11 @@ class PublicKeyOut(Schema):
     public_key_pem = fields.String(
         metadata={"description": "The public key, PEM-encoded (SubjectPublicKeyInfo)."}
     )
-    public_key_b64 = fields.String(metadata={"description": "The raw 32-byte public key, base64-encoded."})
+    public_key_b64 = fields.String(
+        metadata={
+            "description": "The raw 32-byte public key as unpadded base64url, for a scanner's configuration."
+        }
+    )
 
 
 def _readable_booking(booking_id):
