@@ -296,7 +296,7 @@ class BookingById(MethodView):
         return view, 200, _retry_after(view)
 
 
-class CancelIn(InputSchema):
+class BookingCancelIn(InputSchema):
     ticket_ids = fields.List(fields.UUID(), validate=validate.Length(min=1, max=100),
                              metadata={"description": "Only these tickets of a confirmed booking."})  # fmt: skip
 
@@ -304,7 +304,7 @@ class CancelIn(InputSchema):
 @blp.route("/<uuid:booking_id>/cancel")
 class CancelBooking(MethodView):
     @jwt_required()
-    @blp.arguments(CancelIn(), required=False, example=examples.BOOKING_CANCEL)
+    @blp.arguments(BookingCancelIn(), required=False, example=examples.BOOKING_CANCEL)
     @blp.response(200, BookingOut)
     @blp.alt_response(
         409,
