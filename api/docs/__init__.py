@@ -45,6 +45,30 @@ PAGINATION_HEADER = {
 }
 
 
+# flask-smorest makes the pagination parameters without a word on them.
+PAGINATION_PARAMETERS = {
+    "page": "Which page of the list, from 1 (default 1); a page past the end is empty.",
+    "page_size": "How many items a page holds (default 10, at most 100).",
+}
+
+# The same for the ids in every path; a path's `token` is the secret part of a link it was sent.
+PATH_PARAMETERS = {
+    "booking_id": "The booking's id.",
+    "event_id": "The event's id.",
+    "organization_id": "The organization's id.",
+    "ticket_type_id": "The ticket type's id (one of the event's `ticket_types[].id`).",
+    "user_id": "The account's id.",
+    "voucher_id": "The voucher's id.",
+    "question_id": "The question's id.",
+    "ticket_id": "The ticket's id.",
+    "session_id": "The checkout session's id, a part of the booking's `checkout_url`.",
+}
+TOKENS = {
+    f"{URL_PREFIX}/payments/": "The checkout's secret: the last part of the booking's `checkout_url`.",
+    f"{URL_PREFIX}/pages/": "The signed, expiring token of the booking page's link (sent in the booking's mails).",
+}
+
+
 def config() -> dict:
     """flask-smorest's settings for the document and its two pages."""
     return {
@@ -86,11 +110,18 @@ def init_app(app: Flask) -> None:
 
 
 class DocsPlugin(BasePlugin):
-    """An apispec plugin completing each operation from its view: who may call it, and what the
-    pagination header holds (flask-smorest documents it as an object, but it is JSON text)."""
+    """An apispec plugin completing each operation from its view: who may call it, what its path
+    parameters are, and what the pagination header and parameters hold (flask-smorest documents
+    the header as an object, but it is JSON text, and the parameters not at all)."""
 
     def __init__(self, app: Flask):
         self.app = app
+
+    def path_helper(self, path=None, operations=None, parameters=None, **kwargs):
+        rule = kwargs["rule"].rule
+        for parameter in parameters or []:
+            if parameter.get("in") == "path" and "description" not in parameter:
+                parameter["description"] = _path_parameter_text(rule, parameter["name"])
 
     def operation_helper(self, path=None, operations=None, **kwargs):
         view = self.app.view_functions[kwargs["rule"].endpoint]
@@ -99,9 +130,18 @@ class DocsPlugin(BasePlugin):
             guard = _bearer_guard(handler)
             if guard is not None:
                 operation["security"] = [{}, {BEARER: []}] if guard["optional"] else [{BEARER: []}]
+            for parameter in operation.get("parameters", []):
+                if parameter.get("in") == "query" and parameter.get("name") in PAGINATION_PARAMETERS:
+                    parameter.setdefault("description", PAGINATION_PARAMETERS[parameter["name"]])
             for response in operation.get("responses", {}).values():
                 if isinstance(response, dict) and "X-Pagination" in response.get("headers", {}):
                     response["headers"]["X-Pagination"] = copy.deepcopy(PAGINATION_HEADER)
+
+
+def _path_parameter_text(rule: str, name: str) -> str:
+    if name == "token":
+        return next(text for prefix, text in TOKENS.items() if rule.startswith(prefix))
+    return PATH_PARAMETERS[name]
 
 
 def _bearer_guard(function) -> dict | None:

@@ -45,13 +45,29 @@ def _new_password() -> fields.String:
 
 
 class RegisterIn(InputSchema):
-    email = fields.Email(required=True, validate=validate.Length(max=320))
+    email = fields.Email(
+        required=True,
+        validate=validate.Length(max=320),
+        metadata={
+            "description": "The customer's email address: the login, and where tickets and mails go (up to 320 characters)."
+        },
+    )
     password = _new_password()
-    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    name = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=200),
+        metadata={"description": "The customer's name as printed on tickets (1 to 200 characters)."},
+    )
 
 
 class EmailIn(InputSchema):
-    email = fields.Email(required=True, validate=validate.Length(max=320))
+    email = fields.Email(
+        required=True,
+        validate=validate.Length(max=320),
+        metadata={
+            "description": "The account's email address. The answer is the same whether or not an account has it."
+        },
+    )
 
 
 class PasswordResetIn(InputSchema):
@@ -72,33 +88,65 @@ class VerifyEmailIn(InputSchema):
 
 
 class PasswordChangeIn(InputSchema):
-    current_password = fields.String(required=True, load_only=True, validate=validate.Length(min=1, max=1024))
+    current_password = fields.String(
+        required=True,
+        load_only=True,
+        validate=validate.Length(min=1, max=1024),
+        metadata={"description": "The password in use now."},
+    )
     new_password = _new_password()
 
 
 class MessageOut(Schema):
-    message = fields.String()
+    message = fields.String(metadata={"description": "What happened, in a sentence for a person."})
 
 
 class LoginIn(InputSchema):
-    email = fields.String(required=True, validate=validate.Length(min=1, max=320))
-    password = fields.String(required=True, validate=validate.Length(min=1, max=1024), load_only=True)
+    email = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=320),
+        metadata={"description": "The account's email address."},
+    )
+    password = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=1024),
+        load_only=True,
+        metadata={"description": "The account's password."},
+    )
 
 
 class UserOut(Schema):
-    id = fields.UUID()
-    email = fields.String()
-    name = fields.String()
-    role = fields.String()
-    organization_id = fields.UUID(allow_none=True)
-    email_verified = fields.Function(lambda user: user.email_verified_at is not None)
+    id = fields.UUID(metadata={"description": "The account's id."})
+    email = fields.String(metadata={"description": "The account's email address."})
+    name = fields.String(metadata={"description": "The account holder's name."})
+    role = fields.String(
+        metadata={
+            "description": "What the account may do: `customer` (books tickets), `staff` (checks tickets in at the door), `organizer` (runs its organization's events) or `admin` (everything)."
+        }
+    )
+    organization_id = fields.UUID(
+        allow_none=True,
+        metadata={"description": "The organization a staff member or organizer works for; null when none."},
+    )
+    email_verified = fields.Function(
+        lambda user: user.email_verified_at is not None,
+        metadata={
+            "description": "Whether the address was confirmed with the mailed code (`POST /api/v1/auth/verify-email`)."
+        },
+    )
 
 
 class TokensOut(Schema):
-    access_token = fields.String()
-    refresh_token = fields.String()
-    token_type = fields.String()
-    expires_in = fields.Integer()
+    access_token = fields.String(
+        metadata={"description": "The JWT to send as `Authorization: Bearer <access_token>`."}
+    )
+    refresh_token = fields.String(
+        metadata={
+            "description": "A longer-lived JWT that buys a new access token at `POST /api/v1/auth/refresh` once this one expires."
+        }
+    )
+    token_type = fields.String(metadata={"description": "Always `Bearer`."})
+    expires_in = fields.Integer(metadata={"description": "How long the access token is valid, in seconds."})
 
 
 def _login_limit() -> str:

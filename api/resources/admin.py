@@ -19,29 +19,57 @@ blp = Blueprint("admin", __name__, url_prefix="/api/v1", description="Organizati
 
 
 class OrganizationIn(InputSchema):
-    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    contact_email = fields.Email(load_default=None, allow_none=True, validate=validate.Length(max=320))
+    name = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=200),
+        metadata={"description": "The organization's name (1 to 200 characters)."},
+    )
+    contact_email = fields.Email(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Length(max=320),
+        metadata={"description": "The organization's contact address; null: none."},
+    )
 
 
 class OrganizationOut(Schema):
-    id = fields.UUID()
-    name = fields.String()
-    contact_email = fields.String(allow_none=True)
+    id = fields.UUID(metadata={"description": "The organization's id."})
+    name = fields.String(metadata={"description": "The organization's name."})
+    contact_email = fields.String(
+        allow_none=True, metadata={"description": "The organization's contact address; null: none."}
+    )
 
 
 class UserPatch(InputSchema):
-    role = fields.String(validate=validate.OneOf(tuple(Role)))
-    organization_id = fields.UUID(allow_none=True)
-    name = fields.String(validate=validate.Length(min=1, max=200))
+    role = fields.String(
+        validate=validate.OneOf(tuple(Role)),
+        metadata={"description": "The new role: `customer`, `staff`, `organizer` or `admin`."},
+    )
+    organization_id = fields.UUID(
+        allow_none=True,
+        metadata={
+            "description": "The organization a staff member or organizer works for; null to take it away."
+        },
+    )
+    name = fields.String(
+        validate=validate.Length(min=1, max=200),
+        metadata={"description": "The account holder's name (1 to 200 characters)."},
+    )
 
 
 class SearchQuery(InputSchema):
-    q = fields.String(validate=validate.Length(min=1, max=200))
+    q = fields.String(
+        validate=validate.Length(min=1, max=200),
+        metadata={"description": "Text to find in the name or email address, case-insensitive."},
+    )
 
 
 class UserQuery(SearchQuery):
-    role = fields.String(validate=validate.OneOf(tuple(Role)))
-    organization_id = fields.UUID()
+    role = fields.String(
+        validate=validate.OneOf(tuple(Role)),
+        metadata={"description": "Only accounts with this role (`customer`, `staff`, `organizer`, `admin`)."},
+    )
+    organization_id = fields.UUID(metadata={"description": "Only accounts of this organization."})
 
 
 @blp.route("/organizations")

@@ -30,41 +30,85 @@ blp = Blueprint(
 
 
 class CustomerOut(Schema):
-    id = fields.UUID()
-    name = fields.String()
-    email = fields.String()
+    id = fields.UUID(metadata={"description": "The customer's account id."})
+    name = fields.String(metadata={"description": "The customer's name."})
+    email = fields.String(metadata={"description": "The customer's email address."})
 
 
 class BackOfficeItemOut(Schema):
-    ticket_type_id = fields.UUID()
-    quantity = fields.Integer()
-    unit_price = fields.Integer()
+    ticket_type_id = fields.UUID(metadata={"description": "The ticket type booked."})
+    quantity = fields.Integer(metadata={"description": "How many tickets of this type."})
+    unit_price = fields.Integer(
+        metadata={
+            "description": "The price of one ticket as booked, in minor units of the booking's `currency`."
+        }
+    )
 
 
 class BackOfficeBookingOut(Schema):
-    id = fields.UUID()
-    reference = fields.String()
-    customer = fields.Nested(CustomerOut)
-    status = fields.String(metadata={"enum": list(BookingStatus)})
-    reason = fields.String(allow_none=True)
-    items = fields.List(fields.Nested(BackOfficeItemOut))
-    total = fields.Integer()
-    currency = fields.String()
+    id = fields.UUID(metadata={"description": "The booking's id."})
+    reference = fields.String(
+        metadata={"description": "The booking's short reference, as the customer quotes it."}
+    )
+    customer = fields.Nested(CustomerOut, metadata={"description": "Who booked (for a comp, the guest)."})
+    status = fields.String(
+        metadata={
+            "description": "`held`, `confirmed`, `waitlisted`, `rejected`, `expired` or `cancelled`.",
+            "enum": list(BookingStatus),
+        }
+    )
+    reason = fields.String(
+        allow_none=True,
+        metadata={
+            "description": "Why it ended as it did, as a machine name (`sold_out`, `complimentary`, `customer_cancelled`...); null otherwise."
+        },
+    )
+    items = fields.List(
+        fields.Nested(BackOfficeItemOut),
+        metadata={"description": "The tickets booked, one entry per ticket type."},
+    )
+    total = fields.Integer(metadata={"description": "What the booking costs, in minor units of `currency`."})
+    currency = fields.String(
+        metadata={"description": "The ISO 4217 code of `total` and the items' `unit_price`."}
+    )
     created_at = fields.AwareDateTime(metadata={"description": "When the customer asked."})
-    decided_at = fields.AwareDateTime()
-    hold_expires_at = fields.AwareDateTime(allow_none=True)
-    payment_status = fields.String(allow_none=True, metadata={"enum": list(PaymentStatus)})
+    decided_at = fields.AwareDateTime(
+        metadata={"description": "When the allocation decided (ISO 8601, in UTC)."}
+    )
+    hold_expires_at = fields.AwareDateTime(
+        allow_none=True,
+        metadata={
+            "description": "While `held`: when the tickets are let go unless paid (ISO 8601, in UTC); otherwise null."
+        },
+    )
+    payment_status = fields.String(
+        allow_none=True,
+        metadata={
+            "description": "The latest payment's status (`pending`, `paid`, `failed`, `expired`, `refunded`); null when none was made.",
+            "enum": list(PaymentStatus),
+        },
+    )
 
 
 class BookingListQuery(InputSchema):
     status = fields.List(fields.String(validate=validate.OneOf(tuple(BookingStatus))),
                          metadata={"description": "Repeat for several."})  # fmt: skip
-    ticket_type_id = fields.UUID()
+    ticket_type_id = fields.UUID(metadata={"description": "Only bookings with tickets of this type."})
     q = fields.String(validate=validate.Length(min=1, max=200),
                       metadata={"description": "Name, email or booking reference."})  # fmt: skip
-    created_after = fields.AwareDateTime()
-    created_before = fields.AwareDateTime()
-    sort = fields.String(load_default="-created_at", validate=validate.OneOf(("created_at", "-created_at")))
+    created_after = fields.AwareDateTime(
+        metadata={
+            "description": "Only bookings asked for at or after this time (ISO 8601 with its UTC offset)."
+        }
+    )
+    created_before = fields.AwareDateTime(
+        metadata={"description": "Only bookings asked for before this time (ISO 8601 with its UTC offset)."}
+    )
+    sort = fields.String(
+        load_default="-created_at",
+        validate=validate.OneOf(("created_at", "-created_at")),
+        metadata={"description": "`-created_at` (newest first, the default) or `created_at` (oldest first)."},
+    )
 
 
 def _booking_filters(args: dict) -> back_office.BookingFilters:
@@ -96,22 +140,31 @@ class EventBookings(MethodView):
 
 
 class AttendeeOut(Schema):
-    ticket_id = fields.UUID()
-    code = fields.String()
-    attendee_name = fields.String()
-    attendee_email = fields.String()
-    ticket_type = fields.String()
-    booking_id = fields.UUID()
-    booking_reference = fields.String()
-    status = fields.String(metadata={"enum": list(TicketStatus)})
-    checked_in_at = fields.AwareDateTime(allow_none=True)
-    checked_in_by = fields.UUID(allow_none=True)
+    ticket_id = fields.UUID(metadata={"description": "The ticket's id."})
+    code = fields.String(metadata={"description": "The ticket's short code."})
+    attendee_name = fields.String(metadata={"description": "The name on the ticket."})
+    attendee_email = fields.String(metadata={"description": "Where the ticket was sent."})
+    ticket_type = fields.String(metadata={"description": "The ticket type's name."})
+    booking_id = fields.UUID(metadata={"description": "The ticket's booking."})
+    booking_reference = fields.String(metadata={"description": "The booking's short reference."})
+    status = fields.String(
+        metadata={"description": "`valid`, or `cancelled` (refused at the door).", "enum": list(TicketStatus)}
+    )
+    checked_in_at = fields.AwareDateTime(
+        allow_none=True,
+        metadata={"description": "When it was scanned at the door (ISO 8601, in UTC); null until then."},
+    )
+    checked_in_by = fields.UUID(
+        allow_none=True, metadata={"description": "The account that scanned it; null until then."}
+    )
     answers = fields.Dict(metadata={"description": "The attendee's answers, by question id."})
 
 
 class AttendeeQuery(InputSchema):
-    checked_in = fields.Boolean()
-    ticket_type_id = fields.UUID()
+    checked_in = fields.Boolean(
+        metadata={"description": "true: only tickets already scanned; false: only those not yet scanned."}
+    )
+    ticket_type_id = fields.UUID(metadata={"description": "Only tickets of this type."})
     q = fields.String(validate=validate.Length(min=1, max=200),
                       metadata={"description": "Name, email, ticket code or booking reference."})  # fmt: skip
 
@@ -134,10 +187,22 @@ class EventAttendees(MethodView):
 
 
 class OrganizationEventQuery(InputSchema):
-    status = fields.String(validate=validate.OneOf(tuple(EventStatus)))
-    q = fields.String(validate=validate.Length(min=1, max=200))
-    starts_after = fields.AwareDateTime()
-    starts_before = fields.AwareDateTime()
+    status = fields.String(
+        validate=validate.OneOf(tuple(EventStatus)),
+        metadata={"description": "Only events with this status: `draft`, `published` or `cancelled`."},
+    )
+    q = fields.String(
+        validate=validate.Length(min=1, max=200),
+        metadata={"description": "Text to find in the title or venue, case-insensitive."},
+    )
+    starts_after = fields.AwareDateTime(
+        metadata={
+            "description": "Only events that start at or after this time (ISO 8601 with its UTC offset)."
+        }
+    )
+    starts_before = fields.AwareDateTime(
+        metadata={"description": "Only events that start before this time (ISO 8601 with its UTC offset)."}
+    )
 
 
 @blp.route("/organizations/<uuid:organization_id>/events")
@@ -157,26 +222,42 @@ class OrganizationEvents(MethodView):
 
 
 class ActorOut(Schema):
-    id = fields.UUID()
-    email = fields.String()
+    id = fields.UUID(metadata={"description": "The account that acted."})
+    email = fields.String(metadata={"description": "Its email address."})
 
 
 class AuditEntryOut(Schema):
-    id = fields.UUID()
-    at = fields.AwareDateTime()
-    actor = fields.Nested(ActorOut)
-    action = fields.String(metadata={"enum": list(AuditAction)})
-    target_type = fields.String()
-    target_id = fields.String()
+    id = fields.UUID(metadata={"description": "The entry's id."})
+    at = fields.AwareDateTime(metadata={"description": "When it happened (ISO 8601, in UTC)."})
+    actor = fields.Nested(ActorOut, metadata={"description": "Who did it."})
+    action = fields.String(
+        metadata={
+            "description": "What was done, as `target.verb` (e.g. `event.update`, `booking.cancel`, `ticket.check_in`).",
+            "enum": list(AuditAction),
+        }
+    )
+    target_type = fields.String(
+        metadata={"description": "The kind of thing changed, e.g. `event`, `booking` or `voucher`."}
+    )
+    target_id = fields.String(metadata={"description": "The id of the thing changed."})
     changes = fields.Dict(metadata={"description": "`{field: [before, after]}`, or what was created"})
 
 
 class AuditQuery(InputSchema):
-    action = fields.String(validate=validate.OneOf(list(AuditAction)))
-    actor_id = fields.UUID()
-    target_id = fields.String(validate=validate.Length(min=1, max=64))
-    after = fields.AwareDateTime()
-    before = fields.AwareDateTime()
+    action = fields.String(
+        validate=validate.OneOf(list(AuditAction)), metadata={"description": "Only entries of this action."}
+    )
+    actor_id = fields.UUID(metadata={"description": "Only what this account did."})
+    target_id = fields.String(
+        validate=validate.Length(min=1, max=64),
+        metadata={"description": "Only entries about this thing (its id)."},
+    )
+    after = fields.AwareDateTime(
+        metadata={"description": "Only entries at or after this time (ISO 8601 with its UTC offset)."}
+    )
+    before = fields.AwareDateTime(
+        metadata={"description": "Only entries before this time (ISO 8601 with its UTC offset)."}
+    )
 
 
 @blp.route("/organizations/<uuid:organization_id>/audit-log")
@@ -196,15 +277,40 @@ class AuditLog(MethodView):
 
 
 class CompItemIn(InputSchema):
-    ticket_type_id = fields.UUID(required=True)
-    quantity = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=100))
+    ticket_type_id = fields.UUID(
+        required=True,
+        metadata={"description": "The ticket type to give (one of the event's, hidden ones too)."},
+    )
+    quantity = fields.Integer(
+        required=True,
+        strict=True,
+        validate=validate.Range(min=1, max=100),
+        metadata={"description": "How many tickets of this type (1 to 100)."},
+    )
 
 
 class CompIn(InputSchema):
-    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    email = fields.Email(required=True, validate=validate.Length(max=320))
-    items = fields.List(fields.Nested(CompItemIn), required=True, validate=validate.Length(min=1, max=20))
-    note = fields.String(load_default="", validate=validate.Length(max=1000))
+    name = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=200),
+        metadata={"description": "The guest's name, printed on the tickets."},
+    )
+    email = fields.Email(
+        required=True,
+        validate=validate.Length(max=320),
+        metadata={"description": "Where the tickets are mailed."},
+    )
+    items = fields.List(
+        fields.Nested(CompItemIn),
+        required=True,
+        validate=validate.Length(min=1, max=20),
+        metadata={"description": "The tickets to give, one entry per ticket type (1 to 20)."},
+    )
+    note = fields.String(
+        load_default="",
+        validate=validate.Length(max=1000),
+        metadata={"description": "Why they are given, for the audit log (up to 1,000 characters)."},
+    )
 
 
 @blp.route("/events/<uuid:event_id>/comps")
@@ -241,53 +347,89 @@ class ResendTickets(MethodView):
 
 
 # One field per figure, each named once (in `core.services.analytics`).
+FIGURE_TEXT = {
+    "requests": "Booking requests made.",
+    "held": "Bookings now held, counted when they were decided.",
+    "waitlisted": "Bookings now on the waitlist, counted when they were decided.",
+    "rejected": "Requests refused, counted when they were decided.",
+    "confirmed": "Bookings paid, counted when they were confirmed.",
+    "expired": "Holds that ended unpaid.",
+    "cancelled": "Bookings cancelled.",
+    "tickets_sold": "Tickets of the bookings confirmed in the bucket, whatever became of them since.",
+    "check_ins": "Tickets scanned at the door.",
+    "gross": "Payments taken (refunded later or not), in minor units of `currency`.",
+    "refunded": "Money given back, in minor units of `currency`.",
+    "net": "`gross` less `refunded`, in minor units of `currency`.",
+}
 FiguresOut = Schema.from_dict(
-    {figure: fields.Integer() for figure in analytics.FIGURES}, name="AnalyticsFiguresOut"
+    {figure: fields.Integer(metadata={"description": FIGURE_TEXT[figure]}) for figure in analytics.FIGURES},
+    name="AnalyticsFiguresOut",
 )
 BucketOut = Schema.from_dict(
     {"start": fields.AwareDateTime(metadata={"description": "The bucket's first instant."}),
-     **{figure: fields.Integer() for figure in analytics.FIGURES}},
+     **{figure: fields.Integer(metadata={"description": FIGURE_TEXT[figure]}) for figure in analytics.FIGURES}},
     name="AnalyticsBucketOut",
 )  # fmt: skip
 
 
 class ConversionOut(Schema):
     holds = fields.Integer(metadata={"description": "Bookings given tickets to pay for."})
-    paid = fields.Integer()
+    paid = fields.Integer(metadata={"description": "Of those, bookings paid."})
     rate = fields.Float(allow_none=True, metadata={"description": "paid / holds"})
 
 
 class LatencyOut(Schema):
-    p50 = fields.Float(allow_none=True)
-    p99 = fields.Float(allow_none=True)
+    p50 = fields.Float(
+        allow_none=True,
+        metadata={"description": "Median seconds from request to decision; null without decisions."},
+    )
+    p99 = fields.Float(
+        allow_none=True,
+        metadata={
+            "description": "99th percentile of the seconds from request to decision; null without decisions."
+        },
+    )
 
 
 class QueueOut(Schema):
     source = fields.String(metadata={"description": "Where the figures come from: the bookings' rows."})
-    decisions = fields.Integer()
-    peak_depth = fields.Integer()
-    decision_latency_seconds = fields.Nested(LatencyOut)
+    decisions = fields.Integer(metadata={"description": "Requests decided in the period."})
+    peak_depth = fields.Integer(metadata={"description": "The most requests waiting in the queue at once."})
+    decision_latency_seconds = fields.Nested(
+        LatencyOut, metadata={"description": "How long requests waited for their decision, in seconds."}
+    )
 
 
 class SeriesOut(Schema):
-    series = fields.List(fields.Nested(BucketOut))
-    totals = fields.Nested(FiguresOut)
+    series = fields.List(
+        fields.Nested(BucketOut),
+        metadata={"description": "One bucket per hour or day of the period, oldest first."},
+    )
+    totals = fields.Nested(FiguresOut, metadata={"description": "The figures over the whole period."})
 
 
 class TicketTypeSeriesOut(SeriesOut):
-    ticket_type_id = fields.UUID()
-    name = fields.String()
+    ticket_type_id = fields.UUID(metadata={"description": "The ticket type."})
+    name = fields.String(metadata={"description": "Its name."})
 
 
 class EventAnalyticsOut(SeriesOut):
-    event_id = fields.UUID()
-    title = fields.String()
-    timezone = fields.String()
-    interval = fields.String()
-    currency = fields.String(allow_none=True)
-    ticket_types = fields.List(fields.Nested(TicketTypeSeriesOut))
-    conversion = fields.Nested(ConversionOut)
-    queue = fields.Nested(QueueOut)
+    event_id = fields.UUID(metadata={"description": "The event."})
+    title = fields.String(metadata={"description": "The event's title."})
+    timezone = fields.String(
+        metadata={"description": "The IANA time zone the buckets are cut in (the event's)."}
+    )
+    interval = fields.String(metadata={"description": "The bucket size: `hour` or `day`."})
+    currency = fields.String(
+        allow_none=True,
+        metadata={"description": "The ISO 4217 code of the money figures; null before any ticket type."},
+    )
+    ticket_types = fields.List(
+        fields.Nested(TicketTypeSeriesOut),
+        metadata={"description": "The same figures per ticket type (money split over the booking's lines)."},
+    )
+    conversion = fields.Nested(ConversionOut, metadata={"description": "Holds that were paid."})
+    queue = fields.Nested(QueueOut, metadata={"description": "How the booking queue served the event."})
 
 
 class AnalyticsQuery(InputSchema):
@@ -317,25 +459,35 @@ class EventAnalyticsChart(MethodView):
 
 
 class OrganizationSeriesOut(SeriesOut):
-    organization_id = fields.UUID()
-    name = fields.String()
-    conversion = fields.Nested(ConversionOut)
-    queue = fields.Nested(QueueOut)
+    organization_id = fields.UUID(metadata={"description": "The organization."})
+    name = fields.String(metadata={"description": "Its name."})
+    conversion = fields.Nested(ConversionOut, metadata={"description": "Its holds that were paid."})
+    queue = fields.Nested(QueueOut, metadata={"description": "How the booking queue served its events."})
 
 
 class PlatformAnalyticsOut(SeriesOut):
-    after = fields.AwareDateTime()
-    before = fields.AwareDateTime()
-    timezone = fields.String()
-    interval = fields.String()
-    conversion = fields.Nested(ConversionOut)
-    queue = fields.Nested(QueueOut)
-    organizations = fields.List(fields.Nested(OrganizationSeriesOut))
+    after = fields.AwareDateTime(metadata={"description": "The period's start (ISO 8601, in UTC)."})
+    before = fields.AwareDateTime(metadata={"description": "The period's end (ISO 8601, in UTC)."})
+    timezone = fields.String(metadata={"description": "The time zone the buckets are cut in: always `UTC`."})
+    interval = fields.String(metadata={"description": "The bucket size: `hour` or `day`."})
+    conversion = fields.Nested(ConversionOut, metadata={"description": "Holds that were paid."})
+    queue = fields.Nested(QueueOut, metadata={"description": "How the booking queue served the platform."})
+    organizations = fields.List(
+        fields.Nested(OrganizationSeriesOut),
+        metadata={
+            "description": "The same figures per organization (money in each event's own currency, added up as is)."
+        },
+    )
 
 
 class PlatformAnalyticsQuery(InputSchema):
-    after = fields.AwareDateTime(required=True)
-    before = fields.AwareDateTime(required=True)
+    after = fields.AwareDateTime(
+        required=True, metadata={"description": "The period's start (ISO 8601 with its UTC offset)."}
+    )
+    before = fields.AwareDateTime(
+        required=True,
+        metadata={"description": "The period's end (ISO 8601 with its UTC offset), after `after`."},
+    )
     interval = fields.String(load_default="day", validate=validate.OneOf(analytics.INTERVALS),
                              metadata={"description": "Buckets of an hour or a day, in UTC."})  # fmt: skip
 

@@ -41,16 +41,38 @@ class AttendeeIn(InputSchema):
 
 
 class ItemIn(InputSchema):
-    ticket_type_id = fields.UUID(required=True)
-    quantity = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=100))
+    ticket_type_id = fields.UUID(
+        required=True,
+        metadata={"description": "The ticket type to book (one of the event's `ticket_types[].id`)."},
+    )
+    quantity = fields.Integer(
+        required=True,
+        strict=True,
+        validate=validate.Range(min=1, max=100),
+        metadata={
+            "description": "How many tickets of this type (1 to 100, and within the event's `max_per_booking`)."
+        },
+    )
     attendees = fields.List(fields.Nested(AttendeeIn), validate=validate.Length(max=100),
                             metadata={"description": "Who the tickets are for, one each, in order (at most `quantity`)."})  # fmt: skip
 
 
 class BookingIn(InputSchema):
-    event_id = fields.UUID(required=True)
-    items = fields.List(fields.Nested(ItemIn), required=True, validate=validate.Length(min=1, max=20))
-    join_waitlist = fields.Boolean(load_default=False)
+    event_id = fields.UUID(required=True, metadata={"description": "The event to book."})
+    items = fields.List(
+        fields.Nested(ItemIn),
+        required=True,
+        validate=validate.Length(min=1, max=20),
+        metadata={
+            "description": "The tickets asked for, one entry per ticket type (1 to 20 entries). All or nothing: the booking is held whole or not at all."
+        },
+    )
+    join_waitlist = fields.Boolean(
+        load_default=False,
+        metadata={
+            "description": "When sold out: wait on the event's waitlist (status `waitlisted`) instead of being `rejected`. Default false."
+        },
+    )
     voucher_code = fields.String(validate=validate.Length(min=1, max=64),
                                  metadata={"description": "A voucher of the event: a discount, hidden types."})  # fmt: skip
 
@@ -58,20 +80,46 @@ class BookingIn(InputSchema):
 class BookingAccepted(Schema):
     """The answer to a booking request: where it stands now. Poll `Location` for the rest."""
 
-    id = fields.UUID()
-    status = fields.String(metadata={"enum": list(BookingStatus)})
-    queue_position = fields.Integer(allow_none=True)
+    id = fields.UUID(
+        metadata={
+            "description": "The booking's id; poll `GET /api/v1/bookings/{id}` (the `Location` header) for its decision."
+        }
+    )
+    status = fields.String(
+        metadata={
+            "description": "Where the request stands: `queued` until the allocation decides, then `held`, `waitlisted` or `rejected` (a repeated `Idempotency-Key` answers the booking's current status).",
+            "enum": list(BookingStatus),
+        }
+    )
+    queue_position = fields.Integer(
+        allow_none=True,
+        metadata={
+            "description": "While `queued`: its place in the event's queue (1 is next); null once decided."
+        },
+    )
 
 
 class ItemOut(Schema):
-    ticket_type_id = fields.UUID()
-    quantity = fields.Integer()
-    unit_price = fields.Integer(allow_none=True)
+    ticket_type_id = fields.UUID(metadata={"description": "The ticket type booked."})
+    quantity = fields.Integer(metadata={"description": "How many tickets of this type."})
+    unit_price = fields.Integer(
+        allow_none=True,
+        metadata={
+            "description": "The price of one ticket as booked, in minor units of the booking's `currency` (after any voucher); null while the request is not decided."
+        },
+    )
 
 
 class BookingPaymentOut(Schema):
-    provider = fields.String()
-    status = fields.String(metadata={"enum": list(PaymentStatus)})
+    provider = fields.String(
+        metadata={"description": "Who takes the money: `stripe`, or `local` (the built-in test checkout)."}
+    )
+    status = fields.String(
+        metadata={
+            "description": "The payment's state: `pending` (a checkout may still be paid), `paid`, `failed` (a new checkout may be made), `expired` (closed unpaid) or `refunded`.",
+            "enum": list(PaymentStatus),
+        }
+    )
     checkout_url = fields.String(allow_none=True, metadata={"description": "While it can be paid."})
     expires_at = fields.AwareDateTime(
         allow_none=True,
@@ -80,33 +128,95 @@ class BookingPaymentOut(Schema):
 
 
 class CheckoutOut(Schema):
-    checkout_url = fields.String()
-    expires_at = fields.AwareDateTime()
+    checkout_url = fields.String(metadata={"description": "The payment page to send the customer to."})
+    expires_at = fields.AwareDateTime(
+        metadata={"description": "Pay before this (ISO 8601 with its UTC offset): the hold ends then."}
+    )
 
 
 class BookingOut(Schema):
-    id = fields.UUID()
-    event_id = fields.UUID()
-    status = fields.String(metadata={"enum": list(BookingStatus)})
-    items = fields.List(fields.Nested(ItemOut))
-    total = fields.Integer(allow_none=True)
-    currency = fields.String(allow_none=True)
-    queue_position = fields.Integer(allow_none=True)
-    waitlist_position = fields.Integer(allow_none=True)
-    estimated_wait_seconds = fields.Float(allow_none=True)
-    hold_expires_at = fields.AwareDateTime(allow_none=True)
-    reason = fields.String(allow_none=True)
-    join_waitlist = fields.Boolean()
-    requested_at = fields.AwareDateTime()
-    decided_at = fields.AwareDateTime(allow_none=True)
-    payment = fields.Nested(BookingPaymentOut, allow_none=True)
+    id = fields.UUID(metadata={"description": "The booking's id."})
+    event_id = fields.UUID(metadata={"description": "The event booked."})
+    status = fields.String(
+        metadata={
+            "description": "`queued` (waiting for the allocation), `held` (tickets kept for you until `hold_expires_at`: pay), `waitlisted`, `confirmed` (paid; tickets issued), `rejected` (see `reason`), `expired` (the hold ended unpaid) or `cancelled`. The last four are final.",
+            "enum": list(BookingStatus),
+        }
+    )
+    items = fields.List(
+        fields.Nested(ItemOut), metadata={"description": "The tickets asked for, one entry per ticket type."}
+    )
+    total = fields.Integer(
+        allow_none=True,
+        metadata={
+            "description": "What the booking costs, in minor units of `currency` (e.g. 2500 with `EUR` is 25.00 euros); null while it is not decided."
+        },
+    )
+    currency = fields.String(
+        allow_none=True,
+        metadata={
+            "description": "The ISO 4217 code of `total` and of the items' `unit_price`; null while not decided."
+        },
+    )
+    queue_position = fields.Integer(
+        allow_none=True,
+        metadata={
+            "description": "While `queued`: its place in the event's queue (1 is next); otherwise null."
+        },
+    )
+    waitlist_position = fields.Integer(
+        allow_none=True,
+        metadata={
+            "description": "While `waitlisted`: its place on the waitlist (1 is next); otherwise null."
+        },
+    )
+    estimated_wait_seconds = fields.Float(
+        allow_none=True,
+        metadata={
+            "description": "While `queued`: the expected wait for a decision, in seconds; otherwise null."
+        },
+    )
+    hold_expires_at = fields.AwareDateTime(
+        allow_none=True,
+        metadata={
+            "description": "While `held`: when the tickets are let go unless paid (ISO 8601 with its UTC offset); otherwise null."
+        },
+    )
+    reason = fields.String(
+        allow_none=True,
+        metadata={
+            "description": "Why it ended as it did, as a machine name: for `rejected`, `sold_out`, `sales_closed`, `limit_exceeded`, `hold_exists`, `event_cancelled`, `invalid_request` or `voucher_exhausted`; `complimentary` for an organizer's guest; for a refunded `cancelled` booking, the refund's reason (`customer_cancelled`, `organizer_refunded`, `event_cancelled`...). Null otherwise."
+        },
+    )
+    join_waitlist = fields.Boolean(
+        metadata={"description": "Whether the customer asked to wait on the waitlist when sold out."}
+    )
+    requested_at = fields.AwareDateTime(
+        metadata={"description": "When the customer asked (ISO 8601 with its UTC offset)."}
+    )
+    decided_at = fields.AwareDateTime(
+        allow_none=True,
+        metadata={
+            "description": "When the allocation decided (ISO 8601 with its UTC offset); null while `queued`."
+        },
+    )
+    payment = fields.Nested(
+        BookingPaymentOut,
+        allow_none=True,
+        metadata={"description": "The booking's latest payment; null before a checkout was made."},
+    )
     tickets_url = fields.String(
         allow_none=True, metadata={"description": "Once confirmed: the tickets (and `.pdf`)"}
     )
 
 
 class BookingQuery(InputSchema):
-    status = fields.String(validate=validate.OneOf(tuple(BookingStatus)))
+    status = fields.String(
+        validate=validate.OneOf(tuple(BookingStatus)),
+        metadata={
+            "description": "Only bookings with this status (`held`, `confirmed`, `waitlisted`, `rejected`, `expired`, `cancelled`)."
+        },
+    )
 
 
 def _booking_limit() -> str:
@@ -142,7 +252,13 @@ class Bookings(MethodView):
     @blp.response(202, BookingAccepted)
     @blp.doc(
         parameters=[
-            {"in": "header", "name": "Idempotency-Key", "schema": {"type": "string", "maxLength": 200}}
+            {
+                "in": "header",
+                "name": "Idempotency-Key",
+                "description": "Any 1 to 200 visible ASCII characters chosen by the client (a UUID will do): "
+                "a retry with the same key answers the booking already made instead of making another.",
+                "schema": {"type": "string", "maxLength": 200},
+            }
         ]
     )
     @blp.alt_response(
@@ -193,7 +309,7 @@ class BookingById(MethodView):
         return view, 200, _retry_after(view)
 
 
-class CancelIn(InputSchema):
+class BookingCancelIn(InputSchema):
     ticket_ids = fields.List(fields.UUID(), validate=validate.Length(min=1, max=100),
                              metadata={"description": "Only these tickets of a confirmed booking."})  # fmt: skip
 
@@ -201,7 +317,7 @@ class CancelIn(InputSchema):
 @blp.route("/<uuid:booking_id>/cancel")
 class CancelBooking(MethodView):
     @jwt_required()
-    @blp.arguments(CancelIn(), required=False)
+    @blp.arguments(BookingCancelIn(), required=False, example=examples.BOOKING_CANCEL)
     @blp.response(200, BookingOut)
     @blp.alt_response(
         409,

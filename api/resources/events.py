@@ -27,21 +27,62 @@ TOTAL_BOUND = (f"A price (or surge price) times the event's max_per_booking may 
 
 
 class TicketTypeIn(InputSchema):
-    name = fields.String(required=True, validate=validate.Length(min=1, max=120))
+    name = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=120),
+        metadata={
+            "description": "What the ticket is called, as customers see it (1 to 120 characters), e.g. `Standard`."
+        },
+    )
     price = fields.Integer(required=True, strict=True, validate=validate.Range(min=0, max=100_000_000),
                            metadata={"description": f"In minor units. {TOTAL_BOUND}"})  # fmt: skip
-    currency = fields.String(required=True, validate=CURRENCY)
-    quota = fields.Integer(required=True, strict=True, validate=validate.Range(min=0, max=1_000_000))
+    currency = fields.String(
+        required=True,
+        validate=CURRENCY,
+        metadata={
+            "description": "The ISO 4217 code of `price` and `surge_price`, e.g. `EUR` (every type of an event shares one currency)."
+        },
+    )
+    quota = fields.Integer(
+        required=True,
+        strict=True,
+        validate=validate.Range(min=0, max=1_000_000),
+        metadata={"description": "How many tickets of this type exist (0 to 1,000,000)."},
+    )
     surge_price = fields.Integer(
-        strict=True, allow_none=True, validate=validate.Range(min=0, max=100_000_000)
+        strict=True,
+        allow_none=True,
+        validate=validate.Range(min=0, max=100_000_000),
+        metadata={
+            "description": "The price once `surge_threshold` tickets are sold, in minor units of `currency`; null or absent: no surge."
+        },
     )
     surge_threshold = fields.Integer(
-        strict=True, allow_none=True, validate=validate.Range(min=0, max=1_000_000)
+        strict=True,
+        allow_none=True,
+        validate=validate.Range(min=0, max=1_000_000),
+        metadata={
+            "description": "How many sold tickets switch the price to `surge_price`; null or absent: no surge."
+        },
     )
     hidden = fields.Boolean(metadata={"description": "Sold and shown only with a voucher that unlocks it."})
-    sales_start = fields.AwareDateTime(allow_none=True)
-    sales_end = fields.AwareDateTime(allow_none=True)
-    min_per_booking = fields.Integer(strict=True, validate=validate.Range(min=1, max=100))
+    sales_start = fields.AwareDateTime(
+        allow_none=True,
+        metadata={
+            "description": "When this type goes on sale (ISO 8601 with its UTC offset); null: with the event's sales."
+        },
+    )
+    sales_end = fields.AwareDateTime(
+        allow_none=True,
+        metadata={
+            "description": "When this type's sales stop (ISO 8601 with its UTC offset); null: with the event's sales."
+        },
+    )
+    min_per_booking = fields.Integer(
+        strict=True,
+        validate=validate.Range(min=1, max=100),
+        metadata={"description": "The fewest tickets of this type a booking may ask for (default 1)."},
+    )
 
 
 class TicketTypePatch(TicketTypeIn):
@@ -49,65 +90,198 @@ class TicketTypePatch(TicketTypeIn):
 
 
 class EventFields(InputSchema):
-    title = fields.String(validate=validate.Length(min=1, max=200))
-    description = fields.String(validate=validate.Length(max=10_000))
-    category = fields.String(allow_none=True, validate=validate.Length(min=1, max=60))
-    venue = fields.String(validate=validate.Length(max=200))
-    address = fields.String(validate=validate.Length(max=500))
-    latitude = fields.Float(allow_none=True, validate=validate.Range(min=-90, max=90))
-    longitude = fields.Float(allow_none=True, validate=validate.Range(min=-180, max=180))
-    starts_at = fields.AwareDateTime()
-    ends_at = fields.AwareDateTime()
-    timezone = fields.String(validate=validate.Length(min=1, max=64))
-    sales_start = fields.AwareDateTime(allow_none=True)
-    sales_end = fields.AwareDateTime(allow_none=True)
-    hold_seconds = fields.Integer(strict=True, validate=validate.Range(min=60, max=86_400))
+    title = fields.String(
+        validate=validate.Length(min=1, max=200),
+        metadata={"description": "The event's name (1 to 200 characters)."},
+    )
+    description = fields.String(
+        validate=validate.Length(max=10_000),
+        metadata={"description": "What the event is, in plain text (up to 10,000 characters)."},
+    )
+    category = fields.String(
+        allow_none=True,
+        validate=validate.Length(min=1, max=60),
+        metadata={
+            "description": "A free word to browse by (e.g. `concert`); null: none. `GET /events?category=` filters on it."
+        },
+    )
+    venue = fields.String(
+        validate=validate.Length(max=200),
+        metadata={"description": "Where it takes place, as people call it (e.g. `Paradiso`)."},
+    )
+    address = fields.String(
+        validate=validate.Length(max=500), metadata={"description": "The venue's postal address."}
+    )
+    latitude = fields.Float(
+        allow_none=True,
+        validate=validate.Range(min=-90, max=90),
+        metadata={
+            "description": "The venue's latitude in decimal degrees (-90 to 90); null: unknown (the event is left out of searches by distance)."
+        },
+    )
+    longitude = fields.Float(
+        allow_none=True,
+        validate=validate.Range(min=-180, max=180),
+        metadata={"description": "The venue's longitude in decimal degrees (-180 to 180); null: unknown."},
+    )
+    starts_at = fields.AwareDateTime(
+        metadata={"description": "When the event begins (ISO 8601 with its UTC offset); read back in UTC."}
+    )
+    ends_at = fields.AwareDateTime(
+        metadata={"description": "When the event ends (ISO 8601 with its UTC offset); after `starts_at`."}
+    )
+    timezone = fields.String(
+        validate=validate.Length(min=1, max=64),
+        metadata={
+            "description": "The venue's IANA time zone (e.g. `Europe/Amsterdam`): mails, tickets and analytics show times in it."
+        },
+    )
+    sales_start = fields.AwareDateTime(
+        allow_none=True,
+        metadata={
+            "description": "When tickets go on sale (ISO 8601 with its UTC offset); null: as soon as it is published."
+        },
+    )
+    sales_end = fields.AwareDateTime(
+        allow_none=True,
+        metadata={
+            "description": "When sales stop (ISO 8601 with its UTC offset); null: when the event starts (sales always stop then)."
+        },
+    )
+    hold_seconds = fields.Integer(
+        strict=True,
+        validate=validate.Range(min=60, max=86_400),
+        metadata={
+            "description": "How long a held booking keeps its tickets while the customer pays, in seconds (60 to 86,400)."
+        },
+    )
     max_per_booking = fields.Integer(strict=True, validate=validate.Range(min=1, max=100),
                                      metadata={"description": TOTAL_BOUND})  # fmt: skip
-    max_per_user = fields.Integer(strict=True, validate=validate.Range(min=1, max=1_000))
-    waitlist_enabled = fields.Boolean()
-    refund_until = fields.AwareDateTime(allow_none=True)
-    capacity = fields.Integer(strict=True, allow_none=True, validate=validate.Range(min=1, max=10_000_000))
+    max_per_user = fields.Integer(
+        strict=True,
+        validate=validate.Range(min=1, max=1_000),
+        metadata={
+            "description": "The most tickets one customer may hold or have for this event, over all their bookings."
+        },
+    )
+    waitlist_enabled = fields.Boolean(
+        metadata={"description": "Whether customers may wait on a waitlist when it is sold out."}
+    )
+    refund_until = fields.AwareDateTime(
+        allow_none=True,
+        metadata={
+            "description": "Until when a confirmed booking may be cancelled for a refund (ISO 8601 with its UTC offset); null: the customer cannot cancel for a refund (organizers always can). A free booking may always be given back."
+        },
+    )
+    capacity = fields.Integer(
+        strict=True,
+        allow_none=True,
+        validate=validate.Range(min=1, max=10_000_000),
+        metadata={
+            "description": "The most tickets of all types together that may be held and sold (e.g. the room's size); null: only the types' quotas bound it."
+        },
+    )
 
 
 class EventCreate(EventFields):
-    title = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    starts_at = fields.AwareDateTime(required=True)
-    ends_at = fields.AwareDateTime(required=True)
+    title = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=200),
+        metadata={"description": "The event's name (1 to 200 characters)."},
+    )
+    starts_at = fields.AwareDateTime(
+        required=True,
+        metadata={"description": "When the event begins (ISO 8601 with its UTC offset); read back in UTC."},
+    )
+    ends_at = fields.AwareDateTime(
+        required=True,
+        metadata={"description": "When the event ends (ISO 8601 with its UTC offset); after `starts_at`."},
+    )
     organization_id = fields.UUID(metadata={"description": "Admins only: the organizing company."})
     ticket_types = fields.List(
-        fields.Nested(TicketTypeIn), required=True, validate=validate.Length(min=1, max=50)
+        fields.Nested(TicketTypeIn),
+        required=True,
+        validate=validate.Length(min=1, max=50),
+        metadata={"description": "The kinds of ticket on sale (1 to 50), each with its price and quota."},
     )
 
 
 class TicketTypeOut(Schema):
-    id = fields.UUID()
-    name = fields.String()
+    id = fields.UUID(
+        metadata={"description": "The ticket type's id (the `ticket_type_id` of a booking's items)."}
+    )
+    name = fields.String(metadata={"description": "What the ticket is called."})
     price = fields.Integer(
         metadata={"description": "The price now (surge price once its threshold is sold)."}
     )
-    list_price = fields.Integer()
-    currency = fields.String()
-    quota = fields.Integer()
-    held = fields.Integer()
-    sold = fields.Integer()
-    available = fields.Integer()
-    surge_price = fields.Integer(allow_none=True)
-    surge_threshold = fields.Integer(allow_none=True)
-    hidden = fields.Boolean()
-    sales_start = fields.AwareDateTime(allow_none=True)
-    sales_end = fields.AwareDateTime(allow_none=True)
-    min_per_booking = fields.Integer()
+    list_price = fields.Integer(
+        metadata={"description": "The price before any surge or voucher, in minor units of `currency`."}
+    )
+    currency = fields.String(metadata={"description": "The ISO 4217 code of the prices."})
+    quota = fields.Integer(metadata={"description": "How many tickets of this type exist."})
+    held = fields.Integer(metadata={"description": "Tickets kept for bookings being paid."})
+    sold = fields.Integer(metadata={"description": "Tickets of confirmed bookings."})
+    available = fields.Integer(
+        metadata={
+            "description": "Tickets still to be had: the quota less what is held and sold (and within the event's capacity)."
+        }
+    )
+    surge_price = fields.Integer(
+        allow_none=True,
+        metadata={
+            "description": "The price once `surge_threshold` tickets are sold, in minor units; null: no surge."
+        },
+    )
+    surge_threshold = fields.Integer(
+        allow_none=True,
+        metadata={"description": "How many sold tickets switch the price to `surge_price`; null: no surge."},
+    )
+    hidden = fields.Boolean(
+        metadata={"description": "Whether it is sold and shown only with a voucher that unlocks it."}
+    )
+    sales_start = fields.AwareDateTime(
+        allow_none=True,
+        metadata={
+            "description": "When this type goes on sale (ISO 8601 with its UTC offset); null: with the event's sales."
+        },
+    )
+    sales_end = fields.AwareDateTime(
+        allow_none=True,
+        metadata={
+            "description": "When this type's sales stop (ISO 8601 with its UTC offset); null: with the event's sales."
+        },
+    )
+    min_per_booking = fields.Integer(
+        metadata={"description": "The fewest tickets of this type a booking may ask for."}
+    )
 
 
 class EventOut(EventFields):
-    id = fields.UUID()
-    organization_id = fields.UUID()
-    status = fields.String()
-    version = fields.Integer()
-    published_at = fields.AwareDateTime(allow_none=True)
-    available = fields.Method("_available")
-    ticket_types = fields.Method("_ticket_types")
+    id = fields.UUID(metadata={"description": "The event's id."})
+    organization_id = fields.UUID(metadata={"description": "The organization that runs the event."})
+    status = fields.String(
+        metadata={
+            "description": "`draft` (only its organizers see it), `published` (on sale, visible to everyone) or `cancelled`."
+        }
+    )
+    version = fields.Integer(
+        metadata={
+            "description": "Increases with every change; the `ETag` to send back in `If-Match` when editing."
+        }
+    )
+    published_at = fields.AwareDateTime(
+        allow_none=True,
+        metadata={"description": "When it was last published (ISO 8601, in UTC); null while a draft."},
+    )
+    available = fields.Method(
+        "_available", metadata={"description": "Tickets still to be had over all types."}
+    )
+    ticket_types = fields.Method(
+        "_ticket_types",
+        metadata={
+            "description": "The kinds of ticket (hidden ones only with a voucher that unlocks them, or for its organizers)."
+        },
+    )
 
     def _available(self, event) -> int:
         return events.event_availability(event)
@@ -133,14 +307,38 @@ class EventByIdQuery(InputSchema):
 
 
 class EventQuery(InputSchema):
-    q = fields.String(validate=validate.Length(min=1, max=200))
-    category = fields.String(validate=validate.Length(min=1, max=60))
-    starts_after = fields.AwareDateTime()
-    starts_before = fields.AwareDateTime()
-    lat = fields.Float(validate=validate.Range(min=-90, max=90))
-    lng = fields.Float(validate=validate.Range(min=-180, max=180))
-    radius_km = fields.Float(validate=validate.Range(min=0, max=20_000, min_inclusive=False))
-    available = fields.Boolean()
+    q = fields.String(
+        validate=validate.Length(min=1, max=200),
+        metadata={"description": "Text to find in the title, description or venue (case-insensitive)."},
+    )
+    category = fields.String(
+        validate=validate.Length(min=1, max=60), metadata={"description": "Only events of this category."}
+    )
+    starts_after = fields.AwareDateTime(
+        metadata={
+            "description": "Only events that start at or after this time (ISO 8601 with its UTC offset)."
+        }
+    )
+    starts_before = fields.AwareDateTime(
+        metadata={"description": "Only events that start before this time (ISO 8601 with its UTC offset)."}
+    )
+    lat = fields.Float(
+        validate=validate.Range(min=-90, max=90),
+        metadata={"description": "With `lng` and `radius_km`: the centre's latitude in decimal degrees."},
+    )
+    lng = fields.Float(
+        validate=validate.Range(min=-180, max=180),
+        metadata={"description": "With `lat` and `radius_km`: the centre's longitude in decimal degrees."},
+    )
+    radius_km = fields.Float(
+        validate=validate.Range(min=0, max=20_000, min_inclusive=False),
+        metadata={
+            "description": "With `lat` and `lng`: only events within this many kilometres of the centre."
+        },
+    )
+    available = fields.Boolean(
+        metadata={"description": "true: only events with tickets left; false: only sold-out ones."}
+    )
 
     @validates_schema
     def _location_together(self, data, **_kwargs):

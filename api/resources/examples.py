@@ -18,6 +18,7 @@ TICKET_TYPE_ID = "0190a5d2-0000-7000-8000-00000000a004"
 MAILED_CODE = "paste-the-code-from-the-email"
 TICKET_CODE = "paste-the-ticket-code-or-qr-payload"
 BOOKING_LINK_TOKEN = "paste-the-token-of-the-booking-link"
+TICKET_ID = "0190a5d2-0000-7000-8000-00000000a005"
 
 
 def _event_times() -> dict:
@@ -57,9 +58,26 @@ NEW_TICKET_TYPE = {"name": "Balcony", "price": 1800, "currency": "EUR", "quota":
 TICKET_TYPE_PATCH = {"price": 2000, "quota": 60}
 BOOKING = {
     "event_id": EVENT_ID,
-    "items": [{"ticket_type_id": TICKET_TYPE_ID, "quantity": 2}],
+    "items": [
+        {
+            "ticket_type_id": TICKET_TYPE_ID,
+            "quantity": 2,
+            "attendees": [{"name": "Cleo Martin"}, {"name": "Sam Martin", "email": "sam@example.com"}],
+        }
+    ],
     "join_waitlist": True,
 }
+VOUCHER = {
+    "code": "EARLYBIRD",
+    "discount": {"percent": 20},
+    "max_redemptions": 100,
+    "ticket_type_ids": [TICKET_TYPE_ID],
+}
+VOUCHER_PATCH = {"max_redemptions": 150}
+QUESTION = {"label": "Meal", "type": "choice", "options": ["meat", "vegetarian"], "required": False}
+QUESTION_PATCH = {"label": "Your meal at the interval"}
+TICKET_PATCH = {"attendee_name": "Sam Martin-Ross", "attendee_email": "sam.ross@example.com"}
+BOOKING_CANCEL = {"ticket_ids": [TICKET_ID]}
 LOCAL_OUTCOME = {"outcome": "paid"}
 PAGE_CANCEL = {"token": BOOKING_LINK_TOKEN}
 CHECK_IN = {"code": TICKET_CODE}

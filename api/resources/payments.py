@@ -21,12 +21,18 @@ blp = Blueprint("payments", __name__, url_prefix="/api/v1/payments", description
 
 
 class WebhookAck(Schema):
-    received = fields.Boolean()
-    duplicate = fields.Boolean()
+    received = fields.Boolean(metadata={"description": "Always true: the event was read."})
+    duplicate = fields.Boolean(
+        metadata={"description": "True when this event was already handled (nothing was done again)."}
+    )
 
 
 class LocalOutcomeIn(InputSchema):
-    outcome = fields.String(required=True, validate=validate.OneOf(OUTCOMES))
+    outcome = fields.String(
+        required=True,
+        validate=validate.OneOf(OUTCOMES),
+        metadata={"description": "What the customer did on the test checkout page: `paid` or `cancelled`."},
+    )
 
 
 @blp.route("/stripe/webhook")

@@ -10,6 +10,7 @@ from marshmallow import Schema, fields, validate
 from api.auth import current_actor
 from api.db import request_uow
 from api.input import InputSchema
+from api.resources import examples
 from core.services import questions
 from core.services.events import get_event_for_organizers
 from core.statuses import QuestionType
@@ -52,7 +53,7 @@ class QuestionOut(Schema):
 @blp.route("/<uuid:event_id>/questions")
 class Questions(MethodView):
     @jwt_required()
-    @blp.arguments(QuestionCreate())
+    @blp.arguments(QuestionCreate(), example=examples.QUESTION)
     @blp.response(201, QuestionOut)
     def post(self, data, event_id):
         """Ask each attendee a question (of some ticket types, or all)."""
@@ -72,7 +73,7 @@ class Questions(MethodView):
 @blp.route("/<uuid:event_id>/questions/<uuid:question_id>")
 class QuestionById(MethodView):
     @jwt_required()
-    @blp.arguments(QuestionFields())
+    @blp.arguments(QuestionFields(), example=examples.QUESTION_PATCH)
     @blp.response(200, QuestionOut)
     def patch(self, data, event_id, question_id):
         """Edit a question; bookings made before keep the answers they gave."""

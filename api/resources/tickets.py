@@ -20,22 +20,37 @@ blp = Blueprint("tickets", __name__, url_prefix="/api/v1", description="Tickets 
 
 
 class TicketOut(Schema):
-    id = fields.UUID()
-    code = fields.String()
-    qr_payload = fields.String()
-    ticket_type_id = fields.UUID()
-    ticket_type = fields.String()
-    attendee_name = fields.String()
+    id = fields.UUID(metadata={"description": "The ticket's id."})
+    code = fields.String(
+        metadata={
+            "description": "The ticket's code (16 characters of Crockford base32); the check-in takes it typed, as well as the whole `qr_payload`."
+        }
+    )
+    qr_payload = fields.String(
+        metadata={
+            "description": "The text of the ticket's QR code (`BX1.<claims>.<signature>`): its code, event and ticket signed with Ed25519, verifiable offline with the key of `GET /api/v1/tickets/public-key`."
+        }
+    )
+    ticket_type_id = fields.UUID(metadata={"description": "The ticket type."})
+    ticket_type = fields.String(metadata={"description": "The ticket type's name."})
+    attendee_name = fields.String(metadata={"description": "The name printed on the ticket."})
+    status = fields.String(
+        metadata={
+            "description": "`valid`, or `cancelled` (its booking or this ticket was cancelled: refused at the door)."
+        }
+    )
+    checked_in_at = fields.AwareDateTime(
+        allow_none=True,
+        metadata={"description": "When it was scanned at the door (ISO 8601, in UTC); null until then."},
+    )
     attendee_email = fields.String(
         allow_none=True, metadata={"description": "The attendee's email, if given."}
     )
     answers = fields.Dict(metadata={"description": "The attendee's answers, by question id."})
-    status = fields.String()
-    checked_in_at = fields.AwareDateTime(allow_none=True)
 
 
 class CheckInOut(TicketOut):
-    checked_in_by = fields.UUID()
+    checked_in_by = fields.UUID(metadata={"description": "The account that scanned it."})
 
 
 class CheckInIn(InputSchema):
@@ -53,9 +68,15 @@ class TicketPatch(InputSchema):
 
 
 class PublicKeyOut(Schema):
-    algorithm = fields.String()
-    public_key_pem = fields.String()
-    public_key_b64 = fields.String()
+    algorithm = fields.String(metadata={"description": "The signature algorithm of `qr_payload`: `Ed25519`."})
+    public_key_pem = fields.String(
+        metadata={"description": "The public key, PEM-encoded (SubjectPublicKeyInfo)."}
+    )
+    public_key_b64 = fields.String(
+        metadata={
+            "description": "The raw 32-byte public key as unpadded base64url, for a scanner's configuration."
+        }
+    )
 
 
 def _readable_booking(booking_id):
@@ -91,7 +112,7 @@ class BookingTicketsPdf(MethodView):
 @blp.route("/tickets/<uuid:ticket_id>")
 class TicketById(MethodView):
     @jwt_required()
-    @blp.arguments(TicketPatch())
+    @blp.arguments(TicketPatch(), example=examples.TICKET_PATCH)
     @blp.response(200, TicketOut)
     @blp.alt_response(
         409,

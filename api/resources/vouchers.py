@@ -12,6 +12,7 @@ from api.db import request_uow
 from api.exports import csv_response, paginate_or_csv
 from api.input import InputSchema
 from api.pagination import paginate_select
+from api.resources import examples
 from core.services import vouchers
 from core.services.events import get_event_for_organizers
 
@@ -21,17 +22,40 @@ CURRENCY = validate.Regexp(r"^[A-Za-z]{3}$", error="Use a three-letter ISO 4217 
 
 
 class DiscountIn(InputSchema):
-    percent = fields.Integer(strict=True, validate=validate.Range(min=0, max=100))
-    amount = fields.Integer(strict=True, validate=validate.Range(min=0, max=100_000_000))
-    currency = fields.String(validate=CURRENCY)
+    percent = fields.Integer(
+        strict=True,
+        validate=validate.Range(min=0, max=100),
+        metadata={
+            "description": "A discount of this many percent (0 to 100); give either `percent` or `amount`."
+        },
+    )
+    amount = fields.Integer(
+        strict=True,
+        validate=validate.Range(min=0, max=100_000_000),
+        metadata={
+            "description": "A discount of this much per ticket, in minor units of `currency`; with `currency`."
+        },
+    )
+    currency = fields.String(
+        validate=CURRENCY,
+        metadata={"description": "With `amount`: its ISO 4217 code (the event's currency)."},
+    )
 
 
 class VoucherFields(InputSchema):
     discount = fields.Nested(DiscountIn, metadata={"description": "`{percent}` or `{amount, currency}`."})
     max_redemptions = fields.Integer(strict=True, allow_none=True, validate=validate.Range(min=1, max=10_000_000),
                                      metadata={"description": "Bookings that may carry the code; none: no limit."})  # fmt: skip
-    valid_from = fields.AwareDateTime(allow_none=True)
-    valid_until = fields.AwareDateTime(allow_none=True)
+    valid_from = fields.AwareDateTime(
+        allow_none=True,
+        metadata={
+            "description": "When the code starts to work (ISO 8601 with its UTC offset); null: at once."
+        },
+    )
+    valid_until = fields.AwareDateTime(
+        allow_none=True,
+        metadata={"description": "When the code stops working (ISO 8601 with its UTC offset); null: never."},
+    )
     ticket_type_ids = fields.List(fields.UUID(), validate=validate.Length(max=50),
                                   metadata={"description": "The types it applies to (and unlocks); empty: all."})  # fmt: skip
     unlocks_hidden = fields.Boolean(
@@ -40,36 +64,63 @@ class VoucherFields(InputSchema):
 
 
 class VoucherCreate(VoucherFields):
-    discount = fields.Nested(DiscountIn, required=True)
-    code = fields.String(validate=validate.Length(min=3, max=64))
+    discount = fields.Nested(
+        DiscountIn, required=True, metadata={"description": "`{percent}` or `{amount, currency}`."}
+    )
+    code = fields.String(
+        validate=validate.Length(min=3, max=64),
+        metadata={
+            "description": "The code customers type (3 to 64 characters, compared case-insensitively); or give `generate`."
+        },
+    )
     generate = fields.Integer(strict=True, validate=validate.Range(min=1, max=vouchers.MAX_GENERATED),
                               metadata={"description": "Make this many unique random codes instead of `code`."})  # fmt: skip
-    prefix = fields.String(validate=validate.Length(min=1, max=40))
+    prefix = fields.String(
+        validate=validate.Length(min=1, max=40),
+        metadata={"description": "With `generate`: what each random code begins with."},
+    )
 
 
 class VoucherPatch(VoucherFields):
-    disabled = fields.Boolean()
+    disabled = fields.Boolean(
+        metadata={"description": "True stops the code from working (bookings already made keep it)."}
+    )
 
 
 class DiscountOut(Schema):
-    percent = fields.Integer()
-    amount = fields.Integer()
-    currency = fields.String()
+    percent = fields.Integer(metadata={"description": "The discount in percent; absent for an amount."})
+    amount = fields.Integer(
+        metadata={
+            "description": "The discount per ticket, in minor units of `currency`; absent for a percent."
+        }
+    )
+    currency = fields.String(metadata={"description": "The ISO 4217 code of `amount`."})
 
 
 class VoucherOut(Schema):
-    id = fields.UUID()
-    code = fields.String()
-    discount = fields.Nested(DiscountOut)
-    max_redemptions = fields.Integer(allow_none=True)
+    id = fields.UUID(metadata={"description": "The voucher's id."})
+    code = fields.String(metadata={"description": "The code customers type."})
+    discount = fields.Nested(DiscountOut, metadata={"description": "`{percent}` or `{amount, currency}`."})
+    max_redemptions = fields.Integer(
+        allow_none=True, metadata={"description": "Bookings that may carry the code; null: no limit."}
+    )
     redeemed = fields.Integer(metadata={"description": "Bookings held or confirmed with the code."})
-    remaining = fields.Integer(allow_none=True)
-    valid_from = fields.AwareDateTime(allow_none=True)
-    valid_until = fields.AwareDateTime(allow_none=True)
-    ticket_type_ids = fields.List(fields.UUID())
-    unlocks_hidden = fields.Boolean()
-    disabled = fields.Boolean()
-    created_at = fields.AwareDateTime()
+    remaining = fields.Integer(allow_none=True, metadata={"description": "Redemptions left; null: no limit."})
+    valid_from = fields.AwareDateTime(
+        allow_none=True,
+        metadata={"description": "When the code starts to work (ISO 8601, in UTC); null: at once."},
+    )
+    valid_until = fields.AwareDateTime(
+        allow_none=True, metadata={"description": "When it stops working (ISO 8601, in UTC); null: never."}
+    )
+    ticket_type_ids = fields.List(
+        fields.UUID(), metadata={"description": "The types it applies to (and unlocks); empty: all."}
+    )
+    unlocks_hidden = fields.Boolean(
+        metadata={"description": "Whether it unlocks the hidden types it applies to."}
+    )
+    disabled = fields.Boolean(metadata={"description": "Whether it was switched off."})
+    created_at = fields.AwareDateTime(metadata={"description": "When it was made (ISO 8601, in UTC)."})
 
 
 def _views(event, items) -> list[dict]:
@@ -80,7 +131,7 @@ def _views(event, items) -> list[dict]:
 @blp.route("/<uuid:event_id>/vouchers")
 class Vouchers(MethodView):
     @jwt_required()
-    @blp.arguments(VoucherCreate())
+    @blp.arguments(VoucherCreate(), example=examples.VOUCHER)
     @blp.response(201, VoucherOut(many=True))
     def post(self, data, event_id):
         """Create a voucher (`code`), or `generate` N of them with random codes after `prefix`."""
@@ -105,7 +156,7 @@ class Vouchers(MethodView):
 @blp.route("/<uuid:event_id>/vouchers/<uuid:voucher_id>")
 class VoucherById(MethodView):
     @jwt_required()
-    @blp.arguments(VoucherPatch())
+    @blp.arguments(VoucherPatch(), example=examples.VOUCHER_PATCH)
     @blp.response(200, VoucherOut)
     def patch(self, data, event_id, voucher_id):
         """Edit a voucher's terms, or disable (`disabled: true`) and enable it again."""
