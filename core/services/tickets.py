@@ -136,6 +136,10 @@ def edit_ticket(uow: UnitOfWork, actor: User, ticket_id: uuid.UUID, changes: dic
     """Change who a valid ticket is for (name, email, answers), by the booking's customer until
     the event starts. The ticket gets a new code and QR payload: the old ones no longer admit
     anyone (the door answers them like an unknown code)."""
+    if not changes:
+        raise Invalid(
+            "Say what to change: attendee_name, attendee_email or answers.", name="nothing_to_change"
+        )
     ticket = uow.session.scalar(select(Ticket).where(Ticket.id == ticket_id).with_for_update())
     booking = uow.session.get(Booking, ticket.booking_id) if ticket else None
     if booking is None or booking.user_id != actor.id:

@@ -252,6 +252,7 @@ def test_bad_ticket_edits_are_refused_and_change_nothing(
         (ticket, {"answers": {str(uuid.uuid4()): "x"}}, headers, 422, "unknown_question"),
         (ticket, {"answers": {ids["wheelchair"]: "yes", ids["meal"]: "meat"}}, headers, 422, "invalid_answer"),
         (ticket, {"attendee_name": ""}, headers, 422, None),
+        (ticket, {}, headers, 422, "nothing_to_change"),
         (ticket, {"attendee_email": "nope"}, headers, 422, None),
         (ticket, {"attendee_name": "X"}, auth_header(make_user()), 404, None),
         (ticket, {"attendee_name": "X"}, auth_header(organizer), 404, None),
