@@ -1,8 +1,8 @@
 """Apps that each stop at one layer of the booking endpoint, for `bench.api_layers`.
 
 They answer `POST /layer/bookings` with the booking body and token the real endpoint takes,
-and exist only to be measured: they show what the booking endpoint's goal (half a bare Flask
-endpoint's rate) leaves for everything above the one Redis step every booking must take.
+and exist only to be measured: the booking endpoint's goal is 0.8 of `queue_only_app`'s rate,
+so everything above the one Redis step every booking must take may add a quarter to its cost.
 
 - `queue_only_app`: bare Flask, then the queueing step (the Lua script of `core.booking_queue`);
   no token check, no validation. No endpoint that queues can be faster.
