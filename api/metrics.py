@@ -27,6 +27,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 
 from core import metrics, runtime
 from core.booking_queue import queue_for
+from core.statuses import BookingStatus
 
 REQUESTS = Counter("boxoffice_http_requests_total", "HTTP requests", ["method", "endpoint", "status"])
 LATENCY = Histogram("boxoffice_http_request_seconds", "HTTP request latency", ["method", "endpoint"])
@@ -43,10 +44,10 @@ class EngineCollector:
         )  # fmt: skip
         pending = metrics.pending_bookings(client, runtime.database())
         yield GaugeMetricFamily(
-            "boxoffice_held_bookings", "Bookings holding tickets unpaid", value=pending["held"]
+            "boxoffice_held_bookings", "Bookings holding tickets unpaid", value=pending[BookingStatus.HELD]
         )
         yield GaugeMetricFamily(
-            "boxoffice_waitlisted_bookings", "Bookings on a waitlist", value=pending["waitlisted"]
+            "boxoffice_waitlisted_bookings", "Bookings on a waitlist", value=pending[BookingStatus.WAITLISTED]
         )
         figures = metrics.read(client)
         stats = figures.allocation

@@ -29,6 +29,7 @@ from core import runtime
 from core.booking_rules import BookingRequest
 from core.db import Database
 from core.models import Booking
+from core.statuses import PENDING_BOOKING_STATUSES
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +41,7 @@ FAILURES_KEY = "metrics:task_failures"
 PERIODIC_KEY = "metrics:periodic_last_success"
 PENDING_KEY = "metrics:pending_bookings"
 PENDING_COUNT_SECONDS = 15
-PENDING_STATUSES = ("held", "waitlisted")
+PENDING_STATUSES = PENDING_BOOKING_STATUSES
 LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 SIZE_BUCKETS = (1, 10, 50, 100, 250, 500, 1000, 2500)
 # What a customer waits between asking and being decided: a flash sale's queue runs to minutes.

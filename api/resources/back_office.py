@@ -349,12 +349,12 @@ class ResendTickets(MethodView):
 # One field per figure, each named once (in `core.services.analytics`).
 FIGURE_TEXT = {
     "requests": "Booking requests made.",
-    "held": "Bookings now held, counted when they were decided.",
-    "waitlisted": "Bookings now on the waitlist, counted when they were decided.",
-    "rejected": "Requests refused, counted when they were decided.",
-    "confirmed": "Bookings paid, counted when they were confirmed.",
-    "expired": "Holds that ended unpaid.",
-    "cancelled": "Bookings cancelled.",
+    BookingStatus.HELD: "Bookings now held, counted when they were decided.",
+    BookingStatus.WAITLISTED: "Bookings now on the waitlist, counted when they were decided.",
+    BookingStatus.REJECTED: "Requests refused, counted when they were decided.",
+    BookingStatus.CONFIRMED: "Bookings paid, counted when they were confirmed.",
+    BookingStatus.EXPIRED: "Holds that ended unpaid.",
+    BookingStatus.CANCELLED: "Bookings cancelled.",
     "tickets_sold": "Tickets of the bookings confirmed in the bucket, whatever became of them since.",
     "check_ins": "Tickets scanned at the door.",
     "gross": "Payments taken (refunded later or not), in minor units of `currency`.",

@@ -23,6 +23,7 @@ from core import links
 from core.booking_links import BookingLink, LinkAction
 from core.errors import DomainError
 from core.services import booking_pages
+from core.statuses import BookingStatus
 
 blp = Blueprint(
     "pages",
@@ -79,6 +80,7 @@ class BookingPage(MethodView):
                 "pages/booking.html",
                 page=page,
                 actions=LinkAction,
+                statuses=BookingStatus,
                 self_path=links.BOOKING_PAGE.path(booking_id=booking_id, token=token),
                 tickets_path=links.BOOKING_PAGE_TICKETS.path(booking_id=booking_id, token=token),
                 cancel_path=links.BOOKING_PAGE_CANCEL.path(booking_id=booking_id),

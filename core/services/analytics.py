@@ -199,7 +199,10 @@ def _key(split: str | None, rows: str) -> ColumnElement:
 
 def _first_decisions() -> ColumnElement:
     """Bookings whose `decided_at` is the queue's first decision (see the module docstring)."""
-    return or_(Booking.join_waitlist.is_(false()), Booking.status.in_(("waitlisted", "rejected")))
+    return or_(
+        Booking.join_waitlist.is_(false()),
+        Booking.status.in_((BookingStatus.WAITLISTED, BookingStatus.REJECTED)),
+    )
 
 
 def _scoped_bookings(scope: Scope, *columns) -> Select:
@@ -246,7 +249,7 @@ def _seconds(value) -> float | None:
 
 def _conversion_rows(uow: UnitOfWork, scope: Scope, split: str | None) -> dict:
     paid = and_(Booking.confirmed_at.is_not(None), Booking.total > 0)
-    given = or_(Booking.status.in_(("held", "expired")), paid)
+    given = or_(Booking.status.in_((BookingStatus.HELD, BookingStatus.EXPIRED)), paid)
     query = select(
         _key(split, "booking").label("key"),
         func.count().filter(given).label("holds"),
