@@ -41,7 +41,6 @@ FAILURES_KEY = "metrics:task_failures"
 PERIODIC_KEY = "metrics:periodic_last_success"
 PENDING_KEY = "metrics:pending_bookings"
 PENDING_COUNT_SECONDS = 15
-PENDING_STATUSES = PENDING_BOOKING_STATUSES
 LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 SIZE_BUCKETS = (1, 10, 50, 100, 250, 500, 1000, 2500)
 # What a customer waits between asking and being decided: a flash sale's queue runs to minutes.
@@ -164,14 +163,14 @@ def pending_bookings(client: redis.Redis, database: Database) -> dict[str, int]:
     when there are some."""
     cached = client.hgetall(PENDING_KEY)
     if cached:
-        return {status: int(cached.get(status, 0)) for status in PENDING_STATUSES}
+        return {status: int(cached.get(status, 0)) for status in PENDING_BOOKING_STATUSES}
     with database.unit_of_work() as uow:
         rows = uow.session.execute(
             select(Booking.status, func.count())
-            .where(Booking.status.in_(PENDING_STATUSES))
+            .where(Booking.status.in_(PENDING_BOOKING_STATUSES))
             .group_by(Booking.status)
         )
-        counts = dict.fromkeys(PENDING_STATUSES, 0) | dict(rows.all())
+        counts = dict.fromkeys(PENDING_BOOKING_STATUSES, 0) | dict(rows.all())
     pipe = client.pipeline(transaction=False)
     pipe.hset(PENDING_KEY, mapping=counts)
     pipe.expire(PENDING_KEY, PENDING_COUNT_SECONDS)
