@@ -1,4 +1,5 @@
-"""The booking life cycle (DESIGN section 3): the one place where a booking's status changes.
+"""The booking life cycle (docs/architecture.md, "State machines"): the one place where a
+booking's status changes.
 
 `TRANSITIONS` is the state diagram as data: for each status, the statuses that may follow it and
 how the inventory counters move on the way. Every change of status goes through a function here

@@ -1,4 +1,4 @@
-"""The schema: SQLAlchemy 2 typed models for every table of DESIGN section 2.
+"""The schema: SQLAlchemy 2 typed models for every table of docs/architecture.md, "Data model".
 
 Inventory lives in counters (`held`, `sold`) on the ticket type and the event, guarded by CHECK
 constraints so the database itself refuses an oversell whatever the code does.

@@ -13,7 +13,8 @@ from enum import StrEnum
 
 
 class BookingStatus(StrEnum):
-    """DESIGN section 3. `queued` lives in Redis only; the others are rows in `booking`."""
+    """docs/architecture.md, "State machines". `queued` lives in Redis only; the others are rows
+    in `booking`."""
 
     QUEUED = "queued"
     HELD = "held"

@@ -1,7 +1,7 @@
 """The allocation engine with real processes: gunicorn, several Celery workers, beat.
 
-Invariants 1-4 of DESIGN section 4 under load and under SIGKILL: never oversell, exactly one
-outcome per accepted request, first come first served, nothing lost.
+Invariants 1-4 of docs/architecture.md ("Invariants") under load and under SIGKILL: never
+oversell, exactly one outcome per accepted request, first come first served, nothing lost.
 """
 
 from __future__ import annotations

@@ -18,7 +18,8 @@ from core.models import Booking, BookingLine, Event, TicketType, utcnow
 from core.statuses import BookingStatus, RefundReason
 
 S = BookingStatus
-# DESIGN section 3, written out by hand so the table in `core.lifecycle` is checked against it.
+# The booking diagram of docs/architecture.md ("State machines"), written out by hand so the table in
+# `core.lifecycle` is checked against it.
 DIAGRAM = {
     (S.QUEUED, S.HELD), (S.QUEUED, S.CONFIRMED), (S.QUEUED, S.WAITLISTED), (S.QUEUED, S.REJECTED),
     (S.HELD, S.CONFIRMED), (S.HELD, S.EXPIRED), (S.HELD, S.CANCELLED),
