@@ -146,6 +146,13 @@ def make_user(db):
 
 
 @pytest.fixture()
+def customers(request, make_user) -> list[User]:
+    """Customers to book with: as many as the test module's `CUSTOMERS` says (8 unless it says)."""
+    count = getattr(request.module, "CUSTOMERS", 8)
+    return [make_user(email=f"customer{i}@example.test", name=f"Customer {i}") for i in range(count)]
+
+
+@pytest.fixture()
 def auth_header(app):
     """Authorization header for a user, minted directly (the login flow has its own tests)."""
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from core import runtime
 from core.inventory import Line
-from core.models import Booking, BookingLine, Event, TicketType
+from core.models import Booking, BookingLine, Event, TicketType, utcnow
 from core.services import allocation, bookings
 
 
@@ -68,3 +69,14 @@ def assert_counters_agree(db, event) -> dict:
 
 def queue_length(event) -> int:
     return runtime.redis_client().zcard(f"bq:{event.id}:queue")
+
+
+def end_holds_now(db, booking_ids) -> None:
+    """Move the holds' end into the past, as if their time had run out."""
+    with db.unit_of_work() as uow:
+        uow.session.execute(
+            update(Booking)
+            .where(Booking.id.in_(booking_ids))
+            .values(hold_expires_at=utcnow() - dt.timedelta(seconds=1))
+        )
+        uow.commit()

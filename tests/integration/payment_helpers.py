@@ -3,12 +3,11 @@ says about their payments and refunds."""
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 
-from core.models import Booking, Payment, Refund, WebhookEvent, utcnow
+from core.models import Payment, Refund, WebhookEvent
 from tests.integration.booking_helpers import ask, drain
 from tests.jobs import run_jobs
 
@@ -52,14 +51,3 @@ def refunds_of(db, booking_id) -> list[Refund]:
 def webhook_events(db) -> list[WebhookEvent]:
     with db.unit_of_work() as uow:
         return list(uow.session.scalars(select(WebhookEvent)))
-
-
-def end_holds_now(db, booking_ids) -> None:
-    """Move the holds' end into the past, as if their time had run out."""
-    with db.unit_of_work() as uow:
-        uow.session.execute(
-            update(Booking)
-            .where(Booking.id.in_(booking_ids))
-            .values(hold_expires_at=utcnow() - dt.timedelta(seconds=1))
-        )
-        uow.commit()

@@ -15,10 +15,8 @@ from core.models import Booking, utcnow
 from core.services import allocation, bookings
 from tests.integration.booking_helpers import ask, assert_counters_agree, drain, load, queue_length, statuses
 
-
-@pytest.fixture()
-def customers(make_user):
-    return [make_user(email=f"customer{i}@example.test") for i in range(30)]
+# How many `customers` (tests/conftest.py) each test of this module gets.
+CUSTOMERS = 30
 
 
 def test_requests_are_decided_first_come_first_served(db, organizer, make_event, customers):

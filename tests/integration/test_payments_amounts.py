@@ -18,11 +18,6 @@ from tests.payment_fixtures import signed
 WEBHOOK = "/api/v1/payments/stripe/webhook"
 
 
-@pytest.fixture()
-def customers(make_user):
-    return [make_user(email=f"payer{i}@example.test", name=f"Payer {i}") for i in range(2)]
-
-
 def deliver(client, event) -> None:
     body, headers = signed(event)
     assert client.post(WEBHOOK, data=body, headers=headers).status_code == 200

@@ -11,17 +11,12 @@ from sqlalchemy import func, select
 
 from core.models import Payment, WebhookEvent
 from core.services import checkouts, holds
-from tests.integration.booking_helpers import assert_counters_agree, load
-from tests.integration.payment_helpers import end_holds_now, hold, payment_of, payments_of, refunds_of
+from tests.integration.booking_helpers import assert_counters_agree, end_holds_now, load
+from tests.integration.payment_helpers import hold, payment_of, payments_of, refunds_of
 from tests.jobs import run_jobs
 from tests.payment_fixtures import signed
 
 WEBHOOK = "/api/v1/payments/stripe/webhook"
-
-
-@pytest.fixture()
-def customers(make_user):
-    return [make_user(email=f"fan{i}@example.test", name=f"Fan {i}") for i in range(6)]
 
 
 def deliver(client, event, **sign_options):

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 
-import pytest
-
 from core import booking_links
 from core.models import utcnow
 from core.payments import payment_provider
@@ -14,11 +12,6 @@ from tests.integration.booking_helpers import ask, assert_counters_agree, drain,
 from tests.integration.payment_helpers import hold, pay_on_local_page, payment_of, webhook_events
 from tests.jobs import Job, names, run_jobs
 from tests.payment_fixtures import signed
-
-
-@pytest.fixture()
-def customers(make_user):
-    return [make_user(email=f"payer{i}@example.test", name=f"Payer {i}") for i in range(6)]
 
 
 def test_a_hold_gets_its_local_checkout_and_paying_on_the_page_confirms_it(

@@ -3,17 +3,10 @@ free, and is given back in full if they went to someone else."""
 
 from __future__ import annotations
 
-import pytest
-
 from core.services import holds, webhooks
-from tests.integration.booking_helpers import ask, assert_counters_agree, drain, load
-from tests.integration.payment_helpers import end_holds_now, hold, payment_of, refunds_of
+from tests.integration.booking_helpers import ask, assert_counters_agree, drain, end_holds_now, load
+from tests.integration.payment_helpers import hold, payment_of, refunds_of
 from tests.jobs import Job, run_jobs
-
-
-@pytest.fixture()
-def customers(make_user):
-    return [make_user(email=f"late{i}@example.test", name=f"Late {i}") for i in range(4)]
 
 
 def expire_hold(db, booking_id) -> None:

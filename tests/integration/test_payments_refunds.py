@@ -17,10 +17,8 @@ from tests.integration.booking_helpers import ask, assert_counters_agree, drain,
 from tests.integration.payment_helpers import hold, payment_of, refunds_of
 from tests.jobs import Job, run_job, run_jobs, take_jobs
 
-
-@pytest.fixture()
-def customers(make_user):
-    return [make_user(email=f"guest{i}@example.test", name=f"Guest {i}") for i in range(32)]
+# How many `customers` (tests/conftest.py) each test of this module gets.
+CUSTOMERS = 32
 
 
 def confirm_paid(db, stub, booking_ids) -> None:

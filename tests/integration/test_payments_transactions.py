@@ -16,8 +16,8 @@ from sqlalchemy import select
 from core.models import Booking, utcnow
 from core.payments import payment_provider
 from core.services import bookings, events, holds
-from tests.integration.booking_helpers import ask, drain
-from tests.integration.payment_helpers import end_holds_now, hold, payment_of
+from tests.integration.booking_helpers import ask, drain, end_holds_now
+from tests.integration.payment_helpers import hold, payment_of
 from tests.jobs import run_jobs, take_jobs
 from tests.payment_fixtures import signed
 

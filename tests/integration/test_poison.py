@@ -3,15 +3,21 @@ depend on beat or on Redis keeping its data (issue 10, items 6, 11 and 13)."""
 
 from __future__ import annotations
 
-import datetime as dt
-
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select
 
 from core import metrics, runtime
 from core.booking_queue import BookingQueue
-from core.models import Booking, DeadLetter, User, utcnow
+from core.models import Booking, DeadLetter, User
 from core.services import allocation, bookings
-from tests.integration.booking_helpers import ask, assert_counters_agree, drain, load, queue_length, statuses
+from tests.integration.booking_helpers import (
+    ask,
+    assert_counters_agree,
+    drain,
+    end_holds_now,
+    load,
+    queue_length,
+    statuses,
+)
 
 
 def delete_account(db, user) -> None:
@@ -64,23 +70,13 @@ def test_a_total_beyond_32_bits_is_written(db, organizer, make_event, make_user)
     assert (booking.status, booking.total) == ("held", 3_000_000_000)
 
 
-def overdue(db, booking_ids) -> None:
-    with db.unit_of_work() as uow:
-        uow.session.execute(
-            update(Booking)
-            .where(Booking.id.in_(booking_ids))
-            .values(hold_expires_at=utcnow() - dt.timedelta(seconds=1))
-        )
-        uow.commit()
-
-
 def test_with_beat_stopped_the_drainer_expires_overdue_holds_before_deciding(
     db, organizer, make_event, make_user
 ):
     event = make_event(organizer, quota=2)
     first = [ask(make_user(), event) for _ in range(2)]
     drain(event)
-    overdue(db, first)
+    end_holds_now(db, first)
     late = ask(make_user(), event)
     drain(event)  # no expiry sweep ran
     outcome = statuses(db, event)
@@ -95,7 +91,7 @@ def test_an_overdue_hold_is_never_shown_held(db, organizer, make_event, make_use
     booking_id = ask(customer, event)
     drain(event)
     assert bookings.read_booking(customer.id, booking_id)["status"] == "held"
-    overdue(db, [booking_id])
+    end_holds_now(db, [booking_id])
     view = bookings.read_booking(customer.id, booking_id)
     assert (view["status"], view["hold_expires_at"], view["is_final"]) == ("expired", None, True)
 

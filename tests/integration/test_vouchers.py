@@ -9,15 +9,10 @@ from sqlalchemy.exc import IntegrityError
 
 from core.models import Booking, Voucher
 from core.services import bookings, holds, vouchers
-from tests.integration.booking_helpers import assert_counters_agree, drain, load
-from tests.integration.payment_helpers import end_holds_now, pay_on_local_page, payment_of, refunds_of
+from tests.integration.booking_helpers import assert_counters_agree, drain, end_holds_now, load
+from tests.integration.payment_helpers import pay_on_local_page, payment_of, refunds_of
 from tests.integration.voucher_helpers import ask_with_code, make_voucher, redeemed
 from tests.jobs import run_jobs
-
-
-@pytest.fixture()
-def customers(make_user):
-    return [make_user(email=f"fan{i}@example.test", name=f"Fan {i}") for i in range(8)]
 
 
 def test_a_percent_voucher_prices_the_hold_and_the_price_stays_fixed(db, organizer, make_event, customers):

@@ -5,17 +5,14 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from sqlalchemy import update
 
 from core.errors import Conflict
 from core.models import Booking, utcnow
 from core.services import bookings, events, holds
-from tests.integration.booking_helpers import ask, assert_counters_agree, drain, load, statuses
+from tests.integration.booking_helpers import ask, assert_counters_agree, drain, end_holds_now, load, statuses
 
-
-@pytest.fixture()
-def customers(make_user):
-    return [make_user(email=f"fan{i}@example.test", name=f"Fan {i}") for i in range(12)]
+# How many `customers` (tests/conftest.py) each test of this module gets.
+CUSTOMERS = 12
 
 
 def sold_out_with_waitlist(make_event, organizer, customers, quota=2, waiting=4, quantities=None):
@@ -29,19 +26,9 @@ def sold_out_with_waitlist(make_event, organizer, customers, quota=2, waiting=4,
     return event, holders, waiters
 
 
-def age_holds(db, booking_ids):
-    with db.unit_of_work() as uow:
-        uow.session.execute(
-            update(Booking)
-            .where(Booking.id.in_(booking_ids))
-            .values(hold_expires_at=utcnow() - dt.timedelta(seconds=1))
-        )
-        uow.commit()
-
-
 def test_expired_holds_go_to_the_waitlist_in_order(db, organizer, make_event, customers):
     event, holders, waiters = sold_out_with_waitlist(make_event, organizer, customers)
-    age_holds(db, holders)
+    end_holds_now(db, holders)
     report = holds.expire_holds()
     assert (report.expired_holds, report.promoted) == (2, 2)
     assert [load(db, b).status for b in holders] == ["expired", "expired"]
@@ -151,7 +138,7 @@ def test_expiry_in_chunks_returns_everything(db, organizer, make_event, make_use
     people = [make_user() for _ in range(25)]
     ids = [ask(p, event, 2) for p in people]
     drain(event)
-    age_holds(db, ids)
+    end_holds_now(db, ids)
     report = holds.expire_holds(chunk=7)
     assert report.expired_holds == 25
     assert set(statuses(db, event).values()) == {"expired"}
