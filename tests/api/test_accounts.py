@@ -48,6 +48,7 @@ def test_wrong_password_and_unknown_email_are_refused_alike(client):
     unknown = login(client, email="nobody@example.test")
     assert wrong.status_code == unknown.status_code == 401
     assert wrong.json["message"] == unknown.json["message"]
+    assert wrong.json["errors"]["reason"] == unknown.json["errors"]["reason"] == "invalid_credentials"
 
 
 def test_weak_password_is_refused_and_creates_nothing(client):

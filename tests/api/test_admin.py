@@ -4,6 +4,12 @@ from __future__ import annotations
 
 import uuid
 
+import pytest
+
+from core.errors import Invalid
+from core.models import User
+from core.services import accounts
+
 
 def test_admin_creates_an_organization_and_makes_an_organizer(client, make_user, auth_header):
     admin = make_user("admin")
@@ -57,7 +63,25 @@ def test_unknown_user_role_or_organization_is_refused(client, make_user, auth_he
         json={"role": "staff", "organization_id": str(uuid.uuid4())},
         headers=headers,
     )
-    assert response.status_code == 422
+    assert (response.status_code, response.json["errors"]["reason"]) == (422, "unknown_organization")
+    assert client.get("/api/v1/auth/me", headers=auth_header(customer)).json["role"] == "customer"
+
+
+def test_the_service_refuses_an_unknown_role_by_name(db, make_user):
+    """The schema refuses it first over HTTP; the service does not rely on that."""
+    admin, customer = make_user("admin"), make_user()
+    with db.unit_of_work() as uow, pytest.raises(Invalid) as refused:
+        accounts.update_user(uow, uow.session.get(User, admin.id), customer.id, {"role": "king"})
+    assert refused.value.name == "unknown_role"
+
+
+def test_an_administrator_cannot_demote_themselves(client, make_user, auth_header):
+    admin = make_user("admin")
+    response = client.patch(
+        f"/api/v1/users/{admin.id}", json={"role": "customer"}, headers=auth_header(admin)
+    )
+    assert (response.status_code, response.json["errors"]["reason"]) == (422, "self_demotion")
+    assert client.get("/api/v1/auth/me", headers=auth_header(admin)).json["role"] == "admin"
 
 
 def test_role_change_applies_to_existing_tokens_at_once(client, make_user, auth_header, organizer):

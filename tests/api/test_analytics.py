@@ -13,7 +13,7 @@ from PIL import Image
 from sqlalchemy import select, update
 
 from core.db import Database
-from core.errors import NotSupported
+from core.errors import Invalid, NotSupported
 from core.models import Base, Booking, Event, Organization, Payment, Refund, Ticket, User
 from core.services import analytics
 from tests.back_office_data import add_booking
@@ -244,12 +244,26 @@ def test_bad_platform_ranges_are_a_422(client, make_user, auth_header, params):
     assert response.status_code == 422, (params, response.json)
 
 
-def test_bad_interval_is_a_422(client, sale, organizer, auth_header):
+def test_bad_interval_is_a_422(client, db, sale, organizer, auth_header):
     event, _ = sale
     for path in ("analytics", "analytics.png"):
         response = client.get(f"/api/v1/events/{event.id}/{path}", query_string={"interval": "week"},
                               headers=auth_header(organizer))  # fmt: skip
         assert response.status_code == 422, path
+    # The schema refuses it first over HTTP; the service refuses it too, by name.
+    with db.unit_of_work() as uow, pytest.raises(Invalid) as refused:
+        analytics.event_analytics(uow, uow.session.get(User, organizer.id), event.id, "week")
+    assert refused.value.name == "bad_interval"
+
+
+def test_a_platform_range_backwards_or_in_too_many_buckets_is_a_422(client, make_user, auth_header):
+    headers = auth_header(make_user("admin"))
+    cases = [({"after": at(60).isoformat(), "before": T0.isoformat()}, "bad_range"),
+             ({"after": T0.isoformat(), "before": at(60 * 24 * 100).isoformat(), "interval": "hour"},
+              "too_many_buckets")]  # fmt: skip
+    for query, reason in cases:
+        response = client.get("/api/v1/admin/analytics", query_string=query, headers=headers)
+        assert (response.status_code, response.json["errors"]["reason"]) == (422, reason)
 
 
 def test_who_may_not(client, sale, organizer, make_user, make_organization, auth_header):
@@ -290,6 +304,7 @@ def test_sqlite_says_it_cannot(tmp_path):
     with database.unit_of_work() as uow, pytest.raises(NotSupported) as raised:
         analytics.event_analytics(uow, uow.session.merge(admin), event.id, "hour")
     assert raised.value.status_code == 501 and "PostgreSQL" in raised.value.message
+    assert raised.value.name == "analytics_need_postgresql"
     with database.unit_of_work() as uow, pytest.raises(NotSupported):
         analytics.platform_analytics(uow, uow.session.merge(admin), T0, at(60), "day")
     database.dispose()

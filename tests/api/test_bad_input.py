@@ -23,39 +23,41 @@ def without(field: str) -> dict:
     return body
 
 
+# Each bad event, and the reason its refusal names (None: the schema refuses a field, no reason).
 BAD_EVENTS = {
-    "missing title": without("title"),
-    "missing starts_at": without("starts_at"),
-    "missing ticket types": without("ticket_types"),
-    "empty ticket types": event_body(ticket_types=[]),
-    "title wrong type": event_body(title=123),
-    "title empty": event_body(title=""),
-    "title oversized": event_body(title="x" * 201),
-    "description oversized": event_body(description="x" * 10_001),
-    "naive datetime": event_body(starts_at="2030-01-01T20:00:00"),
-    "not a datetime": event_body(starts_at="next friday"),
-    "ends before starts": event_body(starts_at="2030-01-02T20:00:00+00:00", ends_at="2030-01-01T20:00:00+00:00"),
-    "unknown time zone": event_body(timezone="Mars/Olympus_Mons"),
-    "latitude out of range": event_body(latitude=123.0),
-    "latitude without longitude": event_body(longitude=None),
-    "negative quota": with_ticket_type(quota=-1),
-    "quota as string": with_ticket_type(quota="10"),
-    "quota as float": with_ticket_type(quota=10.5),
-    "negative price": with_ticket_type(price=-100),
-    "bad currency": with_ticket_type(currency="EURO"),
-    "surge without threshold": with_ticket_type(surge_price=200),
-    "surge threshold above quota": with_ticket_type(surge_price=200, surge_threshold=11),
-    "hold too short": event_body(hold_seconds=5),
-    "max per booking zero": event_body(max_per_booking=0),
-    "per user below per booking": event_body(max_per_booking=5, max_per_user=2),
-    "sales end before start": event_body(sales_start="2030-01-02T00:00:00+00:00", sales_end="2030-01-01T00:00:00+00:00"),
-    "unknown field": event_body(colour="red"),
-    "duplicate ticket type names": event_body(ticket_types=[
-        {"name": "S", "price": 1, "currency": "EUR", "quota": 1}, {"name": "s", "price": 1, "currency": "EUR", "quota": 1}]),
-    "mixed currencies": event_body(ticket_types=[
-        {"name": "A", "price": 1, "currency": "EUR", "quota": 1}, {"name": "B", "price": 1, "currency": "USD", "quota": 1}]),
-    "ticket type not an object": event_body(ticket_types=["VIP"]),
-    "body is a list": [event_body()],
+    "missing title": (without("title"), None),
+    "missing starts_at": (without("starts_at"), None),
+    "missing ticket types": (without("ticket_types"), None),
+    "empty ticket types": (event_body(ticket_types=[]), None),
+    "title wrong type": (event_body(title=123), None),
+    "title empty": (event_body(title=""), None),
+    "title oversized": (event_body(title="x" * 201), None),
+    "description oversized": (event_body(description="x" * 10_001), None),
+    "naive datetime": (event_body(starts_at="2030-01-01T20:00:00"), None),
+    "not a datetime": (event_body(starts_at="next friday"), None),
+    "ends before starts": (event_body(starts_at="2030-01-02T20:00:00+00:00", ends_at="2030-01-01T20:00:00+00:00"), "ends_before_start"),
+    "unknown time zone": (event_body(timezone="Mars/Olympus_Mons"), "unknown_timezone"),
+    "latitude out of range": (event_body(latitude=123.0), None),
+    "latitude without longitude": (event_body(longitude=None), "incomplete_location"),
+    "negative quota": (with_ticket_type(quota=-1), None),
+    "quota as string": (with_ticket_type(quota="10"), None),
+    "quota as float": (with_ticket_type(quota=10.5), None),
+    "negative price": (with_ticket_type(price=-100), None),
+    "bad currency": (with_ticket_type(currency="EURO"), None),
+    "surge without threshold": (with_ticket_type(surge_price=200), "incomplete_surge"),
+    "surge threshold above quota": (with_ticket_type(surge_price=200, surge_threshold=11), "surge_threshold_too_high"),
+    "hold too short": (event_body(hold_seconds=5), None),
+    "max per booking zero": (event_body(max_per_booking=0), None),
+    "per user below per booking": (event_body(max_per_booking=5, max_per_user=2), "limits_inconsistent"),
+    "sales end before start": (event_body(sales_start="2030-01-02T00:00:00+00:00", sales_end="2030-01-01T00:00:00+00:00"), "sales_end_before_start"),
+    "unknown field": (event_body(colour="red"), None),
+    "duplicate ticket type names": (event_body(ticket_types=[
+        {"name": "S", "price": 1, "currency": "EUR", "quota": 1}, {"name": "s", "price": 1, "currency": "EUR", "quota": 1}]), "duplicate_ticket_type"),
+    "mixed currencies": (event_body(ticket_types=[
+        {"name": "A", "price": 1, "currency": "EUR", "quota": 1}, {"name": "B", "price": 1, "currency": "USD", "quota": 1}]), "mixed_currencies"),
+    "ticket type not an object": (event_body(ticket_types=["VIP"]), None),
+    "body is a list": ([event_body()], None),
+    "sales after the event": (event_body(sales_end="2100-01-01T00:00:00+00:00"), "sales_after_event"),
 }  # fmt: skip
 
 
@@ -71,11 +73,12 @@ def assert_error_shape(response, status_range=range(400, 500)):
     assert body["status"] and body["message"]
 
 
-@pytest.mark.parametrize("body", BAD_EVENTS.values(), ids=BAD_EVENTS.keys())
-def test_bad_event_is_refused_and_creates_nothing(client, organizer, auth_header, db, body):
+@pytest.mark.parametrize(("body", "reason"), BAD_EVENTS.values(), ids=BAD_EVENTS.keys())
+def test_bad_event_is_refused_and_creates_nothing(client, organizer, auth_header, db, body, reason):
     response = client.post("/api/v1/events", json=body, headers=auth_header(organizer))
     assert_error_shape(response)
     assert response.status_code in (400, 422)
+    assert response.json.get("errors", {}).get("reason") == reason
     assert count(db, Event) == 0
 
 
@@ -218,6 +221,7 @@ def test_an_event_for_an_unknown_organization_is_refused(client, make_user, auth
     body = event_body(organization_id=str(uuid.uuid4()))
     response = client.post("/api/v1/events", json=body, headers=auth_header(make_user("admin")))
     assert_error_shape(response)
+    assert response.json["errors"]["reason"] == "unknown_organization"
     assert count(db, Event) == 0
 
 

@@ -225,6 +225,7 @@ def test_bad_idempotency_key_is_refused(client, organizer, make_event, make_user
     headers = {**auth_header(make_user()), "Idempotency-Key": "x" * 201}
     response = client.post("/api/v1/bookings", json=body(event), headers=headers)
     assert response.status_code == 422
+    assert response.json["errors"]["reason"] == "bad_idempotency_key"
     assert queue_length(event) == 0
 
 

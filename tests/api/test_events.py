@@ -110,6 +110,7 @@ def test_edit_without_if_match_is_refused_with_428(client, organizer, make_event
     event = make_event(organizer)
     response = client.patch(f"/api/v1/events/{event.id}", json={"title": "X"}, headers=auth_header(organizer))
     assert response.status_code == 428
+    assert response.json["errors"]["reason"] == "if_match_required"
 
 
 def test_quota_cannot_drop_below_what_is_held_or_sold(client, organizer, make_event, auth_header, db):
@@ -128,6 +129,8 @@ def test_unpublish_is_refused_once_tickets_are_held(client, organizer, make_even
     event = make_event(organizer, held=2, ticket_types=[{"name": "S", "price": 0, "quota": 5, "held": 2}])
     response = client.post(f"/api/v1/events/{event.id}/unpublish", headers=auth_header(organizer))
     assert response.status_code == 409
+    assert response.json["errors"]["reason"] == "event_has_bookings"
+    assert client.get(f"/api/v1/events/{event.id}").json["status"] == "published"
 
 
 def ids(response) -> list[str]:

@@ -74,12 +74,14 @@ def test_bad_partial_cancellations_are_refused_and_change_nothing(client, db, or
         uow.session.execute(update(Ticket).where(Ticket.id == tickets[1]).values(checked_in_at=utcnow()))
         uow.commit()
     headers = auth_header(customer)
-    cases = {"another booking's ticket": ([others[0]], 422), "a checked-in ticket": ([tickets[1]], 409),
-             "not a ticket id": (["nope"], 422), "no tickets": ([], 422)}  # fmt: skip
-    for name, (ids, status) in cases.items():
+    cases = {"another booking's ticket": ([others[0]], 422, "not_in_booking"),
+             "a checked-in ticket": ([tickets[1]], 409, "already_checked_in"),
+             "not a ticket id": (["nope"], 422, None), "no tickets": ([], 422, None)}  # fmt: skip
+    for name, (ids, status, reason) in cases.items():
         answer = client.post(f"/api/v1/bookings/{booking_id}/cancel", json={"ticket_ids": [str(i) for i in ids]},
                              headers=headers)  # fmt: skip
         assert answer.status_code == status, name
+        assert answer.json.get("errors", {}).get("reason") == reason, name
     assert load(db, booking_id).status == "confirmed" and load(db, booking_id).total == 7500
     assert ticket_statuses(db, tickets) == ["valid", "valid", "valid"]
     assert refunds_of(db, booking_id) == []
