@@ -109,17 +109,20 @@ def update_event(
     uow: UnitOfWork, actor: User, event_id: uuid.UUID, changes: dict, expected_version: int
 ) -> Event:
     event = _lock_event_for_edit(uow, actor, event_id, expected_version).event
+    # Refused before anything is set: a capacity below the counters would be flushed by the next
+    # query (the ticket types' lazy load) and refused by the CHECK constraint as a 500.
+    capacity = changes.get("capacity", event.capacity)
+    if capacity is not None and capacity < event.held + event.sold:
+        raise Conflict(
+            f"Capacity cannot go below the {event.held + event.sold} tickets already held or sold.",
+            name="capacity_below_allocated",
+        )
     _audit_event(uow, actor, AuditAction.EVENT_UPDATE, event, audit.diff(event, changes, EVENT_FIELDS))
     for name in EVENT_FIELDS:
         if name in changes:
             setattr(event, name, changes[name])
     _check_event_rules(event)
     _check_booking_total(event)
-    if event.capacity is not None and event.capacity < event.held + event.sold:
-        raise Conflict(
-            f"Capacity cannot go below the {event.held + event.sold} tickets already held or sold.",
-            name="capacity_below_allocated",
-        )
     event.version += 1
     uow.commit()
     return event

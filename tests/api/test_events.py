@@ -7,7 +7,9 @@ import datetime as dt
 import icalendar
 import pytest
 
-from core.models import utcnow
+from core.errors import Invalid
+from core.models import User, utcnow
+from core.services import events
 
 
 def event_body(**overrides) -> dict:
@@ -242,3 +244,25 @@ def test_the_create_answer_gives_times_in_utc_as_every_later_read_does(client, o
     assert {name: created[name] for name in times} == {name: read[name] for name in times}
     assert created["starts_at"].endswith("+00:00")
     assert dt.datetime.fromisoformat(created["starts_at"]) == starts
+
+
+def test_capacity_and_currency_cannot_change_under_tickets_already_taken(
+    client, organizer, make_event, auth_header
+):
+    event = make_event(organizer, capacity=10, held=2, sold=3,
+                       ticket_types=[{"name": "S", "price": 1000, "quota": 10, "held": 2, "sold": 3}])  # fmt: skip
+    headers = {**auth_header(organizer), "If-Match": '"1"'}
+    capacity = client.patch(f"/api/v1/events/{event.id}", json={"capacity": 4}, headers=headers)
+    assert (capacity.status_code, capacity.json["errors"]["reason"]) == (409, "capacity_below_allocated")
+    currency = client.patch(f"/api/v1/events/{event.id}/ticket-types/{event.ticket_types[0].id}",
+                            json={"currency": "USD"}, headers=headers)  # fmt: skip
+    assert (currency.status_code, currency.json["errors"]["reason"]) == (409, "currency_locked")
+    after = client.get(f"/api/v1/events/{event.id}").json
+    assert (after["capacity"], after["ticket_types"][0]["currency"]) == (10, "EUR")
+
+
+def test_the_service_refuses_an_event_without_ticket_types_by_name(db, organizer):
+    """The schema refuses it first over HTTP; the service does not rely on that."""
+    with db.unit_of_work() as uow, pytest.raises(Invalid) as refused:
+        events.create_event(uow, uow.session.get(User, organizer.id), {"ticket_types": []})
+    assert refused.value.name == "ticket_types_required"
