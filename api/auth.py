@@ -133,5 +133,4 @@ def init_app(app: Flask) -> None:
         lambda _h, _p: _unauthorized("Your token has expired; refresh it.", "token_expired")
     )
     jwt.revoked_token_loader(lambda _h, _p: _unauthorized("This session was signed out.", "token_revoked"))
-    jwt.needs_fresh_token_loader(lambda _h, _p: _unauthorized("Sign in again.", "fresh_token_required"))
     jwt.user_lookup_error_loader(lambda _h, _p: _unauthorized("Unknown user.", "unknown_user"))
