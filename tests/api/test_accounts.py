@@ -6,7 +6,9 @@ import pytest
 from sqlalchemy import func, select
 
 from api import create_app
+from core.errors import Conflict
 from core.models import User
+from core.services import accounts
 from tests.conftest import PASSWORD
 
 
@@ -145,3 +147,11 @@ def test_login_is_rate_limited(settings, app, make_user, redis_client):
         refused = login(client, email=user.email, password=PASSWORD)
         assert refused.headers.get("Retry-After")
         assert refused.json["code"] == 429
+
+
+def test_the_service_refuses_a_taken_address_by_name(db, make_user):
+    """`POST /auth/register` answers a taken address like a new one; the service below it refuses."""
+    user = make_user()
+    with db.unit_of_work() as uow, pytest.raises(Conflict) as refused:
+        accounts.register_user(uow, user.email.upper(), "a-long-enough-passphrase", "Twin")
+    assert refused.value.name == "email_taken"

@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import func, select, update
 
 from core.models import Event, Question, Ticket, utcnow
+from core.services import questions
 from tests.integration.booking_helpers import drain, queue_length
 from tests.jobs import run_jobs
 from tests.pdf_readback import read_pdf
@@ -286,3 +287,12 @@ def test_bad_ticket_edits_are_refused_and_change_nothing(
             ticket["code"],
             {ids["meal"]: "meat"},
         )
+
+
+def test_an_event_asks_a_bounded_number_of_questions(client, organizer, make_event, auth_header, monkeypatch):
+    monkeypatch.setattr(questions, "MAX_QUESTIONS", 1)
+    url, headers = f"/api/v1/events/{make_event(organizer).id}/questions", auth_header(organizer)
+    assert client.post(url, json={"label": "Meal?", "type": "text"}, headers=headers).status_code == 201
+    refused = client.post(url, json={"label": "Seat?", "type": "text"}, headers=headers)
+    assert (refused.status_code, refused.json["errors"]["reason"]) == (422, "too_many_questions")
+    assert [question["label"] for question in client.get(url, headers=headers).json] == ["Meal?"]

@@ -8,8 +8,9 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from tests.back_office_data import add_booking
 from tests.conftest import PASSWORD
-from tests.integration.booking_helpers import drain, queue_length
+from tests.integration.booking_helpers import drain, load, queue_length
 
 
 def body(event, quantity=1, **extra) -> dict:
@@ -249,3 +250,17 @@ def test_metrics_report_requests_queue_depth_and_batches(
     assert "boxoffice_held_bookings 1.0" in after
     assert 'boxoffice_allocation_batch_size_bucket{le="10"} 1.0' in after
     assert 'boxoffice_http_requests_total{endpoint="/api/v1/bookings",method="POST",status="202"}' in after
+
+
+def test_a_decided_booking_that_is_not_open_cannot_be_cancelled_nor_a_hold_in_part(
+    client, db, organizer, make_event, make_user, auth_header
+):
+    event = make_event(organizer)
+    customer, holder = make_user(), make_user()
+    rejected, held = add_booking(db, event, customer, "rejected"), add_booking(db, event, holder, "held")
+    whole = client.post(f"/api/v1/bookings/{rejected.id}/cancel", headers=auth_header(customer))
+    assert (whole.status_code, whole.json["errors"]["reason"]) == (409, "not_cancellable")
+    part = client.post(f"/api/v1/bookings/{held.id}/cancel", json={"ticket_ids": [str(uuid.uuid4())]},
+                       headers=auth_header(holder))  # fmt: skip
+    assert (part.status_code, part.json["errors"]["reason"]) == (409, "not_cancellable")
+    assert (load(db, rejected.id).status, load(db, held.id).status) == ("rejected", "held")

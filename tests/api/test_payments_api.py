@@ -73,7 +73,8 @@ def test_nobody_else_opens_a_customers_checkout(
     booking_id = held_booking(make_event(organizer), customer)
     url = f"/api/v1/bookings/{booking_id}/checkout"
     assert client.post(url, headers=auth_header(stranger)).status_code == 404
-    assert client.post(url, headers=auth_header(organizer)).status_code == 403
+    refused = client.post(url, headers=auth_header(organizer))
+    assert (refused.status_code, refused.json["errors"]["reason"]) == (403, "forbidden")
     other_organizer = make_user("organizer", make_organization("Rival Shows"))
     assert client.post(url, headers=auth_header(other_organizer)).status_code == 404
     assert client.post(url).status_code == 401
@@ -88,6 +89,19 @@ def test_a_booking_that_is_not_held_has_no_checkout(client, db, organizer, make_
     pay_on_local_page(client, db, booking_id)
     answer = client.post(f"/api/v1/bookings/{booking_id}/checkout", headers=auth_header(customer))
     assert answer.status_code == 409 and answer.json["errors"]["reason"] == "not_held"
+
+
+def test_a_checkout_the_provider_refuses_is_a_409_with_the_reason_and_no_checkout(
+    client, db, organizer, make_event, customer, auth_header, use_stripe
+):
+    event = make_event(organizer)
+    booking_id = ask(customer, event)
+    drain(event)
+    take_jobs()
+    use_stripe.fail_next("/v1/checkout/sessions", status=400)
+    answer = client.post(f"/api/v1/bookings/{booking_id}/checkout", headers=auth_header(customer))
+    assert (answer.status_code, answer.json["errors"]["reason"]) == (409, "provider_refused")
+    assert payment_of(db, booking_id).checkout_session_id is None
 
 
 def test_a_provider_that_cannot_be_reached_is_a_503_and_no_checkout(

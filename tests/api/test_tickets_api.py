@@ -7,6 +7,7 @@ import uuid
 import pytest
 
 from core.ticket_signing import load_public_key, verify_ticket_payload
+from tests.back_office_data import add_booking
 from tests.integration.booking_helpers import drain
 from tests.jobs import run_jobs
 from tests.pdf_readback import read_pdf
@@ -113,3 +114,12 @@ def test_tickets_of_an_unknown_booking_are_404(client, make_user, auth_header):
     headers = auth_header(make_user())
     assert client.get(f"/api/v1/bookings/{uuid.uuid4()}/tickets", headers=headers).status_code == 404
     assert client.get(f"/api/v1/bookings/{uuid.uuid4()}/tickets.pdf", headers=headers).status_code == 404
+
+
+def test_a_booking_without_valid_tickets_has_no_pdf(
+    client, db, organizer, make_event, make_user, auth_header
+):
+    customer = make_user()
+    held = add_booking(db, make_event(organizer), customer, "held")
+    answer = client.get(f"/api/v1/bookings/{held.id}/tickets.pdf", headers=auth_header(customer))
+    assert (answer.status_code, answer.json["errors"]["reason"]) == (404, "no_tickets")

@@ -3,6 +3,8 @@ without `exp` it would never end, without `sid` signing out could not revoke it.
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from flask_jwt_extended import create_access_token, create_refresh_token
 
@@ -44,3 +46,9 @@ def test_a_token_without_expiry_or_session_is_refused(client, mint, options):
     assert answer.json["errors"]["reason"] == "invalid_token"
     refresh = client.post("/api/v1/auth/refresh", headers=bearer(mint(create_refresh_token, **options)))
     assert refresh.status_code == 401
+
+
+def test_an_expired_token_is_a_401_saying_so(client, mint):
+    token = mint(additional_claims={"sid": "s1"}, expires_delta=dt.timedelta(seconds=-1))
+    answer = client.get("/api/v1/auth/me", headers=bearer(token))
+    assert (answer.status_code, answer.json["errors"]["reason"]) == (401, "token_expired")

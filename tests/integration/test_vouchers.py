@@ -7,7 +7,8 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from core.models import Booking, Voucher
+from core.errors import Invalid
+from core.models import Booking, User, Voucher
 from core.services import bookings, holds, vouchers
 from tests.integration.booking_helpers import assert_counters_agree, drain, end_holds_now, load
 from tests.integration.payment_helpers import pay_on_local_page, payment_of, refunds_of
@@ -166,3 +167,15 @@ def test_late_payment_for_an_expired_hold_whose_code_ran_out_is_refunded(
         held = uow.session.scalars(select(Booking.id).where(Booking.status == "held")).all()
     assert held == [second]
     assert [refund.amount for refund in refunds_of(db, first)] == [2000]
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [({"code": "NODISCOUNT"}, "discount_required"),
+     ({"generate": vouchers.MAX_GENERATED + 1, "discount": {"percent": 10}}, "invalid_generate")],
+)  # fmt: skip
+def test_the_service_refuses_what_the_schema_refuses_first_by_name(db, organizer, make_event, data, reason):
+    event = make_event(organizer)
+    with db.unit_of_work() as uow, pytest.raises(Invalid) as refused:
+        vouchers.create_vouchers(uow, uow.session.get(User, organizer.id), event.id, data)
+    assert refused.value.name == reason
