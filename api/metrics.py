@@ -2,7 +2,7 @@
 keeps in Redis (`core.metrics`), read at scrape time: queue depth, holds and waitlist, allocation
 batches, request → decision latency, decisions, payments, mails, task failures, and how long ago
 each of beat's sweeps last succeeded. The workers need no exporter of their own: whichever web
-process is scraped reports what every worker recorded. README's "Operating Boxoffice" says what
+process is scraped reports what every worker recorded. docs/operations.md ("Metrics") says what
 to alert on; deploy/ holds the dashboard and the alert rules.
 
 Under gunicorn with several workers, set PROMETHEUS_MULTIPROC_DIR (an empty directory) so the

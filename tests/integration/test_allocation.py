@@ -6,12 +6,13 @@ import datetime as dt
 import threading
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 
 from core import runtime
 from core.booking_queue import BookingQueue
 from core.errors import Conflict, Invalid, NotFound
-from core.models import Booking, utcnow
+from core.models import Booking, Event, TicketType, utcnow
 from core.services import allocation, bookings
 from tests.integration.booking_helpers import ask, assert_counters_agree, drain, load, queue_length, statuses
 
@@ -86,6 +87,19 @@ def test_concurrent_deciders_of_one_batch_never_oversell(db, organizer, make_eve
     counts = assert_counters_agree(db, event)
     assert counts["held"] == 7
     assert len(statuses(db, event)) == 30
+
+
+@pytest.mark.parametrize(
+    ("model", "values"),
+    [(TicketType, {"held": 6, "sold": 5}), (TicketType, {"held": -1}), (Event, {"capacity": 10, "held": 6, "sold": 5})],
+)  # fmt: skip
+def test_the_database_refuses_an_oversell_whatever_the_code_does(db, organizer, make_event, model, values):
+    """Invariant 1 holds below the code: held + sold never passes the quota (10 here) or the capacity."""
+    event = make_event(organizer, quota=10)
+    row_id = event.ticket_types[0].id if model is TicketType else event.id
+    with db.unit_of_work() as uow, pytest.raises(IntegrityError):
+        uow.session.execute(update(model).where(model.id == row_id).values(**values))
+        uow.session.flush()
 
 
 def test_parallel_drain_tasks_for_one_event_take_turns(db, organizer, make_event, customers):

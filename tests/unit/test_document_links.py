@@ -31,3 +31,17 @@ def test_every_local_link_lands_on_a_file_and_section(document):
         if not linked.exists() or (anchor and linked.suffix == ".md" and anchor not in anchors(linked)):
             broken.append(target)
     assert not broken, f"{document.name} links to what is not there: {broken}"
+
+
+def test_every_test_docs_testing_names_exists():
+    """docs/testing.md names the tests behind each rule (`api/test_x.py::test_y`, then `::test_z`
+    in the same file): each must be there, so a renamed test cannot leave the page pointing at nothing."""
+    missing, current = [], None
+    for match in re.finditer(r"`(?:(?P<path>\w+/test_\w+\.py)(?:::(?P<first>test_\w+))?|::(?P<next>test_\w+))`",
+                             (ROOT / "docs" / "testing.md").read_text()):  # fmt: skip
+        current = match["path"] or current
+        source = ROOT / "tests" / current
+        name = match["first"] or match["next"]
+        if not source.exists() or (name and f"def {name}(" not in source.read_text()):
+            missing.append(f"{current}::{name}" if name else current)
+    assert not missing, f"docs/testing.md names tests that are not there: {missing}"
