@@ -91,29 +91,20 @@ def test_a_booking_that_is_not_held_has_no_checkout(client, db, organizer, make_
     assert answer.status_code == 409 and answer.json["errors"]["reason"] == "not_held"
 
 
-def test_a_checkout_the_provider_refuses_is_a_409_with_the_reason_and_no_checkout(
-    client, db, organizer, make_event, customer, auth_header, use_stripe
+@pytest.mark.parametrize(
+    ("provider_answer", "status", "reason"),
+    [(503, 503, "provider_unavailable"), (400, 409, "provider_refused")],
+)
+def test_a_checkout_the_provider_cannot_make_names_why_and_leaves_no_checkout(
+    client, db, organizer, make_event, customer, auth_header, use_stripe, provider_answer, status, reason
 ):
     event = make_event(organizer)
     booking_id = ask(customer, event)
     drain(event)
     take_jobs()
-    use_stripe.fail_next("/v1/checkout/sessions", status=400)
+    use_stripe.fail_next("/v1/checkout/sessions", status=provider_answer)
     answer = client.post(f"/api/v1/bookings/{booking_id}/checkout", headers=auth_header(customer))
-    assert (answer.status_code, answer.json["errors"]["reason"]) == (409, "provider_refused")
-    assert payment_of(db, booking_id).checkout_session_id is None
-
-
-def test_a_provider_that_cannot_be_reached_is_a_503_and_no_checkout(
-    client, db, organizer, make_event, customer, auth_header, use_stripe
-):
-    event = make_event(organizer)
-    booking_id = ask(customer, event)
-    drain(event)
-    take_jobs()
-    use_stripe.fail_next("/v1/checkout/sessions", status=503)
-    answer = client.post(f"/api/v1/bookings/{booking_id}/checkout", headers=auth_header(customer))
-    assert answer.status_code == 503 and answer.json["errors"]["reason"] == "provider_unavailable"
+    assert (answer.status_code, answer.json["errors"]["reason"]) == (status, reason)
     assert payment_of(db, booking_id).checkout_session_id is None
     assert (
         client.post(f"/api/v1/bookings/{booking_id}/checkout", headers=auth_header(customer)).status_code
