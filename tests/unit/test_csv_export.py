@@ -7,7 +7,7 @@ import pytest
 from core.csv_export import safe_cell
 
 DISGUISED = {
-    "full-width equals": "\uff1dHYPERLINK(\"http://x.example\")",
+    "full-width equals": '\uff1dHYPERLINK("http://x.example")',
     "full-width plus": "\uff0b1+1",
     "full-width at": "\uff20SUM(A1)",
     "small plus sign": "\ufe621+1",
