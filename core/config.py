@@ -85,6 +85,9 @@ class Settings:
     login_rate_limit: str = "10 per minute"
     register_rate_limit: str = "20 per hour"
     booking_rate_limit: str = "30 per minute"
+    # Wrong voucher codes (api/voucher_guesses.py): per client address, and per event from any.
+    voucher_guess_limit: str = "10 per 15 minutes"
+    voucher_guess_event_limit: str = "100 per 15 minutes"
     # Failed sign-ins per account (the email tried), whatever the address; a success does not
     # reset the count.
     login_failure_limit: str = "10 per 15 minutes"
@@ -144,6 +147,8 @@ class Settings:
             login_rate_limit=_str(env, "LOGIN_RATE_LIMIT", cls.login_rate_limit),
             register_rate_limit=_str(env, "REGISTER_RATE_LIMIT", cls.register_rate_limit),
             booking_rate_limit=_str(env, "BOOKING_RATE_LIMIT", cls.booking_rate_limit),
+            voucher_guess_limit=_str(env, "VOUCHER_GUESS_LIMIT", cls.voucher_guess_limit),
+            voucher_guess_event_limit=_str(env, "VOUCHER_GUESS_EVENT_LIMIT", cls.voucher_guess_event_limit),
             login_failure_limit=_str(env, "LOGIN_FAILURE_LIMIT", cls.login_failure_limit),
             trusted_proxies=_int(env, "TRUSTED_PROXIES", cls.trusted_proxies),
             rate_limits_enabled=_bool(env, "RATE_LIMITS_ENABLED", True),

@@ -18,6 +18,7 @@ from api.input import InputSchema
 from api.json_body import Blueprint
 from api.pagination import paginate_select
 from api.resources import examples
+from api.voucher_guesses import voucher_guess_limits
 from core import links, runtime
 from core.errors import Invalid
 from core.inventory import Line
@@ -247,7 +248,10 @@ def _idempotency_key() -> str | None:
 
 @blp.route("")
 class Bookings(MethodView):
-    decorators = [limiter.limit(_booking_limit, key_func=by_account, methods=["POST"])]
+    decorators = [
+        limiter.limit(_booking_limit, key_func=by_account, methods=["POST"]),
+        *voucher_guess_limits("POST"),
+    ]
 
     # The session's revocation is checked by the queueing step itself (`request_booking`).
     @jwt_required(skip_revocation_check=True)

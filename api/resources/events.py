@@ -15,6 +15,7 @@ from api.json_body import Blueprint
 from api.pagination import paginate_select
 from api.resources import examples
 from api.resources.questions import QuestionOut
+from api.voucher_guesses import voucher_guess_limits
 from core.errors import PreconditionRequired
 from core.services import events, questions
 from core.services.calendar import event_calendar
@@ -391,6 +392,8 @@ class Events(MethodView):
 
 @blp.route("/<uuid:event_id>")
 class EventById(MethodView):
+    decorators = voucher_guess_limits("GET")
+
     @blp.arguments(EventByIdQuery(), location="query")
     @blp.response(200, EventDetailOut)
     def get(self, args, event_id):

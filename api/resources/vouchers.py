@@ -68,9 +68,10 @@ class VoucherCreate(VoucherFields):
         DiscountIn, required=True, metadata={"description": "`{percent}` or `{amount, currency}`."}
     )
     code = fields.String(
-        validate=validate.Length(min=3, max=64),
+        validate=validate.Length(min=1, max=64),
         metadata={
-            "description": "The code customers type (3 to 64 characters, compared case-insensitively); or give `generate`."
+            "description": "The code customers type (6 to 64 characters, compared case-insensitively); "
+            "or give `generate`. A shorter one is a `422 invalid_code`."
         },
     )
     generate = fields.Integer(strict=True, validate=validate.Range(min=1, max=vouchers.MAX_GENERATED),
