@@ -12,6 +12,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 DEV_JWT_SECRET = "dev-only-insecure-jwt-secret-change-me-please"
+MIN_SECRET_LENGTH = 32
 DEFAULT_SQLITE_PATH = Path(__file__).resolve().parent.parent / "var" / "boxoffice.sqlite3"
 
 
@@ -112,6 +113,8 @@ class Settings:
     smtp_timeout: int = 10
     mail_sender: str = "Boxoffice <tickets@boxoffice.localhost>"
     ticket_signing_key: str = ""
+    # The bearer token Prometheus sends for /metrics; empty: /metrics is not served at all.
+    metrics_token: str = ""
     allocation_batch_size: int = 1000
     hold_expiry_interval: int = 5
     extra: dict = field(default_factory=dict)
@@ -170,6 +173,7 @@ class Settings:
             smtp_timeout=_int(env, "SMTP_TIMEOUT", cls.smtp_timeout),
             mail_sender=_str(env, "MAIL_SENDER", cls.mail_sender),
             ticket_signing_key=_str(env, "TICKET_SIGNING_KEY", ""),
+            metrics_token=_str(env, "METRICS_TOKEN", ""),
             allocation_batch_size=_int(env, "ALLOCATION_BATCH_SIZE", cls.allocation_batch_size),
             hold_expiry_interval=_int(env, "HOLD_EXPIRY_INTERVAL", cls.hold_expiry_interval),
         )
@@ -191,9 +195,14 @@ class Settings:
             raise ConfigError("ALLOCATION_BATCH_SIZE must be at least 1")
         if self.trusted_proxies < 0:
             raise ConfigError("TRUSTED_PROXIES must be 0 or more")
+        if self.metrics_token and len(self.metrics_token) < MIN_SECRET_LENGTH:
+            raise ConfigError(
+                f"METRICS_TOKEN must be a random secret of at least {MIN_SECRET_LENGTH} characters "
+                "(openssl rand -hex 32), or unset to serve no metrics"
+            )
         if not self.is_production:
             return
-        if self.jwt_secret_key == DEV_JWT_SECRET or len(self.jwt_secret_key) < 32:
+        if self.jwt_secret_key == DEV_JWT_SECRET or len(self.jwt_secret_key) < MIN_SECRET_LENGTH:
             raise ConfigError(
                 "JWT_SECRET_KEY must be set to a random secret of at least 32 characters in production"
             )
