@@ -1,19 +1,27 @@
 """Settings read from the environment (12-factor), each with a default that works on one machine.
 
 Production (`BOXOFFICE_ENV=production`) refuses the defaults that are only safe on a laptop and
-names the variable to set.
+names the variable to set. Outside production, a missing `JWT_SECRET_KEY` is this installation's
+own random secret, made on first start and kept in `var/` (git-ignored): never a value written
+in the code or the docs, which anyone could use to sign tokens and links (docs/security.md).
 """
 
 from __future__ import annotations
 
 import os
+import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+# The secret earlier versions used when JWT_SECRET_KEY was unset, published in their code: still
+# the default of a `Settings()` made by hand (benchmarks), and warned about wherever it is in use.
 DEV_JWT_SECRET = "dev-only-insecure-jwt-secret-change-me-please"
+KNOWN_DEFAULT_SECRETS = frozenset({DEV_JWT_SECRET})
 MIN_SECRET_LENGTH = 32
-DEFAULT_SQLITE_PATH = Path(__file__).resolve().parent.parent / "var" / "boxoffice.sqlite3"
+VAR_DIR = Path(__file__).resolve().parent.parent / "var"
+DEFAULT_SQLITE_PATH = VAR_DIR / "boxoffice.sqlite3"
+INSTALLATION_SECRET_FILE = "jwt-secret"
 
 
 class ConfigError(RuntimeError):
@@ -57,6 +65,27 @@ def _bool(env, name: str, default: bool) -> bool:
     if raw in {"0", "false", "no", "off"}:
         return False
     raise ConfigError(f"{name} must be true or false, got {raw!r}")
+
+
+def installation_secret(var_dir: Path) -> str:
+    """This installation's development secret: read from `var_dir`, or made at random by the first
+    process to start. Processes that start together (web, worker, beat) agree: the file appears
+    whole or not at all (written aside, then linked into place, which fails if another was first).
+    """
+    path = var_dir / INSTALLATION_SECRET_FILE
+    if not path.exists():
+        var_dir.mkdir(parents=True, exist_ok=True)
+        draft = var_dir / f".{INSTALLATION_SECRET_FILE}.{os.getpid()}.{secrets.token_hex(4)}"
+        descriptor = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as draft_file:
+            draft_file.write(secrets.token_hex(32) + "\n")
+        try:
+            os.link(draft, path)
+        except FileExistsError:
+            pass
+        finally:
+            draft.unlink()
+    return path.read_text().strip()
 
 
 def _list(env, name: str, default: tuple[str, ...]) -> tuple[str, ...]:
@@ -128,17 +157,22 @@ class Settings:
         return self.database_url.startswith("sqlite")
 
     @classmethod
-    def from_env(cls, env=None) -> Settings:
+    def from_env(cls, env=None, var_dir: Path = VAR_DIR) -> Settings:
         env = os.environ if env is None else env
         stripe_key = _str(env, "STRIPE_SECRET_KEY", "")
+        environment = _str(env, "BOXOFFICE_ENV", "development")
+        # Production names its own secret (validate() refuses it missing); elsewhere the installation's.
+        jwt_secret_key = _str(env, "JWT_SECRET_KEY", "") or (
+            "" if environment == "production" else installation_secret(var_dir)
+        )
         port = _int(env, "PORT", 8000)
         settings = cls(
-            env=_str(env, "BOXOFFICE_ENV", "development"),
+            env=environment,
             database_url=_normalize_database_url(_str(env, "DATABASE_URL", cls.database_url)),
             redis_url=_str(env, "REDIS_URL", cls.redis_url),
             redis_socket_timeout=_seconds(env, "REDIS_SOCKET_TIMEOUT", cls.redis_socket_timeout),
             redis_connect_timeout=_seconds(env, "REDIS_CONNECT_TIMEOUT", cls.redis_connect_timeout),
-            jwt_secret_key=_str(env, "JWT_SECRET_KEY", DEV_JWT_SECRET),
+            jwt_secret_key=jwt_secret_key,
             access_token_seconds=_int(env, "JWT_ACCESS_TOKEN_SECONDS", cls.access_token_seconds),
             refresh_token_seconds=_int(env, "JWT_REFRESH_TOKEN_SECONDS", cls.refresh_token_seconds),
             # Links follow the port the app is served on unless the operator says otherwise.
@@ -202,7 +236,7 @@ class Settings:
             )
         if not self.is_production:
             return
-        if self.jwt_secret_key == DEV_JWT_SECRET or len(self.jwt_secret_key) < MIN_SECRET_LENGTH:
+        if self.jwt_secret_key in KNOWN_DEFAULT_SECRETS or len(self.jwt_secret_key) < MIN_SECRET_LENGTH:
             raise ConfigError(
                 "JWT_SECRET_KEY must be set to a random secret of at least 32 characters in production"
             )

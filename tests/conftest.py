@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import secrets
 import uuid
 
 import pytest
@@ -72,6 +73,7 @@ def settings(database_url):
         rate_limits_enabled=False,
         public_base_url="http://boxoffice.test",
         metrics_token=METRICS_TOKEN,
+        jwt_secret_key=secrets.token_hex(32),  # never a published default (core.startup warns of those)
     )
     runtime.configure(settings)
     import worker  # noqa: F401 - registers the job dispatcher (Celery, on the test Redis database)

@@ -21,7 +21,7 @@ def stack_env(settings, tmp_path):
     def env(**overrides) -> dict:
         return child_env(DATABASE_URL=settings.database_url, REDIS_URL=settings.redis_url,
                          RATE_LIMITS_ENABLED="false", HOLD_EXPIRY_INTERVAL="1", METRICS_TOKEN=METRICS_TOKEN,
-                         **overrides)  # fmt: skip
+                         JWT_SECRET_KEY=settings.jwt_secret_key, **overrides)  # fmt: skip
 
     return env
 
