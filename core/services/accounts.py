@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from core import links, runtime, sessions
 from core.account_tokens import LinkInvalid, Purpose, fingerprint, make_token, read_token
 from core.db import UnitOfWork
+from core.email_addresses import check_no_lookalike, normalize_email
 from core.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
 from core.jobs import Job
 from core.models import Organization, User, utcnow
@@ -45,10 +46,6 @@ class AccountMail(StrEnum):
     PASSWORD_RESET = "password_reset"
     VERIFY_EMAIL = "verify_email"
     REGISTRATION_ATTEMPTED = "registration_attempted"
-
-
-def normalize_email(email: str) -> str:
-    return email.strip().lower()
 
 
 def hash_password(password: str) -> str:
@@ -94,6 +91,7 @@ def get_user(uow: UnitOfWork, user_id: uuid.UUID) -> User:
 
 
 def register_user(uow: UnitOfWork, email: str, password: str, name: str, role: str = "customer") -> User:
+    check_no_lookalike(email)
     check_password_policy(password)
     if find_user_by_email(uow, email) is not None:
         raise Conflict("An account with this email already exists.", name="email_taken")
@@ -108,7 +106,10 @@ def register_user(uow: UnitOfWork, email: str, password: str, name: str, role: s
 def register_customer(uow: UnitOfWork, email: str, password: str, name: str) -> None:
     """Create a customer account and mail its owner a verification link; when the address
     already has an account, mail its owner that someone tried instead. The caller learns
-    neither, and both paths hash the password, so they take as long."""
+    neither, and both paths hash the password, so they take as long. An address that mixes
+    scripts like a look-alike is refused whether or not the address it imitates has an account
+    (`core.email_addresses`)."""
+    check_no_lookalike(email)
     check_password_policy(password)
     email, password_hash = normalize_email(email), hash_password(password)
     created = find_user_by_email(uow, email) is None
