@@ -30,7 +30,11 @@ blp = Blueprint(
 
 
 class CustomerOut(Schema):
-    id = fields.UUID(metadata={"description": "The customer's account id."})
+    id = fields.UUID(
+        metadata={
+            "description": "The customer's account id; for a comp, its guest's own id (not an account)."
+        }
+    )
     name = fields.String(metadata={"description": "The customer's name."})
     email = fields.String(metadata={"description": "The customer's email address."})
 
@@ -50,7 +54,12 @@ class BackOfficeBookingOut(Schema):
     reference = fields.String(
         metadata={"description": "The booking's short reference, as the customer quotes it."}
     )
-    customer = fields.Nested(CustomerOut, metadata={"description": "Who booked (for a comp, the guest)."})
+    customer = fields.Nested(
+        CustomerOut,
+        metadata={
+            "description": "Who booked; for a comp, the guest as the organizer named them (never an account)."
+        },
+    )
     status = fields.String(
         metadata={
             "description": "`held`, `confirmed`, `waitlisted`, `rejected`, `expired` or `cancelled`.",

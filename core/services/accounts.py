@@ -27,7 +27,7 @@ from core.models import Organization, User, utcnow
 from core.services import audit
 from core.services.audit import AuditAction
 from core.services.permissions import require_admin
-from core.statuses import Role
+from core.statuses import ACCOUNT_ROLES, Role
 
 # Argon2id with the library's defaults: deliberately slow, memory-hard.
 _hasher = PasswordHasher()
@@ -80,12 +80,16 @@ def check_password_policy(password: str) -> None:
 
 
 def find_user_by_email(uow: UnitOfWork, email: str) -> User | None:
-    return uow.session.scalar(select(User).where(User.email == normalize_email(email)))
+    """The account with this address; a comp's guests are not accounts and are never found."""
+    return uow.session.scalar(
+        select(User).where(User.email == normalize_email(email), User.role != Role.GUEST)
+    )
 
 
 def get_user(uow: UnitOfWork, user_id: uuid.UUID) -> User:
+    """The account with this id (a comp's guest is none: it has no token and no settings)."""
     user = uow.session.get(User, user_id)
-    if user is None:
+    if user is None or user.role == Role.GUEST:
         raise NotFound("No such user.")
     return user
 
@@ -256,7 +260,7 @@ def update_user(uow: UnitOfWork, actor: User, user_id: uuid.UUID, changes: dict)
     require_admin(actor)
     user = get_user(uow, user_id)
     role = changes.get("role", user.role)
-    if role not in tuple(Role):
+    if role not in ACCOUNT_ROLES:
         raise Invalid(f"Unknown role {role!r}.", name="unknown_role")
     organization_id = changes.get("organization_id", user.organization_id)
     if organization_id is not None and uow.session.get(Organization, organization_id) is None:
