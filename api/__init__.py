@@ -13,7 +13,7 @@ from flask_cors import CORS
 from sqlalchemy.exc import IntegrityError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from api import auth, db, docs, errors, metrics, request_log
+from api import auth, capability_links, db, docs, errors, json_body, metrics, request_log
 from api.extensions import Api, init_limiter
 from api.resources import (
     accounts,
@@ -59,6 +59,7 @@ def create_app(config: Settings | None = None) -> Flask:
         log.warning(warning)
     runtime.set_dispatcher(_job_dispatcher())
     app = Flask(__name__)
+    json_body.init_app(app)
     if settings.trusted_proxies:  # the client address rate limits count by is the proxies' word
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies)
     app.config.update(
@@ -72,6 +73,7 @@ def create_app(config: Settings | None = None) -> Flask:
     request_log.init_app(app)
     db.init_app(app)
     errors.init_app(app)
+    capability_links.init_app(app)
     auth.init_app(app)
     init_limiter(app)
     api = Api(app, spec_kwargs={"extra_plugins": [docs.DocsPlugin(app)]})

@@ -15,7 +15,7 @@ from flask_limiter.util import get_remote_address
 from flask_smorest import Api as SmorestApi
 from jwt import ExpiredSignatureError
 
-from core.services.accounts import normalize_email
+from core.email_addresses import normalize_email
 
 
 class Api(SmorestApi):

@@ -7,10 +7,15 @@ to alert on; deploy/ holds the dashboard and the alert rules.
 
 Under gunicorn with several workers, set PROMETHEUS_MULTIPROC_DIR (an empty directory) so the
 request metrics of all workers are added up; without it each process reports its own.
+
+The figures are the platform's sales: only operators read them. /metrics answers a request that
+carries `Authorization: Bearer <METRICS_TOKEN>` (deploy/prometheus.yml sends it), `401` any
+other, and `404` every request when no token is set (docs/security.md).
 """
 
 from __future__ import annotations
 
+import hmac
 import os
 import time
 
@@ -25,6 +30,7 @@ from prometheus_client import (
 )
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 
+from api.errors import error_response
 from core import metrics, runtime
 from core.booking_queue import queue_for
 from core.statuses import BookingStatus
@@ -123,5 +129,20 @@ def init_app(app: Flask) -> None:
 
     @app.get("/metrics")
     def metrics():
+        refusal = _refusal()
+        if refusal is not None:
+            return refusal
         # The exposition type already names its charset: `mimetype=` would add it a second time.
         return Response(generate_latest(_registry()), content_type=CONTENT_TYPE_LATEST)
+
+
+def _refusal() -> Response | None:
+    """None for an operator (the request bears METRICS_TOKEN), else the answer to give."""
+    token = runtime.settings().metrics_token
+    if not token:
+        return error_response(404, "Metrics are served only when METRICS_TOKEN is set.", "not_found")
+    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), token.encode()):
+        return None
+    return error_response(401, "Metrics are for operators: send Authorization: Bearer <METRICS_TOKEN>.",
+                          "metrics_token_required", headers=[("WWW-Authenticate", 'Bearer realm="metrics"')])  # fmt: skip

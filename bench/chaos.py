@@ -32,6 +32,7 @@ import contextlib
 import datetime as dt
 import json
 import os
+import secrets
 import shutil
 import signal
 import sys
@@ -361,7 +362,10 @@ def main(argv: list[str] | None = None) -> None:
         config.attributes["skip_logging"] = True
         command.upgrade(config, "head")
         redis_server = PrivateRedis(stack)
-        settings = Settings(database_url=database_url, redis_url=redis_server.url, rate_limits_enabled=False)
+        # One secret for this process and the stack it starts: tokens minted here work there.
+        secret = secrets.token_hex(32)
+        settings = Settings(database_url=database_url, redis_url=redis_server.url, rate_limits_enabled=False,
+                            jwt_secret_key=secret)  # fmt: skip
         runtime.configure(settings)
         from api import create_app
 
@@ -373,7 +377,7 @@ def main(argv: list[str] | None = None) -> None:
             uow.commit()
             organization_id = organization.id
         env = child_env(DATABASE_URL=database_url, REDIS_URL=redis_server.url, RATE_LIMITS_ENABLED="false",
-                        HOLD_EXPIRY_INTERVAL="1", PAYMENT_PROVIDER="local")  # fmt: skip
+                        HOLD_EXPIRY_INTERVAL="1", PAYMENT_PROVIDER="local", JWT_SECRET_KEY=secret)  # fmt: skip
         processes = Stack(stack, env, Path(tempfile.mkdtemp(prefix="boxoffice-chaos-beat-")) / "schedule")
         strikes = faults(processes, redis_server, postgres)
         for name in args.only:

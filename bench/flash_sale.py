@@ -25,6 +25,7 @@ import argparse
 import datetime as dt
 import functools
 import os
+import secrets
 import sys
 import tempfile
 import time
@@ -75,9 +76,12 @@ class Bench:
 
     def __init__(self, dsn: str, redis_url: str):
         self.dsn = dsn
-        self.settings = Settings(database_url=dsn, redis_url=redis_url, rate_limits_enabled=False)
+        # One secret for this process and the servers it starts: tokens minted here work there.
+        secret = secrets.token_hex(32)
+        self.settings = Settings(database_url=dsn, redis_url=redis_url, rate_limits_enabled=False,
+                                 jwt_secret_key=secret)  # fmt: skip
         self.env = {"DATABASE_URL": dsn, "REDIS_URL": redis_url, "RATE_LIMITS_ENABLED": "false",
-                    "PAYMENT_PROVIDER": "local", "PYTHONUNBUFFERED": "1"}  # fmt: skip
+                    "PAYMENT_PROVIDER": "local", "PYTHONUNBUFFERED": "1", "JWT_SECRET_KEY": secret}  # fmt: skip
         _fresh_database(dsn)
         runtime.configure(self.settings)
         runtime.redis_client().flushdb()

@@ -93,24 +93,21 @@ class VoucherTerms(Protocol):
     unlocks_hidden: bool
 
 
-def voucher_refusal(
+def voucher_usable(
     voucher: VoucherTerms | None, event_id: uuid.UUID, at: dt.datetime, ticket_type_ids: Iterable[uuid.UUID]
-) -> str | None:
-    """Why the voucher cannot be used at `at` for these ticket types of the event, or None.
+) -> bool:
+    """Whether the voucher can be used at `at` for these ticket types of the event. Why not is
+    deliberately not told (`core.errors.InvalidVoucher`): a guesser would learn that a code exists.
 
     Whether a redemption is left is not asked here: that is decided in order, by the drainer.
     """
-    if voucher is None or voucher.event_id != event_id:
-        return "This code is not valid for this event."
-    if voucher.disabled_at is not None:
-        return "This code is no longer valid."
-    if voucher.valid_from and at < voucher.valid_from:
-        return "This code is not valid yet."
-    if voucher.valid_until and at >= voucher.valid_until:
-        return "This code has expired."
-    if not any(applies_to(voucher, ticket_type_id) for ticket_type_id in ticket_type_ids):
-        return "This code does not apply to these ticket types."
-    return None
+    if voucher is None or voucher.event_id != event_id or voucher.disabled_at is not None:
+        return False
+    if (voucher.valid_from and at < voucher.valid_from) or (
+        voucher.valid_until and at >= voucher.valid_until
+    ):
+        return False
+    return any(applies_to(voucher, ticket_type_id) for ticket_type_id in ticket_type_ids)
 
 
 class TicketTypeRules(Protocol):
@@ -161,7 +158,7 @@ def decide(request: BookingRequest, inventory: Inventory, customer: CustomerStat
     if request.voucher_id is not None:
         voucher = inventory.voucher(request.voucher_id)
         ticket_type_ids = [line.ticket_type_id for line in request.lines]
-        if voucher_refusal(voucher, event.id, request.requested_at, ticket_type_ids):
+        if not voucher_usable(voucher, event.id, request.requested_at, ticket_type_ids):
             return Decision(BookingStatus.REJECTED, RejectionReason.INVALID_REQUEST)
     for line in request.lines:
         refused = line_refusal(

@@ -1,18 +1,27 @@
 """Settings read from the environment (12-factor), each with a default that works on one machine.
 
 Production (`BOXOFFICE_ENV=production`) refuses the defaults that are only safe on a laptop and
-names the variable to set.
+names the variable to set. Outside production, a missing `JWT_SECRET_KEY` is this installation's
+own random secret, made on first start and kept in `var/` (git-ignored): never a value written
+in the code or the docs, which anyone could use to sign tokens and links (docs/security.md).
 """
 
 from __future__ import annotations
 
 import os
+import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+# The secret earlier versions used when JWT_SECRET_KEY was unset, published in their code: still
+# the default of a `Settings()` made by hand (benchmarks), and warned about wherever it is in use.
 DEV_JWT_SECRET = "dev-only-insecure-jwt-secret-change-me-please"
-DEFAULT_SQLITE_PATH = Path(__file__).resolve().parent.parent / "var" / "boxoffice.sqlite3"
+KNOWN_DEFAULT_SECRETS = frozenset({DEV_JWT_SECRET})
+MIN_SECRET_LENGTH = 32
+VAR_DIR = Path(__file__).resolve().parent.parent / "var"
+DEFAULT_SQLITE_PATH = VAR_DIR / "boxoffice.sqlite3"
+INSTALLATION_SECRET_FILE = "jwt-secret"
 
 
 class ConfigError(RuntimeError):
@@ -58,6 +67,27 @@ def _bool(env, name: str, default: bool) -> bool:
     raise ConfigError(f"{name} must be true or false, got {raw!r}")
 
 
+def installation_secret(var_dir: Path) -> str:
+    """This installation's development secret: read from `var_dir`, or made at random by the first
+    process to start. Processes that start together (web, worker, beat) agree: the file appears
+    whole or not at all (written aside, then linked into place, which fails if another was first).
+    """
+    path = var_dir / INSTALLATION_SECRET_FILE
+    if not path.exists():
+        var_dir.mkdir(parents=True, exist_ok=True)
+        draft = var_dir / f".{INSTALLATION_SECRET_FILE}.{os.getpid()}.{secrets.token_hex(4)}"
+        descriptor = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as draft_file:
+            draft_file.write(secrets.token_hex(32) + "\n")
+        try:
+            os.link(draft, path)
+        except FileExistsError:
+            pass
+        finally:
+            draft.unlink()
+    return path.read_text().strip()
+
+
 def _list(env, name: str, default: tuple[str, ...]) -> tuple[str, ...]:
     raw = env.get(name, "").strip()
     if not raw:
@@ -85,6 +115,9 @@ class Settings:
     login_rate_limit: str = "10 per minute"
     register_rate_limit: str = "20 per hour"
     booking_rate_limit: str = "30 per minute"
+    # Wrong voucher codes (api/voucher_guesses.py): per client address, and per event from any.
+    voucher_guess_limit: str = "10 per 15 minutes"
+    voucher_guess_event_limit: str = "100 per 15 minutes"
     # Failed sign-ins per account (the email tried), whatever the address; a success does not
     # reset the count.
     login_failure_limit: str = "10 per 15 minutes"
@@ -109,6 +142,8 @@ class Settings:
     smtp_timeout: int = 10
     mail_sender: str = "Boxoffice <tickets@boxoffice.localhost>"
     ticket_signing_key: str = ""
+    # The bearer token Prometheus sends for /metrics; empty: /metrics is not served at all.
+    metrics_token: str = ""
     allocation_batch_size: int = 1000
     hold_expiry_interval: int = 5
     extra: dict = field(default_factory=dict)
@@ -122,17 +157,22 @@ class Settings:
         return self.database_url.startswith("sqlite")
 
     @classmethod
-    def from_env(cls, env=None) -> Settings:
+    def from_env(cls, env=None, var_dir: Path = VAR_DIR) -> Settings:
         env = os.environ if env is None else env
         stripe_key = _str(env, "STRIPE_SECRET_KEY", "")
+        environment = _str(env, "BOXOFFICE_ENV", "development")
+        # Production names its own secret (validate() refuses it missing); elsewhere the installation's.
+        jwt_secret_key = _str(env, "JWT_SECRET_KEY", "") or (
+            "" if environment == "production" else installation_secret(var_dir)
+        )
         port = _int(env, "PORT", 8000)
         settings = cls(
-            env=_str(env, "BOXOFFICE_ENV", "development"),
+            env=environment,
             database_url=_normalize_database_url(_str(env, "DATABASE_URL", cls.database_url)),
             redis_url=_str(env, "REDIS_URL", cls.redis_url),
             redis_socket_timeout=_seconds(env, "REDIS_SOCKET_TIMEOUT", cls.redis_socket_timeout),
             redis_connect_timeout=_seconds(env, "REDIS_CONNECT_TIMEOUT", cls.redis_connect_timeout),
-            jwt_secret_key=_str(env, "JWT_SECRET_KEY", DEV_JWT_SECRET),
+            jwt_secret_key=jwt_secret_key,
             access_token_seconds=_int(env, "JWT_ACCESS_TOKEN_SECONDS", cls.access_token_seconds),
             refresh_token_seconds=_int(env, "JWT_REFRESH_TOKEN_SECONDS", cls.refresh_token_seconds),
             # Links follow the port the app is served on unless the operator says otherwise.
@@ -144,6 +184,8 @@ class Settings:
             login_rate_limit=_str(env, "LOGIN_RATE_LIMIT", cls.login_rate_limit),
             register_rate_limit=_str(env, "REGISTER_RATE_LIMIT", cls.register_rate_limit),
             booking_rate_limit=_str(env, "BOOKING_RATE_LIMIT", cls.booking_rate_limit),
+            voucher_guess_limit=_str(env, "VOUCHER_GUESS_LIMIT", cls.voucher_guess_limit),
+            voucher_guess_event_limit=_str(env, "VOUCHER_GUESS_EVENT_LIMIT", cls.voucher_guess_event_limit),
             login_failure_limit=_str(env, "LOGIN_FAILURE_LIMIT", cls.login_failure_limit),
             trusted_proxies=_int(env, "TRUSTED_PROXIES", cls.trusted_proxies),
             rate_limits_enabled=_bool(env, "RATE_LIMITS_ENABLED", True),
@@ -165,6 +207,7 @@ class Settings:
             smtp_timeout=_int(env, "SMTP_TIMEOUT", cls.smtp_timeout),
             mail_sender=_str(env, "MAIL_SENDER", cls.mail_sender),
             ticket_signing_key=_str(env, "TICKET_SIGNING_KEY", ""),
+            metrics_token=_str(env, "METRICS_TOKEN", ""),
             allocation_batch_size=_int(env, "ALLOCATION_BATCH_SIZE", cls.allocation_batch_size),
             hold_expiry_interval=_int(env, "HOLD_EXPIRY_INTERVAL", cls.hold_expiry_interval),
         )
@@ -186,9 +229,14 @@ class Settings:
             raise ConfigError("ALLOCATION_BATCH_SIZE must be at least 1")
         if self.trusted_proxies < 0:
             raise ConfigError("TRUSTED_PROXIES must be 0 or more")
+        if self.metrics_token and len(self.metrics_token) < MIN_SECRET_LENGTH:
+            raise ConfigError(
+                f"METRICS_TOKEN must be a random secret of at least {MIN_SECRET_LENGTH} characters "
+                "(openssl rand -hex 32), or unset to serve no metrics"
+            )
         if not self.is_production:
             return
-        if self.jwt_secret_key == DEV_JWT_SECRET or len(self.jwt_secret_key) < 32:
+        if self.jwt_secret_key in KNOWN_DEFAULT_SECRETS or len(self.jwt_secret_key) < MIN_SECRET_LENGTH:
             raise ConfigError(
                 "JWT_SECRET_KEY must be set to a random secret of at least 32 characters in production"
             )

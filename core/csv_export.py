@@ -2,7 +2,10 @@
 
 A cell that starts with `=`, `+`, `-`, `@`, a tab or a carriage return would be read as a
 formula by Excel, LibreOffice or Google Sheets (OWASP's "CSV injection"): such text is prefixed
-with a quote, which spreadsheets show as plain text. Numbers are written as they are, times in
+with a quote, which spreadsheets show as plain text. The first character is judged as a
+spreadsheet sees it: after NFKC (a full-width `＝` or `＋` is read as `=` or `+`) and past any
+invisible character (zero-width space, byte-order mark, any other format character), which
+some spreadsheets drop before parsing. Numbers are written as they are, times in
 ISO 8601 with their offset, and the whole file is UTF-8 with a header row. Rows arrive in
 batches and leave as bytes chunk by chunk, so an export's memory does not grow with its size.
 """
@@ -12,16 +15,32 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import unicodedata
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
+def _could_be_formula(text: str) -> bool:
+    """Whether the first character that shows, once NFKC-normalized, starts a formula.
+
+    Plain ASCII text (nearly every cell) is judged as it is; only other text pays for the
+    normalization. Format characters (category Cf: zero-width space and joiners, BOM, bidi
+    marks) are skipped, as they show nothing."""
+    if text.isascii():
+        return text.startswith(FORMULA_PREFIXES)
+    for char in text:
+        if unicodedata.category(char) == "Cf":
+            continue
+        return unicodedata.normalize("NFKC", char).startswith(FORMULA_PREFIXES)
+    return False
+
+
 def safe_cell(value) -> str | int:
     """The cell as written: text neutralized if a spreadsheet could take it for a formula."""
     if isinstance(value, str):  # first: most cells are text, and an export writes millions
-        return "'" + value if value.startswith(FORMULA_PREFIXES) else value
+        return "'" + value if _could_be_formula(value) else value
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -33,7 +52,7 @@ def safe_cell(value) -> str | int:
     if isinstance(value, uuid.UUID):
         return str(value)
     text = str(value)
-    return "'" + text if text.startswith(FORMULA_PREFIXES) else text
+    return "'" + text if _could_be_formula(text) else text
 
 
 def csv_chunks(header: Sequence[str], batches: Iterable[Iterable[Sequence]]) -> Iterator[bytes]:

@@ -45,6 +45,17 @@ class Invalid(DomainError):
     name = "invalid"
 
 
+class InvalidVoucher(Invalid):
+    """A voucher code that cannot be used, whatever the reason: unknown, another event's, not
+    yet or no longer valid, disabled, used up, or for other ticket types. One message and one
+    name for all of them, so that a guess learns "no" and nothing more (docs/security.md)."""
+
+    name = "invalid_voucher"
+
+    def __init__(self) -> None:
+        super().__init__("This code cannot be used for this event.")
+
+
 class PreconditionFailed(DomainError):
     status_code = 412
     name = "precondition_failed"

@@ -26,6 +26,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
     Uuid,
+    text,
 )
 from sqlalchemy import event as orm_events
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -119,18 +120,31 @@ class Organization(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+_NOT_A_GUEST = text(f"role <> '{Role.GUEST.value}'")
+
+
 class User(Base):
     __tablename__ = "user"
     __table_args__ = (
         CheckConstraint(_one_of("role", Role), name="role"),
+        # One account per address; a comp's guests (`Role.GUEST`) are not accounts, and one may
+        # carry the address of an account or of another guest (migration 0010).
+        Index(
+            "uq_user_account_email",
+            "email",
+            unique=True,
+            postgresql_where=_NOT_A_GUEST,
+            sqlite_where=_NOT_A_GUEST,
+        ),
         # The back office's searches (`ILIKE '%...%'`): trigram indexes on PostgreSQL (migration 0006).
         _trigram_index("ix_user_name_trgm", "name"),
         _trigram_index("ix_user_email_trgm", "email"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
-    # Stored lower-cased, so the unique index makes addresses unique regardless of case.
-    email: Mapped[str] = mapped_column(String(320), unique=True)
+    # Stored as `core.email_addresses.normalize_email` spells it, so the unique index makes an
+    # address one account however it is written.
+    email: Mapped[str] = mapped_column(String(320))
     password_hash: Mapped[str] = mapped_column(String(255))
     name: Mapped[str] = mapped_column(String(200))
     role: Mapped[str] = mapped_column(String(20), default=Role.CUSTOMER)

@@ -5,7 +5,9 @@ must pass the password rule (today it failed deep inside the first request to th
 traceback). Redis holds the allocation queues and their sequence numbers, so a Redis that keeps
 nothing on disk loses accepted requests when it restarts: that is a warning on a laptop and a
 refusal in production. A server whose `CONFIG` command is disabled (many managed services) cannot
-be asked; then the operator is told to make sure, and start-up goes on.
+be asked; then the operator is told to make sure, and start-up goes on. A secret whose value is
+published (`core.config.KNOWN_DEFAULT_SECRETS`) is warned about loudly in every environment
+(production refuses it outright): whoever knows it can forge sessions and booking links.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from dataclasses import dataclass
 
 import redis
 
-from core.config import ConfigError, Settings
+from core.config import KNOWN_DEFAULT_SECRETS, ConfigError, Settings
 from core.errors import Invalid
 from core.services.accounts import check_password_policy
 
@@ -26,12 +28,24 @@ def check(settings: Settings, client: redis.Redis) -> list[str]:
             check_password_policy(settings.admin_password)
         except Invalid as error:
             raise ConfigError(f"ADMIN_PASSWORD is refused: {error.message}") from None
+    warnings = known_default_warnings(settings)
     problem = redis_persistence_problem(client)
     if problem is None:
-        return []
+        return warnings
     if settings.is_production and problem.persistence_off:
         raise ConfigError(f"{problem.message} Production needs it on for the Redis of REDIS_URL.")
-    return [problem.message]
+    return [*warnings, problem.message]
+
+
+def known_default_warnings(settings: Settings) -> list[str]:
+    """A warning for each secret set to a value published in Boxoffice's code or docs."""
+    if settings.jwt_secret_key not in KNOWN_DEFAULT_SECRETS:
+        return []
+    return [
+        "INSECURE: JWT_SECRET_KEY is a published default: anyone can sign in as any account and "
+        "forge booking and checkout links. Unset it (development then makes a random secret of "
+        "its own in var/) or set it to a random secret (openssl rand -hex 32)."
+    ]
 
 
 @dataclass(frozen=True)

@@ -116,3 +116,10 @@ class Role(StrEnum):
     STAFF = "staff"
     ORGANIZER = "organizer"
     ADMIN = "admin"
+    # Not an account: an organizer's guest, the recipient of one comp (core/services/comps.py).
+    # Never signs in, is never found by address, and may share its address with an account.
+    GUEST = "guest"
+
+
+# The roles of accounts: what a person signs in as, and what an administrator can give.
+ACCOUNT_ROLES = tuple(role for role in Role if role != Role.GUEST)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import secrets
 import uuid
 
 import pytest
@@ -30,6 +31,9 @@ ADMIN_URL = os.environ.get(
     "TEST_DATABASE_ADMIN_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
 )
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+# What Prometheus would send for /metrics (`METRICS_TOKEN`).
+METRICS_TOKEN = "test-metrics-token-of-the-suite-0123456789"
+METRICS_AUTH = {"Authorization": f"Bearer {METRICS_TOKEN}"}
 # Set before any test module imports the worker package, whose Celery app reads it at import,
 # and inherited by the worker processes the end-to-end tests start.
 os.environ["REDIS_URL"] = REDIS_URL
@@ -68,6 +72,8 @@ def settings(database_url):
         redis_url=REDIS_URL,
         rate_limits_enabled=False,
         public_base_url="http://boxoffice.test",
+        metrics_token=METRICS_TOKEN,
+        jwt_secret_key=secrets.token_hex(32),  # never a published default (core.startup warns of those)
     )
     runtime.configure(settings)
     import worker  # noqa: F401 - registers the job dispatcher (Celery, on the test Redis database)

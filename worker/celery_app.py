@@ -7,30 +7,35 @@ Its signals carry the request id (`core.request_ids`) from whatever sends a task
 message headers, and bind it while the task runs, so a task's log lines (and the tasks it sends
 in turn) name the HTTP request that caused it; a task beat started is named by its own task id.
 They also log as JSON (`core.logging_setup`) instead of Celery's own format, count failed tasks,
-and note when each of beat's sweeps last succeeded (for /metrics).
+and note when each of beat's sweeps last succeeded (for /metrics). A worker or beat started on a
+published secret says so loudly, as the web does.
 """
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from celery import Celery, beat
 from celery.signals import (
+    beat_init,
     before_task_publish,
     setup_logging,
     task_failure,
     task_postrun,
     task_prerun,
+    worker_init,
     worker_process_init,
 )
 
-from core import metrics, request_ids, runtime
+from core import metrics, request_ids, runtime, startup
 from core.config import Settings
 from core.jobs import Job, Periodic
 from core.logging_setup import configure_logging
 
 # The message header that carries the request id; a task reads it as `task.request.request_id`.
 REQUEST_ID_HEADER = "request_id"
+log = logging.getLogger(__name__)
 PERIODIC_TASKS = {periodic.task_name: periodic.value for periodic in Periodic}
 
 
@@ -86,6 +91,14 @@ runtime.set_dispatcher(dispatch_job)
 def _fresh_connections_after_fork(**_kwargs) -> None:
     # Pooled connections must not be shared with the parent process after a fork.
     runtime.database().dispose()
+
+
+@worker_init.connect
+@beat_init.connect
+def _warn_of_known_defaults(**_kwargs) -> None:
+    # The web checks more at start-up (`core.startup.check`); a published secret matters here too.
+    for warning in startup.known_default_warnings(runtime.settings()):
+        log.warning(warning)
 
 
 @setup_logging.connect

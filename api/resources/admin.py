@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from api.auth import current_actor, roles_required
 from api.db import request_uow
 from api.input import InputSchema
+from api.json_body import Blueprint
 from api.pagination import paginate_select
 from api.resources import examples
 from api.resources.accounts import UserOut
 from core.services import accounts, back_office
-from core.statuses import Role
+from core.statuses import ACCOUNT_ROLES
 
 blp = Blueprint("admin", __name__, url_prefix="/api/v1", description="Organizations and users (admins)")
 
@@ -42,7 +42,7 @@ class OrganizationOut(Schema):
 
 class UserPatch(InputSchema):
     role = fields.String(
-        validate=validate.OneOf(tuple(Role)),
+        validate=validate.OneOf(ACCOUNT_ROLES),
         metadata={"description": "The new role: `customer`, `staff`, `organizer` or `admin`."},
     )
     organization_id = fields.UUID(
@@ -66,7 +66,7 @@ class SearchQuery(InputSchema):
 
 class UserQuery(SearchQuery):
     role = fields.String(
-        validate=validate.OneOf(tuple(Role)),
+        validate=validate.OneOf(ACCOUNT_ROLES),
         metadata={"description": "Only accounts with this role (`customer`, `staff`, `organizer`, `admin`)."},
     )
     organization_id = fields.UUID(metadata={"description": "Only accounts of this organization."})

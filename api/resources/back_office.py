@@ -7,7 +7,6 @@ from __future__ import annotations
 from flask import Response
 from flask.views import MethodView
 from flask_jwt_extended import jwt_required
-from flask_smorest import Blueprint
 from flask_smorest.error_handler import ErrorSchema
 from marshmallow import Schema, fields, validate
 
@@ -15,6 +14,7 @@ from api.auth import current_actor, roles_required
 from api.db import request_uow
 from api.exports import csv_response, paginate_or_csv
 from api.input import InputSchema
+from api.json_body import Blueprint
 from api.pagination import paginate_select
 from api.resources import examples
 from api.resources.events import EventOut
@@ -30,7 +30,11 @@ blp = Blueprint(
 
 
 class CustomerOut(Schema):
-    id = fields.UUID(metadata={"description": "The customer's account id."})
+    id = fields.UUID(
+        metadata={
+            "description": "The customer's account id; for a comp, its guest's own id (not an account)."
+        }
+    )
     name = fields.String(metadata={"description": "The customer's name."})
     email = fields.String(metadata={"description": "The customer's email address."})
 
@@ -50,7 +54,12 @@ class BackOfficeBookingOut(Schema):
     reference = fields.String(
         metadata={"description": "The booking's short reference, as the customer quotes it."}
     )
-    customer = fields.Nested(CustomerOut, metadata={"description": "Who booked (for a comp, the guest)."})
+    customer = fields.Nested(
+        CustomerOut,
+        metadata={
+            "description": "Who booked; for a comp, the guest as the organizer named them (never an account)."
+        },
+    )
     status = fields.String(
         metadata={
             "description": "`held`, `confirmed`, `waitlisted`, `rejected`, `expired` or `cancelled`.",

@@ -8,7 +8,6 @@ import re
 from flask import current_app, request
 from flask.views import MethodView
 from flask_jwt_extended import get_jwt, jwt_required
-from flask_smorest import Blueprint
 from flask_smorest.error_handler import ErrorSchema
 from marshmallow import Schema, fields, validate
 
@@ -16,8 +15,10 @@ from api.auth import current_actor, current_session_id, current_user_id
 from api.db import request_uow
 from api.extensions import by_account, limiter
 from api.input import InputSchema
+from api.json_body import Blueprint
 from api.pagination import paginate_select
 from api.resources import examples
+from api.voucher_guesses import voucher_guess_limits
 from core import links, runtime
 from core.errors import Invalid
 from core.inventory import Line
@@ -247,7 +248,10 @@ def _idempotency_key() -> str | None:
 
 @blp.route("")
 class Bookings(MethodView):
-    decorators = [limiter.limit(_booking_limit, key_func=by_account, methods=["POST"])]
+    decorators = [
+        limiter.limit(_booking_limit, key_func=by_account, methods=["POST"]),
+        *voucher_guess_limits("POST"),
+    ]
 
     # The session's revocation is checked by the queueing step itself (`request_booking`).
     @jwt_required(skip_revocation_check=True)

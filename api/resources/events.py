@@ -5,16 +5,17 @@ from __future__ import annotations
 from flask import Response, request
 from flask.views import MethodView
 from flask_jwt_extended import get_jwt, jwt_required, verify_jwt_in_request
-from flask_smorest import Blueprint
 from flask_smorest.error_handler import ErrorSchema
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from api.auth import current_actor
 from api.db import request_uow
 from api.input import InputSchema
+from api.json_body import Blueprint
 from api.pagination import paginate_select
 from api.resources import examples
 from api.resources.questions import QuestionOut
+from api.voucher_guesses import voucher_guess_limits
 from core.errors import PreconditionRequired
 from core.services import events, questions
 from core.services.calendar import event_calendar
@@ -391,6 +392,8 @@ class Events(MethodView):
 
 @blp.route("/<uuid:event_id>")
 class EventById(MethodView):
+    decorators = voucher_guess_limits("GET")
+
     @blp.arguments(EventByIdQuery(), location="query")
     @blp.response(200, EventDetailOut)
     def get(self, args, event_id):

@@ -2,9 +2,9 @@
 
 The link is the credential (see `core.booking_links`), so a page needs no bearer token and no
 cookie; the cancel form carries the link's token in its body, which a forged cross-site form
-cannot know. Each page asks browsers not to send its address on (the token is in it) nor to
-keep it. The same routes give an operator's own front end (`FRONTEND_URL`) the booking as JSON,
-its tickets and its cancellation.
+cannot know. Every answer carries the private headers of `api.capability_links` (the token is
+in the address: not passed on, not kept). The same routes give an operator's own front end
+(`FRONTEND_URL`) the booking as JSON, its tickets and its cancellation.
 """
 
 from __future__ import annotations
@@ -13,10 +13,11 @@ import functools
 
 from flask import Response, redirect, render_template
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import fields, validate
 
+from api.capability_links import capability_link
 from api.input import InputSchema
+from api.json_body import Blueprint
 from api.resources import examples
 from api.resources.bookings import BookingOut
 from core import links
@@ -32,8 +33,6 @@ blp = Blueprint(
     description="Pages a person opens from a booking's signed link",
 )
 
-_PRIVATE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer", "X-Robots-Tag": "noindex"}
-
 
 class CancelIn(InputSchema):
     token = fields.String(
@@ -46,7 +45,7 @@ class CancelIn(InputSchema):
 
 
 def _html(body: str, status: int = 200) -> Response:
-    return Response(body, status=status, mimetype="text/html", headers=_PRIVATE)
+    return Response(body, status=status, mimetype="text/html")
 
 
 def _refused(error: DomainError, booking_id, token: str) -> Response:
@@ -67,6 +66,7 @@ def _html_errors(view):
 
 
 @blp.route("/bookings/<uuid:booking_id>/<string:token>")
+@capability_link
 class BookingPage(MethodView):
     @blp.response(200, content_type="text/html")
     @_html_errors
@@ -89,6 +89,7 @@ class BookingPage(MethodView):
 
 
 @blp.route("/bookings/<uuid:booking_id>/<string:token>/booking")
+@capability_link
 class BookingPageData(MethodView):
     @blp.response(200, BookingOut)
     def get(self, booking_id, token):
@@ -98,6 +99,7 @@ class BookingPageData(MethodView):
 
 
 @blp.route("/bookings/<uuid:booking_id>/<string:token>/tickets.pdf")
+@capability_link
 class BookingPageTickets(MethodView):
     @blp.response(200, content_type="application/pdf")
     @_html_errors
@@ -107,11 +109,12 @@ class BookingPageTickets(MethodView):
         return Response(
             pdf,
             mimetype="application/pdf",
-            headers={**_PRIVATE, "Content-Disposition": f'attachment; filename="{filename}"'},
+            headers={"Content-Disposition": f'attachment; filename="{filename}"'},
         )
 
 
 @blp.route("/bookings/<uuid:booking_id>/cancel")
+@capability_link
 class BookingPageCancel(MethodView):
     @blp.arguments(CancelIn(), location="form", example=examples.PAGE_CANCEL)
     @blp.response(

@@ -6,11 +6,12 @@ from html import escape
 
 from flask import Response, request
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from flask_smorest.error_handler import ErrorSchema
 from marshmallow import Schema, fields, validate
 
+from api.capability_links import capability_link
 from api.input import InputSchema
+from api.json_body import Blueprint
 from api.resources import examples
 from core.money import format_money
 from core.payments.local_provider import OUTCOMES, Outcome
@@ -45,6 +46,7 @@ class StripeWebhook(MethodView):
 
 
 @blp.route("/local/<string:session_id>/<string:token>")
+@capability_link
 class LocalCheckout(MethodView):
     @blp.response(200, content_type="text/html")
     def get(self, session_id, token):

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from flask.views import MethodView
 from flask_jwt_extended import jwt_required
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from api.auth import current_actor
 from api.db import request_uow
 from api.exports import csv_response, paginate_or_csv
 from api.input import InputSchema
+from api.json_body import Blueprint
 from api.pagination import paginate_select
 from api.resources import examples
 from core.services import vouchers
@@ -68,9 +68,10 @@ class VoucherCreate(VoucherFields):
         DiscountIn, required=True, metadata={"description": "`{percent}` or `{amount, currency}`."}
     )
     code = fields.String(
-        validate=validate.Length(min=3, max=64),
+        validate=validate.Length(min=1, max=64),
         metadata={
-            "description": "The code customers type (3 to 64 characters, compared case-insensitively); or give `generate`."
+            "description": "The code customers type (6 to 64 characters, compared case-insensitively); "
+            "or give `generate`. A shorter one is a `422 invalid_code`."
         },
     )
     generate = fields.Integer(strict=True, validate=validate.Range(min=1, max=vouchers.MAX_GENERATED),

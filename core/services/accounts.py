@@ -20,13 +20,14 @@ from sqlalchemy.exc import IntegrityError
 from core import links, runtime, sessions
 from core.account_tokens import LinkInvalid, Purpose, fingerprint, make_token, read_token
 from core.db import UnitOfWork
+from core.email_addresses import check_no_lookalike, normalize_email
 from core.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
 from core.jobs import Job
 from core.models import Organization, User, utcnow
 from core.services import audit
 from core.services.audit import AuditAction
 from core.services.permissions import require_admin
-from core.statuses import Role
+from core.statuses import ACCOUNT_ROLES, Role
 
 # Argon2id with the library's defaults: deliberately slow, memory-hard.
 _hasher = PasswordHasher()
@@ -45,10 +46,6 @@ class AccountMail(StrEnum):
     PASSWORD_RESET = "password_reset"
     VERIFY_EMAIL = "verify_email"
     REGISTRATION_ATTEMPTED = "registration_attempted"
-
-
-def normalize_email(email: str) -> str:
-    return email.strip().lower()
 
 
 def hash_password(password: str) -> str:
@@ -83,17 +80,22 @@ def check_password_policy(password: str) -> None:
 
 
 def find_user_by_email(uow: UnitOfWork, email: str) -> User | None:
-    return uow.session.scalar(select(User).where(User.email == normalize_email(email)))
+    """The account with this address; a comp's guests are not accounts and are never found."""
+    return uow.session.scalar(
+        select(User).where(User.email == normalize_email(email), User.role != Role.GUEST)
+    )
 
 
 def get_user(uow: UnitOfWork, user_id: uuid.UUID) -> User:
+    """The account with this id (a comp's guest is none: it has no token and no settings)."""
     user = uow.session.get(User, user_id)
-    if user is None:
+    if user is None or user.role == Role.GUEST:
         raise NotFound("No such user.")
     return user
 
 
 def register_user(uow: UnitOfWork, email: str, password: str, name: str, role: str = "customer") -> User:
+    check_no_lookalike(email)
     check_password_policy(password)
     if find_user_by_email(uow, email) is not None:
         raise Conflict("An account with this email already exists.", name="email_taken")
@@ -108,7 +110,10 @@ def register_user(uow: UnitOfWork, email: str, password: str, name: str, role: s
 def register_customer(uow: UnitOfWork, email: str, password: str, name: str) -> None:
     """Create a customer account and mail its owner a verification link; when the address
     already has an account, mail its owner that someone tried instead. The caller learns
-    neither, and both paths hash the password, so they take as long."""
+    neither, and both paths hash the password, so they take as long. An address that mixes
+    scripts like a look-alike is refused whether or not the address it imitates has an account
+    (`core.email_addresses`)."""
+    check_no_lookalike(email)
     check_password_policy(password)
     email, password_hash = normalize_email(email), hash_password(password)
     created = find_user_by_email(uow, email) is None
@@ -255,7 +260,7 @@ def update_user(uow: UnitOfWork, actor: User, user_id: uuid.UUID, changes: dict)
     require_admin(actor)
     user = get_user(uow, user_id)
     role = changes.get("role", user.role)
-    if role not in tuple(Role):
+    if role not in ACCOUNT_ROLES:
         raise Invalid(f"Unknown role {role!r}.", name="unknown_role")
     organization_id = changes.get("organization_id", user.organization_id)
     if organization_id is not None and uow.session.get(Organization, organization_id) is None:

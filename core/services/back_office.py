@@ -47,6 +47,7 @@ from core.services.permissions import (
     require_member_of_organization,
     require_organizer_of,
 )
+from core.statuses import Role
 
 EXPORT_BATCH = 1000
 
@@ -422,7 +423,7 @@ def organizations_query(actor: User, q: str | None) -> Select:
 
 def users_query(actor: User, q: str | None, role: str | None, organization_id: uuid.UUID | None) -> Select:
     require_admin(actor)
-    query = select(User).order_by(User.email)
+    query = select(User).where(User.role != Role.GUEST).order_by(User.email)  # accounts, not guests
     if q:
         query = query.where(or_(_contains(User.name, q), _contains(User.email, q)))
     if role:

@@ -3,8 +3,13 @@
 A comp is a booking request marked `complimentary`, decided by the allocation engine itself
 (`allocation.decide_requests`, inventory locked) inside the organizer's transaction: the quotas
 and the event's capacity hold exactly as for a sale, and the rows it writes are those of any
-confirmed booking, so the tickets are issued and mailed by the usual jobs. The guest's account
-is found by email, or made without a usable password (they can still be given one later).
+confirmed booking, so the tickets are issued and mailed by the usual jobs.
+
+A comp is the organizer's guest, never an account's booking: each comp gets a guest row of its
+own (`Role.GUEST`) with the name and address the organizer gave, which nobody signs in as and
+no lookup by address finds. So comping an address that has an account tells the organizer
+nothing about it (the answer echoes what was given), and the booking does not appear among that
+person's own bookings; the tickets, and the booking's signed link, go to the address given.
 """
 
 from __future__ import annotations
@@ -16,16 +21,16 @@ from dataclasses import dataclass
 from core import runtime
 from core.booking_rules import BookingRequest
 from core.db import UnitOfWork
+from core.email_addresses import check_no_lookalike, normalize_email
 from core.errors import Conflict, DomainError, Invalid, NotFound
 from core.inventory import Line
 from core.jobs import Job
 from core.models import Booking, User, new_id, utcnow
 from core.services import audit, back_office
-from core.services.accounts import find_user_by_email, hash_password, normalize_email
 from core.services.allocation import decide_requests
 from core.services.audit import AuditAction
 from core.services.bookings import can_see_booking, get_booking
-from core.statuses import BookingStatus, RejectionReason
+from core.statuses import BookingStatus, RejectionReason, Role
 
 RESENDS_PER_HOUR = 3
 
@@ -43,13 +48,17 @@ class CompAsk:
     note: str = ""
 
 
-def _guest_account(uow: UnitOfWork, name: str, email: str) -> User:
-    guest = find_user_by_email(uow, email)
-    if guest is None:
-        guest = User(email=normalize_email(email), name=name.strip(), role="customer",
-                     password_hash=hash_password(secrets.token_urlsafe(32)))  # fmt: skip
-        uow.session.add(guest)
-        uow.session.flush()
+# Not a password hash: no password verifies against it (and a guest is never looked up to try).
+NO_PASSWORD = "!guest"
+
+
+def _guest(uow: UnitOfWork, name: str, email: str) -> User:
+    """A new guest row for one comp: whoever has (or will have) an account at the address is
+    neither found nor touched."""
+    check_no_lookalike(email)
+    guest = User(email=normalize_email(email), name=name.strip(), role=Role.GUEST, password_hash=NO_PASSWORD)
+    uow.session.add(guest)
+    uow.session.flush()
     return guest
 
 
@@ -59,7 +68,7 @@ def issue_comp(uow: UnitOfWork, actor: User, event_id: uuid.UUID, ask: CompAsk) 
     ticket_type_ids = [line.ticket_type_id for line in ask.items]
     if len(set(ticket_type_ids)) != len(ticket_type_ids):
         raise Invalid("List each ticket type once.", name="duplicate_ticket_type")
-    guest = _guest_account(uow, ask.name, ask.email)
+    guest = _guest(uow, ask.name, ask.email)
     request = BookingRequest(
         booking_id=new_id(), user_id=guest.id, event_id=event.id, seq=0, lines=ask.items,
         join_waitlist=False, requested_at=utcnow(), complimentary=True,

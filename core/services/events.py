@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.orm import selectinload
 
-from core.booking_rules import unlocks, voucher_refusal
+from core.booking_rules import unlocks, voucher_usable
 from core.db import UnitOfWork
-from core.errors import Conflict, Invalid, NotFound, PreconditionFailed
+from core.errors import Conflict, Invalid, InvalidVoucher, NotFound, PreconditionFailed
 from core.event_snapshots import forget_event_snapshot
 from core.inventory import Inventory, event_free, event_free_sql, lock_inventory, ticket_type_free
 from core.models import Event, Organization, TicketType, User, Voucher, utcnow
@@ -363,7 +363,8 @@ def event_for(
     uow: UnitOfWork, event_id: uuid.UUID, actor: User | None, code: str | None = None
 ) -> Event | PublicEvent:
     """The event as `actor` may see it: whole for its organizers; for anyone else the public
-    view, with what the voucher `code` unlocks (an unknown or unusable code is a 422)."""
+    view, with what the voucher `code` unlocks (an unknown, unusable or used-up code is a
+    422 `invalid_voucher`, all alike)."""
     event = get_visible_event(uow, event_id, actor)
     if code is None and is_organizer_of(actor, event):
         return event
@@ -372,9 +373,13 @@ def event_for(
         voucher = uow.session.scalar(
             select(Voucher).where(Voucher.event_id == event.id, Voucher.code == code.strip().upper())
         )
-        refusal = voucher_refusal(voucher, event.id, utcnow(), [tt.id for tt in event.ticket_types])
-        if refusal:
-            raise Invalid(refusal, name="invalid_voucher")
+        used_up = (
+            voucher is not None
+            and voucher.max_redemptions is not None
+            and (voucher.redeemed >= voucher.max_redemptions)
+        )
+        if used_up or not voucher_usable(voucher, event.id, utcnow(), [tt.id for tt in event.ticket_types]):
+            raise InvalidVoucher()
     return public_event(event, voucher)
 
 

@@ -20,17 +20,19 @@ from dataclasses import dataclass
 from sqlalchemy import Select, select
 
 from core import runtime
-from core.booking_rules import voucher_refusal
+from core.booking_rules import voucher_usable
 from core.csv_export import csv_chunks
 from core.db import UnitOfWork
-from core.errors import Conflict, Invalid, NotFound
+from core.errors import Conflict, Invalid, InvalidVoucher, NotFound
 from core.inventory import lock_inventory
 from core.models import Booking, Event, User, Voucher, utcnow
 from core.services import audit
 from core.services.audit import AuditAction
 from core.services.events import get_event_for_organizers
 
-CODE = re.compile(r"[A-Z0-9][A-Z0-9_-]{2,63}")
+# At least 6 characters: a short code is guessed in a few thousand tries, limits or not.
+MIN_CODE_LENGTH = 6
+CODE = re.compile(rf"[A-Z0-9][A-Z0-9_-]{{{MIN_CODE_LENGTH - 1},63}}")
 # No 0/O or 1/I/L: a generated code is read off paper and typed in.
 ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 RANDOM_PART = 10
@@ -224,7 +226,8 @@ def _checked_code(code: str) -> str:
     code = normalize_code(code)
     if not CODE.fullmatch(code):
         raise Invalid(
-            "A code is 3 to 64 letters, digits, '-' or '_', starting with a letter or digit.",
+            f"A code is {MIN_CODE_LENGTH} to 64 letters, digits, '-' or '_', starting with a letter or "
+            "digit: a shorter one is too easily guessed.",
             name="invalid_code",
         )
     return code
@@ -308,9 +311,8 @@ def load_voucher_terms(event_id: uuid.UUID, code: str) -> CachedVoucher | None:
 def check_voucher_code(event_id: uuid.UUID, code: str, ticket_type_ids, at: dt.datetime) -> CachedVoucher:
     """The voucher behind a code a customer typed, if it can be used for these ticket types now."""
     voucher = load_voucher_terms(event_id, code)
-    refusal = voucher_refusal(voucher, event_id, at, ticket_type_ids)
-    if refusal:
-        raise Invalid(refusal, name="invalid_voucher")
+    if not voucher_usable(voucher, event_id, at, ticket_type_ids):
+        raise InvalidVoucher()
     return voucher
 
 

@@ -155,3 +155,28 @@ def test_the_service_refuses_a_taken_address_by_name(db, make_user):
     with db.unit_of_work() as uow, pytest.raises(Conflict) as refused:
         accounts.register_user(uow, user.email.upper(), "a-long-enough-passphrase", "Twin")
     assert refused.value.name == "email_taken"
+
+
+def test_a_full_width_address_is_the_same_account(client, db):
+    assert register(client, email="admin@example.test").status_code == 202
+    assert register(client, email="ａｄｍｉｎ@example.test", password="another-secret").status_code == 202
+    with db.unit_of_work() as uow:
+        assert uow.session.scalars(select(User.email)).all() == ["admin@example.test"]
+    assert login(client, email="ａdmin@example.test").status_code == 200
+
+
+@pytest.mark.parametrize("lookalike", ["\u0430dmin@example.test", "adm\u0456n@example.test"])
+def test_a_mixed_script_lookalike_is_refused_whether_or_not_its_original_exists(client, db, lookalike):
+    before = register(client, email=lookalike)
+    assert register(client, email="admin@example.test").status_code == 202
+    after = register(client, email=lookalike)
+    assert before.status_code == after.status_code == 422
+    assert before.json == after.json  # nothing told about admin@
+    assert after.json["errors"]["reason"] == "email_mixed_scripts"
+    with db.unit_of_work() as uow:
+        assert uow.session.scalars(select(User.email)).all() == ["admin@example.test"]
+
+
+def test_an_address_in_another_script_registers(client, db):
+    assert register(client, email="\u0438\u0432\u0430\u043d@example.test").status_code == 202
+    assert login(client, email="\u0418\u0412\u0410\u041d@example.test").status_code == 200

@@ -9,6 +9,7 @@ import pytest
 from flask_jwt_extended import create_access_token
 from sqlalchemy import func, select
 
+from api.json_body import MAX_DEPTH, JSONBodyParser
 from core.models import Event, Organization, User
 from tests.api.test_events import event_body
 
@@ -242,3 +243,39 @@ def test_a_token_whose_subject_is_not_an_account_id_is_a_401(
                      client.get(f"/api/v1/bookings/{uuid.uuid4()}", headers=headers),
                      client.get("/api/v1/bookings", headers=headers)):  # fmt: skip
         assert_error_shape(response, [401])
+
+
+def nested(depth: int, inner: str = "1") -> bytes:
+    """`depth` arrays one inside the other, as a JSON document."""
+    return ("[" * depth + inner + "]" * depth).encode()
+
+
+# Deep enough for the decoder's own RecursionError, and deep enough only for a recursive walk
+# of the decoded value (the schemas' character check) to fail.
+DEPTHS = {"beyond the decoder": 100_000, "within the decoder": 900, "objects": None}
+
+
+@pytest.mark.parametrize("depth", DEPTHS.values(), ids=DEPTHS.keys())
+@pytest.mark.parametrize("path", ["/api/v1/auth/register", "/api/v1/auth/login", "/api/v1/auth/password-reset",
+                                  "/api/v1/auth/verify-email"])  # fmt: skip
+def test_deeply_nested_json_is_a_400_from_anyone(client, db, path, depth):
+    body = nested(depth) if depth else ('{"email":' * 5000 + '"a@example.test"' + "}" * 5000).encode()
+    response = client.post(path, data=body, content_type="application/json")
+    assert_error_shape(response)
+    assert response.status_code == 400
+    assert response.json["errors"]["reason"] == "invalid_json"
+    assert count(db, User) == 0
+
+
+def test_json_nested_as_deep_as_allowed_is_read(client, db):
+    body = {"email": "a@example.test", "password": "long-enough-1", "name": "A"}
+    padded = {**body, "extra": json.loads(nested(MAX_DEPTH - 1))}
+    response = client.post("/api/v1/auth/register", json=padded)
+    assert response.status_code == 422  # read, then refused for its unknown field, not its depth
+    assert "extra" in response.json["errors"]["json"]
+
+
+def test_every_blueprint_reads_bodies_through_the_bounded_parser(app):
+    blueprints = [bp for bp in app.blueprints.values() if hasattr(bp, "ARGUMENTS_PARSER")]
+    assert len(blueprints) > 10
+    assert all(isinstance(bp.ARGUMENTS_PARSER, JSONBodyParser) for bp in blueprints)

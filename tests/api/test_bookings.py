@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from tests.back_office_data import add_booking
-from tests.conftest import PASSWORD
+from tests.conftest import METRICS_AUTH, PASSWORD
 from tests.integration.booking_helpers import drain, load, queue_length
 
 
@@ -242,10 +242,10 @@ def test_metrics_report_requests_queue_depth_and_batches(
     event = make_event(organizer, quota=1)
     for _ in range(3):
         client.post("/api/v1/bookings", json=body(event), headers=auth_header(make_user()))
-    before = client.get("/metrics").get_data(as_text=True)
+    before = client.get("/metrics", headers=METRICS_AUTH).get_data(as_text=True)
     assert "boxoffice_queued_requests 3.0" in before
     drain(event)
-    after = client.get("/metrics").get_data(as_text=True)
+    after = client.get("/metrics", headers=METRICS_AUTH).get_data(as_text=True)
     assert "boxoffice_queued_requests 0.0" in after
     assert "boxoffice_held_bookings 1.0" in after
     assert 'boxoffice_allocation_batch_size_bucket{le="10"} 1.0' in after

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from core.models import AuditEntry, Booking, Event
+from core.models import AuditEntry, Booking, Event, User
 from tests.back_office_data import add_booking
 from tests.jobs import run_jobs
 
@@ -109,3 +109,65 @@ def test_resend_is_a_new_message_and_is_rate_limited(client, db, organizer, make
     held = add_booking(db, event, make_user(), "held")
     refused = client.post(f"/api/v1/bookings/{held.id}/resend", headers=auth_header(organizer))
     assert (refused.status_code, refused.json["errors"]["reason"]) == (409, "not_confirmed")
+
+
+
+def test_a_comp_for_an_address_with_an_account_reveals_it_not_and_lands_not_on_it(
+    client, db, organizer, make_event, make_user, make_organization, auth_header, mail_sink
+):
+    event = make_event(organizer, quota=10)
+    someone = make_user(email="someone@other-org.example", name="Sam Someone",
+                        organization=make_organization("Other Org"), role="organizer")  # fmt: skip
+    url = f"/api/v1/events/{event.id}/comps"
+    given = comp_body(event, 1, name="Guest of Honour", email="Someone@Other-Org.example")
+    comp = client.post(url, json=given, headers=auth_header(organizer)).json
+    # The answer echoes what the organizer gave, nothing of the account.
+    assert comp["customer"]["name"] == "Guest of Honour"
+    assert comp["customer"]["email"] == "someone@other-org.example"
+    assert comp["customer"]["id"] != str(someone.id)
+    # It is not that person's booking; its tickets go to the address given.
+    assert client.get("/api/v1/bookings", headers=auth_header(someone)).json == []
+    assert client.get(f"/api/v1/bookings/{comp['id']}", headers=auth_header(someone)).status_code == 404
+    run_jobs("issue_tickets", "send_booking_emails")
+    (mail,) = mail_sink.wait_for(1)
+    assert mail.rcpt_tos == ("someone@other-org.example",)
+    # A second comp to the address is a guest of its own.
+    again = client.post(url, json=comp_body(event, 1, name="Plus One", email="someone@other-org.example"),
+                        headers=auth_header(organizer)).json  # fmt: skip
+    assert again["customer"]["id"] not in (comp["customer"]["id"], str(someone.id))
+    with db.unit_of_work() as uow:
+        account = uow.session.get(User, someone.id)
+        assert (account.name, account.role) == ("Sam Someone", "organizer")
+        assert (
+            uow.session.scalar(select(func.count()).select_from(Booking).where(Booking.user_id == someone.id))
+            == 0
+        )
+
+
+def test_a_comps_guest_is_no_account(client, db, organizer, make_event, make_user, auth_header):
+    event = make_event(organizer, quota=10)
+    url = f"/api/v1/events/{event.id}/comps"
+    comp = client.post(
+        url, json=comp_body(event, 1, email="new-guest@press.test"), headers=auth_header(organizer)
+    ).json
+    # The address can still become an account of its own, which does not see the comp.
+    assert client.post("/api/v1/auth/register", json={"email": "new-guest@press.test", "password": "s3cret-enough",
+                                                      "name": "Newcomer"}).status_code == 202  # fmt: skip
+    signed_in = client.post(
+        "/api/v1/auth/login", json={"email": "new-guest@press.test", "password": "s3cret-enough"}
+    )
+    assert signed_in.status_code == 200
+    mine = client.get(
+        "/api/v1/bookings", headers={"Authorization": f"Bearer {signed_in.json['access_token']}"}
+    )
+    assert mine.json == []
+    # Nobody signs in as the guest, and administrators do not list or edit it as an account.
+    admin = auth_header(make_user("admin"))
+    listed = client.get("/api/v1/users", headers=admin, query_string={"q": "new-guest"}).json
+    assert [user["name"] for user in listed] == ["Newcomer"]
+    guest_id = comp["customer"]["id"]
+    assert (
+        client.patch(f"/api/v1/users/{guest_id}", json={"role": "customer"}, headers=admin).status_code == 404
+    )
+    assert client.patch(f"/api/v1/users/{listed[0]['id']}", json={"role": "guest"},
+                        headers=admin).status_code == 422  # fmt: skip

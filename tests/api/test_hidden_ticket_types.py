@@ -46,16 +46,16 @@ def test_a_code_that_unlocks_shows_the_hidden_type_with_its_discounted_price(
 ):
     event = make_event(organizer, ticket_types=types())
     backstage = event.ticket_types[1]
-    make_voucher(db, organizer, event, "CREW", discount={"percent": 50}, unlocks_hidden=True,
+    make_voucher(db, organizer, event, "CREW-PASS", discount={"percent": 50}, unlocks_hidden=True,
                  ticket_type_ids=[backstage.id])  # fmt: skip
-    make_voucher(db, organizer, event, "PLAIN", discount={"percent": 10})
-    unlocked = client.get(f"/api/v1/events/{event.id}?voucher=crew").json
+    make_voucher(db, organizer, event, "PLAIN-10", discount={"percent": 10})
+    unlocked = client.get(f"/api/v1/events/{event.id}?voucher=crew-pass").json
     assert [(tt["name"], tt["price"]) for tt in unlocked["ticket_types"]] == [
         ("Standard", 2500),
         ("Backstage", 4500),
     ]
     assert unlocked["available"] == 15
-    plain = client.get(f"/api/v1/events/{event.id}?voucher=PLAIN").json
+    plain = client.get(f"/api/v1/events/{event.id}?voucher=PLAIN-10").json
     assert [(tt["name"], tt["price"]) for tt in plain["ticket_types"]] == [("Standard", 2250)]
     assert client.get(f"/api/v1/events/{event.id}?voucher=NOPE").status_code == 422
 
@@ -64,14 +64,16 @@ def test_a_hidden_type_is_sold_only_with_a_code_that_unlocks_it(client, db, orga
                                                                   auth_header):  # fmt: skip
     event = make_event(organizer, ticket_types=types())
     backstage = event.ticket_types[1]
-    make_voucher(db, organizer, event, "CREW", discount={"percent": 0}, unlocks_hidden=True)
-    make_voucher(db, organizer, event, "PLAIN", discount={"percent": 10})
+    make_voucher(db, organizer, event, "CREW-PASS", discount={"percent": 0}, unlocks_hidden=True)
+    make_voucher(db, organizer, event, "PLAIN-10", discount={"percent": 10})
     customer = auth_header(make_user())
-    for code in (None, "PLAIN"):
+    for code in (None, "PLAIN-10"):
         refused = client.post("/api/v1/bookings", json=booking(event, backstage, code=code), headers=customer)
         assert refused.status_code == 422 and refused.json["errors"]["reason"] == "unknown_ticket_type"
     assert queue_length(event) == 0
-    accepted = client.post("/api/v1/bookings", json=booking(event, backstage, code="CREW"), headers=customer)
+    accepted = client.post(
+        "/api/v1/bookings", json=booking(event, backstage, code="CREW-PASS"), headers=customer
+    )
     assert accepted.status_code == 202
     drain(event)
     assert load(db, accepted.json["id"]).status == "held"

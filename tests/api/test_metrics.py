@@ -13,11 +13,14 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
 from core import runtime
 from core.jobs import Job, Periodic
 from tests.api.test_bookings import body
+from tests.conftest import METRICS_AUTH, METRICS_TOKEN
+from tests.faults import app_on
 from tests.integration.booking_helpers import drain
 from tests.integration.payment_helpers import hold, pay_on_local_page
 from tests.jobs import run_jobs
@@ -43,7 +46,7 @@ def statements(db):
 
 
 def scrape(client) -> str:
-    response = client.get("/metrics")
+    response = client.get("/metrics", headers=METRICS_AUTH)
     assert response.status_code == 200
     return response.get_data(as_text=True)
 
@@ -124,8 +127,14 @@ def test_a_failed_task_is_counted_by_its_name(client):
     assert figures[("boxoffice_task_failures_total", (("task", Job.SEND_ACCOUNT_EMAIL.task_name),))] == 1
 
 
+SCRAPE_CONFIG = ROOT / "deploy" / "prometheus.yml"
+
+
 def operations_files() -> dict[str, str]:
-    return {path.name: path.read_text() for path in sorted((ROOT / "deploy").iterdir())}
+    """The alert rules and the dashboard: the files that name metrics."""
+    return {
+        path.name: path.read_text() for path in sorted((ROOT / "deploy").iterdir()) if path != SCRAPE_CONFIG
+    }
 
 
 def test_every_metric_the_dashboard_and_the_alert_rules_name_is_on_metrics(client):
@@ -154,6 +163,35 @@ def test_alert_rules_pass_promtool():
     rules = sorted(str(path) for path in (ROOT / "deploy").glob("*.rules.yml"))
     result = subprocess.run([promtool(), "check", "rules", *rules], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_scrape_config_passes_promtool_and_sends_the_metrics_token(tmp_path):
+    """Checked where its token file exists, as promtool checks that too."""
+    for path in (ROOT / "deploy").glob("*.yml"):
+        (tmp_path / path.name).write_text(path.read_text())
+    config = yaml.safe_load(SCRAPE_CONFIG.read_text())
+    [job] = config["scrape_configs"]
+    assert job["metrics_path"] == "/metrics" and job["authorization"]["type"] == "Bearer"
+    (tmp_path / job["authorization"]["credentials_file"]).write_text(METRICS_TOKEN + "\n")
+    result = subprocess.run([promtool(), "check", "config", str(tmp_path / SCRAPE_CONFIG.name)],
+                            capture_output=True, text=True)  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_metrics_are_served_only_to_the_bearer_of_the_token(client):
+    assert client.get("/metrics", headers=METRICS_AUTH).status_code == 200
+    for headers in ({}, {"Authorization": "Bearer wrong-token"}, {"Authorization": METRICS_AUTH["Authorization"][7:]},
+                    {"Authorization": "Basic " + METRICS_AUTH["Authorization"][7:]}):  # fmt: skip
+        refused = client.get("/metrics", headers=headers)
+        assert refused.status_code == 401, headers
+        assert refused.headers["WWW-Authenticate"].startswith("Bearer")
+        assert "boxoffice_" not in refused.get_data(as_text=True)
+
+
+def test_without_a_token_metrics_are_not_served(settings, app):
+    with app_on(settings, app, metrics_token="") as client:
+        assert client.get("/metrics").status_code == 404
+        assert client.get("/metrics", headers=METRICS_AUTH).status_code == 404
 
 
 def test_the_dashboard_is_grafana_json_with_a_query_in_every_panel():

@@ -7,6 +7,7 @@ from sqlalchemy import delete
 
 from core.models import User
 from core.services.events import MAX_BOOKING_TOTAL
+from tests.conftest import METRICS_AUTH
 from tests.integration.booking_helpers import ask, drain
 
 
@@ -26,7 +27,7 @@ def test_organizers_see_the_dead_letters_of_their_event(
     assert (letter["booking_id"], letter["user_id"], letter["queue_seq"]) == (str(lost), str(gone.id), 1)
     assert "foreign key" in letter["error"] and letter["request"]["b"] == str(lost)
     assert client.get(url, headers=auth_header(kept)).status_code in (403, 404)
-    assert "boxoffice_dead_letters_total 1.0" in client.get("/metrics").text
+    assert "boxoffice_dead_letters_total 1.0" in client.get("/metrics", headers=METRICS_AUTH).text
 
 
 def test_a_price_times_the_booking_limit_beyond_the_bound_is_refused(

@@ -136,3 +136,74 @@ def test_answers_without_a_poll_hint_carry_no_retry_after(limited, make_user):
     signed_in = sign_in(client, make_user().email)
     assert signed_in.status_code == 200 and signed_in.headers["X-RateLimit-Limit"]
     assert "Retry-After" not in signed_in.headers
+
+
+# --- wrong voucher codes: per address and per event, wrong ones only -----------------------------
+
+
+def look(client, event, code, address="192.0.2.1"):
+    return client.get(f"/api/v1/events/{event.id}?voucher={code}", **at(address))
+
+
+@pytest.fixture()
+def coded_event(db, organizer, make_event):
+    from tests.integration.voucher_helpers import make_voucher
+
+    event = make_event(organizer)
+    make_voucher(db, organizer, event, "RIGHT-CODE")
+    return event
+
+
+def assert_limited(answer):
+    assert answer.status_code == 429
+    assert int(answer.headers["Retry-After"]) >= 1
+
+
+def test_wrong_voucher_codes_are_limited_per_address(limited, coded_event):
+    client = limited(voucher_guess_limit="3 per minute")
+    assert [look(client, coded_event, f"WRONG-{n}").status_code for n in range(3)] == [422] * 3
+    assert_limited(look(client, coded_event, "WRONG-4"))
+    # Refused whatever the code now, or a right one would stand out; the event itself stays open.
+    assert_limited(look(client, coded_event, "RIGHT-CODE"))
+    assert client.get(f"/api/v1/events/{coded_event.id}", **at("192.0.2.1")).status_code == 200
+    # Another address has its own budget.
+    assert look(client, coded_event, "RIGHT-CODE", address="192.0.2.2").status_code == 200
+    assert look(client, coded_event, "WRONG-5", address="192.0.2.2").status_code == 422
+
+
+def test_right_codes_cost_nothing(limited, coded_event):
+    client = limited(voucher_guess_limit="2 per minute")
+    assert [look(client, coded_event, "right-code").status_code for _ in range(5)] == [200] * 5
+    assert [look(client, coded_event, f"WRONG-{n}").status_code for n in range(2)] == [422] * 2
+    assert_limited(look(client, coded_event, "WRONG-3"))
+
+
+def test_wrong_codes_count_across_the_event_page_and_the_booking(
+    limited, coded_event, make_user, auth_header
+):
+    client = limited(voucher_guess_limit="3 per minute")
+    customer = auth_header(make_user())
+    guesses = [client.post("/api/v1/bookings", json=booking_body(coded_event, voucher_code=f"WRONG-{n}"),
+                           headers=customer, **at("192.0.2.1")) for n in range(2)]  # fmt: skip
+    assert [answer.status_code for answer in guesses] == [422, 422]
+    assert look(client, coded_event, "WRONG-3").status_code == 422
+    refused = client.post("/api/v1/bookings", json=booking_body(coded_event, voucher_code="RIGHT-CODE"),
+                          headers=customer, **at("192.0.2.1"))  # fmt: skip
+    assert_limited(refused)
+    # A booking without a code is not a guess.
+    plain = client.post(
+        "/api/v1/bookings", json=booking_body(coded_event), headers=customer, **at("192.0.2.1")
+    )
+    assert plain.status_code == 202
+
+
+def test_wrong_codes_are_limited_per_event_from_any_address(limited, coded_event, organizer, make_event):
+    client = limited(voucher_guess_limit="100 per minute", voucher_guess_event_limit="3 per minute")
+    addresses = [f"198.51.100.{n}" for n in range(1, 5)]
+    assert [look(client, coded_event, f"WRONG-{n}", address).status_code
+            for n, address in enumerate(addresses[:3])] == [422] * 3  # fmt: skip
+    assert_limited(look(client, coded_event, "WRONG-9", addresses[3]))
+    assert_limited(look(client, coded_event, "RIGHT-CODE", addresses[3]))
+    # Another event's codes are not held up by this one's guessers.
+    other = make_event(organizer)
+    assert look(client, other, "WRONG-9", addresses[3]).status_code == 422

@@ -10,7 +10,7 @@ from flask_jwt_extended import create_access_token
 from sqlalchemy import insert
 
 from core.models import User
-from tests.conftest import _PASSWORD_HASH
+from tests.conftest import _PASSWORD_HASH, METRICS_TOKEN
 from tests.processes import answers, child_env, free_port, procfile_command, running
 
 
@@ -20,7 +20,8 @@ def stack_env(settings, tmp_path):
 
     def env(**overrides) -> dict:
         return child_env(DATABASE_URL=settings.database_url, REDIS_URL=settings.redis_url,
-                         RATE_LIMITS_ENABLED="false", HOLD_EXPIRY_INTERVAL="1", **overrides)  # fmt: skip
+                         RATE_LIMITS_ENABLED="false", HOLD_EXPIRY_INTERVAL="1", METRICS_TOKEN=METRICS_TOKEN,
+                         JWT_SECRET_KEY=settings.jwt_secret_key, **overrides)  # fmt: skip
 
     return env
 

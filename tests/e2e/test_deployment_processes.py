@@ -14,6 +14,7 @@ import requests
 from prometheus_client import CONTENT_TYPE_LATEST
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.conftest import METRICS_AUTH
 from tests.processes import ROOT, answers, child_env, free_port, procfile_command, running
 
 pytestmark = pytest.mark.e2e
@@ -71,7 +72,7 @@ def test_metrics_add_up_every_worker_and_start_from_zero(stack_env, tmp_path):
                 assert set(statuses) == {200}
                 sent += len(statuses)
         assert len(served_by()) == 2
-        scrapes = [requests.get(f"{base}/metrics", timeout=10) for _ in range(4)]
+        scrapes = [requests.get(f"{base}/metrics", headers=METRICS_AUTH, timeout=10) for _ in range(4)]
     assert [requests_total(scrape.text, "/readyz") for scrape in scrapes] == [sent] * 4
     assert {scrape.headers["Content-Type"] for scrape in scrapes} == {CONTENT_TYPE_LATEST}
     assert scrapes[0].headers["Content-Type"].count("charset") == 1
@@ -84,7 +85,7 @@ def test_metrics_of_the_procfile_web_pass_promtool(web):
             "promtool not found: `make test` takes it from Debian's prometheus package where apt-get can"
         )
     requests.get(f"{web}/healthz", timeout=10)
-    text = requests.get(f"{web}/metrics", timeout=10).text
+    text = requests.get(f"{web}/metrics", headers=METRICS_AUTH, timeout=10).text
     checked = subprocess.run(
         [promtool, "check", "metrics"], input=text, capture_output=True, text=True, timeout=30
     )
@@ -110,6 +111,7 @@ def test_the_procfile_web_adds_up_its_workers_without_being_told_where(web):
     """make run's way: no directory given, so gunicorn makes a private one for its workers."""
     for _ in range(20):
         requests.get(f"{web}/readyz", timeout=10)
-    assert [requests_total(requests.get(f"{web}/metrics", timeout=10).text, "/readyz") for _ in range(3)] == [
-        20
-    ] * 3
+    assert [
+        requests_total(requests.get(f"{web}/metrics", headers=METRICS_AUTH, timeout=10).text, "/readyz")
+        for _ in range(3)
+    ] == [20] * 3

@@ -44,10 +44,10 @@ def test_a_rush_on_one_code_over_http_redeems_it_exactly_its_limit(
     db, organizer, make_event, many_customers, web, beat, start_worker
 ):
     event = make_event(organizer, quota=10 * REQUESTS)
-    voucher = make_voucher(db, organizer, event, "RUSH", max_redemptions=LIMIT)
+    voucher = make_voucher(db, organizer, event, "RUSH-HOUR", max_redemptions=LIMIT)
     start_worker()
     start_worker()
-    body = {"event_id": str(event.id), "voucher_code": "RUSH",
+    body = {"event_id": str(event.id), "voucher_code": "RUSH-HOUR",
             "items": [{"ticket_type_id": str(event.ticket_types[0].id), "quantity": 1}]}  # fmt: skip
 
     def book(customer):
@@ -65,11 +65,11 @@ def test_a_rush_on_one_code_over_http_redeems_it_exactly_its_limit(
 def test_a_rush_on_one_code_with_a_worker_killed_mid_batch(db, organizer, make_event, many_customers, beat,
                                                            start_worker):  # fmt: skip
     event = make_event(organizer, quota=10 * REQUESTS)
-    voucher = make_voucher(db, organizer, event, "RUSH", max_redemptions=LIMIT)
+    voucher = make_voucher(db, organizer, event, "RUSH-HOUR", max_redemptions=LIMIT)
     items = (Line(event.ticket_types[0].id, 1),)
     for user_id, _ in many_customers(REQUESTS):
         bookings.request_booking(
-            user_id, bookings.BookingAsk(event.id, items, voucher_code="RUSH"), session_id="s"
+            user_id, bookings.BookingAsk(event.id, items, voucher_code="RUSH-HOUR"), session_id="s"
         )
     # Small batches make many transactions, so the kill lands in the middle of one; the first kill
     # comes while redemptions are still being handed out.

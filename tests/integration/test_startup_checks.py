@@ -6,14 +6,17 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import logging
 import tempfile
 
 import pytest
 import redis
 
 from bench.servers import free_port, running_process
-from core.config import ConfigError, Settings
-from core.startup import check
+from core import runtime
+from core.config import DEV_JWT_SECRET, ConfigError, Settings
+from core.startup import check, known_default_warnings
+from tests.faults import app_on
 
 
 @contextlib.contextmanager
@@ -33,7 +36,7 @@ def own_redis(*options: str):
             yield client
 
 
-DEVELOPMENT = Settings()
+DEVELOPMENT = Settings(jwt_secret_key="a-secret-of-this-test-only-0123456789")
 PRODUCTION = dataclasses.replace(DEVELOPMENT, env="production")
 NOTHING_ON_DISK = ("--appendonly", "no", "--save", "")
 
@@ -73,3 +76,27 @@ def test_a_weak_admin_password_is_refused_naming_the_variable_and_the_rule():
     with own_redis("--appendonly", "yes") as client, pytest.raises(ConfigError) as refused:
         check(weak, client)
     assert str(refused.value) == "ADMIN_PASSWORD is refused: Password must be at least 8 characters."
+
+
+def test_a_published_secret_is_warned_about_loudly_outside_production(settings, app, caplog):
+    published = dataclasses.replace(DEVELOPMENT, jwt_secret_key=DEV_JWT_SECRET)
+    [warning] = known_default_warnings(published)
+    assert warning.startswith("INSECURE: JWT_SECRET_KEY")
+    assert known_default_warnings(DEVELOPMENT) == []
+    with caplog.at_level(logging.WARNING), app_on(settings, app, jwt_secret_key=DEV_JWT_SECRET):
+        pass
+    assert any(
+        record.levelno >= logging.WARNING and record.getMessage() == warning for record in caplog.records
+    )
+
+
+def test_the_worker_and_beat_warn_of_a_published_secret_too(settings, caplog):
+    from worker import celery_app as worker_app
+
+    runtime.configure(dataclasses.replace(settings, jwt_secret_key=DEV_JWT_SECRET))
+    try:
+        with caplog.at_level(logging.WARNING):
+            worker_app._warn_of_known_defaults()
+    finally:
+        runtime.configure(settings)
+    assert any(record.getMessage().startswith("INSECURE: JWT_SECRET_KEY") for record in caplog.records)

@@ -77,8 +77,8 @@ def test_letting_go_of_a_hold_gives_the_redemption_back(db, organizer, make_even
 
 def test_a_full_voucher_makes_a_paid_type_free_and_confirmed_at_once(db, organizer, make_event, customers):
     event = make_event(organizer, price=2500)
-    make_voucher(db, organizer, event, "GUEST", discount={"percent": 100})
-    booking_id = ask_with_code(customers[0], event, "GUEST", quantity=2)
+    make_voucher(db, organizer, event, "GUEST-PASS", discount={"percent": 100})
+    booking_id = ask_with_code(customers[0], event, "GUEST-PASS", quantity=2)
     drain(event)
     booking = load(db, booking_id)
     assert (booking.status, booking.total) == ("confirmed", 0)
@@ -87,9 +87,12 @@ def test_a_full_voucher_makes_a_paid_type_free_and_confirmed_at_once(db, organiz
 
 def test_an_amount_voucher_never_takes_the_price_below_zero(db, organizer, make_event, customers):
     event = make_event(organizer, price=2500)
-    make_voucher(db, organizer, event, "BIG", discount={"amount": 5000, "currency": "eur"})
-    make_voucher(db, organizer, event, "SMALL", discount={"amount": 500, "currency": "EUR"})
-    big, small = ask_with_code(customers[0], event, "BIG"), ask_with_code(customers[1], event, "SMALL")
+    make_voucher(db, organizer, event, "BIG-OFF", discount={"amount": 5000, "currency": "eur"})
+    make_voucher(db, organizer, event, "SMALL-OFF", discount={"amount": 500, "currency": "EUR"})
+    big, small = (
+        ask_with_code(customers[0], event, "BIG-OFF"),
+        ask_with_code(customers[1], event, "SMALL-OFF"),
+    )
     drain(event)
     assert (load(db, big).status, load(db, big).total) == ("confirmed", 0)
     assert (load(db, small).status, load(db, small).total) == ("held", 2000)
@@ -111,10 +114,10 @@ def test_a_voucher_disabled_or_deleted_while_the_request_waits_rejects_it(
     db, organizer, make_event, customers
 ):
     event = make_event(organizer)
-    kept = make_voucher(db, organizer, event, "KEPT")
-    gone = make_voucher(db, organizer, event, "GONE")
-    disabled_id = ask_with_code(customers[0], event, "KEPT")
-    deleted_id = ask_with_code(customers[1], event, "GONE")
+    kept = make_voucher(db, organizer, event, "KEPT-CODE")
+    gone = make_voucher(db, organizer, event, "GONE-CODE")
+    disabled_id = ask_with_code(customers[0], event, "KEPT-CODE")
+    deleted_id = ask_with_code(customers[1], event, "GONE-CODE")
     with db.unit_of_work() as uow:
         vouchers.update_voucher(uow, organizer, event.id, kept.id, {"disabled": True})
     with db.unit_of_work() as uow:

@@ -2,9 +2,21 @@
 
 from __future__ import annotations
 
+import stat
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
 import pytest
 
-from core.config import ConfigError, Settings
+from core.config import (
+    INSTALLATION_SECRET_FILE,
+    KNOWN_DEFAULT_SECRETS,
+    MIN_SECRET_LENGTH,
+    VAR_DIR,
+    ConfigError,
+    Settings,
+    installation_secret,
+)
 
 SECURE = {
     "BOXOFFICE_ENV": "production",
@@ -88,3 +100,45 @@ def test_redis_timeouts_are_seconds_above_zero():
     for bad in ("soon", "0", "-1"):
         with pytest.raises(ConfigError, match="REDIS_CONNECT_TIMEOUT"):
             Settings.from_env({"REDIS_CONNECT_TIMEOUT": bad})
+
+
+# --- the development secret: the installation's own, never a published one ----------------------
+
+
+def test_development_makes_a_secret_of_its_own_and_keeps_it(tmp_path):
+    first = Settings.from_env({}, var_dir=tmp_path / "one").jwt_secret_key
+    assert first not in KNOWN_DEFAULT_SECRETS and len(first) >= MIN_SECRET_LENGTH
+    assert Settings.from_env({}, var_dir=tmp_path / "one").jwt_secret_key == first  # the next start
+    assert Settings.from_env({}, var_dir=tmp_path / "two").jwt_secret_key != first  # another installation
+    kept = tmp_path / "one" / INSTALLATION_SECRET_FILE
+    assert kept.read_text().strip() == first
+    assert stat.S_IMODE(kept.stat().st_mode) == 0o600
+    assert [path.name for path in (tmp_path / "one").iterdir()] == [INSTALLATION_SECRET_FILE]
+
+
+def test_processes_starting_together_agree_on_the_secret(tmp_path):
+    with ThreadPoolExecutor(8) as pool:
+        secrets = set(pool.map(lambda _: installation_secret(tmp_path), range(32)))
+    assert len(secrets) == 1
+
+
+def test_a_secret_that_is_set_is_used_and_nothing_is_written(tmp_path):
+    settings = Settings.from_env({"JWT_SECRET_KEY": "s" * 40}, var_dir=tmp_path)
+    assert settings.jwt_secret_key == "s" * 40 and not (tmp_path / INSTALLATION_SECRET_FILE).exists()
+
+
+def test_production_writes_no_secret_of_its_own(tmp_path):
+    with pytest.raises(ConfigError, match="JWT_SECRET_KEY"):
+        Settings.from_env({**SECURE, "JWT_SECRET_KEY": ""}, var_dir=tmp_path)
+    assert not (tmp_path / INSTALLATION_SECRET_FILE).exists()
+
+
+@pytest.mark.parametrize("secret", sorted(KNOWN_DEFAULT_SECRETS))
+def test_production_refuses_a_published_secret(secret):
+    with pytest.raises(ConfigError, match="JWT_SECRET_KEY"):
+        Settings.from_env({**SECURE, "JWT_SECRET_KEY": secret})
+
+
+def test_the_installation_secret_is_kept_out_of_git():
+    ignored = (Path(__file__).resolve().parents[2] / ".gitignore").read_text().splitlines()
+    assert VAR_DIR.name + "/" in ignored
