@@ -96,7 +96,7 @@ BAD_VOUCHERS = {
     "amount in another currency": ({"code": "X100-CODE", "discount": {"amount": 100, "currency": "USD"}}, "currency_mismatch"),
     "amount without currency": ({"code": "X100-CODE", "discount": {"amount": 100}}, "currency_mismatch"),
     "code with spaces": ({"code": "TWO WORDS", "discount": {"percent": 10}}, "invalid_code"),
-    "code too short": ({"code": "AB", "discount": {"percent": 10}}, None),
+    "code too short": ({"code": "AB", "discount": {"percent": 10}}, "invalid_code"),
     "neither code nor generate": ({"discount": {"percent": 10}}, "code_required"),
     "generate too many": ({"generate": 10_001, "discount": {"percent": 10}}, None),
     "bad prefix": ({"generate": 2, "prefix": "no spaces", "discount": {"percent": 10}}, "invalid_code"),
