@@ -111,7 +111,6 @@ def test_resend_is_a_new_message_and_is_rate_limited(client, db, organizer, make
     assert (refused.status_code, refused.json["errors"]["reason"]) == (409, "not_confirmed")
 
 
-
 def test_a_comp_for_an_address_with_an_account_reveals_it_not_and_lands_not_on_it(
     client, db, organizer, make_event, make_user, make_organization, auth_header, mail_sink
 ):

@@ -183,7 +183,9 @@ def test_metrics_are_served_only_to_the_bearer_of_the_token(client):
     for headers in ({}, {"Authorization": "Bearer wrong-token"}, {"Authorization": METRICS_AUTH["Authorization"][7:]},
                     {"Authorization": "Basic " + METRICS_AUTH["Authorization"][7:]}):  # fmt: skip
         refused = client.get("/metrics", headers=headers)
-        assert (refused.status_code, refused.json["errors"]["reason"]) == (401, "metrics_token_required"), headers
+        assert (refused.status_code, refused.json["errors"]["reason"]) == (401, "metrics_token_required"), (
+            headers
+        )
         assert refused.headers["WWW-Authenticate"].startswith("Bearer")
         assert "boxoffice_" not in refused.get_data(as_text=True)
 
