@@ -68,3 +68,13 @@ def assert_counters_agree(db, event) -> dict:
 
 def queue_length(event) -> int:
     return runtime.redis_client().zcard(f"bq:{event.id}:queue")
+
+
+def issue_tickets(db, booking_ids) -> list[uuid.UUID]:
+    """The ticket job's work, in a transaction of its own."""
+    from core.services import tickets
+
+    with db.unit_of_work() as uow:
+        issued = tickets.issue_tickets(uow, [str(booking_id) for booking_id in booking_ids])
+        uow.commit()
+    return issued
