@@ -151,7 +151,10 @@ def _refundable_payments(uow: UnitOfWork, bookings: Iterable[Booking]) -> list[P
 
 
 def _locked(uow: UnitOfWork, payment_id: uuid.UUID) -> Payment:
-    # Two cancellations of one payment wait for each other here, so they never give back the same rest.
+    """The payment, its row locked: two cancellations of one payment wait for each other here,
+    so they never give back the same rest. (Changes made to it in this unit of work are written
+    first, so reading the row afresh keeps them.)"""
+    uow.session.flush()
     return uow.session.get(Payment, payment_id, with_for_update=True, populate_existing=True)
 
 

@@ -14,7 +14,8 @@ own short units of work around the provider's answer, committing each.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from typing import TypeVar
 
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
@@ -31,6 +32,8 @@ from core.services import refunds
 from core.services.settlement import PAID, fail_payment, reconcile_checkout
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 SESSION_EVENTS = (
     "checkout.session.completed",
@@ -118,7 +121,8 @@ def handle_webhook_event(db: Database, provider: str, event: dict) -> str:
     return "ignored"
 
 
-def _in_unit_of_work(db: Database, work) -> str:
+def _in_unit_of_work(db: Database, work: Callable[[UnitOfWork], T]) -> T:
+    """`work` in a unit of work of its own on `db`, committed."""
     with db.unit_of_work() as uow:
         outcome = work(uow)
         uow.commit()
