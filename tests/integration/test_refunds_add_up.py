@@ -35,6 +35,13 @@ def customer(make_user):
     return make_user(email="payer@example.test", name="Payer")
 
 
+@pytest.fixture()
+def paid(db, organizer, make_event, customer, use_stripe):
+    """An event and a confirmed booking of three of its tickets, paid at the stub."""
+    event = make_event(organizer, price=PRICE)
+    return event, paid_booking(db, use_stripe, customer, event)
+
+
 def paid_booking(db, stub, customer, event, quantity=3):
     """A confirmed booking of `quantity` tickets, paid at the stub, its tickets issued."""
     [booking_id] = hold([customer], event, quantity=quantity)
@@ -78,11 +85,8 @@ def assert_fully_refunded(db, stub, booking_id) -> None:
     assert (payment.status, stub._refunded[payment.payment_intent_id]) == ("refunded", payment.amount)
 
 
-def test_cancelling_the_rest_after_a_partial_refund_refunds_what_is_left(
-    db, organizer, make_event, customer, use_stripe
-):
-    event = make_event(organizer, price=PRICE)
-    booking_id = paid_booking(db, use_stripe, customer, event)
+def test_cancelling_the_rest_after_a_partial_refund_refunds_what_is_left(db, organizer, paid, use_stripe):
+    event, booking_id = paid
     give_back(db, organizer, booking_id, 1)
     run_jobs("issue_refunds")
     assert payment_of(db, booking_id).status == "partially_refunded"
@@ -96,10 +100,9 @@ def test_cancelling_the_rest_after_a_partial_refund_refunds_what_is_left(
 
 
 def test_two_partial_cancellations_then_the_last_ticket_refund_everything_once(
-    db, organizer, make_event, customer, use_stripe
+    db, organizer, paid, use_stripe
 ):
-    event = make_event(organizer, price=PRICE)
-    booking_id = paid_booking(db, use_stripe, customer, event)
+    event, booking_id = paid
     for _ in range(2):
         give_back(db, organizer, booking_id, 1)
         run_jobs("issue_refunds")
@@ -112,11 +115,8 @@ def test_two_partial_cancellations_then_the_last_ticket_refund_everything_once(
     assert_fully_refunded(db, use_stripe, booking_id)
 
 
-def test_cancelling_the_event_after_a_partial_refund_refunds_what_is_left(
-    db, organizer, make_event, customer, use_stripe
-):
-    event = make_event(organizer, price=PRICE)
-    booking_id = paid_booking(db, use_stripe, customer, event)
+def test_cancelling_the_event_after_a_partial_refund_refunds_what_is_left(db, organizer, paid, use_stripe):
+    event, booking_id = paid
     give_back(db, organizer, booking_id, 1)
     run_jobs("issue_refunds")
 
@@ -129,10 +129,9 @@ def test_cancelling_the_event_after_a_partial_refund_refunds_what_is_left(
 
 
 def test_a_partial_refund_the_provider_refused_is_given_back_by_the_next_cancellation(
-    db, organizer, make_event, customer, use_stripe
+    db, organizer, paid, use_stripe
 ):
-    event = make_event(organizer, price=PRICE)
-    booking_id = paid_booking(db, use_stripe, customer, event)
+    event, booking_id = paid
     use_stripe.fail_next("/v1/refunds", status=400)
     give_back(db, organizer, booking_id, 1)
     run_jobs("issue_refunds")
@@ -147,11 +146,8 @@ def test_a_partial_refund_the_provider_refused_is_given_back_by_the_next_cancell
     assert_fully_refunded(db, use_stripe, booking_id)
 
 
-def test_refunds_the_provider_failed_are_retried_and_still_add_up(
-    db, organizer, make_event, customer, use_stripe
-):
-    event = make_event(organizer, price=PRICE)
-    booking_id = paid_booking(db, use_stripe, customer, event)
+def test_refunds_the_provider_failed_are_retried_and_still_add_up(db, organizer, paid, use_stripe):
+    event, booking_id = paid
     use_stripe.fail_next("/v1/refunds", status=500, times=2)
     give_back(db, organizer, booking_id, 1)
     run_jobs("issue_refunds")  # fails twice, retried by the task
