@@ -4,10 +4,11 @@ A ticket is born `valid` when its booking is confirmed (`issue_ticket`) and admi
 once (the check-in is recorded beside the status, not as one):
 
     valid → cancelled        given back, or its booking cancelled: it no longer admits anyone
-                             (`void_tickets`, `void_tickets_of_bookings`, `void`)
+                             (`void_tickets`, `void_tickets_of_bookings`)
 
-`cancelled` is the end. Any other edge is refused with `Conflict(name="invalid_transition")`;
-the bulk forms are one UPDATE guarded by the status the edge starts from.
+`cancelled` is the end. Any other edge is refused with `Conflict(name="invalid_transition")`
+(`transition`); the bulk forms are one UPDATE guarded by the statuses the diagram lets become
+`cancelled`.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from core.statuses import TicketStatus
 VALID, CANCELLED = TicketStatus.VALID, TicketStatus.CANCELLED
 
 TRANSITIONS: dict[TicketStatus, dict[TicketStatus, str]] = {
-    VALID: {CANCELLED: "void"},
+    VALID: {CANCELLED: "void_tickets"},
     CANCELLED: {},
 }
 
@@ -40,10 +41,6 @@ def issue_ticket(**fields) -> Ticket:
     return Ticket(status=VALID, **fields)
 
 
-def void(ticket: Ticket) -> None:
-    transition(ticket, CANCELLED)
-
-
 def void_tickets(uow: UnitOfWork, ticket_ids: list[uuid.UUID]) -> None:
     """Bulk `valid` → `cancelled` for these tickets (given back from a booking that stays confirmed)."""
     _void_where(uow, Ticket.id.in_(ticket_ids))
@@ -56,9 +53,10 @@ def void_tickets_of_bookings(uow: UnitOfWork, booking_ids: list[uuid.UUID]) -> N
 
 
 def _void_where(uow: UnitOfWork, which) -> None:
+    voidable = [status for status, following in TRANSITIONS.items() if CANCELLED in following]
     uow.session.execute(
         update(Ticket)
-        .where(which, Ticket.status == VALID)
+        .where(which, Ticket.status.in_(voidable))
         .values(status=CANCELLED)
         .execution_options(synchronize_session=False)
     )
