@@ -9,11 +9,13 @@ charge, so money moved at the provider is checked as well as our books.
 from __future__ import annotations
 
 import datetime as dt
+import threading
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from core.errors import Conflict
 from core.models import utcnow
 from core.services import event_cancellation, events
 from tests.integration.booking_helpers import assert_counters_agree, issue_tickets, load
@@ -158,6 +160,31 @@ def test_refunds_the_provider_failed_are_retried_and_still_add_up(db, organizer,
         (PRICE, 3), (2 * PRICE, 2),
     ]  # fmt: skip
     assert_fully_refunded(db, use_stripe, booking_id)
+
+
+def test_cancellations_racing_each_other_refund_the_payment_exactly_once(db, organizer, paid, use_stripe):
+    event, booking_id = paid
+    tickets = valid_tickets(db, booking_id)
+    start = threading.Barrier(3)
+    refused = []
+
+    def race(ticket_ids):
+        start.wait()
+        try:
+            cancel(db, organizer, booking_id, ticket_ids)
+        except Conflict as error:  # the booking was already cancelled by the other
+            refused.append(error.name)
+
+    runners = [threading.Thread(target=race, args=(ids,)) for ids in ([tickets[0]], None)]
+    runners.append(threading.Thread(target=lambda: (start.wait(), cancel_the_event(db, organizer, event))))
+    for runner in runners:
+        runner.start()
+    for runner in runners:
+        runner.join()
+    run_jobs("issue_refunds")
+    assert set(refused) <= {"not_cancellable"}
+    assert_fully_refunded(db, use_stripe, booking_id)
+    assert_counters_agree(db, event)
 
 
 # --- the property: any sequence ---------------------------------------------------------------
