@@ -1,4 +1,5 @@
-"""One unit of work per request, opened on first use and closed when the request ends."""
+"""One unit of work per request, opened on first use, committed by the view that changed
+something (`committed`), and closed (rolled back if not committed) when the request ends."""
 
 from __future__ import annotations
 
@@ -12,6 +13,13 @@ def request_uow() -> UnitOfWork:
     if "uow" not in g:
         g.uow = runtime.database().unit_of_work().__enter__()
     return g.uow
+
+
+def committed(result=None):
+    """Commit the request's unit of work and hand back `result`: the view owns the transaction
+    of the service it called (the services that take a unit of work never commit it)."""
+    request_uow().commit()
+    return result
 
 
 def _close_uow(_exc) -> None:

@@ -48,6 +48,7 @@ from core.db import UnitOfWork
 from core.errors import Conflict
 from core.inventory import Inventory, Line
 from core.models import Booking, BookingLine, Event, Voucher
+from core.state_machines import refuse
 from core.statuses import BookingStatus, RefundReason, RejectionReason
 
 if TYPE_CHECKING:
@@ -96,8 +97,7 @@ def _move_for(current: str, target: str) -> Move:
 
 
 def _refuse(current: str, target: str) -> NoReturn:
-    raise Conflict(f"A {current} booking cannot become {target}.", name="invalid_transition",
-                   details={"from": str(current), "to": str(target)})  # fmt: skip
+    refuse("booking", current, target)
 
 
 def hold_until(event: Event, now: dt.datetime) -> dt.datetime:

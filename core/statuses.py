@@ -72,6 +72,8 @@ class RefundReason(StrEnum):
 
 
 class EventStatus(StrEnum):
+    """Which may follow which is `core.event_lifecycle`'s."""
+
     DRAFT = "draft"
     PUBLISHED = "published"
     CANCELLED = "cancelled"
@@ -79,26 +81,35 @@ class EventStatus(StrEnum):
 
 class PaymentStatus(StrEnum):
     """`pending`: a checkout exists (or is being made) and may still be paid; `failed`: an
-    asynchronous method failed and a new checkout may be made; `expired`: closed unpaid."""
+    asynchronous method failed and a new checkout may be made; `expired`: closed unpaid;
+    `partially_refunded`: some of it was given back; `refunded`: its refunds add up to it.
+    Which may follow which is `core.payment_lifecycle`'s."""
 
     PENDING = "pending"
     PAID = "paid"
     FAILED = "failed"
     EXPIRED = "expired"
+    PARTIALLY_REFUNDED = "partially_refunded"
     REFUNDED = "refunded"
 
 
 # Money that reached us, whether or not it was given back since.
-RECEIVED_PAYMENT_STATUSES = (PaymentStatus.PAID, PaymentStatus.REFUNDED)
+RECEIVED_PAYMENT_STATUSES = (PaymentStatus.PAID, PaymentStatus.PARTIALLY_REFUNDED, PaymentStatus.REFUNDED)
+# Money that reached us and is not all given back yet: what a cancellation refunds (what is left of).
+REFUNDABLE_PAYMENT_STATUSES = (PaymentStatus.PAID, PaymentStatus.PARTIALLY_REFUNDED)
 
 
 class RefundStatus(StrEnum):
+    """Which may follow which is `core.refund_lifecycle`'s."""
+
     PENDING = "pending"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
 
 
 class TicketStatus(StrEnum):
+    """Which may follow which is `core.ticket_lifecycle`'s (a check-in is not a status)."""
+
     VALID = "valid"
     CANCELLED = "cancelled"
 

@@ -12,7 +12,7 @@ from flask_smorest.error_handler import ErrorSchema
 from marshmallow import Schema, fields, validate
 
 from api.auth import current_actor, current_session_id, current_user_id
-from api.db import request_uow
+from api.db import committed, request_uow
 from api.extensions import by_account, limiter
 from api.input import InputSchema
 from api.json_body import Blueprint
@@ -289,7 +289,11 @@ class Bookings(MethodView):
         )
         user_id = current_user_id()
         accepted = bookings.request_booking(user_id, ask, key, session_id=current_session_id())
-        view = bookings.read_booking(user_id, accepted["id"]) if accepted.get("duplicate") else accepted
+        view = (
+            bookings.read_booking(runtime.database(), user_id, accepted["id"])
+            if accepted.get("duplicate")
+            else accepted
+        )
         # The busiest endpoint builds its answer itself: flask-smorest passes a ready Response
         # through (its decorator still documents the schema), and the path comes from
         # `core.links` rather than `url_for`. Same bytes and headers (tests/api/test_booking_answer.py).
@@ -318,7 +322,7 @@ class BookingById(MethodView):
     @blp.response(200, BookingOut)
     def get(self, booking_id):
         """A booking's status; `Retry-After` says when to poll again while it is not final."""
-        view = bookings.read_booking(current_user_id(), booking_id)
+        view = bookings.read_booking(runtime.database(), current_user_id(), booking_id)
         return view, 200, _retry_after(view)
 
 
@@ -341,7 +345,9 @@ class CancelBooking(MethodView):
         """Let go of a hold, leave the waitlist, or cancel a confirmed booking (or some of its
         tickets, `ticket_ids`) and refund it."""
         uow = request_uow()
-        booking = bookings.cancel_booking(uow, current_actor(), booking_id, (data or {}).get("ticket_ids"))
+        booking = committed(
+            bookings.cancel_booking(uow, current_actor(), booking_id, (data or {}).get("ticket_ids"))
+        )
         return bookings.booking_view(uow, booking)
 
 
@@ -356,4 +362,4 @@ class Checkout(MethodView):
         """Pay for a held booking: its open checkout, or a new one (its customer only)."""
         # No request transaction is opened here: the service calls the payment provider, and
         # that never happens while a transaction is open.
-        return checkouts.create_checkout(current_user_id(), booking_id)
+        return checkouts.create_checkout(runtime.database(), current_user_id(), booking_id)

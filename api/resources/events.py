@@ -9,7 +9,7 @@ from flask_smorest.error_handler import ErrorSchema
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from api.auth import current_actor
-from api.db import request_uow
+from api.db import committed, request_uow
 from api.input import InputSchema
 from api.json_body import Blueprint
 from api.pagination import paginate_select
@@ -387,7 +387,7 @@ class Events(MethodView):
     @blp.response(201, EventOut)
     def post(self, data):
         """Create an event (a draft) with its ticket types."""
-        return _with_etag(events.create_event(request_uow(), current_actor(), data), 201)
+        return _with_etag(committed(events.create_event(request_uow(), current_actor(), data)), 201)
 
 
 @blp.route("/<uuid:event_id>")
@@ -423,7 +423,9 @@ class EventById(MethodView):
     @blp.response(200, EventOut)
     def patch(self, data, event_id):
         """Edit an event; send `If-Match` with its ETag."""
-        event = events.update_event(request_uow(), current_actor(), event_id, data, _expected_version())
+        event = committed(
+            events.update_event(request_uow(), current_actor(), event_id, data, _expected_version())
+        )
         return _with_etag(event)
 
 
@@ -445,7 +447,9 @@ class TicketTypes(MethodView):
     @blp.response(201, EventOut)
     def post(self, data, event_id):
         """Add a ticket type; send `If-Match` with the event's ETag."""
-        event = events.add_ticket_type(request_uow(), current_actor(), event_id, data, _expected_version())
+        event = committed(
+            events.add_ticket_type(request_uow(), current_actor(), event_id, data, _expected_version())
+        )
         return _with_etag(event, 201)
 
 
@@ -471,8 +475,10 @@ class TicketTypeById(MethodView):
     @blp.response(200, EventOut)
     def patch(self, data, event_id, ticket_type_id):
         """Edit a ticket type (price, quota...); send `If-Match` with the event's ETag."""
-        event = events.update_ticket_type(
-            request_uow(), current_actor(), event_id, ticket_type_id, data, _expected_version()
+        event = committed(
+            events.update_ticket_type(
+                request_uow(), current_actor(), event_id, ticket_type_id, data, _expected_version()
+            )
         )
         return _with_etag(event)
 
@@ -484,7 +490,7 @@ class Publish(MethodView):
     @blp.alt_response(409, schema=ErrorSchema, description="A cancelled event (`event_cancelled`).")
     def post(self, event_id):
         """Put the event on sale (visible to everyone)."""
-        return _with_etag(events.publish_event(request_uow(), current_actor(), event_id))
+        return _with_etag(committed(events.publish_event(request_uow(), current_actor(), event_id)))
 
 
 @blp.route("/<uuid:event_id>/cancel")
@@ -494,7 +500,7 @@ class Cancel(MethodView):
     @blp.alt_response(409, schema=ErrorSchema, description="Already cancelled (`event_cancelled`).")
     def post(self, event_id):
         """Cancel the event: sales stop, every booking ends, every payment is refunded, everyone is told."""
-        return _with_etag(events.cancel_event(request_uow(), current_actor(), event_id))
+        return _with_etag(committed(events.cancel_event(request_uow(), current_actor(), event_id)))
 
 
 @blp.route("/<uuid:event_id>/unpublish")
@@ -508,7 +514,7 @@ class Unpublish(MethodView):
     )
     def post(self, event_id):
         """Back to draft, while no ticket is held or sold."""
-        return _with_etag(events.unpublish_event(request_uow(), current_actor(), event_id))
+        return _with_etag(committed(events.unpublish_event(request_uow(), current_actor(), event_id)))
 
 
 @blp.route("/<uuid:event_id>/calendar.ics")

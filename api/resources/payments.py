@@ -10,9 +10,11 @@ from flask_smorest.error_handler import ErrorSchema
 from marshmallow import Schema, fields, validate
 
 from api.capability_links import capability_link
+from api.db import committed, request_uow
 from api.input import InputSchema
 from api.json_body import Blueprint
 from api.resources import examples
+from core import runtime
 from core.money import format_money
 from core.payments.local_provider import OUTCOMES, Outcome
 from core.payments.provider import SessionStatus
@@ -41,7 +43,9 @@ class StripeWebhook(MethodView):
     @blp.response(200, WebhookAck)
     def post(self):
         """Stripe's events, signed: verified, stored by id (a replay changes nothing), processed by a task."""
-        stored = webhooks.receive_webhook("stripe", request.get_data(), request.headers)
+        stored = committed(
+            webhooks.receive_webhook(request_uow(), "stripe", request.get_data(), request.headers)
+        )
         return {"received": True, "duplicate": not stored}
 
 
@@ -63,7 +67,7 @@ class LocalCheckout(MethodView):
     )
     def post(self, form, session_id, token):
         """Pay (`outcome=paid`) or give up (`outcome=cancelled`): reported exactly as a provider's webhook."""
-        webhooks.settle_local_checkout(session_id, token, form["outcome"])
+        webhooks.settle_local_checkout(runtime.database(), session_id, token, form["outcome"])
         return _page(webhooks.local_checkout_page(session_id, token))
 
 

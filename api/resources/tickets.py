@@ -9,7 +9,7 @@ from flask_smorest.error_handler import ErrorSchema
 from marshmallow import Schema, fields, validate
 
 from api.auth import current_actor
-from api.db import request_uow
+from api.db import committed, request_uow
 from api.input import InputSchema
 from api.json_body import Blueprint
 from api.resources import examples
@@ -123,7 +123,7 @@ class TicketById(MethodView):
         """Change who a ticket is for (the booking's customer, until the event starts): it gets a
         new code and QR, and the old ones stop working at the door."""
         uow = request_uow()
-        ticket = tickets.edit_ticket(uow, current_actor(), ticket_id, data)
+        ticket = committed(tickets.edit_ticket(uow, current_actor(), ticket_id, data))
         return tickets.ticket_view(
             ticket, tickets.ticket_type_names(uow, ticket.event_id)[ticket.ticket_type_id]
         )
@@ -151,4 +151,4 @@ class CheckIns(MethodView):
     )
     def post(self, data, event_id):
         """Admit a ticket holder: 409 if already in (with when and by whom), 404 unknown, 422 void."""
-        return tickets.check_in(request_uow(), current_actor(), event_id, data["code"])
+        return committed(tickets.check_in(request_uow(), current_actor(), event_id, data["code"]))

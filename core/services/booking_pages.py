@@ -88,7 +88,9 @@ def cancel_booking_by_link(booking_id: uuid.UUID, token: str) -> str:
         if booking is None and queued is None:
             raise NotFound("No such booking.")
         customer = uow.session.get(User, booking.user_id if booking is not None else queued[0])
-        return bookings.cancel_booking(uow, customer, booking_id).status
+        status = bookings.cancel_booking(uow, customer, booking_id).status
+        uow.commit()
+        return status
 
 
 def _stored_booking(uow: UnitOfWork, booking_id: uuid.UUID) -> Booking:

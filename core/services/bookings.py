@@ -9,7 +9,6 @@ import datetime as dt
 import hashlib
 import json
 import uuid
-from collections import Counter
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
@@ -17,22 +16,23 @@ from sqlalchemy import select
 from core import links, request_ids, runtime
 from core.booking_queue import Accepted, SessionRevoked, queue_for
 from core.booking_rules import BookingRequest, line_refusal, sales_closed
-from core.db import UnitOfWork
+from core.db import Database, UnitOfWork
 from core.errors import Conflict, Invalid, NotFound, Unauthorized
 from core.event_snapshots import EventSnapshot, load_event_snapshot
 from core.inventory import Line, lock_inventory
 from core.jobs import Job
-from core.lifecycle import cancel, cancel_part, shown_status
+from core.lifecycle import shown_status
 from core.models import Booking, Event, User, new_id, utcnow
-from core.services import attendees, audit, checkouts, follow_ups, refunds, tickets, vouchers
+from core.services import attendees, audit, cancellations, checkouts, refunds, tickets, vouchers
 from core.services.audit import AuditAction
 from core.services.permissions import may_read_booking
-from core.services.waitlist import promote_waitlist, waitlist_position
+from core.services.waitlist import waitlist_position
 from core.statuses import (
     FINAL_BOOKING_STATUSES,
     OPEN_BOOKING_STATUSES,
     BookingStatus,
     EventStatus,
+    RefundReason,
     RejectionReason,
 )
 
@@ -208,16 +208,17 @@ def readable_booking(uow: UnitOfWork, actor: User, booking_id: uuid.UUID) -> Boo
     return booking
 
 
-def read_booking(actor_id: uuid.UUID, booking_id: uuid.UUID) -> dict:
+def read_booking(db: Database, actor_id: uuid.UUID, booking_id: uuid.UUID) -> dict:
     """The booking as `actor_id` may see it: from Redis while queued, else from PostgreSQL.
 
     A queued request polled by its own customer is answered from Redis alone: that is the
-    polling hot path of a rush, and it never waits for PostgreSQL.
+    polling hot path of a rush, and it never waits for PostgreSQL (so this takes the database
+    and opens a read-only unit of work on it only when it needs one).
     """
     queued = queued_booking_view(booking_id)
     if queued is not None and queued[0] == actor_id:
         return queued[2]
-    with runtime.database().unit_of_work() as uow:
+    with db.unit_of_work() as uow:
         if queued is not None:
             customer_id, event_id, view = queued
             if not can_see_booking(uow, _reader(uow, actor_id), customer_id, event_id):
@@ -294,28 +295,37 @@ def _tickets_to_give_back(uow: UnitOfWork, booking: Booking, ticket_ids: list[uu
     return found
 
 
-def _cancel_part(uow, actor, booking, inventory, part, reason, now) -> Booking:
-    released = Counter(ticket.ticket_type_id for ticket in part)
-    amount = cancel_part(booking, inventory, [Line(tt, n) for tt, n in released.items()], now)
-    tickets.void_tickets(uow, [ticket.id for ticket in part])
-    refunds.queue_partial_refund(uow, booking, amount, reason, "+".join(sorted(str(t.id) for t in part)))
-    follow_ups.bookings_promoted(uow, promote_waitlist(uow, inventory, now))
-    if actor.id != booking.user_id:
-        audit.record(uow, actor, AuditAction.BOOKING_CANCEL, "booking", booking.id, inventory.event.organization_id,
-                     {"ticket_ids": [str(t.id) for t in part], "refund": amount})  # fmt: skip
-    uow.commit()
-    return booking
-
-
 def cancel_booking(
     uow: UnitOfWork, actor: User, booking_id: uuid.UUID, ticket_ids: list[uuid.UUID] | None = None
 ) -> Booking:
     """Let go of a hold or a waitlist place, or cancel a confirmed booking and refund it; with
     `ticket_ids`, only those tickets of a confirmed booking (and only their price is refunded).
 
-    Tickets that come back go to the waitlist first. A confirmed booking is cancelled by its
-    customer within the event's refund period, or by the event's organizers at any time.
+    Tickets that come back go to the waitlist first (`core.services.cancellations`). A confirmed
+    booking is cancelled by its customer within the event's refund period, or by the event's
+    organizers at any time. In the caller's transaction: the caller commits.
     """
+    booking = _booking_to_cancel(uow, actor, booking_id)
+    inventory = lock_inventory(uow, booking.event_id)
+    uow.session.refresh(booking, with_for_update=True)
+    now = utcnow()
+    was = booking.status
+    reason = _refund_reason(actor, booking, inventory.event, now)
+    if ticket_ids is not None:
+        part = _tickets_to_give_back(uow, booking, ticket_ids)
+        if len(part) < tickets.valid_ticket_count(uow, booking.id):
+            amount = cancellations.give_back_tickets(uow, inventory, booking, part, reason, now)
+            _audit_cancellation(uow, actor, booking, inventory.event,
+                                {"ticket_ids": [str(t.id) for t in part], "refund": amount})  # fmt: skip
+            return booking
+    cancellations.cancel_bookings(uow, inventory, [booking], now, reason)
+    _audit_cancellation(uow, actor, booking, inventory.event,
+                        {"status": [was, booking.status], "reason": booking.reason})  # fmt: skip
+    return booking
+
+
+def _booking_to_cancel(uow: UnitOfWork, actor: User, booking_id: uuid.UUID) -> Booking:
+    """The booking, if `actor` may see it; a request still queued cannot be cancelled yet."""
     booking = uow.session.get(Booking, booking_id)
     if booking is None:
         queued = queued_booking_view(booking_id)
@@ -326,28 +336,22 @@ def cancel_booking(
         raise NotFound("No such booking.")
     if not can_see_booking(uow, actor, booking.user_id, booking.event_id):
         raise NotFound("No such booking.")
-    inventory = lock_inventory(uow, booking.event_id)
-    uow.session.refresh(booking, with_for_update=True)
-    now = utcnow()
-    was = booking.status
-    if was not in OPEN_BOOKING_STATUSES:
-        raise Conflict(f"A {was} booking cannot be cancelled.", name="not_cancellable")
-    reason = None
-    if was == BookingStatus.CONFIRMED:
-        reason = refunds.reason_for_cancellation(actor, booking, inventory.event, now)
-    if ticket_ids is not None:
-        part = _tickets_to_give_back(uow, booking, ticket_ids)
-        if len(part) < tickets.valid_ticket_count(uow, booking.id):
-            return _cancel_part(uow, actor, booking, inventory, part, reason, now)
-    cancel(booking, inventory, now, reason)
-    if was == BookingStatus.HELD:
-        follow_ups.holds_released(uow, [booking])
-    elif was == BookingStatus.CONFIRMED:
-        tickets.cancel_tickets(uow, [booking.id])
-        refunds.queue_booking_refunds(uow, [booking], reason)
-    follow_ups.bookings_promoted(uow, promote_waitlist(uow, inventory, now))
-    if actor.id != booking.user_id:  # the organizers' cancellations (and refunds) are audited
-        audit.record(uow, actor, AuditAction.BOOKING_CANCEL, "booking", booking.id,
-                     inventory.event.organization_id, {"status": [was, booking.status], "reason": booking.reason})  # fmt: skip
-    uow.commit()
     return booking
+
+
+def _refund_reason(actor: User, booking: Booking, event: Event, now: dt.datetime) -> RefundReason | None:
+    """Why the money goes back, if `actor` may cancel the booking now (none for a hold or a
+    waitlist place: nothing was paid)."""
+    if booking.status not in OPEN_BOOKING_STATUSES:
+        raise Conflict(f"A {booking.status} booking cannot be cancelled.", name="not_cancellable")
+    if booking.status == BookingStatus.CONFIRMED:
+        return refunds.reason_for_cancellation(actor, booking, event, now)
+    return None
+
+
+def _audit_cancellation(uow: UnitOfWork, actor: User, booking: Booking, event: Event, details: dict) -> None:
+    """The organizers' cancellations (and refunds) are audited; a customer's own are not."""
+    if actor.id != booking.user_id:
+        audit.record(
+            uow, actor, AuditAction.BOOKING_CANCEL, "booking", booking.id, event.organization_id, details
+        )

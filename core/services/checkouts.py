@@ -5,9 +5,10 @@ ends its transaction, calls the provider, then stores the answer in a new short 
 crash between the call and the store is harmless: every call carries an idempotency key derived
 from our own ids, so doing the step again gets the provider's first answer back.
 
-What a paid or closed checkout does to its booking is `core.services.settlement`'s; payment
-statuses are `core.statuses.PaymentStatus`, and a booking's status changes only through
-`core.lifecycle`.
+So the services here that call the provider take the database (`db`) and open each short unit
+of work themselves, committing it before the provider is called; their docstrings say so. What
+a paid or closed checkout does to its booking is `core.services.settlement`'s; a payment's
+status changes only through `core.payment_lifecycle`, a booking's through `core.lifecycle`.
 """
 
 from __future__ import annotations
@@ -16,10 +17,10 @@ import logging
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 
-from core import booking_links, runtime
-from core.db import UnitOfWork
+from core import booking_links, payment_lifecycle, runtime
+from core.db import Database, UnitOfWork
 from core.errors import Conflict, DomainError, Forbidden, NotFound, Unavailable
 from core.jobs import Job
 from core.models import Booking, Payment, User, utcnow
@@ -40,8 +41,9 @@ class _CheckoutPlan:
     request: CheckoutRequest
 
 
-def prepare_checkouts(booking_ids: list[str], notify: str | None = None) -> list[str]:
-    """Give each held booking an open checkout; the job that follows every new hold.
+def prepare_checkouts(db: Database, booking_ids: list[str], notify: str | None = None) -> list[str]:
+    """Give each held booking an open checkout (`ensure_checkout`); the job that follows every
+    new hold.
 
     With `notify`, the customers of the bookings that got one are then sent that email (the
     waitlist promotion, which must carry the checkout link). Returns the ids that have a checkout.
@@ -49,7 +51,7 @@ def prepare_checkouts(booking_ids: list[str], notify: str | None = None) -> list
     ready: list[str] = []
 
     def open_checkout(booking_id: str) -> None:
-        if ensure_checkout(uuid.UUID(booking_id)) is not None:
+        if ensure_checkout(db, uuid.UUID(booking_id)) is not None:
             ready.append(booking_id)
 
     try:
@@ -61,24 +63,26 @@ def prepare_checkouts(booking_ids: list[str], notify: str | None = None) -> list
     return ready
 
 
-def ensure_checkout(booking_id: uuid.UUID) -> Payment | None:
-    """The booking's open checkout, made if it has none; None once the booking is not held."""
-    with runtime.database().unit_of_work() as uow:
+def ensure_checkout(db: Database, booking_id: uuid.UUID) -> Payment | None:
+    """The booking's open checkout, made if it has none; None once the booking is not held.
+
+    The payment row is committed on `db` before the provider is asked, and its session stored
+    in a second unit of work, committed here."""
+    with db.unit_of_work() as uow:
         plan = _plan_checkout(uow, booking_id)
         uow.commit()
     if not isinstance(plan, _CheckoutPlan):
         return plan
     checkout = payment_provider(plan.provider).create_checkout(plan.request)
-    with runtime.database().unit_of_work() as uow:
+    with db.unit_of_work() as uow:
         payment = uow.session.get(Payment, plan.payment_id, with_for_update=True, populate_existing=True)
         booking = uow.session.get(Booking, payment.booking_id)
-        if payment.checkout_session_id is None:
-            payment.checkout_session_id = checkout.session_id
-            payment.checkout_url = checkout.url
-            payment.checkout_expires_at = checkout.expires_at
-            # A session exists after all, so it can be paid: closing it below settles that.
-            if payment.status == PaymentStatus.EXPIRED:
-                payment.status = PaymentStatus.PENDING
+        if payment.checkout_session_id is None and payment.status == PaymentStatus.EXPIRED:
+            # Closed unopened meanwhile, yet a session exists after all, so it could be paid:
+            # reopened, so that closing it (below) settles it at the provider.
+            payment_lifecycle.reopen(payment, checkout)
+        elif payment.checkout_session_id is None:
+            payment_lifecycle.store_checkout(payment, checkout)
         if booking.status != BookingStatus.HELD:
             follow_ups.holds_released(uow, [booking.id])  # the hold ended while the session was made
         uow.commit()
@@ -100,12 +104,11 @@ def _plan_checkout(uow: UnitOfWork, booking_id: uuid.UUID) -> Payment | _Checkou
         return payment
     if payment is None:
         attempt = uow.session.scalar(select(func.count()).where(Payment.booking_id == booking.id)) + 1
-        payment = Payment(
+        payment = payment_lifecycle.open_payment(
             booking_id=booking.id,
             provider=runtime.settings().payment_provider,
             amount=booking.total,
             currency=booking.currency,
-            status=PaymentStatus.PENDING,
             idempotency_key=f"checkout:{booking.id}:{attempt}",
         )
         uow.session.add(payment)
@@ -141,12 +144,13 @@ def _open_payment(uow: UnitOfWork, booking_id: uuid.UUID) -> Payment | None:
     )
 
 
-def create_checkout(actor_id: uuid.UUID, booking_id: uuid.UUID) -> dict:
+def create_checkout(db: Database, actor_id: uuid.UUID, booking_id: uuid.UUID) -> dict:
     """`POST /bookings/{id}/checkout`: the held booking's open checkout, or a new one.
 
-    Only the customer who booked may pay; the booking's organizers see it but are refused.
+    Only the customer who booked may pay; the booking's organizers see it but are refused. Reads
+    and `ensure_checkout` are each their own unit of work on `db` (the provider is called between).
     """
-    with runtime.database().unit_of_work() as uow:
+    with db.unit_of_work() as uow:
         booking = uow.session.get(Booking, booking_id)
         actor = uow.session.get(User, actor_id)
         if booking is None or actor is None:
@@ -158,12 +162,12 @@ def create_checkout(actor_id: uuid.UUID, booking_id: uuid.UUID) -> dict:
         if booking.status != BookingStatus.HELD:
             raise Conflict(f"A {booking.status} booking has nothing to pay.", name="not_held")
     try:
-        payment = ensure_checkout(booking_id)
+        payment = ensure_checkout(db, booking_id)
     except PaymentProviderError as error:
         raise _as_domain_error(error) from error
     if payment is None:
         raise Conflict("The hold ended before the checkout could be opened.", name="hold_expired")
-    with runtime.database().unit_of_work() as uow:
+    with db.unit_of_work() as uow:
         return checkout_view(payment, uow.session.get(Booking, booking_id))
 
 
@@ -213,13 +217,14 @@ def checkout_links(uow: UnitOfWork, booking_ids: list[uuid.UUID]) -> dict[uuid.U
     return dict(rows.all())
 
 
-def expire_checkouts(booking_ids: list[str]) -> list[str]:
+def expire_checkouts(db: Database, booking_ids: list[str]) -> list[str]:
     """Close at the provider the open checkouts of bookings whose hold ended.
 
     The provider's answer is the session's final state: a customer who paid in the meantime is
-    not lost but confirmed (or refunded) as a late payment.
+    not lost but confirmed (or refunded) as a late payment. Each checkout's answer is settled in
+    a unit of work of its own on `db`, committed here.
     """
-    with runtime.database().unit_of_work() as uow:
+    with db.unit_of_work() as uow:
         payments = uow.session.scalars(
             select(Payment)
             .join(Booking, Booking.id == Payment.booking_id)
@@ -229,28 +234,27 @@ def expire_checkouts(booking_ids: list[str]) -> list[str]:
                 Booking.status != BookingStatus.HELD,
             )
         ).all()
-    return for_each_retrying(payments, _expire_checkout, retry_id=lambda payment: str(payment.booking_id))
+
+    def expire_checkout(payment: Payment) -> str:
+        return _expire_checkout(db, payment)
+
+    return for_each_retrying(payments, expire_checkout, retry_id=lambda payment: str(payment.booking_id))
 
 
-def _expire_checkout(payment: Payment) -> str:
+def _expire_checkout(db: Database, payment: Payment) -> str:
     if payment.checkout_session_id is None:
         # Nothing was opened at the provider yet; one made later is closed by `ensure_checkout`.
-        with runtime.database().unit_of_work() as uow:
-            uow.session.execute(
-                update(Payment)
-                .where(
-                    Payment.id == payment.id,
-                    Payment.status == PaymentStatus.PENDING,
-                    Payment.checkout_session_id.is_(None),
-                )
-                .values(status=PaymentStatus.EXPIRED, updated_at=utcnow())
-            )
+        with db.unit_of_work() as uow:
+            payment_lifecycle.expire_unopened(uow, payment.id, utcnow())
             uow.commit()
         return "closed"
     state = payment_provider(payment.provider).expire_checkout(
         payment.checkout_session_id, f"{payment.idempotency_key}:expire"
     )
-    return reconcile_checkout(state, payment.provider)
+    with db.unit_of_work() as uow:
+        outcome = reconcile_checkout(uow, state, payment.provider)
+        uow.commit()
+    return outcome
 
 
 def event_payments_query(event_id: uuid.UUID, status: str | None = None):

@@ -1,4 +1,10 @@
-"""Events and their ticket types: create, edit with optimistic locking, publish, search."""
+"""Events and their ticket types: create, edit with optimistic locking, publish, search.
+
+Each change works in the caller's unit of work, which the caller commits (the snapshot of the
+event that booking reads is dropped once it does). An event's status changes only through
+`core.event_lifecycle`; what its cancellation does to its bookings is
+`core.services.event_cancellation`'s.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +17,7 @@ from dataclasses import dataclass
 from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.orm import selectinload
 
+from core import event_lifecycle
 from core.booking_rules import unlocks, voucher_usable
 from core.db import UnitOfWork
 from core.errors import Conflict, Invalid, InvalidVoucher, NotFound, PreconditionFailed
@@ -101,7 +108,6 @@ def create_event(uow: UnitOfWork, actor: User, data: dict) -> Event:
     created = {name: getattr(event, name) for name in ("title", "starts_at", "ends_at", "capacity")}
     created["ticket_types"] = [tt.name for tt in event.ticket_types]
     _audit_event(uow, actor, AuditAction.EVENT_CREATE, event, created)
-    uow.commit()
     return event
 
 
@@ -124,7 +130,6 @@ def update_event(
     _check_event_rules(event)
     _check_booking_total(event)
     event.version += 1
-    uow.commit()
     return event
 
 
@@ -142,7 +147,6 @@ def add_ticket_type(
     uow.session.flush()  # gives the ticket type its id, for the audit entry
     audit.record(uow, actor, AuditAction.TICKET_TYPE_CREATE, "ticket_type", ticket_type.id,
                  event.organization_id, {"event_id": event.id, **_ticket_type_values(data)})  # fmt: skip
-    uow.commit()
     return event
 
 
@@ -182,20 +186,18 @@ def update_ticket_type(
     event.version += 1
     # A raised quota gives tickets back: the waitlist is served first, in order.
     follow_ups.bookings_promoted(uow, promote_waitlist(uow, inventory, utcnow()))
-    uow.commit()
     return event
 
 
 def publish_event(uow: UnitOfWork, actor: User, event_id: uuid.UUID) -> Event:
+    """On sale; publishing a published event changes nothing."""
     event = _lock_event(uow, event_id).event
     require_organizer_of(actor, event)
     if event.status == EventStatus.CANCELLED:
         raise Conflict("A cancelled event cannot be published.", name="event_cancelled")
     if event.status == EventStatus.DRAFT:
-        event.status, event.published_at = EventStatus.PUBLISHED, utcnow()
-        event.version += 1
+        event_lifecycle.publish(event, utcnow())
         _audit_event(uow, actor, AuditAction.EVENT_PUBLISH, event, {"status": ["draft", "published"]})
-        uow.commit()
     return event
 
 
@@ -205,21 +207,16 @@ def unpublish_event(uow: UnitOfWork, actor: User, event_id: uuid.UUID) -> Event:
     require_organizer_of(actor, event)
     if event.status == EventStatus.CANCELLED:
         raise Conflict("A cancelled event cannot be unpublished.", name="event_cancelled")
-    if event.held or event.sold:
-        raise Conflict(
-            "Tickets are already held or sold: cancel the event instead.", name="event_has_bookings"
-        )
     if event.status == EventStatus.PUBLISHED:
-        event.status, event.published_at = EventStatus.DRAFT, None
-        event.version += 1
+        event_lifecycle.unpublish(event)
         _audit_event(uow, actor, AuditAction.EVENT_UNPUBLISH, event, {"status": ["published", "draft"]})
-        uow.commit()
     return event
 
 
 def cancel_event(uow: UnitOfWork, actor: User, event_id: uuid.UUID) -> Event:
     """Call the event off. Sales stop at once (queued requests are rejected `event_cancelled`
-    by the drainer); a task then ends every open booking and refunds every payment.
+    by the drainer); a task then ends every open booking and refunds every payment
+    (`core.services.event_cancellation`), once the caller commits.
 
     Cancelling again changes nothing but sends that task once more, which resumes it if it
     was interrupted.
@@ -230,10 +227,8 @@ def cancel_event(uow: UnitOfWork, actor: User, event_id: uuid.UUID) -> Event:
         _audit_event(
             uow, actor, AuditAction.EVENT_CANCEL, event, {"status": [event.status, EventStatus.CANCELLED]}
         )
-        event.status, event.cancelled_at = EventStatus.CANCELLED, utcnow()
-        event.version += 1
+        event_lifecycle.cancel(event, utcnow())
     follow_ups.event_cancelled(uow, event.id)
-    uow.commit()
     return event
 
 

@@ -1,14 +1,17 @@
 """Giving money back: refunds queued with the change that calls for them, issued by a task.
 
-A refund row is written in the same transaction as the booking change that calls for it, with
-an idempotency key derived from the payment (`refund:<payment id>`). The unique key means a
-payment is refunded at most once in our books; the provider, given the same key on every
-attempt, moves the money at most once. The task calls the provider outside any transaction and
-records every attempt, its error, and the provider's answer.
+A refund row is written (`core.refund_lifecycle`) in the same transaction as the change that
+calls for it, and a cancellation refunds what is left of the payment: its amount less the
+refunds not refused (pending or succeeded). The payment row is locked while that is worked out,
+so the refunds of a payment never exceed it and, once its booking is fully cancelled, equal it
+(the money invariant, docs/payments.md). A payment is `refunded` once the refunds that
+succeeded add up to it, `partially_refunded` before (`core.payment_lifecycle`).
 
-Cancelling an event settles its bookings in chunks, each chunk one transaction under the
-event's inventory lock. What is left to do is simply the bookings still open, so a run that is
-interrupted anywhere is resumed by running it again.
+Each refund has its own idempotency key, derived from the payment and what the refund is for:
+`refund:<payment id>` for what is left of it (`...:again-<n>` after `n` refused refunds of
+the payment), `refund:<payment id>:<ticket ids>` for tickets given back. The provider, given
+the same key on every attempt, moves the money at most once. The task calls the provider
+outside any transaction and records every attempt, its error, and the provider's answer.
 """
 
 from __future__ import annotations
@@ -21,28 +24,24 @@ from dataclasses import dataclass
 
 from sqlalchemy import func, select
 
-from core import metrics, runtime
-from core.db import UnitOfWork
+from core import metrics, payment_lifecycle, refund_lifecycle
+from core.db import Database, UnitOfWork
 from core.errors import Conflict
-from core.inventory import lock_inventory
-from core.lifecycle import cancel
-from core.models import Booking, Event, Payment, Refund, User, utcnow
+from core.models import Booking, Event, Payment, Refund, User
 from core.payments import payment_provider
 from core.payments.provider import PaymentProviderError, RefundResult, for_each_retrying
-from core.services import follow_ups, tickets
+from core.services import follow_ups
 from core.services.permissions import is_organizer_of
 from core.statuses import (
-    OPEN_BOOKING_STATUSES,
+    RECEIVED_PAYMENT_STATUSES,
+    REFUNDABLE_PAYMENT_STATUSES,
     BookingStatus,
-    EventStatus,
-    PaymentStatus,
     RefundReason,
     RefundStatus,
 )
 
 log = logging.getLogger(__name__)
 
-SETTLE_CHUNK = 200
 # Longer than the refund task's longest back-off, so the sweep never races a scheduled retry.
 STALE_AFTER = dt.timedelta(minutes=15)
 
@@ -95,62 +94,84 @@ def email_kind(reason: str) -> str:
 
 
 def queue_refunds(uow: UnitOfWork, payments: Iterable[Payment], reason: str) -> list[Refund]:
-    """Queue the full refund of each paid payment (one that already has one is skipped); the
-    task that issues them is sent once the transaction commits."""
+    """Queue the refund of what is left of each payment (none where nothing is); the task that
+    issues them is sent once the transaction commits."""
     queued = []
     for payment in payments:
-        key = f"refund:{payment.id}"
-        if uow.session.scalar(select(Refund.id).where(Refund.idempotency_key == key)) is not None:
-            continue
-        # What partial cancellations already gave back is not given twice.
-        amount = payment.amount - _partly_refunded(uow, payment)
-        if amount <= 0:
-            continue
-        refund = Refund(
-            payment_id=payment.id, booking_id=payment.booking_id, amount=amount,
-            currency=payment.currency, reason=reason, status=RefundStatus.PENDING, idempotency_key=key,
-        )  # fmt: skip
-        uow.session.add(refund)
-        queued.append(refund)
-    uow.session.flush()
+        payment = _locked(uow, payment.id)
+        amount = left_to_refund(uow, payment)
+        if amount > 0:
+            queued.append(_queue(uow, payment, amount, reason, _rest_key(uow, payment)))
     follow_ups.refunds_queued(uow, queued)
     return queued
-
-
-def _partly_refunded(uow: UnitOfWork, payment: Payment) -> int:
-    return uow.session.scalar(
-        select(func.coalesce(func.sum(Refund.amount), 0)).where(
-            Refund.payment_id == payment.id, Refund.status != RefundStatus.FAILED
-        )
-    )
 
 
 def queue_partial_refund(
     uow: UnitOfWork, booking: Booking, amount: int, reason: str, part: str
 ) -> list[Refund]:
-    """Refund `amount` of the booking's payment for a part given back (`part` names it, once)."""
-    payment = uow.session.scalar(
-        select(Payment).where(Payment.booking_id == booking.id, Payment.status == PaymentStatus.PAID)
-    )
-    if payment is None or amount <= 0:
-        return []
-    refund = Refund(
-        payment_id=payment.id, booking_id=booking.id, amount=amount, currency=payment.currency,
-        reason=reason, status=RefundStatus.PENDING, idempotency_key=f"refund:{payment.id}:{part}",
-    )  # fmt: skip
-    uow.session.add(refund)
-    uow.session.flush()
-    follow_ups.refunds_queued(uow, [refund])
-    return [refund]
+    """Refund `amount` of the booking's payment for a part given back (`part` names it, once),
+    never more than is left of the payment."""
+    for payment in _refundable_payments(uow, [booking]):
+        payment = _locked(uow, payment.id)
+        amount = min(amount, left_to_refund(uow, payment))
+        if amount <= 0:
+            continue
+        refund = _queue(uow, payment, amount, reason, f"refund:{payment.id}:{part}")
+        follow_ups.refunds_queued(uow, [refund])
+        return [refund]
+    return []
 
 
 def queue_booking_refunds(uow: UnitOfWork, bookings: Iterable[Booking], reason: str) -> list[Refund]:
-    paid = uow.session.scalars(
-        select(Payment).where(
-            Payment.booking_id.in_([b.id for b in bookings]), Payment.status == PaymentStatus.PAID
+    """Queue the refund of what is left of every payment of the bookings that money reached."""
+    return queue_refunds(uow, _refundable_payments(uow, bookings), reason)
+
+
+def left_to_refund(uow: UnitOfWork, payment: Payment) -> int:
+    """The payment's amount less its refunds not refused (pending or succeeded)."""
+    given_back = uow.session.scalar(
+        select(func.coalesce(func.sum(Refund.amount), 0)).where(
+            Refund.payment_id == payment.id, Refund.status != RefundStatus.FAILED
         )
-    ).all()
-    return queue_refunds(uow, paid, reason)
+    )
+    return payment.amount - given_back
+
+
+def _refundable_payments(uow: UnitOfWork, bookings: Iterable[Booking]) -> list[Payment]:
+    return list(
+        uow.session.scalars(
+            select(Payment)
+            .where(
+                Payment.booking_id.in_([booking.id for booking in bookings]),
+                Payment.status.in_(REFUNDABLE_PAYMENT_STATUSES),
+            )
+            .order_by(Payment.created_at, Payment.id)
+        )
+    )
+
+
+def _locked(uow: UnitOfWork, payment_id: uuid.UUID) -> Payment:
+    """The payment, its row locked: two cancellations of one payment wait for each other here,
+    so they never give back the same rest. (Changes made to it in this unit of work are written
+    first, so reading the row afresh keeps them.)"""
+    uow.session.flush()
+    return uow.session.get(Payment, payment_id, with_for_update=True, populate_existing=True)
+
+
+def _rest_key(uow: UnitOfWork, payment: Payment) -> str:
+    """The key of a refund of what is left: a new one after each refused refund (a provider
+    answers a key it refused once with the same refusal)."""
+    refused = uow.session.scalar(
+        select(func.count()).where(Refund.payment_id == payment.id, Refund.status == RefundStatus.FAILED)
+    )
+    return f"refund:{payment.id}" if refused == 0 else f"refund:{payment.id}:again-{refused}"
+
+
+def _queue(uow: UnitOfWork, payment: Payment, amount: int, reason: str, key: str) -> Refund:
+    refund = refund_lifecycle.queue_refund(payment, amount, reason, key)
+    uow.session.add(refund)
+    uow.session.flush()
+    return refund
 
 
 # --- issuing ----------------------------------------------------------------------------------
@@ -165,12 +186,15 @@ class _RefundCall:
     reason: str
 
 
-def issue_refunds(refund_ids: list[str]) -> list[str]:
+def issue_refunds(db: Database, refund_ids: list[str]) -> list[str]:
     """Ask the provider for each pending refund. Returns the ids settled now; raises
-    ProviderCallsFailed with the ids worth retrying (a refused refund is marked failed)."""
+    ProviderCallsFailed with the ids worth retrying (a refused refund is marked failed).
+
+    Each refund takes three short transactions of its own on `db`: the attempt is counted and
+    committed before the provider is called, and its answer (or error) committed after."""
 
     def issue_refund(refund_id: str) -> str | None:
-        if not _issue_refund(uuid.UUID(refund_id)):
+        if not _issue_refund(db, uuid.UUID(refund_id)):
             return None
         metrics.count_payment("refunded")
         return refund_id
@@ -179,8 +203,8 @@ def issue_refunds(refund_ids: list[str]) -> list[str]:
     return [refund_id for refund_id in issued if refund_id is not None]
 
 
-def _issue_refund(refund_id: uuid.UUID) -> bool:
-    with runtime.database().unit_of_work() as uow:
+def _issue_refund(db: Database, refund_id: uuid.UUID) -> bool:
+    with db.unit_of_work() as uow:
         refund = uow.session.get(Refund, refund_id, with_for_update=True)
         if refund is None or refund.status != RefundStatus.PENDING:
             return False
@@ -195,125 +219,74 @@ def _issue_refund(refund_id: uuid.UUID) -> bool:
             call.payment_intent_id, call.amount, call.idempotency_key, provider_reason(call.reason)
         )
     except PaymentProviderError as error:
-        _record_refund_error(refund_id, error)
+        _record_refund_error(db, refund_id, error)
         raise
-    return _record_refund_result(refund_id, result)
+    return _record_refund_result(db, refund_id, result)
 
 
-def _record_refund_error(refund_id: uuid.UUID, error: PaymentProviderError) -> None:
-    with runtime.database().unit_of_work() as uow:
+def _record_refund_error(db: Database, refund_id: uuid.UUID, error: PaymentProviderError) -> None:
+    with db.unit_of_work() as uow:
         refund = uow.session.get(Refund, refund_id, with_for_update=True)
         refund.last_error = error.message
-        if not error.retryable:
-            refund.status = RefundStatus.FAILED
+        if not error.retryable and refund.status == RefundStatus.PENDING:
+            refund_lifecycle.fail(refund, error.message)
             log.error("refund %s refused by the provider: %s", refund_id, error.message)
         uow.commit()
 
 
-def _record_refund_result(refund_id: uuid.UUID, result: RefundResult) -> bool:
-    with runtime.database().unit_of_work() as uow:
+def _record_refund_result(db: Database, refund_id: uuid.UUID, result: RefundResult) -> bool:
+    with db.unit_of_work() as uow:
         refund = uow.session.get(Refund, refund_id, with_for_update=True)
-        refund.provider_refund_id, refund.last_error = result.refund_id, None
+        refund.provider_refund_id = result.refund_id
         if refund.status == RefundStatus.PENDING:
-            refund.status = result.status
-            if refund.status == RefundStatus.SUCCEEDED:
+            if result.status == RefundStatus.SUCCEEDED:
+                refund_lifecycle.succeed(refund)
                 _refund_succeeded(uow, refund)
+            elif result.status == RefundStatus.FAILED:
+                refund_lifecycle.fail(refund, "The provider reports the refund failed.")
+            else:
+                refund.last_error = None
         uow.commit()
         return refund.status == RefundStatus.SUCCEEDED
 
 
 def _refund_succeeded(uow: UnitOfWork, refund: Refund) -> None:
-    payment = uow.session.get(Payment, refund.payment_id, with_for_update=True)
-    payment.status = PaymentStatus.REFUNDED
+    """The payment's status follows the sum of its refunds that succeeded; the customer is told."""
+    payment = _locked(uow, refund.payment_id)
+    succeeded = uow.session.scalar(
+        select(func.coalesce(func.sum(Refund.amount), 0)).where(
+            Refund.payment_id == payment.id, Refund.status == RefundStatus.SUCCEEDED
+        )
+    )
+    payment_lifecycle.record_refunded(payment, succeeded)
     follow_ups.customers_told(uow, [refund.booking_id], email_kind(refund.reason))
 
 
-def record_provider_refund(charge: dict) -> str:
+def record_provider_refund(uow: UnitOfWork, charge: dict) -> str:
     """`charge.refunded`: once the provider says a payment is refunded in full, so do we, and
-    any refund of ours still waiting on the provider has succeeded."""
+    any refund of ours still waiting on the provider has succeeded. In the caller's transaction."""
     amount_refunded = charge.get("amount_refunded")
-    with runtime.database().unit_of_work() as uow:
-        payment = uow.session.scalar(
-            select(Payment).where(Payment.payment_intent_id == charge["payment_intent"]).with_for_update()
-        )
-        if payment is None:
-            return "unknown_payment"
-        if not isinstance(amount_refunded, int) or amount_refunded < payment.amount:
-            return "partly_refunded"
-        waiting = uow.session.scalars(
-            select(Refund)
-            .where(Refund.payment_id == payment.id, Refund.status == RefundStatus.PENDING)
-            .with_for_update()
-        ).all()
-        for refund in waiting:
-            refund.status = RefundStatus.SUCCEEDED
-            _refund_succeeded(uow, refund)
-        payment.status = PaymentStatus.REFUNDED
-        uow.commit()
-    metrics.count_payment("refunded", len(waiting))
+    payment = uow.session.scalar(
+        select(Payment).where(Payment.payment_intent_id == charge["payment_intent"]).with_for_update()
+    )
+    if payment is None:
+        return "unknown_payment"
+    if not isinstance(amount_refunded, int) or amount_refunded < payment.amount:
+        return "partly_refunded"
+    if payment.status not in RECEIVED_PAYMENT_STATUSES:
+        log.error("charge.refunded for payment %s, which is %s", payment.id, payment.status)
+        return "not_paid"
+    waiting = uow.session.scalars(
+        select(Refund)
+        .where(Refund.payment_id == payment.id, Refund.status == RefundStatus.PENDING)
+        .with_for_update()
+    ).all()
+    for refund in waiting:
+        refund_lifecycle.succeed(refund)
+        follow_ups.customers_told(uow, [refund.booking_id], email_kind(refund.reason))
+    payment_lifecycle.record_refunded(payment, payment.amount)
+    uow.after_commit(lambda: metrics.count_payment("refunded", len(waiting)))
     return "refunded"
-
-
-# --- cancelled events -------------------------------------------------------------------------
-
-
-@dataclass
-class SettleReport:
-    settled: int = 0
-    refunds: int = 0
-    done: bool = False
-
-
-def settle_cancelled_event(
-    event_id: uuid.UUID | str, chunk: int = SETTLE_CHUNK, max_chunks: int | None = None
-) -> SettleReport:
-    """End every open booking of a cancelled event: holds released, waitlist places dropped,
-    confirmed bookings cancelled and their payments refunded, every customer told.
-
-    At most `max_chunks` chunks per call (`done` says whether anything is left), so one run
-    never keeps a worker for long; running it again, or twice at once, continues where it
-    stopped, and each payment is refunded once.
-    """
-    event_id = uuid.UUID(str(event_id))
-    report = SettleReport()
-    chunks = 0
-    while max_chunks is None or chunks < max_chunks:
-        settled, refunds = _settle_chunk(event_id, chunk)
-        report.settled += settled
-        report.refunds += refunds
-        chunks += 1
-        if settled < chunk:
-            report.done = True
-            break
-    return report
-
-
-def _settle_chunk(event_id: uuid.UUID, chunk: int) -> tuple[int, int]:
-    with runtime.database().unit_of_work() as uow:
-        inventory = lock_inventory(uow, event_id)
-        if inventory.event.status != EventStatus.CANCELLED:
-            return 0, 0
-        bookings = uow.session.scalars(
-            select(Booking)
-            .where(Booking.event_id == event_id, Booking.status.in_(OPEN_BOOKING_STATUSES))
-            .order_by(Booking.queue_seq)
-            .limit(chunk)
-            .with_for_update()
-        ).all()
-        now = utcnow()
-        held = [booking for booking in bookings if booking.status == BookingStatus.HELD]
-        for booking in bookings:
-            cancel(booking, inventory, now, RefundReason.EVENT_CANCELLED)
-        tickets.cancel_tickets(uow, [booking.id for booking in bookings])
-        queued = queue_booking_refunds(uow, bookings, RefundReason.EVENT_CANCELLED)
-        refunded = {refund.booking_id for refund in queued}
-        follow_ups.holds_released(uow, held)
-        # Customers with money to get back are told once it is back (see `_refund_succeeded`).
-        follow_ups.customers_told(
-            uow, [b for b in bookings if b.id not in refunded], email_kind(RefundReason.EVENT_CANCELLED)
-        )
-        uow.commit()
-    return len(bookings), len(queued)
 
 
 # --- reading ----------------------------------------------------------------------------------
@@ -347,13 +320,3 @@ def stale_refund_ids(uow: UnitOfWork, now: dt.datetime) -> list[str]:
         .limit(1000)
     )
     return [str(refund_id) for refund_id in rows]
-
-
-def unsettled_cancelled_events(uow: UnitOfWork) -> list[str]:
-    rows = uow.session.scalars(
-        select(Booking.event_id)
-        .join(Event, Event.id == Booking.event_id)
-        .where(Event.status == EventStatus.CANCELLED, Booking.status.in_(OPEN_BOOKING_STATUSES))
-        .distinct()
-    )
-    return [str(event_id) for event_id in rows]

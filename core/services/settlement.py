@@ -7,8 +7,9 @@ so one that took another price buys nothing and is refunded. Provider events can
 repeated or out of order, so every function here is told a session's current state and acts
 on it under the booking's locks, however often it is told.
 
-Payment statuses are `core.statuses.PaymentStatus`; a booking's status changes only through
-`core.lifecycle`.
+Every function here does its work in the caller's unit of work, which the caller commits (a
+webhook's task, or the job that closes checkouts, each after asking the provider). A payment's
+status changes only through `core.payment_lifecycle`, a booking's through `core.lifecycle`.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import uuid
 
 from sqlalchemy import select
 
-from core import metrics, runtime
+from core import metrics, payment_lifecycle
 from core.booking_rules import sales_closed
 from core.db import UnitOfWork
 from core.inventory import Inventory, lock_inventory
@@ -27,14 +28,14 @@ from core.models import Booking, Payment, utcnow
 from core.payments.provider import SessionState, SessionStatus
 from core.services import follow_ups, refunds
 from core.services.waitlist import promote_waitlist
-from core.statuses import BookingStatus, PaymentStatus, RefundReason
+from core.statuses import RECEIVED_PAYMENT_STATUSES, BookingStatus, PaymentStatus, RefundReason
 
 log = logging.getLogger(__name__)
 
 PAID = ("paid", "no_payment_required")
 
 
-def confirm_payment(state: SessionState, provider: str) -> str:
+def confirm_payment(uow: UnitOfWork, state: SessionState, provider: str) -> str:
     """Record a paid checkout and settle its booking, exactly once however often it is told.
 
     A held booking is confirmed (held → sold). A payment that arrives after the hold ended
@@ -45,23 +46,20 @@ def confirm_payment(state: SessionState, provider: str) -> str:
     """
     if state.payment_status not in PAID:
         return "awaiting_payment"
-    with runtime.database().unit_of_work() as uow:
-        locked = _lock_session_payment(uow, state, provider)
-        if locked is None:
-            log.warning("paid %s session %s matches no payment of ours", provider, state.session_id)
-            return "unknown_session"
-        payment, booking, inventory = locked
-        if payment.status in (PaymentStatus.PAID, PaymentStatus.REFUNDED):
-            return "already_recorded"
-        if payment.checkout_session_id != state.session_id or not _same_price(payment, state):
-            _refund_unmatched(uow, payment, state)
-            uow.commit()
-            metrics.count_payment("amount_mismatch")
-            return "amount_mismatch"
-        payment.status, payment.payment_intent_id = PaymentStatus.PAID, state.payment_intent_id
+    locked = _lock_session_payment(uow, state, provider)
+    if locked is None:
+        log.warning("paid %s session %s matches no payment of ours", provider, state.session_id)
+        return "unknown_session"
+    payment, booking, inventory = locked
+    if payment.status in RECEIVED_PAYMENT_STATUSES:
+        return "already_recorded"
+    if payment.checkout_session_id != state.session_id or not _same_price(payment, state):
+        _refund_unmatched(uow, payment, state)
+        outcome = "amount_mismatch"
+    else:
+        payment_lifecycle.record_paid(payment, state.payment_intent_id)
         outcome = _settle_paid_booking(uow, inventory, booking, payment)
-        uow.commit()
-    metrics.count_payment(outcome)
+    uow.after_commit(lambda: metrics.count_payment(outcome))
     return outcome
 
 
@@ -101,7 +99,7 @@ def _refund_unmatched(uow: UnitOfWork, payment: Payment, state: SessionState) ->
         payment.amount, payment.currency,
     )  # fmt: skip
     if payment.checkout_session_id != state.session_id:
-        payment = Payment(
+        payment = payment_lifecycle.open_payment(
             booking_id=payment.booking_id,
             provider=payment.provider,
             checkout_session_id=state.session_id,
@@ -109,7 +107,7 @@ def _refund_unmatched(uow: UnitOfWork, payment: Payment, state: SessionState) ->
         )
         uow.session.add(payment)
     payment.amount, payment.currency = state.amount_total, state.currency.upper()
-    payment.status, payment.payment_intent_id = PaymentStatus.PAID, state.payment_intent_id
+    payment_lifecycle.record_paid(payment, state.payment_intent_id)
     uow.session.flush()
     if payment.amount > 0:
         refunds.queue_refunds(uow, [payment], RefundReason.AMOUNT_MISMATCH)
@@ -156,44 +154,39 @@ def _payment_for_session(uow: UnitOfWork, state: SessionState, provider: str) ->
     )
 
 
-def fail_payment(state: SessionState, provider: str) -> str:
+def fail_payment(uow: UnitOfWork, state: SessionState, provider: str) -> str:
     """An asynchronous payment (a bank debit) failed. The hold stays: the customer may try again
     with a new checkout before it ends."""
-    with runtime.database().unit_of_work() as uow:
-        locked = _lock_session_payment(uow, state, provider)
-        if locked is None:
-            return "unknown_session"
-        payment = locked[0]
-        if payment.checkout_session_id != state.session_id:
-            return "unknown_session"
-        if payment.status != PaymentStatus.PENDING:
-            return "already_recorded"
-        payment.status = PaymentStatus.FAILED
-        uow.commit()
-    metrics.count_payment("failed")
+    locked = _lock_session_payment(uow, state, provider)
+    if locked is None:
+        return "unknown_session"
+    payment = locked[0]
+    if payment.checkout_session_id != state.session_id:
+        return "unknown_session"
+    if payment.status != PaymentStatus.PENDING:
+        return "already_recorded"
+    payment_lifecycle.record_failed(payment)
+    uow.after_commit(lambda: metrics.count_payment("failed"))
     return "failed"
 
 
-def close_checkout(state: SessionState, provider: str) -> str:
+def close_checkout(uow: UnitOfWork, state: SessionState, provider: str) -> str:
     """A checkout closed unpaid while its booking was held: the hold ends (tickets back,
     waitlist served first). A booking has one open checkout at a time, so nothing else could
     still be paid for it."""
-    with runtime.database().unit_of_work() as uow:
-        locked = _lock_session_payment(uow, state, provider)
-        if locked is None:
-            return "unknown_session"
-        payment, booking, inventory = locked
-        if payment.checkout_session_id != state.session_id:
-            return "unknown_session"
-        if payment.status != PaymentStatus.PENDING:
-            return "already_recorded"
-        payment.status = PaymentStatus.EXPIRED
-        outcome = "closed"
-        if booking.status == BookingStatus.HELD:
-            _end_hold(uow, inventory, booking)
-            outcome = "hold_released"
-        uow.commit()
-    return outcome
+    locked = _lock_session_payment(uow, state, provider)
+    if locked is None:
+        return "unknown_session"
+    payment, booking, inventory = locked
+    if payment.checkout_session_id != state.session_id:
+        return "unknown_session"
+    if payment.status != PaymentStatus.PENDING:
+        return "already_recorded"
+    payment_lifecycle.record_expired(payment)
+    if booking.status != BookingStatus.HELD:
+        return "closed"
+    _end_hold(uow, inventory, booking)
+    return "hold_released"
 
 
 def _end_hold(uow: UnitOfWork, inventory: Inventory, booking: Booking) -> None:
@@ -203,10 +196,10 @@ def _end_hold(uow: UnitOfWork, inventory: Inventory, booking: Booking) -> None:
     follow_ups.bookings_promoted(uow, promote_waitlist(uow, inventory, now))
 
 
-def reconcile_checkout(state: SessionState, provider: str) -> str:
+def reconcile_checkout(uow: UnitOfWork, state: SessionState, provider: str) -> str:
     """Act on a session's current state, as the provider reports it now."""
     if state.status == SessionStatus.COMPLETE:
-        return confirm_payment(state, provider)
+        return confirm_payment(uow, state, provider)
     if state.status == SessionStatus.EXPIRED:
-        return close_checkout(state, provider)
+        return close_checkout(uow, state, provider)
     return "still_open"

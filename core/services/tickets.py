@@ -2,7 +2,9 @@
 
 Each ticket has an unguessable code and a QR payload signed with Ed25519, so a scanner can tell a
 forged ticket without the database (the public key is published); the check-in itself is one
-conditional UPDATE, so two scanners racing on one code admit it once.
+conditional UPDATE, so two scanners racing on one code admit it once. A ticket's status changes
+only through `core.ticket_lifecycle`; every service here works in the caller's unit of work,
+which the caller commits.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from core.services.audit import AuditAction
 from core.services.events import get_event
 from core.services.permissions import require_door_staff_of
 from core.statuses import BookingStatus, TicketStatus
+from core.ticket_lifecycle import issue_ticket
 from core.ticket_pdf import TicketSheet, render_tickets_pdf
 from core.ticket_signing import (
     InvalidTicketPayload,
@@ -56,38 +59,34 @@ def ticket_signer() -> TicketSigner:
 # --- issuing ---------------------------------------------------------------------------------
 
 
-def issue_tickets(booking_ids: list[str]) -> list[uuid.UUID]:
+def issue_tickets(uow: UnitOfWork, booking_ids: list[str]) -> list[uuid.UUID]:
     """Issue the tickets of confirmed bookings that have none yet; returns the bookings served.
 
     Safe to run twice, or twice at once: each booking is locked, and skipped if it already has
-    its tickets or is no longer confirmed.
+    its tickets or is no longer confirmed. The emails go once the caller commits.
     """
     signer = ticket_signer()
     issued = []
-    with runtime.database().unit_of_work() as uow:
-        bookings = uow.session.scalars(
-            select(Booking)
-            .where(
-                Booking.id.in_([uuid.UUID(str(b)) for b in booking_ids]),
-                Booking.status == BookingStatus.CONFIRMED,
-            )
-            .order_by(Booking.id)
-            .with_for_update()
-            .options(selectinload(Booking.user))
-        ).all()
-        has_tickets = set(
-            uow.session.scalars(
-                select(Ticket.booking_id).where(Ticket.booking_id.in_([b.id for b in bookings]))
-            )
+    bookings = uow.session.scalars(
+        select(Booking)
+        .where(
+            Booking.id.in_([uuid.UUID(str(b)) for b in booking_ids]),
+            Booking.status == BookingStatus.CONFIRMED,
         )
-        now = utcnow()
-        for booking in bookings:
-            if booking.id in has_tickets:
-                continue
-            uow.session.add_all(_new_tickets(booking, signer, now))
-            issued.append(booking.id)
-        follow_ups.tickets_issued(uow, issued)
-        uow.commit()
+        .order_by(Booking.id)
+        .with_for_update()
+        .options(selectinload(Booking.user))
+    ).all()
+    has_tickets = set(
+        uow.session.scalars(select(Ticket.booking_id).where(Ticket.booking_id.in_([b.id for b in bookings])))
+    )
+    now = utcnow()
+    for booking in bookings:
+        if booking.id in has_tickets:
+            continue
+        uow.session.add_all(_new_tickets(booking, signer, now))
+        issued.append(booking.id)
+    follow_ups.tickets_issued(uow, issued)
     return issued
 
 
@@ -102,7 +101,7 @@ def _new_tickets(booking: Booking, signer: TicketSigner, now: dt.datetime) -> li
             ticket_id = new_id()  # a row id in time order
             code, qr_payload = _signed_code(signer, booking.event_id, ticket_id, now)
             tickets.append(
-                Ticket(
+                issue_ticket(
                     id=ticket_id,
                     booking_id=booking.id,
                     event_id=booking.event_id,
@@ -112,7 +111,6 @@ def _new_tickets(booking: Booking, signer: TicketSigner, now: dt.datetime) -> li
                     attendee_name=attendee["name"],
                     attendee_email=attendee.get("email"),
                     answers=attendee.get("answers") or {},
-                    status=TicketStatus.VALID,
                     created_at=now,
                 )  # fmt: skip
             )
@@ -164,19 +162,7 @@ def edit_ticket(uow: UnitOfWork, actor: User, ticket_id: uuid.UUID, changes: dic
         attendee["name"], attendee["email"], attendee["answers"],
     )  # fmt: skip
     ticket.code, ticket.qr_payload = _signed_code(ticket_signer(), event.id, ticket.id, now)
-    uow.commit()
     return ticket
-
-
-def cancel_tickets(uow: UnitOfWork, booking_ids: list[uuid.UUID]) -> None:
-    """Void the tickets of bookings cancelled in this unit of work: they no longer admit anyone."""
-    if booking_ids:
-        uow.session.execute(
-            update(Ticket)
-            .where(Ticket.booking_id.in_(booking_ids), Ticket.status == TicketStatus.VALID)
-            .values(status=TicketStatus.CANCELLED)
-            .execution_options(synchronize_session=False)
-        )
 
 
 def tickets_of_booking(uow: UnitOfWork, booking_id: uuid.UUID, ticket_ids: list[uuid.UUID]) -> list[Ticket]:
@@ -201,26 +187,17 @@ def valid_ticket_count(uow: UnitOfWork, booking_id: uuid.UUID) -> int:
     )
 
 
-def void_tickets(uow: UnitOfWork, ticket_ids: list[uuid.UUID]) -> None:
-    """Void tickets given back from a booking that stays confirmed."""
-    uow.session.execute(
-        update(Ticket)
-        .where(Ticket.id.in_(ticket_ids), Ticket.status == TicketStatus.VALID)
-        .values(status=TicketStatus.CANCELLED)
-        .execution_options(synchronize_session=False)
-    )
-
-
-def confirmed_bookings_without_tickets(older_than: dt.timedelta = dt.timedelta(minutes=1)) -> list[str]:
+def confirmed_bookings_without_tickets(
+    uow: UnitOfWork, older_than: dt.timedelta = dt.timedelta(minutes=1)
+) -> list[str]:
     """Confirmed bookings whose ticket job was lost (the sweep issues them again)."""
-    with runtime.database().unit_of_work() as uow:
-        rows = uow.session.scalars(
-            select(Booking.id)
-            .where(Booking.status == BookingStatus.CONFIRMED, Booking.confirmed_at <= utcnow() - older_than)
-            .where(~select(Ticket.id).where(Ticket.booking_id == Booking.id).exists())
-            .limit(1000)
-        )
-        return [str(booking_id) for booking_id in rows]
+    rows = uow.session.scalars(
+        select(Booking.id)
+        .where(Booking.status == BookingStatus.CONFIRMED, Booking.confirmed_at <= utcnow() - older_than)
+        .where(~select(Ticket.id).where(Ticket.booking_id == Booking.id).exists())
+        .limit(1000)
+    )
+    return [str(booking_id) for booking_id in rows]
 
 
 # --- reading ---------------------------------------------------------------------------------
@@ -322,7 +299,6 @@ def check_in(uow: UnitOfWork, actor: User, event_id: uuid.UUID, code_or_payload:
     if admitted is not None:
         audit.record(uow, actor, AuditAction.TICKET_CHECK_IN, "ticket", admitted, event.organization_id,
                      {"code": code, "event_id": event_id})  # fmt: skip
-    uow.commit()
     # Another event's ticket is answered like an unknown code: the door learns nothing more.
     ticket = uow.session.scalar(select(Ticket).where(Ticket.code == code, Ticket.event_id == event_id))
     if ticket is None:

@@ -80,3 +80,13 @@ def end_holds_now(db, booking_ids) -> None:
             .values(hold_expires_at=utcnow() - dt.timedelta(seconds=1))
         )
         uow.commit()
+
+
+def issue_tickets(db, booking_ids) -> list[uuid.UUID]:
+    """The ticket job's work, in a transaction of its own."""
+    from core.services import tickets
+
+    with db.unit_of_work() as uow:
+        issued = tickets.issue_tickets(uow, [str(booking_id) for booking_id in booking_ids])
+        uow.commit()
+    return issued

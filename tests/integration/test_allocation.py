@@ -125,6 +125,7 @@ def test_customer_limits_hold_across_batches(db, organizer, make_event, make_use
     assert (load(db, first).status, load(db, second).reason) == ("held", "hold_exists")
     with db.unit_of_work() as uow:
         bookings.cancel_booking(uow, ada, first)
+        uow.commit()
     third = ask(ada, event, 4)
     drain(event)
     assert load(db, third).status == "held"

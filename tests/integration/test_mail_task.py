@@ -7,18 +7,17 @@ import pytest
 from celery.signals import task_retry
 
 from core.jobs import Job
-from core.services import tickets
-from tests.integration.booking_helpers import ask, drain
+from tests.integration.booking_helpers import ask, drain, issue_tickets
 
 
 @pytest.fixture()
-def ticketed(organizer, make_event, make_user):
+def ticketed(db, organizer, make_event, make_user):
     """A customer's confirmed free booking with its tickets issued, not yet mailed."""
     customer = make_user()
     event = make_event(organizer, price=0)
     booking_id = ask(customer, event, 1)
     drain(event)
-    tickets.issue_tickets([str(booking_id)])
+    issue_tickets(db, [booking_id])
     return customer, booking_id
 
 

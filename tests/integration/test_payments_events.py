@@ -162,7 +162,7 @@ def test_a_failed_delayed_payment_keeps_the_hold_and_a_new_checkout_can_be_paid(
     process(client, use_stripe.finish_async_payment(first.checkout_session_id, succeeded=False))
     assert load(db, booking_id).status == "held" and payment_of(db, booking_id).status == "failed"
 
-    second = checkouts.create_checkout(customers[0].id, booking_id)
+    second = checkouts.create_checkout(db, customers[0].id, booking_id)
     assert second["checkout_url"] != first.checkout_url
     failed, retry = payments_of(db, booking_id)
     assert (failed.status, retry.status, retry.idempotency_key) == (
@@ -182,7 +182,7 @@ def test_a_stale_expired_event_for_a_failed_checkout_does_not_end_the_hold(
     first = payment_of(db, booking_id)
     use_stripe.start_async_payment(first.checkout_session_id)
     process(client, use_stripe.finish_async_payment(first.checkout_session_id, succeeded=False))
-    newer = checkouts.ensure_checkout(booking_id)
+    newer = checkouts.ensure_checkout(db, booking_id)
     # a stale "expired" for the first session: read afresh it is complete (unpaid), not expired
     process(client, stale(use_stripe.events[0], "checkout.session.expired", status="expired"))
     assert load(db, booking_id).status == "held"
@@ -216,6 +216,7 @@ def test_charge_refunded_completes_a_refund_the_provider_left_pending(
 
     with db.unit_of_work() as uow:
         bookings.cancel_booking(uow, organizer, booking_id)
+        uow.commit()
     jobs = run_jobs("issue_refunds")
     [refund] = refunds_of(db, booking_id)
     assert refund.status == "pending" and refund.provider_refund_id.startswith("re_")

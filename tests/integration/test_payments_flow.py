@@ -7,7 +7,7 @@ import datetime as dt
 from core import booking_links
 from core.models import utcnow
 from core.payments import payment_provider
-from core.services import checkouts, webhooks
+from core.services import checkouts, event_cancellation, webhooks
 from tests.integration.booking_helpers import ask, assert_counters_agree, drain, load
 from tests.integration.payment_helpers import hold, pay_on_local_page, payment_of, webhook_events
 from tests.jobs import Job, names, run_jobs
@@ -88,7 +88,7 @@ def test_the_same_webhook_delivered_five_times_confirms_once(
     assert [a.json["duplicate"] for a in answers] == [False, True, True, True, True]
     jobs = run_jobs("process_webhook_event")
     # the stored event is processed once, even when its task is delivered again
-    assert webhooks.process_webhook_event(completed["id"]) == "nothing_to_do"
+    assert webhooks.process_webhook_event(db, completed["id"]) == "nothing_to_do"
 
     assert names(jobs) == ["process_webhook_event", "issue_tickets"]
     assert len(webhook_events(db)) == 1
@@ -105,7 +105,7 @@ def test_a_free_booking_is_confirmed_by_the_drainer_and_sent_to_the_ticket_side(
     assert load(db, booking_id).status == "confirmed"
     jobs = [job for job in run_jobs() if job.name != "drain_event"]
     assert jobs == [Job("issue_tickets", {"booking_ids": [str(booking_id)]})]
-    assert checkouts.ensure_checkout(booking_id) is None  # nothing to pay
+    assert checkouts.ensure_checkout(db, booking_id) is None  # nothing to pay
 
 
 def test_a_drained_batch_sends_one_checkout_job_for_all_its_holds(db, organizer, make_event, customers):
@@ -120,8 +120,8 @@ def test_a_checkout_made_twice_is_the_same_checkout(db, organizer, make_event, c
     event = make_event(organizer)
     [booking_id] = hold(customers[:1], event)
     first = payment_of(db, booking_id)
-    assert checkouts.prepare_checkouts([str(booking_id)]) == [str(booking_id)]
-    assert checkouts.ensure_checkout(booking_id).checkout_session_id == first.checkout_session_id
+    assert checkouts.prepare_checkouts(db, [str(booking_id)]) == [str(booking_id)]
+    assert checkouts.ensure_checkout(db, booking_id).checkout_session_id == first.checkout_session_id
     assert len(use_stripe.requests_to("POST", "/v1/checkout/sessions")) == 1
     assert payment_of(db, booking_id).id == first.id
 
@@ -151,6 +151,7 @@ def test_the_promotion_email_carries_the_checkout_link(db, organizer, make_event
     drain(event)
     with db.unit_of_work() as uow:
         bookings.cancel_booking(uow, customers[0], holder)
+        uow.commit()
     jobs = run_jobs("prepare_checkouts", "send_booking_emails")
 
     assert Job("send_booking_emails", {"kind": "waitlist_promoted", "booking_ids": [str(waiter)]}) in jobs
@@ -162,7 +163,7 @@ def test_the_promotion_email_carries_the_checkout_link(db, organizer, make_event
 def test_refund_and_cancellation_emails_say_how_much_comes_back(
     db, organizer, make_event, customers, mail_sink
 ):
-    from core.services import bookings, events, refunds
+    from core.services import bookings, events
 
     event = make_event(organizer, quota=5, price=1250)
     refunded, cancelled_paid = hold(customers[:2], event, quantity=2)
@@ -172,10 +173,12 @@ def test_refund_and_cancellation_emails_say_how_much_comes_back(
     run_jobs("process_webhook_event")
     with db.unit_of_work() as uow:
         bookings.cancel_booking(uow, organizer, refunded)
+        uow.commit()
     run_jobs("issue_refunds", "send_booking_emails")
     with db.unit_of_work() as uow:
         events.cancel_event(uow, organizer, event.id)
-    refunds.settle_cancelled_event(event.id)
+        uow.commit()
+    event_cancellation.settle_cancelled_event(db, event.id)
     run_jobs("issue_refunds", "send_booking_emails", "expire_checkouts")
 
     by_address = {mail.rcpt_tos[0]: _text(mail) for mail in mail_sink.wait_for(3)}

@@ -3,7 +3,7 @@ free, and is given back in full if they went to someone else."""
 
 from __future__ import annotations
 
-from core.services import holds, webhooks
+from core.services import event_cancellation, holds, webhooks
 from tests.integration.booking_helpers import ask, assert_counters_agree, drain, end_holds_now, load
 from tests.integration.payment_helpers import hold, payment_of, refunds_of
 from tests.jobs import Job, run_jobs
@@ -16,10 +16,12 @@ def expire_hold(db, booking_id) -> None:
     assert load(db, booking_id).status == "expired"
 
 
-def pay_and_process(stub, session_id) -> str:
+def pay_and_process(db, stub, session_id) -> str:
     event = stub.complete_session(session_id)
-    assert webhooks.record_webhook_event("stripe", event)
-    return webhooks.process_webhook_event(event["id"])
+    with db.unit_of_work() as uow:
+        assert webhooks.record_webhook_event(uow, "stripe", event)
+        uow.commit()
+    return webhooks.process_webhook_event(db, event["id"])
 
 
 def test_paid_after_the_hold_expired_while_the_tickets_are_still_free_is_confirmed(
@@ -30,7 +32,7 @@ def test_paid_after_the_hold_expired_while_the_tickets_are_still_free_is_confirm
     expire_hold(db, booking_id)
 
     assert (
-        pay_and_process(use_stripe, payment_of(db, booking_id).checkout_session_id)
+        pay_and_process(db, use_stripe, payment_of(db, booking_id).checkout_session_id)
         == "confirmed_after_hold_expired"
     )
     assert load(db, booking_id).status == "confirmed"
@@ -65,7 +67,7 @@ def test_paid_after_the_tickets_went_to_the_waitlist_is_refunded_in_full(
     expire_hold(db, late)
     assert load(db, waiter).status == "held"  # the waitlist was served when the tickets came back
 
-    assert pay_and_process(use_stripe, payment_of(db, late).checkout_session_id) == "refunding"
+    assert pay_and_process(db, use_stripe, payment_of(db, late).checkout_session_id) == "refunding"
     booking = load(db, late)
     assert (booking.status, booking.reason) == ("cancelled", "paid_after_hold_expired")
     jobs = run_jobs("issue_refunds")
@@ -88,14 +90,15 @@ def test_paid_after_the_tickets_went_to_the_waitlist_is_refunded_in_full(
 
 
 def test_a_late_payment_for_a_cancelled_event_is_refunded(db, organizer, make_event, customers, use_stripe):
-    from core.services import events, refunds
+    from core.services import events
 
     event = make_event(organizer, quota=3)
     [booking_id] = hold(customers[:1], event)
     with db.unit_of_work() as uow:
         events.cancel_event(uow, organizer, event.id)
-    refunds.settle_cancelled_event(event.id)
-    assert pay_and_process(use_stripe, payment_of(db, booking_id).checkout_session_id) == "refunding"
+        uow.commit()
+    event_cancellation.settle_cancelled_event(db, event.id)
+    assert pay_and_process(db, use_stripe, payment_of(db, booking_id).checkout_session_id) == "refunding"
     run_jobs("issue_refunds")
     [refund] = refunds_of(db, booking_id)
     assert (refund.reason, refund.status) == ("event_cancelled", "succeeded")

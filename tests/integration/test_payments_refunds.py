@@ -5,42 +5,27 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-from collections import Counter
 
 import pytest
 from sqlalchemy import select
 
 from core.errors import Conflict
 from core.models import Booking, Payment, Refund, utcnow
-from core.services import bookings, events, payment_sweep, refunds, webhooks
+from core.services import event_cancellation, events, refunds
 from tests.integration.booking_helpers import ask, assert_counters_agree, drain, load, statuses
-from tests.integration.payment_helpers import hold, payment_of, refunds_of
+from tests.integration.payment_helpers import (
+    cancel,
+    confirm_paid,
+    hold,
+    money_moved,
+    payment_of,
+    refunds_of,
+    sweep_payments,
+)
 from tests.jobs import Job, run_job, run_jobs, take_jobs
 
 # How many `customers` (tests/conftest.py) each test of this module gets.
 CUSTOMERS = 32
-
-
-def confirm_paid(db, stub, booking_ids) -> None:
-    """Each booking's customer pays, and Stripe's webhook is processed."""
-    for booking_id in booking_ids:
-        event = stub.complete_session(payment_of(db, booking_id).checkout_session_id)
-        assert webhooks.handle_webhook_event("stripe", event) == "confirmed"
-    run_jobs()  # the ticket jobs: not ours to run
-
-
-def cancel(db, actor, booking_id):
-    with db.unit_of_work() as uow:
-        return bookings.cancel_booking(uow, actor, booking_id)
-
-
-def money_moved(stub) -> Counter:
-    """Refunds that moved money at the stub, per payment intent (replays of a key move none)."""
-    return Counter(
-        r.params["payment_intent"]
-        for r in stub.requests_to("POST", "/v1/refunds")
-        if r.status == 200 and not r.replayed
-    )
 
 
 def test_a_customer_cancelling_within_the_refund_period_is_refunded_and_the_waitlist_served(
@@ -134,7 +119,7 @@ def test_a_refund_the_provider_refuses_is_marked_failed_with_its_reason(
     assert refund.status == "failed" and refund.attempts == 1 and "400" in refund.last_error
     assert payment_of(db, booking_id).status == "paid"
     assert "send_booking_emails" not in [job.name for job in jobs]
-    assert refunds.issue_refunds([str(refund.id)]) == []  # a failed refund is not tried again on its own
+    assert refunds.issue_refunds(db, [str(refund.id)]) == []  # a failed refund is not tried again on its own
 
 
 def test_a_refund_whose_retries_ran_out_is_picked_up_by_the_sweep(
@@ -150,8 +135,8 @@ def test_a_refund_whose_retries_ran_out_is_picked_up_by_the_sweep(
     [refund] = refunds_of(db, booking_id)
     assert refund.status == "pending" and refund.attempts == 11
 
-    assert payment_sweep.sweep_payments(utcnow() + dt.timedelta(minutes=5))["refunds"] == 0  # too soon
-    assert payment_sweep.sweep_payments(utcnow() + dt.timedelta(minutes=20))["refunds"] == 1
+    assert sweep_payments(db, utcnow() + dt.timedelta(minutes=5))["refunds"] == 0  # too soon
+    assert sweep_payments(db, utcnow() + dt.timedelta(minutes=20))["refunds"] == 1
     run_jobs("issue_refunds")
     [refund] = refunds_of(db, booking_id)
     assert refund.status == "succeeded"
@@ -172,10 +157,11 @@ def test_cancelling_an_event_settles_every_booking_across_interruptions_and_refu
 
     with db.unit_of_work() as uow:
         events.cancel_event(uow, organizer, event.id)
+        uow.commit()
     assert take_jobs() == [Job("settle_cancelled_event", {"event_id": str(event.id)})]
 
     # The first run is interrupted after two chunks (a worker stopped, a restart).
-    first = refunds.settle_cancelled_event(event.id, chunk=4, max_chunks=2)
+    first = event_cancellation.settle_cancelled_event(db, event.id, chunk=4, max_chunks=2)
     assert (first.settled, first.done) == (8, False)
     use_stripe.fail_next("/v1/refunds", status=502)
     for job in take_jobs():
@@ -186,7 +172,9 @@ def test_cancelling_an_event_settles_every_booking_across_interruptions_and_refu
     # Resumed twice at once (the task was redelivered while a new run started).
     reports = []
     runners = [
-        threading.Thread(target=lambda: reports.append(refunds.settle_cancelled_event(event.id, chunk=4)))
+        threading.Thread(
+            target=lambda: reports.append(event_cancellation.settle_cancelled_event(db, event.id, chunk=4))
+        )
         for _ in range(2)
     ]
     for runner in runners:
@@ -194,7 +182,7 @@ def test_cancelling_an_event_settles_every_booking_across_interruptions_and_refu
     for runner in runners:
         runner.join()
     assert sum(r.settled for r in reports) == 30 - 8 and all(r.done for r in reports)
-    assert refunds.settle_cancelled_event(event.id, chunk=4).settled == 0
+    assert event_cancellation.settle_cancelled_event(db, event.id, chunk=4).settled == 0
     jobs = run_jobs("issue_refunds", "expire_checkouts")
     drain(event)
 
@@ -230,15 +218,16 @@ def test_the_sweep_resumes_a_cancelled_event_whose_jobs_were_lost(
     confirm_paid(db, use_stripe, paid)
     with db.unit_of_work() as uow:
         events.cancel_event(uow, organizer, event.id)
-    refunds.settle_cancelled_event(event.id, chunk=2, max_chunks=1)
+        uow.commit()
+    event_cancellation.settle_cancelled_event(db, event.id, chunk=2, max_chunks=1)
     take_jobs()  # lost: the settle job, the refund job of the first chunk
 
-    swept = payment_sweep.sweep_payments(utcnow() + dt.timedelta(minutes=20))
+    swept = sweep_payments(db, utcnow() + dt.timedelta(minutes=20))
     assert (swept["cancelled_events"], swept["refunds"]) == (1, 2)
     run_jobs("settle_cancelled_event", "issue_refunds")
     assert set(statuses(db, event).values()) == {"cancelled"}
     assert sum(money_moved(use_stripe).values()) == 6
-    assert payment_sweep.sweep_payments(utcnow() + dt.timedelta(minutes=20)) == {
+    assert sweep_payments(db, utcnow() + dt.timedelta(minutes=20)) == {
         "checkouts": 0, "refunds": 0, "events": 0, "cancelled_events": 0,
     }  # fmt: skip
 
@@ -248,7 +237,7 @@ def test_the_sweep_gives_a_checkout_to_a_hold_whose_job_was_lost(db, organizer, 
     booking_id = ask(customers[0], event)
     drain(event)
     take_jobs()  # the prepare_checkouts job is lost
-    assert payment_sweep.sweep_payments()["checkouts"] == 0  # a job sent a moment ago may still run
-    assert payment_sweep.sweep_payments(utcnow() + dt.timedelta(minutes=2))["checkouts"] == 1
+    assert sweep_payments(db)["checkouts"] == 0  # a job sent a moment ago may still run
+    assert sweep_payments(db, utcnow() + dt.timedelta(minutes=2))["checkouts"] == 1
     run_jobs("prepare_checkouts")
     assert payment_of(db, booking_id).checkout_url is not None

@@ -44,12 +44,14 @@ def test_no_provider_call_is_made_with_a_transaction_open(
 
     with db.unit_of_work() as uow:
         bookings.cancel_booking(uow, customers[1], refunded)
+        uow.commit()
     end_holds_now(db, [expiring])
     holds.expire_holds()
     run_jobs("issue_refunds", "expire_checkouts")
 
     with db.unit_of_work() as uow:
         events.cancel_event(uow, organizer, event.id)
+        uow.commit()
     run_jobs("settle_cancelled_event", "issue_refunds", "expire_checkouts")
 
     with db.unit_of_work() as uow:

@@ -90,9 +90,9 @@ def test_an_overdue_hold_is_never_shown_held(db, organizer, make_event, make_use
     event = make_event(organizer, quota=2)
     booking_id = ask(customer, event)
     drain(event)
-    assert bookings.read_booking(customer.id, booking_id)["status"] == "held"
+    assert bookings.read_booking(db, customer.id, booking_id)["status"] == "held"
     end_holds_now(db, [booking_id])
-    view = bookings.read_booking(customer.id, booking_id)
+    view = bookings.read_booking(db, customer.id, booking_id)
     assert (view["status"], view["hold_expires_at"], view["is_final"]) == ("expired", None, True)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from core.models import new_id
 from core.services import tickets
 from core.ticket_signing import CODE_LENGTH
-from tests.integration.booking_helpers import ask, drain
+from tests.integration.booking_helpers import ask, drain, issue_tickets
 
 
 def test_ticket_ids_are_uuid7_made_at_issue(db, organizer, make_event, make_user):
@@ -15,7 +15,7 @@ def test_ticket_ids_are_uuid7_made_at_issue(db, organizer, make_event, make_user
     # Ids made just before and just after: UUIDv7 generators keep ids monotonic (a burst of ids
     # may run their clock ahead of the wall clock), so order, not the wall clock, is the promise.
     before = new_id()
-    tickets.issue_tickets([str(booking_id)])
+    issue_tickets(db, [booking_id])
     after = new_id()
     with db.unit_of_work() as uow:
         issued = tickets.booking_tickets(uow, booking_id)

@@ -10,7 +10,7 @@ from core.errors import Conflict, Forbidden, Invalid, NotFound
 from core.models import Ticket
 from core.services import bookings, notifications, tickets
 from core.ticket_signing import load_public_key, verify_ticket_payload
-from tests.integration.booking_helpers import ask, drain
+from tests.integration.booking_helpers import ask, drain, issue_tickets
 from tests.jobs import run_jobs
 from tests.pdf_readback import read_pdf
 
@@ -36,7 +36,7 @@ def test_confirmation_issues_one_ticket_per_person_once(db, confirmed):
     first = issued(db, booking_id)
     assert len(first) == 3 and len({t.code for t in first}) == 3
     assert {t.attendee_name for t in first} == {"Grace Hopper"}
-    assert tickets.issue_tickets([str(booking_id)]) == []  # again: nothing new
+    assert issue_tickets(db, [booking_id]) == []  # again: nothing new
     assert [t.id for t in issued(db, booking_id)] == [t.id for t in first]
 
 
@@ -44,7 +44,7 @@ def test_issuing_the_same_booking_twice_at_once_gives_one_set(db, organizer, mak
     event = make_event(organizer, price=0)
     booking_id = ask(make_user(), event, 2)
     drain(event)
-    threads = [threading.Thread(target=tickets.issue_tickets, args=([str(booking_id)],)) for _ in range(4)]
+    threads = [threading.Thread(target=issue_tickets, args=(db, [booking_id])) for _ in range(4)]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -86,6 +86,7 @@ def test_the_emailed_pdf_reads_back_scans_verifies_and_checks_in_once(db, confir
         scanned.append(payload)
     with db.unit_of_work() as uow:
         admitted = tickets.check_in(uow, organizer, event.id, scanned[0])
+        uow.commit()
     assert admitted["attendee_name"] == "Grace Hopper"
     with db.unit_of_work() as uow, pytest.raises(Conflict) as again:
         tickets.check_in(uow, organizer, event.id, scanned[0])
@@ -120,7 +121,7 @@ def test_concurrent_sends_of_one_email_deliver_it_once(db, organizer, make_event
     event = make_event(organizer, price=0)
     booking_id = ask(make_user(), event, 1)
     drain(event)
-    tickets.issue_tickets([str(booking_id)])
+    issue_tickets(db, [booking_id])
     results = []
     threads = [threading.Thread(target=lambda: results.append(
         notifications.send_booking_emails("tickets_issued", [str(booking_id)]))) for _ in range(4)]  # fmt: skip
@@ -142,6 +143,7 @@ def test_two_scanners_racing_on_one_code_admit_it_once(db, confirmed, organizer,
         with db.unit_of_work() as uow:
             try:
                 tickets.check_in(uow, who, event.id, code)
+                uow.commit()
                 outcomes.append(200)
             except Conflict:
                 outcomes.append(409)
@@ -160,6 +162,7 @@ def test_typed_codes_are_forgiving_but_forgeries_are_refused(db, confirmed, orga
     typed = "-".join(ticket.code[i : i + 4] for i in range(0, 16, 4)).lower()
     with db.unit_of_work() as uow:
         assert tickets.check_in(uow, organizer, event.id, typed)["id"] == ticket.id
+        uow.commit()
     forged = ticket.qr_payload[:-6] + ("AAAAAA" if not ticket.qr_payload.endswith("AAAAAA") else "BBBBBB")
     with db.unit_of_work() as uow, pytest.raises(Invalid) as refused:
         tickets.check_in(uow, organizer, event.id, forged)
@@ -178,6 +181,7 @@ def test_unknown_cancelled_and_other_event_tickets_are_refused_with_reasons(db, 
     assert wrong.value.name == "unknown_ticket"
     with db.unit_of_work() as uow:
         bookings.cancel_booking(uow, customer, booking_id)
+        uow.commit()
     assert {t.status for t in issued(db, booking_id)} == {"cancelled"}
     with db.unit_of_work() as uow, pytest.raises(Invalid) as void:
         tickets.check_in(uow, organizer, event.id, ticket.code)
@@ -203,7 +207,11 @@ def test_lost_issuing_job_is_repaired_by_the_sweep(db, organizer, make_event, ma
     with db.unit_of_work() as uow:
         uow.session.get(Booking, booking_id).confirmed_at = utcnow() - dt.timedelta(minutes=5)
         uow.commit()
-    assert tickets.confirmed_bookings_without_tickets() == [str(booking_id)]
-    tickets.issue_tickets(tickets.confirmed_bookings_without_tickets())
+    with db.unit_of_work() as uow:
+        assert tickets.confirmed_bookings_without_tickets(uow) == [str(booking_id)]
+    with db.unit_of_work() as uow:
+        tickets.issue_tickets(uow, tickets.confirmed_bookings_without_tickets(uow))
+        uow.commit()
     assert len(issued(db, booking_id)) == 2
-    assert tickets.confirmed_bookings_without_tickets() == []
+    with db.unit_of_work() as uow:
+        assert tickets.confirmed_bookings_without_tickets(uow) == []

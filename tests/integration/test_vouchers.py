@@ -69,6 +69,7 @@ def test_letting_go_of_a_hold_gives_the_redemption_back(db, organizer, make_even
     drain(event)
     with db.unit_of_work() as uow:
         bookings.cancel_booking(uow, customers[0], first)
+        uow.commit()
     assert redeemed(db, voucher) == 0
     second = ask_with_code(customers[1], event, "SPRING")
     drain(event)

@@ -42,6 +42,7 @@ def test_waitlist_positions_run_from_one_without_gaps(db, organizer, make_event,
     event, holders, waiters = sold_out_with_waitlist(make_event, organizer, customers, waiting=5)
     with db.unit_of_work() as uow:
         bookings.cancel_booking(uow, customers[4], waiters[2])  # someone in the middle leaves
+        uow.commit()
     with db.unit_of_work() as uow:
         positions = [
             bookings.booking_view(uow, uow.session.get(Booking, b))["waitlist_position"] for b in waiters
@@ -57,9 +58,11 @@ def test_an_entry_that_does_not_fit_keeps_its_place_and_the_next_is_served(
     )
     with db.unit_of_work() as uow:
         bookings.cancel_booking(uow, customers[0], holders[0])  # one ticket comes back
+        uow.commit()
     assert [load(db, b).status for b in waiters] == ["waitlisted", "held", "waitlisted"]
     with db.unit_of_work() as uow:
         bookings.cancel_booking(uow, customers[1], holders[1])
+        uow.commit()
     # one more ticket back: the head wants 2 and only 1 is free, so the third waiter gets it
     assert [load(db, b).status for b in waiters] == ["waitlisted", "held", "held"]
     assert_counters_agree(db, event)
@@ -70,6 +73,7 @@ def test_cancelling_a_hold_promotes_before_any_newer_request(db, organizer, make
     newcomer = ask(customers[5], event)  # queued, not yet decided
     with db.unit_of_work() as uow:
         bookings.cancel_booking(uow, customers[0], holders[0])
+        uow.commit()
     drain(event)
     assert load(db, waiters[0]).status == "held"
     assert (load(db, newcomer).status, load(db, newcomer).reason) == ("rejected", "sold_out")
@@ -79,6 +83,7 @@ def test_raising_the_quota_promotes_the_waitlist(db, organizer, make_event, cust
     event, holders, waiters = sold_out_with_waitlist(make_event, organizer, customers, quota=2, waiting=3)
     with db.unit_of_work() as uow:
         events.update_ticket_type(uow, organizer, event.id, event.ticket_types[0].id, {"quota": 4}, 1)
+        uow.commit()
     assert [load(db, b).status for b in waiters] == ["held", "held", "waitlisted"]
     assert_counters_agree(db, event)
 
@@ -97,8 +102,10 @@ def test_leaving_the_waitlist_and_letting_go_of_a_hold(db, organizer, make_event
     event, holders, waiters = sold_out_with_waitlist(make_event, organizer, customers, quota=1, waiting=1)
     with db.unit_of_work() as uow:
         assert bookings.cancel_booking(uow, customers[1], waiters[0]).status == "cancelled"
+        uow.commit()
     with db.unit_of_work() as uow:
         assert bookings.cancel_booking(uow, customers[0], holders[0]).status == "cancelled"
+        uow.commit()
     assert assert_counters_agree(db, event)["held"] == 0
     with db.unit_of_work() as uow, pytest.raises(Conflict):
         bookings.cancel_booking(uow, customers[0], holders[0])  # already final

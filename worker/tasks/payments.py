@@ -9,7 +9,7 @@ from __future__ import annotations
 from core import runtime
 from core.jobs import Job, Periodic
 from core.payments.provider import PaymentProviderError, ProviderCallsFailed
-from core.services import checkouts, payment_sweep, refunds, webhooks
+from core.services import checkouts, event_cancellation, payment_sweep, refunds, webhooks
 from worker.celery_app import celery_app, job_task
 
 MAX_RETRIES = 10
@@ -35,7 +35,7 @@ def _retry_failed(task, error: PaymentProviderError, ids_as: str, **kwargs):
 @job_task(Job.PREPARE_CHECKOUTS, bind=True, max_retries=MAX_RETRIES)
 def prepare_checkouts(self, booking_ids: list[str], notify: str | None = None) -> list[str]:
     try:
-        return checkouts.prepare_checkouts(booking_ids, notify)
+        return checkouts.prepare_checkouts(runtime.database(), booking_ids, notify)
     except PaymentProviderError as error:
         _retry_failed(self, error, "booking_ids", booking_ids=booking_ids, notify=notify)
 
@@ -43,7 +43,7 @@ def prepare_checkouts(self, booking_ids: list[str], notify: str | None = None) -
 @job_task(Job.EXPIRE_CHECKOUTS, bind=True, max_retries=MAX_RETRIES)
 def expire_checkouts(self, booking_ids: list[str]) -> list[str]:
     try:
-        return checkouts.expire_checkouts(booking_ids)
+        return checkouts.expire_checkouts(runtime.database(), booking_ids)
     except PaymentProviderError as error:
         _retry_failed(self, error, "booking_ids", booking_ids=booking_ids)
 
@@ -51,7 +51,7 @@ def expire_checkouts(self, booking_ids: list[str]) -> list[str]:
 @job_task(Job.PROCESS_WEBHOOK_EVENT, bind=True, max_retries=MAX_RETRIES)
 def process_webhook_event(self, event_id: str) -> str:
     try:
-        return webhooks.process_webhook_event(event_id)
+        return webhooks.process_webhook_event(runtime.database(), event_id)
     except PaymentProviderError as error:
         _retry_failed(self, error, "event_id", event_id=event_id)
 
@@ -59,14 +59,16 @@ def process_webhook_event(self, event_id: str) -> str:
 @job_task(Job.ISSUE_REFUNDS, bind=True, max_retries=MAX_RETRIES)
 def issue_refunds(self, refund_ids: list[str]) -> list[str]:
     try:
-        return refunds.issue_refunds(refund_ids)
+        return refunds.issue_refunds(runtime.database(), refund_ids)
     except PaymentProviderError as error:
         _retry_failed(self, error, "refund_ids", refund_ids=refund_ids)
 
 
 @job_task(Job.SETTLE_CANCELLED_EVENT)
 def settle_cancelled_event(event_id: str) -> dict:
-    report = refunds.settle_cancelled_event(event_id, max_chunks=SETTLE_CHUNKS_PER_RUN)
+    report = event_cancellation.settle_cancelled_event(
+        runtime.database(), event_id, max_chunks=SETTLE_CHUNKS_PER_RUN
+    )
     if not report.done:
         runtime.dispatch(Job.SETTLE_CANCELLED_EVENT, event_id=event_id)
     return {"settled": report.settled, "refunds": report.refunds, "done": report.done}
@@ -74,7 +76,10 @@ def settle_cancelled_event(event_id: str) -> dict:
 
 @job_task(Periodic.SWEEP_PAYMENTS)
 def sweep_payments() -> dict:
-    return payment_sweep.sweep_payments()
+    with runtime.database().unit_of_work() as uow:
+        swept = payment_sweep.sweep_payments(uow)
+        uow.commit()
+    return swept
 
 
 celery_app.conf.beat_schedule.update(

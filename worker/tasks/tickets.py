@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from core import runtime
 from core.jobs import Job, Periodic
 from core.services import tickets
 from worker.celery_app import celery_app, job_task
@@ -11,14 +12,20 @@ SWEEP_SECONDS = 60.0
 
 @job_task(Job.ISSUE_TICKETS)
 def issue_tickets(booking_ids: list[str]) -> list[str]:
-    return [str(booking_id) for booking_id in tickets.issue_tickets(booking_ids)]
+    with runtime.database().unit_of_work() as uow:
+        issued = tickets.issue_tickets(uow, booking_ids)
+        uow.commit()
+    return [str(booking_id) for booking_id in issued]
 
 
 @job_task(Periodic.SWEEP_TICKETS)
 def sweep_tickets() -> list[str]:
     """Confirmed bookings still without tickets a minute later lost their job: issue them now."""
-    missing = tickets.confirmed_bookings_without_tickets()
-    return [str(booking_id) for booking_id in tickets.issue_tickets(missing)] if missing else []
+    with runtime.database().unit_of_work() as uow:
+        missing = tickets.confirmed_bookings_without_tickets(uow)
+        issued = tickets.issue_tickets(uow, missing) if missing else []
+        uow.commit()
+    return [str(booking_id) for booking_id in issued]
 
 
 celery_app.conf.beat_schedule["sweep-tickets"] = {
