@@ -6,7 +6,7 @@ import uuid
 
 from sqlalchemy import func, select
 
-from core import runtime
+from core.booking_queue import booking_queue
 from core.inventory import Line
 from core.models import Booking, BookingLine, Event, TicketType
 from core.services import allocation, bookings
@@ -67,4 +67,4 @@ def assert_counters_agree(db, event) -> dict:
 
 
 def queue_length(event) -> int:
-    return runtime.redis_client().zcard(f"bq:{event.id}:queue")
+    return booking_queue().queue_length(event.id)
