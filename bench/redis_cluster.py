@@ -25,7 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import redis
-from redis.cluster import RedisCluster
+from redis.cluster import ClusterNode, RedisCluster
+from redis.crc import key_slot
 
 from bench.servers import free_port, stop_process
 
@@ -49,7 +50,9 @@ class LocalRedisCluster:
         return redis.Redis(port=port, decode_responses=True, socket_timeout=2, socket_connect_timeout=1)
 
     def client(self) -> RedisCluster:
-        return RedisCluster(host="127.0.0.1", port=self.ports[0], decode_responses=True, socket_timeout=5)
+        """A client of the cluster, through whichever nodes are up."""
+        nodes = [ClusterNode("127.0.0.1", port) for port in self.live_ports()]
+        return RedisCluster(startup_nodes=nodes, decode_responses=True, socket_timeout=5)
 
     def start(self, port: int) -> None:
         argv = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--cluster-enabled", "yes",
@@ -61,7 +64,7 @@ class LocalRedisCluster:
         _wait(lambda: _answers(self.node(port)), f"redis-server on port {port} did not start")
 
     def primary_port_of(self, key: str) -> int:
-        slot = self.client().keyslot(key)
+        slot = key_slot(key.encode())
         for port in self.live_ports():
             for start, end, *nodes in self.node(port).execute_command("CLUSTER", "SLOTS"):
                 if start <= slot <= end:
