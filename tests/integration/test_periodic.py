@@ -4,18 +4,15 @@ still does its work once (`core.periodic`)."""
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 import threading
 import time
 
-from sqlalchemy import update
-
 from core import periodic
 from core.jobs import Periodic
-from core.models import Booking, utcnow
 from core.services import holds
 from tests.integration.booking_helpers import ask, assert_counters_agree, drain, load
+from tests.integration.test_waitlist_and_expiry import age_holds
 
 
 def wait_until_gone(redis_client, key: str) -> None:
@@ -60,13 +57,7 @@ def test_hold_expiry_run_twice_at_the_same_moment_expires_each_hold_once(
     booked = [ask(make_user(), event) for _ in range(30)]
     waiting = [ask(make_user(), event, join_waitlist=True) for _ in range(10)]
     drain(event)
-    with db.unit_of_work() as uow:
-        uow.session.execute(
-            update(Booking)
-            .where(Booking.id.in_(booked))
-            .values(hold_expires_at=utcnow() - dt.timedelta(seconds=1))
-        )
-        uow.commit()
+    age_holds(db, booked)
     reports, start = [], threading.Barrier(2)
 
     def sweep():
