@@ -186,6 +186,9 @@ def test_idempotency_key_gives_the_same_booking_and_refuses_another_body(organiz
     assert refused.value.name == "idempotency_key_reused"
     assert ask(customers[1], event, 2, key="order-42") != first  # keys belong to one customer
     assert queue_length(event) == 2
+    other = make_event(organizer)  # and to one event: its slot of a Redis Cluster is the event's
+    assert ask(customers[0], other, 3, key="order-42") != first
+    assert queue_length(other) == 1
 
 
 @pytest.mark.parametrize(
