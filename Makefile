@@ -42,6 +42,7 @@ test: install
 	./.ci/ensure-services
 	./.ci/ensure-browser
 	./.ci/ensure-promtool
+	./.ci/ensure-pgbouncer
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports --no-logo
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -11,20 +11,20 @@ from __future__ import annotations
 import logging
 from http import HTTPStatus
 
-import redis
 from flask import Flask, jsonify
 from sqlalchemy import exc as sa_exc
 from werkzeug.exceptions import HTTPException
 
 from core.errors import DomainError
+from core.redis_cluster import OUTAGE_ERRORS
 
 log = logging.getLogger(__name__)
 
 RETRY_AFTER_SECONDS = 5
 # Failures of a dependency, not of the request: its connection, its timeout, its pool
 # (a psycopg2 OperationalError is also what a server shutting down or restarting raises).
-OUTAGES = (redis.ConnectionError, redis.TimeoutError, sa_exc.OperationalError, sa_exc.InterfaceError,
-           sa_exc.TimeoutError)  # fmt: skip
+# A Redis Cluster in a failover is one too (`core.redis_cluster.OUTAGE_ERRORS`).
+OUTAGES = (*OUTAGE_ERRORS, sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError)
 
 
 def error_response(

@@ -32,7 +32,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 
 from api.errors import error_response
 from core import metrics, runtime
-from core.booking_queue import queue_for
+from core.services import allocation
 from core.statuses import BookingStatus
 
 REQUESTS = Counter("boxoffice_http_requests_total", "HTTP requests", ["method", "endpoint", "status"])
@@ -46,7 +46,7 @@ class EngineCollector:
         client = runtime.redis_client()
         yield GaugeMetricFamily(
             "boxoffice_queued_requests", "Requests waiting in allocation queues",
-            value=queue_for(client).queued_requests(),
+            value=allocation.queued_requests(),
         )  # fmt: skip
         pending = metrics.pending_bookings(client, runtime.database())
         yield GaugeMetricFamily(

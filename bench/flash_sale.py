@@ -74,14 +74,15 @@ class Scale:
 class Bench:
     """The database, Redis and settings of one run, and the ways to fill them."""
 
-    def __init__(self, dsn: str, redis_url: str):
+    def __init__(self, dsn: str, redis_url: str, broker_url: str = ""):
         self.dsn = dsn
         # One secret for this process and the servers it starts: tokens minted here work there.
         secret = secrets.token_hex(32)
-        self.settings = Settings(database_url=dsn, redis_url=redis_url, rate_limits_enabled=False,
-                                 jwt_secret_key=secret)  # fmt: skip
-        self.env = {"DATABASE_URL": dsn, "REDIS_URL": redis_url, "RATE_LIMITS_ENABLED": "false",
-                    "PAYMENT_PROVIDER": "local", "PYTHONUNBUFFERED": "1", "JWT_SECRET_KEY": secret}  # fmt: skip
+        self.settings = Settings(database_url=dsn, redis_url=redis_url, celery_broker_url=broker_url,
+                                 rate_limits_enabled=False, jwt_secret_key=secret)  # fmt: skip
+        self.env = {"DATABASE_URL": dsn, "REDIS_URL": redis_url, "CELERY_BROKER_URL": broker_url,
+                    "RATE_LIMITS_ENABLED": "false", "PAYMENT_PROVIDER": "local", "PYTHONUNBUFFERED": "1",
+                    "JWT_SECRET_KEY": secret}  # fmt: skip
         _fresh_database(dsn)
         runtime.configure(self.settings)
         runtime.redis_client().flushdb()
@@ -168,7 +169,10 @@ class Bench:
 
     def clear_queues(self) -> None:
         """Forget every queued request and task, so one measurement never drains another's leftovers."""
+        from worker.celery_app import celery_app
+
         runtime.redis_client().flushdb()
+        celery_app.control.purge()  # a RabbitMQ broker keeps its tasks apart from Redis
 
     def worker(self, concurrency: int = 1):
         return servers.celery_worker("worker", concurrency=concurrency, env=self.env)
@@ -491,6 +495,12 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.flash_sale", description=__doc__.split("\n\n")[0])
     parser.add_argument("--dsn", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_DSN))
     parser.add_argument("--redis-url", default=os.environ.get("BENCH_REDIS_URL", DEFAULT_REDIS_URL))
+    parser.add_argument(
+        "--broker-url",
+        default=os.environ.get("BENCH_BROKER_URL", ""),
+        help="the Celery broker (default: the Redis of --redis-url)",
+    )
+    parser.add_argument("--name", help="the result file's name (default: flash_sale, and what was run)")
     parser.add_argument("--quick", action="store_true", help="a tenth of the load")
     parser.add_argument(
         "--only",
@@ -502,10 +512,11 @@ def main(argv: list[str] | None = None) -> None:
     )
     args = parser.parse_args(argv)
     scale = Scale().tenth() if args.quick else Scale()
-    bench = Bench(args.dsn, args.redis_url)
+    bench = Bench(args.dsn, args.redis_url, args.broker_url)
     name = "flash_sale_quick" if args.quick else "flash_sale"
     if args.only != MEASUREMENTS:
         name += "_only_" + "_".join(args.only)
+    name = args.name or name
 
     figures, details = [], {"scale": vars(scale), "gunicorn": vars(servers.API_GUNICORN),
                             "load_concurrency": CONCURRENCY, "load_processes": LOAD_PROCESSES}  # fmt: skip

@@ -19,7 +19,7 @@ import jwt
 from flask import Flask, request
 
 from core import runtime
-from core.booking_queue import queue_for
+from core.booking_queue import booking_queue
 from core.booking_rules import BookingRequest
 from core.config import Settings
 from core.inventory import Line
@@ -50,7 +50,7 @@ def queue_only_app() -> Flask:
     def queue_only():
         body = request.get_json()
         item = body["items"][0]
-        accepted = queue_for(runtime.redis_client()).accept(
+        accepted = booking_queue().accept(
             BookingRequest(
                 booking_id=new_id(), user_id=uuid.uuid4(), event_id=uuid.UUID(body["event_id"]), seq=0,
                 lines=(Line(uuid.UUID(item["ticket_type_id"]), item["quantity"]),),

@@ -20,6 +20,8 @@ from typing import Any, TextIO
 import psycopg2
 import redis
 
+from core.redis_cluster import cluster_client, is_cluster_url, primaries
+
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
 
@@ -111,8 +113,8 @@ def machine_facts(*, dsn: str | None = None, redis_url: str | None = None) -> di
             "synchronous_commit": synchronous_commit,
         }
     if redis_url:
-        client = redis.Redis.from_url(redis_url)
-        facts["redis"] = client.info("server")["redis_version"]
+        client = cluster_client(redis_url) if is_cluster_url(redis_url) else redis.Redis.from_url(redis_url)
+        facts["redis"] = primaries(client)[0].info("server")["redis_version"]
         client.close()
     return facts
 

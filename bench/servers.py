@@ -18,6 +18,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -191,6 +192,8 @@ def celery_worker(
         "--concurrency", str(concurrency),
         "--pool", pool,
         "--without-gossip", "--without-mingle",
+        # A name of its own: on RabbitMQ two workers of one name fight over their control queue.
+        "--hostname", f"bench-{uuid.uuid4().hex[:8]}@%h",
     ]  # fmt: skip
     if queues:
         argv += ["--queues", ",".join(queues)]

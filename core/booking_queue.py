@@ -1,28 +1,39 @@
 """The Redis side of the booking path: each event's allocation queue and in-flight statuses.
 
-Keys, per event E and booking B:
-  bq:E:seq       counter handing out queue sequence numbers (the order of acceptance)
-  bq:E:queue     sorted set of accepted requests, scored by sequence number
-  bq:E:decided   highest sequence number decided so far (queue position = seq - decided)
-  bq:E:pending   set while a drain task is scheduled and not yet started
-  bq:E:lock      the drainer's lock: one drainer per event at a time
-  bq:E:rate      recent decisions per second, for the estimated wait
-  bq:active      events whose queue may hold requests (the sweep's work list)
-  booking:B      hash describing a request while it is queued
-  idem:U:K       booking id and request fingerprint behind customer U's Idempotency-Key K
+Keys, per event E and booking B. Every key of an event carries its hash tag `{E}`, so they share
+one slot of a Redis Cluster and each script below touches one slot (`core.redis_cluster`):
+  bq:{E}:seq         counter handing out queue sequence numbers (the order of acceptance)
+  bq:{E}:queue       sorted set of accepted requests, scored by sequence number
+  bq:{E}:decided     highest sequence number decided so far (queue position = seq - decided)
+  bq:{E}:pending     set while a drain task is scheduled and not yet started
+  bq:{E}:lock        the drainer's lock: one drainer per event at a time
+  bq:{E}:rate        recent decisions per second, for the estimated wait
+  bq:{E}:booking:B   hash describing a request while it is queued
+  bq:{E}:idem:U:K    booking id and request fingerprint behind customer U's Idempotency-Key K
+                     for this event
+  booking:{B}        the event B was queued for: how a poll, which knows B alone, finds the
+                     event's slot
 
-Accepting is one Lua script, so a request is either fully queued or not at all. The script
-also refuses a request from a signed-out session (`core.sessions`): the API skips its own
-revocation check on this path, which saves the busiest endpoint a Redis round trip. Reading a
-queued request's status and position is another script, so a poll costs one round trip too.
-Removing a decided batch is by sequence number, so replaying a batch (after a crash) removes
-nothing twice.
+Accepting is one Lua script on the event's slot, so a request is either fully queued or not at
+all; before it, one pipelined round trip checks that the session was not signed out
+(`core.sessions`: the API skips its own revocation check on this path) and writes `booking:{B}`
+(a pointer to an event where B never got queued leads a poll to PostgreSQL, as an unknown id
+does). A poll is two round trips: the pointer, then a script reading the status and position.
+The sweep's list of queues to look at comes from PostgreSQL (the events on sale), not from a
+global key every request would write. Removing a decided batch is by sequence number, so
+replaying a batch (after a crash) removes nothing twice.
 
-A Redis that loses its data (no append-only file) restarts the sequence counter at 1, so new
-requests would get numbers already decided. Each drain compares the counter with the highest
-number in PostgreSQL and, if it went backwards, renumbers what is queued above that number, in
-its order, in one script (`repair_sequence`): queue numbers never repeat. Numbers handed out
-between the restart and that drain are the ones renumbered; the customers' positions stay right.
+Before its 202 the booking step can wait (Redis's WAIT) until `replicas` replicas have the
+request, so a failover that promotes one of them loses no accepted request
+(docs/scaling.md, "Failover"). The replicas not reached in time are an outage (`NotReplicated`,
+a 503): the request may still be decided, and a retry with the same Idempotency-Key finds it.
+
+A Redis that loses its data (no append-only file, or a failover without WAIT) restarts the
+sequence counter, so new requests would get numbers already decided. Each drain compares the
+counter with the highest number in PostgreSQL and, if it went backwards, renumbers what is
+queued above that number, in its order, in one script (`repair_sequence`): queue numbers never
+repeat. Numbers handed out between the restart and that drain are the ones renumbered; the
+customers' positions stay right.
 
 The accepting script does nothing after its caller's deadline (the client's socket timeout): a
 frozen Redis keeps what was sent to it and runs it when it resumes, long after the API answered
@@ -40,45 +51,43 @@ import uuid
 from dataclasses import dataclass
 
 import redis
+from redis.cluster import RedisCluster
 
-from core import sessions
+from core import runtime, sessions
 from core.booking_rules import BookingRequest
 from core.inventory import Line
+from core.redis_cluster import event_key
 
 STATUS_TTL = 24 * 3600
 IDEMPOTENCY_TTL = 24 * 3600
 # A lost wake-up (the API died between queueing and scheduling) is repaired by the sweep after this.
 PENDING_TTL = 30
-ACTIVE_EVENTS = "bq:active"
 
+# KEYS: idempotency, seq, queue, status, pending, decided (all of the event's slot).
 _ACCEPT = """
 if ARGV[9] ~= '' then
   local now = redis.call('TIME')
   if tonumber(now[1]) + tonumber(now[2]) / 1000000 > tonumber(ARGV[9]) then return {'late'} end
 end
-if redis.call('EXISTS', KEYS[8]) == 1 then return {'revoked'} end
 if ARGV[6] == '1' then
   local existing = redis.call('GET', KEYS[1])
   if existing then return {'duplicate', existing} end
 end
 local seq = redis.call('INCR', KEYS[2])
 redis.call('ZADD', KEYS[3], seq, seq .. ':' .. ARGV[3])
-redis.call('HSET', KEYS[4], 'seq', seq, 'event_id', ARGV[4], 'request', ARGV[3])
+redis.call('HSET', KEYS[4], 'seq', seq, 'request', ARGV[3])
 redis.call('EXPIRE', KEYS[4], ARGV[5])
-redis.call('SADD', KEYS[5], ARGV[4])
 if ARGV[6] == '1' then redis.call('SET', KEYS[1], ARGV[1] .. '|' .. ARGV[2], 'EX', ARGV[7]) end
-local schedule = redis.call('SET', KEYS[6], '1', 'NX', 'EX', ARGV[8])
-local decided = tonumber(redis.call('GET', KEYS[7]) or '0')
+local schedule = redis.call('SET', KEYS[5], '1', 'NX', 'EX', ARGV[8])
+local decided = tonumber(redis.call('GET', KEYS[6]) or '0')
 return {'accepted', tostring(seq), schedule and '1' or '0', tostring(seq - decided)}
 """
 
-# A poll's one round trip. The event's keys are derived from the status, so they cannot be
-# declared in KEYS: fine on one Redis (or a cluster with every Boxoffice key in one slot).
+# KEYS: status, decided, rate. A poll's second round trip.
 _STATUS = """
-local status = redis.call('HMGET', KEYS[1], 'seq', 'event_id', 'request')
+local status = redis.call('HMGET', KEYS[1], 'seq', 'request')
 if not status[1] then return false end
-local event = 'bq:' .. status[2] .. ':'
-return {status[1], status[3], redis.call('GET', event .. 'decided') or '0', redis.call('GET', event .. 'rate') or '0'}
+return {status[1], status[2], redis.call('GET', KEYS[2]) or '0', redis.call('GET', KEYS[3]) or '0'}
 """
 
 _REMOVE_DECIDED = """
@@ -89,7 +98,9 @@ for i = 3, #KEYS do redis.call('DEL', KEYS[i]) end
 return redis.call('ZCARD', KEYS[1])
 """
 
-# KEYS: seq, queue, decided; ARGV: the highest number decided (in PostgreSQL).
+# KEYS: seq, queue, decided; ARGV: the highest number decided (in PostgreSQL), the status keys'
+# prefix. The statuses it renumbers are not declared (their names are in the queue): they carry
+# the event's hash tag, so they are in the slot of the declared keys, on the same node.
 _REPAIR_SEQUENCE = """
 local floor = tonumber(ARGV[1])
 if tonumber(redis.call('GET', KEYS[1]) or '0') >= floor then return 0 end
@@ -99,7 +110,7 @@ for rank, member in ipairs(queued) do
   local seq = floor + rank
   redis.call('ZREM', KEYS[2], member)
   redis.call('ZADD', KEYS[2], seq, seq .. ':' .. payload)
-  local status = 'booking:' .. cjson.decode(payload)['b']
+  local status = ARGV[2] .. cjson.decode(payload)['b']
   if redis.call('EXISTS', status) == 1 then redis.call('HSET', status, 'seq', seq) end
 end
 redis.call('SET', KEYS[1], floor + #queued)
@@ -107,18 +118,21 @@ redis.call('SET', KEYS[3], floor)
 return #queued + 1
 """
 
-_FORGET_IF_EMPTY = """
-if redis.call('ZCARD', KEYS[1]) == 0 then redis.call('SREM', KEYS[2], ARGV[1]) return 0 end
-return 1
-"""
+
+class NotReplicated(redis.TimeoutError):
+    """The request is queued on the primary, but fewer replicas than asked had it in time."""
 
 
 def _key(event_id, name: str) -> str:
-    return f"bq:{event_id}:{name}"
+    return event_key("bq", event_id, name)
 
 
-def status_key(booking_id) -> str:
-    return f"booking:{booking_id}"
+def status_key(event_id, booking_id) -> str:
+    return _key(event_id, f"booking:{booking_id}")
+
+
+def event_pointer_key(booking_id) -> str:
+    return f"booking:{{{booking_id}}}"
 
 
 def lock_key(event_id) -> str:
@@ -183,41 +197,77 @@ def decode_request(member: str) -> BookingRequest:
 
 
 class BookingQueue:
-    """Operations on the queues, bound to one Redis client."""
+    """Operations on the queues, bound to one Redis client (a single Redis or a cluster).
 
-    def __init__(self, client: redis.Redis):
+    `replicas` and `wait_ms`: how many replicas must have an accepted request before `accept`
+    returns, and how long to wait for them (Redis's WAIT; 0 replicas waits for nothing).
+    """
+
+    def __init__(self, client: redis.Redis | RedisCluster, replicas: int = 0, wait_ms: int = 100):
         self.redis = client
+        self.replicas, self.wait_ms = replicas, wait_ms
+        self.timeout = client.get_connection_kwargs().get("socket_timeout")
         self._accept = client.register_script(_ACCEPT)
         self._remove_decided = client.register_script(_REMOVE_DECIDED)
-        self._forget_if_empty = client.register_script(_FORGET_IF_EMPTY)
         self._status = client.register_script(_STATUS)
         self._repair_sequence = client.register_script(_REPAIR_SEQUENCE)
 
     def accept(
         self, request: BookingRequest, fingerprint: str, session_id: str
     ) -> Accepted | Duplicate | SessionRevoked:
-        """Queue the request, unless its idempotency key was seen or its session was signed out:
-        all in one atomic step. Raises `redis.TimeoutError` when Redis ran it too late."""
+        """Queue the request, unless its idempotency key was seen or its session was signed out.
+        Raises `redis.TimeoutError` when Redis ran it too late, `NotReplicated` when the
+        replicas asked for did not have it in time."""
         booking_id, event_id = str(request.booking_id), str(request.event_id)
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.exists(sessions.revocation_key(session_id))
+        pipe.set(event_pointer_key(booking_id), event_id, ex=STATUS_TTL)
+        if pipe.execute()[0]:
+            return SessionRevoked()
         key = request.idempotency_key
-        keys = [f"idem:{request.user_id}:{key}" if key else "idem:none", _key(event_id, "seq"),
-                _key(event_id, "queue"), status_key(booking_id), ACTIVE_EVENTS, _key(event_id, "pending"),
-                _key(event_id, "decided"), sessions.revocation_key(session_id)]  # fmt: skip
-        timeout = self.redis.connection_pool.connection_kwargs.get("socket_timeout")
-        deadline = f"{time.time() + timeout:.6f}" if timeout else ""
+        keys = [_key(event_id, f"idem:{request.user_id}:{key}" if key else "idem"), _key(event_id, "seq"),
+                _key(event_id, "queue"), status_key(event_id, booking_id), _key(event_id, "pending"),
+                _key(event_id, "decided")]  # fmt: skip
+        deadline = f"{time.time() + self.timeout:.6f}" if self.timeout else ""
         args = [booking_id, fingerprint, encode_request(request), event_id, STATUS_TTL, "1" if key else "0",
                 IDEMPOTENCY_TTL, PENDING_TTL, deadline]  # fmt: skip
-        result = self._accept(keys=keys, args=args)
+        result = self._accept_replicated(keys, args)
         if result[0] == "late":
             raise redis.TimeoutError(
                 "Redis ran the booking step after its caller's deadline; nothing was queued"
             )
-        if result[0] == "revoked":
-            return SessionRevoked()
         if result[0] == "duplicate":
             booking_id, seen_fingerprint = result[1].split("|", 1)
             return Duplicate(uuid.UUID(booking_id), seen_fingerprint == fingerprint)
         return Accepted(request.booking_id, int(result[1]), result[2] == "1", int(result[3]))
+
+    def _accept_replicated(self, keys: list[str], args: list) -> list:
+        """The accepting script, then WAIT for the replicas on the same connection."""
+        if not self.replicas:
+            return self._accept(keys=keys, args=args)
+        try:
+            result, acknowledged = self._accept_and_wait(keys, args)
+        except redis.exceptions.NoScriptError:
+            # A replica promoted since, or a restarted Redis: the script is not cached there and
+            # nothing ran.
+            self.redis.script_load(_ACCEPT)
+            result, acknowledged = self._accept_and_wait(keys, args)
+        if result[0] != "late" and acknowledged < self.replicas:
+            raise NotReplicated(
+                f"the booking step reached {acknowledged} of {self.replicas} replicas in {self.wait_ms} ms"
+            )
+        return result
+
+    def _accept_and_wait(self, keys: list[str], args: list) -> tuple[list, int]:
+        # One pipeline: one round trip, plus the time the replicas take to confirm.
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.evalsha(self._accept.sha, len(keys), *keys, *args)
+        same_node = {}
+        if isinstance(self.redis, RedisCluster):
+            same_node["target_nodes"] = self.redis.get_node_from_key(keys[1])
+        pipe.execute_command("WAIT", self.replicas, self.wait_ms, **same_node)
+        result, acknowledged = pipe.execute()
+        return result, acknowledged
 
     def head(self, event_id, count: int) -> list[BookingRequest]:
         return [decode_request(member) for member in self.redis.zrange(_key(event_id, "queue"), 0, count - 1)]
@@ -227,34 +277,42 @@ class BookingQueue:
         keys = [
             _key(event_id, "queue"),
             _key(event_id, "decided"),
-            *(status_key(r.booking_id) for r in requests),
+            *(status_key(event_id, r.booking_id) for r in requests),
         ]
-        return self._remove_decided(keys=keys, args=[max(r.seq for r in requests)])
+        left = self._remove_decided(keys=keys, args=[max(r.seq for r in requests)])
+        # The pointers live in the bookings' own slots: a second step, and one a crash may skip
+        # (a pointer left behind leads a poll to PostgreSQL, and expires with the status).
+        self.redis.delete(*(event_pointer_key(r.booking_id) for r in requests))
+        return left
 
     def repair_sequence(self, event_id, highest_decided: int) -> bool:
         """Move the event's counter above `highest_decided` if it went backwards, renumbering the
         queued requests in their order; says whether it had to."""
         keys = [_key(event_id, "seq"), _key(event_id, "queue"), _key(event_id, "decided")]
-        return bool(self._repair_sequence(keys=keys, args=[highest_decided]))
+        return bool(self._repair_sequence(keys=keys, args=[highest_decided, status_key(event_id, "")]))
 
     def clear_pending(self, event_id) -> None:
         self.redis.delete(_key(event_id, "pending"))
 
-    def forget_if_empty(self, event_id) -> bool:
-        """Take the event off the sweep's list if its queue is empty; says whether it still has work."""
-        return bool(
-            self._forget_if_empty(keys=[_key(event_id, "queue"), ACTIVE_EVENTS], args=[str(event_id)])
-        )
-
-    def active_events(self) -> list[str]:
-        return list(self.redis.smembers(ACTIVE_EVENTS))
-
-    def is_draining(self, event_id) -> bool:
-        return bool(self.redis.exists(lock_key(event_id)))
+    def waiting(self, event_ids: list) -> dict[str, tuple[int, bool]]:
+        """(queued requests, being drained) of each event, in one pipelined round trip (one per
+        node of a cluster, in parallel)."""
+        pipe = self.redis.pipeline(transaction=False)
+        for event_id in event_ids:
+            pipe.zcard(_key(event_id, "queue"))
+            pipe.exists(lock_key(event_id))
+        answers = pipe.execute()
+        return {
+            str(event_id): (answers[2 * i], bool(answers[2 * i + 1])) for i, event_id in enumerate(event_ids)
+        }
 
     def queued_status(self, booking_id) -> dict | None:
         """The in-flight status of a queued request, with its live queue position, or None."""
-        status = self._status(keys=[status_key(booking_id)])
+        event_id = self.redis.get(event_pointer_key(booking_id))
+        if event_id is None:
+            return None
+        keys = [status_key(event_id, booking_id), _key(event_id, "decided"), _key(event_id, "rate")]
+        status = self._status(keys=keys)
         if not status:
             return None
         seq, payload, decided, rate = status
@@ -273,16 +331,17 @@ class BookingQueue:
     def queue_length(self, event_id) -> int:
         return self.redis.zcard(_key(event_id, "queue"))
 
-    def queued_requests(self) -> int:
-        """Requests waiting in all events' queues together, in two round trips (for /metrics)."""
-        pipe = self.redis.pipeline(transaction=False)
-        for event_id in self.active_events():
-            pipe.zcard(_key(event_id, "queue"))
-        return sum(pipe.execute())
-
 
 @functools.lru_cache(maxsize=8)
-def queue_for(client: redis.Redis) -> BookingQueue:
+def queue_for(client: redis.Redis | RedisCluster, replicas: int = 0, wait_ms: int = 100) -> BookingQueue:
     """The queue operations on `client`, built once: building them digests its Lua scripts,
     which the booking endpoint should not pay for on every request."""
-    return BookingQueue(client)
+    return BookingQueue(client, replicas, wait_ms)
+
+
+def booking_queue() -> BookingQueue:
+    """The queue operations of this process's Redis, with its replication settings."""
+    settings = runtime.settings()
+    return queue_for(
+        runtime.redis_client(), settings.booking_replicas, round(settings.redis_wait_timeout * 1000)
+    )

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from core.redis_cluster import is_cluster_url
+
 # The secret earlier versions used when JWT_SECRET_KEY was unset, published in their code: still
 # the default of a `Settings()` made by hand (benchmarks), and warned about wherever it is in use.
 DEV_JWT_SECRET = "dev-only-insecure-jwt-secret-change-me-please"
@@ -33,7 +35,7 @@ def _str(env, name: str, default: str) -> str:
     return value or default
 
 
-def _int(env, name: str, default: int) -> int:
+def _int(env, name: str, default: int | None) -> int | None:
     raw = env.get(name, "").strip()
     if not raw:
         return default
@@ -103,6 +105,12 @@ class Settings:
     # A hung Redis answers a request with a 503 after this long instead of holding its thread.
     redis_socket_timeout: float = 1.0
     redis_connect_timeout: float = 0.5
+    # The Celery broker; empty: REDIS_URL, when that is one Redis (a cluster cannot be a broker).
+    celery_broker_url: str = ""
+    # How many replicas must have a booking before the API answers 202 (Redis's WAIT), and how
+    # long to wait for them; None: 1 on a Redis Cluster, 0 on one Redis (docs/scaling.md, "Failover").
+    redis_wait_replicas: int | None = None
+    redis_wait_timeout: float = 0.1
     jwt_secret_key: str = DEV_JWT_SECRET
     access_token_seconds: int = 15 * 60
     refresh_token_seconds: int = 30 * 24 * 3600
@@ -153,6 +161,17 @@ class Settings:
         return self.env == "production"
 
     @property
+    def broker_url(self) -> str:
+        return self.celery_broker_url or self.redis_url
+
+    @property
+    def booking_replicas(self) -> int:
+        """Replicas a booking must reach before its 202 (`redis_wait_replicas`, or its default)."""
+        if self.redis_wait_replicas is not None:
+            return self.redis_wait_replicas
+        return 1 if is_cluster_url(self.redis_url) else 0
+
+    @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
 
@@ -172,6 +191,9 @@ class Settings:
             redis_url=_str(env, "REDIS_URL", cls.redis_url),
             redis_socket_timeout=_seconds(env, "REDIS_SOCKET_TIMEOUT", cls.redis_socket_timeout),
             redis_connect_timeout=_seconds(env, "REDIS_CONNECT_TIMEOUT", cls.redis_connect_timeout),
+            celery_broker_url=_str(env, "CELERY_BROKER_URL", ""),
+            redis_wait_replicas=_int(env, "REDIS_WAIT_REPLICAS", None),
+            redis_wait_timeout=_seconds(env, "REDIS_WAIT_TIMEOUT", cls.redis_wait_timeout),
             jwt_secret_key=jwt_secret_key,
             access_token_seconds=_int(env, "JWT_ACCESS_TOKEN_SECONDS", cls.access_token_seconds),
             refresh_token_seconds=_int(env, "JWT_REFRESH_TOKEN_SECONDS", cls.refresh_token_seconds),
@@ -229,6 +251,13 @@ class Settings:
             raise ConfigError("ALLOCATION_BATCH_SIZE must be at least 1")
         if self.trusted_proxies < 0:
             raise ConfigError("TRUSTED_PROXIES must be 0 or more")
+        if self.redis_wait_replicas is not None and self.redis_wait_replicas < 0:
+            raise ConfigError("REDIS_WAIT_REPLICAS must be 0 or more")
+        if is_cluster_url(self.broker_url):
+            raise ConfigError(
+                "A Redis Cluster cannot be the Celery broker: set CELERY_BROKER_URL to an amqp:// RabbitMQ "
+                "(or to a single redis:// Redis)"
+            )
         if self.metrics_token and len(self.metrics_token) < MIN_SECRET_LENGTH:
             raise ConfigError(
                 f"METRICS_TOKEN must be a random secret of at least {MIN_SECRET_LENGTH} characters "

@@ -21,6 +21,7 @@ from cachetools import TTLCache
 
 from core import runtime
 from core.models import Event
+from core.redis_cluster import event_key
 
 SNAPSHOT_TTL = 30
 MISSING_TTL = 5
@@ -122,7 +123,7 @@ _local_lock = threading.Lock()
 
 
 def _key(event_id) -> str:
-    return f"event:{event_id}:snapshot"
+    return event_key("event", event_id, "snapshot")
 
 
 def load_event_snapshot(event_id: uuid.UUID) -> EventSnapshot | None:

@@ -40,6 +40,8 @@ MAILS_KEY = "metrics:mails"
 FAILURES_KEY = "metrics:task_failures"
 PERIODIC_KEY = "metrics:periodic_last_success"
 PENDING_KEY = "metrics:pending_bookings"
+# The events whose queues a scrape counts (`allocation.queued_requests`), cached like PENDING_KEY.
+EVENTS_WITH_QUEUES_KEY = "metrics:events_with_queues"
 PENDING_COUNT_SECONDS = 15
 LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 SIZE_BUCKETS = (1, 10, 50, 100, 250, 500, 1000, 2500)

@@ -16,6 +16,7 @@ from redis.retry import Retry
 from core.config import Settings
 from core.db import Database, database_for
 from core.jobs import Job
+from core.redis_cluster import cluster_client, is_cluster_url
 
 JobDispatcher = Callable[[Job, dict], None]
 
@@ -43,7 +44,9 @@ def database() -> Database:
     return database_for(settings().database_url)
 
 
-def redis_client() -> redis.Redis:
+def redis_client() -> redis.Redis | redis.RedisCluster:
+    """The one Redis client of the process: a single Redis or a Redis Cluster, as `REDIS_URL`
+    says (`core.redis_cluster`); both answer the same commands."""
     current = settings()
     return _redis_for(current.redis_url, **redis_timeouts(current))
 
@@ -59,12 +62,20 @@ def redis_timeouts(config: Settings) -> dict:
 
 
 @lru_cache(maxsize=8)
-def _redis_for(url: str, **timeouts: float) -> redis.Redis:
+def _redis_for(url: str, **timeouts: float) -> redis.Redis | redis.RedisCluster:
     # A command that timed out is not sent again: Redis may still run the first one when it
     # resumes (the booking step refuses to run after its deadline, see `core.booking_queue`).
-    return redis.Redis.from_url(
-        url, decode_responses=True, health_check_interval=30, retry=Retry(NoBackoff(), 0), **timeouts
-    )
+    # A cluster client still follows MOVED and ASK (the command did not run) and refreshes its
+    # slot map after a failover; a command that failed meanwhile is an outage (503).
+    options = {
+        "decode_responses": True,
+        "health_check_interval": 30,
+        "retry": Retry(NoBackoff(), 0),
+        **timeouts,
+    }
+    if is_cluster_url(url):
+        return cluster_client(url, **options)
+    return redis.Redis.from_url(url, **options)
 
 
 def dispatch(job: Job, **kwargs) -> None:

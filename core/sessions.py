@@ -2,8 +2,9 @@
 
 An access token and its refresh token share a session id; signing out revokes the session, so
 both stop working at once. A revocation is remembered in Redis until the tokens would have
-expired anyway. Checking it costs a Redis round trip, so the booking path folds the check into
-the same Lua step that queues the request (see `core.booking_queue`).
+expired anyway. Checking it costs a Redis round trip, so the booking path sends the check in the
+pipeline that starts its queueing step (see `core.booking_queue`); the revocation key lives in a
+slot of its own on a Redis Cluster, so it cannot be inside the event's script.
 
 Each account's sessions are listed in a sorted set (scored by when their refresh token dies),
 so a password change or reset can revoke all of them at once; a session the set forgot has
@@ -52,7 +53,7 @@ def revoke_account_sessions(user_id: uuid.UUID, keep: str | None = None) -> int:
     session_ids = [sid for sid in redis.zrangebyscore(key, time.time(), "+inf") if sid != keep]
     if not session_ids:
         return 0
-    pipe = redis.pipeline()
+    pipe = redis.pipeline(transaction=False)  # the sessions' keys are in slots of their own
     for session_id in session_ids:
         pipe.set(revocation_key(session_id), "1", ex=ttl)
     pipe.zrem(key, *session_ids)

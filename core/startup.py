@@ -18,10 +18,11 @@ import redis
 
 from core.config import KNOWN_DEFAULT_SECRETS, ConfigError, Settings
 from core.errors import Invalid
+from core.redis_cluster import primaries
 from core.services.accounts import check_password_policy
 
 
-def check(settings: Settings, client: redis.Redis) -> list[str]:
+def check(settings: Settings, client: redis.Redis | redis.RedisCluster) -> list[str]:
     """Raise ConfigError (naming the variable) for what must stop start-up; return warnings."""
     if settings.admin_email and settings.admin_password:
         try:
@@ -54,11 +55,17 @@ class PersistenceProblem:
     persistence_off: bool  # known to be off, rather than not knowable from here
 
 
-def redis_persistence_problem(client: redis.Redis) -> PersistenceProblem | None:
-    """None when Redis keeps an append-only file or RDB snapshots, else what is wrong."""
+def redis_persistence_problem(client: redis.Redis | redis.RedisCluster) -> PersistenceProblem | None:
+    """None when Redis (each primary of a cluster) keeps an append-only file or RDB snapshots,
+    else what is wrong."""
     try:
-        appendonly = client.config_get("appendonly").get("appendonly", "")
-        save = client.config_get("save").get("save", "")
+        for node in primaries(client):
+            if not _persists(node):
+                return PersistenceProblem(
+                    "Redis keeps nothing on disk (appendonly no, no save schedule): a restart loses every "
+                    "queued request and resets the queue numbers. Turn on appendonly yes (appendfsync everysec).",
+                    persistence_off=True,
+                )
     except redis.ResponseError:
         return PersistenceProblem(
             "Cannot read Redis's persistence settings (CONFIG is disabled): make sure the Redis of "
@@ -70,10 +77,10 @@ def redis_persistence_problem(client: redis.Redis) -> PersistenceProblem | None:
             f"Cannot check Redis's persistence now ({error}); /readyz shows when Redis answers.",
             persistence_off=False,
         )
-    if appendonly == "yes" or save.strip():
-        return None
-    return PersistenceProblem(
-        "Redis keeps nothing on disk (appendonly no, no save schedule): a restart loses every queued "
-        "request and resets the queue numbers. Turn on appendonly yes (appendfsync everysec).",
-        persistence_off=True,
+    return None
+
+
+def _persists(node: redis.Redis) -> bool:
+    return node.config_get("appendonly").get("appendonly", "") == "yes" or bool(
+        node.config_get("save").get("save", "").strip()
     )

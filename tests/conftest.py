@@ -24,7 +24,14 @@ from core.db import Database
 from core.models import Base, Event, Organization, TicketType, User, utcnow
 from core.services.accounts import hash_password
 
-pytest_plugins = ("tests.smtp_sink", "tests.stripe_stub", "tests.payment_fixtures", "tests.faults")
+pytest_plugins = (
+    "tests.smtp_sink",
+    "tests.stripe_stub",
+    "tests.payment_fixtures",
+    "tests.faults",
+    "tests.cluster",
+    "tests.pooler",
+)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ADMIN_URL = os.environ.get(

@@ -3,6 +3,13 @@
 Tasks are acknowledged only after they finish (`acks_late`) and a task whose worker dies is
 handed to another worker (`reject_on_worker_lost`): every task is written to be safe to run twice.
 
+The broker is `CELERY_BROKER_URL`: a single Redis (REDIS_URL's, by default) or RabbitMQ
+(`amqp://`), which is what several machines should use (a Redis Cluster cannot be a broker:
+the settings refuse it). On RabbitMQ the queue is a quorum queue (replicated, durable; a
+retry's countdown uses RabbitMQ's native delayed delivery), a send waits for the broker's
+confirmation, and heartbeats find a dead connection in well under a minute: docs/scaling.md,
+"The broker".
+
 Its signals carry the request id (`core.request_ids`) from whatever sends a task into the task's
 message headers, and bind it while the task runs, so a task's log lines (and the tasks it sends
 in turn) name the HTTP request that caused it; a task beat started is named by its own task id.
@@ -13,6 +20,7 @@ published secret says so loudly, as the web does.
 
 from __future__ import annotations
 
+import functools
 import logging
 from pathlib import Path
 
@@ -29,7 +37,8 @@ from celery.signals import (
 )
 
 from core import metrics, request_ids, runtime, startup
-from core.config import Settings
+from core import periodic as periodic_runs
+from core.config import ConfigError, Settings
 from core.jobs import Job, Periodic
 from core.logging_setup import configure_logging
 
@@ -48,8 +57,25 @@ class PersistentScheduler(beat.PersistentScheduler):
         super().setup_schedule()
 
 
+AMQP_SCHEMES = ("amqp://", "amqps://", "pyamqp://")
+
+
+def broker_options(broker_url: str) -> dict:
+    """The settings that differ between the two brokers."""
+    if broker_url.startswith(AMQP_SCHEMES):
+        return {
+            "task_default_queue_type": "quorum",
+            # A send returns once RabbitMQ has the message: a job dispatched after a commit is
+            # not lost in a broker's buffer.
+            "broker_transport_options": {"confirm_publish": True},
+            "broker_heartbeat": 30,
+        }
+    # An unacknowledged task comes back after this long; tasks here take seconds.
+    return {"broker_transport_options": {"visibility_timeout": 300}}
+
+
 def make_celery(settings: Settings) -> Celery:
-    app = Celery("boxoffice", broker=settings.redis_url)
+    app = Celery("boxoffice", broker=settings.broker_url)
     app.conf.update(
         task_serializer="json",
         accept_content=["json"],
@@ -59,8 +85,7 @@ def make_celery(settings: Settings) -> Celery:
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
         broker_connection_retry_on_startup=True,
-        # An unacknowledged task comes back after this long; tasks here take seconds.
-        broker_transport_options={"visibility_timeout": 300},
+        **broker_options(settings.broker_url),
         timezone="UTC",
         worker_hijack_root_logger=False,
         beat_scheduler=f"{__name__}:PersistentScheduler",
@@ -71,12 +96,39 @@ def make_celery(settings: Settings) -> Celery:
     return app
 
 
-celery_app = make_celery(runtime.settings())
+def _settings() -> Settings:
+    """The process's settings; a refused one stops a worker or beat with its message in one line
+    (Celery would print the import's traceback)."""
+    try:
+        return runtime.settings()
+    except ConfigError as error:
+        raise SystemExit(f"Error: {error}") from None
+
+
+celery_app = make_celery(_settings())
 
 
 def job_task(job: Job | Periodic, **options):
     """Register the decorated function as the task that runs `job`, under the job's one name."""
     return celery_app.task(name=job.task_name, **options)
+
+
+def periodic_task(periodic: Periodic, every: float):
+    """Register the decorated sweep as the task beat sends every `every` seconds; with several
+    beats it still runs once per period (`core.periodic`), and a skipped copy returns None."""
+
+    def register(sweep):
+        @functools.wraps(sweep)
+        def once_per_period():
+            return periodic_runs.once_per_period(periodic.value, every, sweep)
+
+        celery_app.conf.beat_schedule[periodic.value.replace("_", "-")] = {
+            "task": periodic.task_name,
+            "schedule": every,
+        }
+        return job_task(periodic)(once_per_period)
+
+    return register
 
 
 def dispatch_job(job: Job, kwargs: dict) -> None:

@@ -51,10 +51,12 @@ class Outcome(StrEnum):
 OUTCOMES = tuple(Outcome)
 _EVENT_TYPES = {Outcome.PAID: "checkout.session.completed", Outcome.CANCELLED: "checkout.session.expired"}
 _PAGE_KEY_INFO = b"boxoffice local checkout page"
+_SESSION_KEY_INFO = b"boxoffice local checkout session"
 
 
 def _key(kind: str, id_: str) -> str:
-    return f"localpay:{kind}:{id_}"
+    # The id is the hash tag: what one transaction reads and writes shares a slot of a cluster.
+    return f"localpay:{kind}:{{{id_}}}"
 
 
 class LocalProvider:
@@ -74,6 +76,7 @@ class LocalProvider:
         self._base_url = public_base_url.rstrip("/")
         # A key of its own, so a page token is worth nothing anywhere else the secret is used.
         self._page_key = hmac.digest(secret.encode("utf-8"), _PAGE_KEY_INFO, hashlib.sha256)
+        self._session_key = hmac.digest(secret.encode("utf-8"), _SESSION_KEY_INFO, hashlib.sha256)
         self._clock = clock
 
     # --- the provider interface -----------------------------------------------------------
@@ -85,7 +88,9 @@ class LocalProvider:
                 retryable=False,
                 code="hold_expired",
             )
-        session_id = "lcs_" + secrets.token_urlsafe(24)
+        # The session id follows from the idempotency key, so creating it twice is one SET NX.
+        digest = hmac.digest(self._session_key, req.idempotency_key.encode("utf-8"), hashlib.sha256)
+        session_id = "lcs_" + base64.urlsafe_b64encode(digest[:18]).decode("ascii")
         session = {
             "id": session_id,
             "object": "checkout.session",
@@ -103,19 +108,8 @@ class LocalProvider:
             "cancel_url": req.cancel_url,
             "url": self.page_url(session_id),
         }
-        idempotency = _key("idempotency", req.idempotency_key)
-
-        def create(pipe: redis.client.Pipeline) -> str:
-            existing = pipe.get(idempotency)
-            if existing is not None:
-                return existing
-            pipe.multi()
-            pipe.set(idempotency, session_id, ex=RECORD_TTL)
-            pipe.set(_key("session", session_id), json.dumps(session), ex=RECORD_TTL)
-            return session_id
-
-        stored_id = self._redis.transaction(create, idempotency, value_from_callable=True)
-        return _checkout(self._session(stored_id))
+        self._redis.set(_key("session", session_id), json.dumps(session), ex=RECORD_TTL, nx=True)
+        return _checkout(self._session(session_id))
 
     def retrieve_session(self, session_id: str) -> SessionState:
         return _state(self._session(session_id))
@@ -131,7 +125,7 @@ class LocalProvider:
         reason: RefundReason = "requested_by_customer",
     ) -> RefundResult:
         intent_key = _key("intent", payment_intent_id)
-        refund_key = _key("refund", idempotency_key)
+        refund_key = f"localpay:refund:{{{payment_intent_id}}}:{idempotency_key}"
 
         def give_back(pipe: redis.client.Pipeline) -> dict:
             saved = pipe.get(refund_key)

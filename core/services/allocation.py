@@ -20,6 +20,7 @@ queue numbers must never repeat.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import json
 import logging
 import time
@@ -28,27 +29,31 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from redis.exceptions import LockError
-from sqlalchemy import func, select, union_all
+from sqlalchemy import func, or_, select, union_all
 from sqlalchemy.exc import DataError, IntegrityError
 
 from core import metrics, runtime
-from core.booking_queue import encode_request, lock_key, queue_for
+from core.booking_queue import booking_queue, encode_request, lock_key
 from core.booking_rules import BookingRequest, CustomerState, decide
 from core.bulk_insert import insert_rows
 from core.db import UnitOfWork
 from core.inventory import lock_inventory
 from core.jobs import Job
 from core.lifecycle import decided_rows
-from core.models import Booking, BookingLine, DeadLetter, utcnow
+from core.models import Booking, BookingLine, DeadLetter, Event, utcnow
 from core.services import follow_ups, holds
 from core.services.waitlist import promote_waitlist
-from core.statuses import COUNTED_BOOKING_STATUSES, PENDING_BOOKING_STATUSES, BookingStatus
+from core.statuses import COUNTED_BOOKING_STATUSES, PENDING_BOOKING_STATUSES, BookingStatus, EventStatus
 
 # A drainer that dies keeps the event's queue waiting at most this long before another takes over.
 LOCK_SECONDS = 5
 # What the database says when a row of the batch cannot be written: the data's fault, not the
 # connection's, so splitting the batch finds the request at fault.
 UNWRITABLE = (IntegrityError, DataError)
+# Requests are queued until an event starts; its queue is drained long before a day has passed.
+QUEUES_OUTLIVE_START = dt.timedelta(days=1)
+# Sales that opened a minute from now may already take requests (the API's clock may be ahead).
+SALES_CLOCK_MARGIN = dt.timedelta(minutes=1)
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +71,7 @@ def drain_event_queue(
     """Decide everything queued for the event, batch after batch, while holding its lock."""
     event_id = uuid.UUID(str(event_id))
     batch_size = batch_size or runtime.settings().allocation_batch_size
-    queue = queue_for(runtime.redis_client())
+    queue = booking_queue()
     lock = queue.redis.lock(lock_key(event_id), timeout=LOCK_SECONDS, blocking_timeout=lock_wait)
     if not lock.acquire():
         return DrainReport(busy=True)
@@ -93,7 +98,6 @@ def drain_event_queue(
     finally:
         with contextlib.suppress(LockError):
             lock.release()
-    queue.forget_if_empty(event_id)
     return report
 
 
@@ -205,12 +209,45 @@ def sweep_allocation_queues() -> list[str]:
     """Schedule a drain for every queue that has requests and nobody draining it.
 
     Repairs lost wake-ups: an API process that died between queueing a request and scheduling
-    its drain, or a drainer killed while holding the lock (once the lock has run out).
+    its drain, or a drainer killed while holding the lock (once the lock has run out). The
+    queues looked at are those of the events on sale, from PostgreSQL: no global Redis key
+    lists them (every booking would write it, and a cluster spreads the queues over its shards).
     """
-    queue = queue_for(runtime.redis_client())
     rescheduled = []
-    for event_id in queue.active_events():
-        if queue.forget_if_empty(event_id) and not queue.is_draining(event_id):
+    for event_id, (queued, draining) in booking_queue().waiting(events_with_queues()).items():
+        if queued and not draining:
             runtime.dispatch(Job.DRAIN_EVENT, event_id=event_id)
             rescheduled.append(event_id)
     return rescheduled
+
+
+def queued_requests() -> int:
+    """Requests waiting in all events' queues together (for /metrics). The events are listed
+    from PostgreSQL at most once per `metrics.PENDING_COUNT_SECONDS` by all web processes
+    together: a scrape reads Redis alone otherwise."""
+    queue = booking_queue()
+    cached = queue.redis.get(metrics.EVENTS_WITH_QUEUES_KEY)
+    if cached is None:
+        event_ids = [str(event_id) for event_id in events_with_queues()]
+        queue.redis.set(
+            metrics.EVENTS_WITH_QUEUES_KEY, json.dumps(event_ids), ex=metrics.PENDING_COUNT_SECONDS
+        )
+    else:
+        event_ids = json.loads(cached)
+    return sum(queued for queued, _ in queue.waiting(event_ids).values())
+
+
+def events_with_queues(now: dt.datetime | None = None) -> list[uuid.UUID]:
+    """The events whose queues may hold requests: on sale, or cancelled or started within a day
+    (what was queued before still has to be decided). One index range of `event`."""
+    now = now or utcnow()
+    with runtime.database().unit_of_work() as uow:
+        return list(
+            uow.session.scalars(
+                select(Event.id).where(
+                    Event.status.in_((EventStatus.PUBLISHED, EventStatus.CANCELLED)),
+                    Event.starts_at > now - QUEUES_OUTLIVE_START,
+                    or_(Event.sales_start.is_(None), Event.sales_start <= now + SALES_CLOCK_MARGIN),
+                )
+            )
+        )

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 
 from core import links, request_ids, runtime
-from core.booking_queue import Accepted, SessionRevoked, queue_for
+from core.booking_queue import Accepted, SessionRevoked, booking_queue
 from core.booking_rules import BookingRequest, line_refusal, sales_closed
 from core.db import Database, UnitOfWork
 from core.errors import Conflict, Invalid, NotFound, Unauthorized
@@ -69,7 +69,7 @@ def request_booking(
         request_id=request_ids.current(),
         voucher_id=voucher.id if voucher else None, attendees=named or None,
     )  # fmt: skip
-    queue = queue_for(runtime.redis_client())
+    queue = booking_queue()
     outcome = queue.accept(request, _fingerprint(ask, named), session_id)
     if isinstance(outcome, SessionRevoked):
         raise Unauthorized("This session was signed out.", name="token_revoked")
@@ -167,7 +167,7 @@ def _fingerprint(ask: BookingAsk, named: dict[str, list[dict]]) -> str:
 
 def queued_booking_view(booking_id: uuid.UUID) -> tuple[uuid.UUID, uuid.UUID, dict] | None:
     """(customer id, event id, view) of a request still in the queue, from Redis alone."""
-    queued = queue_for(runtime.redis_client()).queued_status(booking_id)
+    queued = booking_queue().queued_status(booking_id)
     if queued is None:
         return None
     request: BookingRequest = queued["request"]

@@ -26,6 +26,7 @@ from core.db import UnitOfWork
 from core.errors import Conflict, Invalid, InvalidVoucher, NotFound
 from core.inventory import lock_inventory
 from core.models import Booking, Event, User, Voucher, utcnow
+from core.redis_cluster import event_key
 from core.services import audit
 from core.services.audit import AuditAction
 from core.services.events import get_event_for_organizers
@@ -288,7 +289,7 @@ _BUILT = "*"
 
 
 def _terms_key(event_id) -> str:
-    return f"event:{event_id}:vouchers"
+    return event_key("event", event_id, "vouchers")
 
 
 def load_voucher_terms(event_id: uuid.UUID, code: str) -> CachedVoucher | None:

@@ -68,7 +68,7 @@ def test_idempotency_key_over_http(client, organizer, make_event, make_user, aut
 
 
 def test_a_signed_out_session_cannot_book(client, organizer, make_event, make_user):
-    """The booking path checks revocation inside its queueing step: a signed-out session's
+    """The booking path checks revocation in its queueing step (first round trip): a signed-out session's
     request is refused with the same 401 as everywhere else, and nothing is queued."""
     event = make_event(organizer)
     make_user(email="fan@example.test")

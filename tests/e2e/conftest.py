@@ -19,9 +19,10 @@ def stack_env(settings, tmp_path):
     """The environment every process of the stack shares: the test database and Redis."""
 
     def env(**overrides) -> dict:
-        return child_env(DATABASE_URL=settings.database_url, REDIS_URL=settings.redis_url,
-                         RATE_LIMITS_ENABLED="false", HOLD_EXPIRY_INTERVAL="1", METRICS_TOKEN=METRICS_TOKEN,
-                         JWT_SECRET_KEY=settings.jwt_secret_key, **overrides)  # fmt: skip
+        return child_env(**{"DATABASE_URL": settings.database_url, "REDIS_URL": settings.redis_url,
+                            "RATE_LIMITS_ENABLED": "false", "HOLD_EXPIRY_INTERVAL": "1",
+                            "METRICS_TOKEN": METRICS_TOKEN, "JWT_SECRET_KEY": settings.jwt_secret_key,
+                            **overrides})  # fmt: skip
 
     return env
 
@@ -44,10 +45,22 @@ def start_worker(stack_env, tmp_path):
 
 
 @pytest.fixture()
-def beat(stack_env, tmp_path):
-    command = f"{procfile_command('beat').split(' --schedule')[0]} --schedule {tmp_path / 'beat-schedule'}"
-    with running(command, stack_env(), lambda: True) as process:
-        yield process
+def start_beat(stack_env, tmp_path):
+    """Start a beat process (the Procfile's command, with a schedule file of its own); returns
+    its Popen. Any number of them may run at once."""
+    with contextlib.ExitStack() as stack:
+
+        def start():
+            schedule = tmp_path / f"beat-schedule-{uuid.uuid4().hex[:6]}"
+            command = f"{procfile_command('beat').split(' --schedule')[0]} --schedule {schedule}"
+            return stack.enter_context(running(command, stack_env(), lambda: True))
+
+        yield start
+
+
+@pytest.fixture()
+def beat(start_beat):
+    return start_beat()
 
 
 @pytest.fixture()

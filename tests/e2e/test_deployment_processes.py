@@ -29,6 +29,18 @@ def test_a_weak_admin_password_stops_the_web_in_one_line(stack_env):
     assert "Traceback" not in ended.stderr + ended.stdout
 
 
+@pytest.mark.parametrize("process", ["worker", "beat"])
+def test_a_redis_cluster_as_broker_stops_a_worker_or_beat_in_one_line(stack_env, process):
+    env = stack_env(REDIS_URL="redis+cluster://127.0.0.1:7000,127.0.0.1:7001")
+    ended = subprocess.run(["bash", "-c", f"exec {procfile_command(process)}"], env=env, cwd=ROOT,
+                           capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert ended.returncode != 0
+    assert ended.stderr.strip().splitlines() == [
+        "Error: A Redis Cluster cannot be the Celery broker: set CELERY_BROKER_URL to an amqp:// RabbitMQ "
+        "(or to a single redis:// Redis)"
+    ]
+
+
 def test_beat_starts_on_a_fresh_clone_without_var(stack_env, tmp_path):
     """The Procfile's beat, as written, in a checkout where `var/` does not exist yet."""
     schedule = tmp_path / "var"

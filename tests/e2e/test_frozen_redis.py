@@ -44,4 +44,4 @@ def test_frozen_redis_answers_503_and_leaves_no_hold_behind(
         assert all(int(response.headers["Retry-After"]) > 0 for response in answered)
         assert {response.json()["errors"]["reason"] for response in answered} == {"unavailable"}
         # Redis ran what it had read while frozen before this new connection's command.
-        assert private_redis.client().zcard(f"bq:{event.id}:queue") == 1
+        assert private_redis.client().zcard(f"bq:{{{event.id}}}:queue") == 1

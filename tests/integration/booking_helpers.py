@@ -7,7 +7,7 @@ import uuid
 
 from sqlalchemy import func, select, update
 
-from core import runtime
+from core.booking_queue import booking_queue
 from core.inventory import Line
 from core.models import Booking, BookingLine, Event, TicketType, utcnow
 from core.services import allocation, bookings
@@ -68,7 +68,7 @@ def assert_counters_agree(db, event) -> dict:
 
 
 def queue_length(event) -> int:
-    return runtime.redis_client().zcard(f"bq:{event.id}:queue")
+    return booking_queue().queue_length(event.id)
 
 
 def end_holds_now(db, booking_ids) -> None:

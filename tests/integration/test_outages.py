@@ -57,7 +57,7 @@ def test_a_booking_step_redis_runs_after_its_caller_gave_up_queues_nothing(
             queue.accept(a_request(event, "second"), "fingerprint", "session")
         private_redis.thaw()
         assert queue.queue_length(event.id) == 1
-        assert private_redis.client().keys("idem:*:second") == []
+        assert private_redis.client().keys("bq:*:idem:*:second") == []
     finally:
         runtime.configure(settings)
 
@@ -95,7 +95,7 @@ def test_frozen_redis_is_503_and_queues_nothing_afterwards(
         response = client.post("/api/v1/bookings", json=booking_body(event), headers=headers)
         private_redis.thaw()
         assert_unavailable(response)
-        assert private_redis.client().zcard(f"bq:{event.id}:queue") == 1  # the first request alone
+        assert private_redis.client().zcard(f"bq:{{{event.id}}}:queue") == 1  # the first request alone
 
 
 def _insert_user(email: str) -> User:

@@ -113,7 +113,7 @@ def test_a_sequence_counter_that_went_backwards_is_repaired_and_numbers_never_re
             ).all()
         )
     assert [seqs[i] for i in before + after] == list(range(1, 9))
-    assert ask(make_user(), event) and redis_client.get(f"bq:{event.id}:seq") == "9"
+    assert ask(make_user(), event) and redis_client.get(f"bq:{{{event.id}}}:seq") == "9"
 
 
 def test_a_replayed_batch_leaves_a_healthy_counter_alone(db, organizer, make_event, make_user):

@@ -142,3 +142,32 @@ def test_production_refuses_a_published_secret(secret):
 def test_the_installation_secret_is_kept_out_of_git():
     ignored = (Path(__file__).resolve().parents[2] / ".gitignore").read_text().splitlines()
     assert VAR_DIR.name + "/" in ignored
+
+
+CLUSTER = "redis+cluster://10.0.0.1:7000,10.0.0.2:7000"
+
+
+def test_a_redis_cluster_needs_a_broker_of_its_own():
+    with pytest.raises(
+        ConfigError, match="A Redis Cluster cannot be the Celery broker: set CELERY_BROKER_URL"
+    ):
+        Settings.from_env({"REDIS_URL": CLUSTER})
+    with pytest.raises(ConfigError, match="cannot be the Celery broker"):
+        Settings.from_env({"REDIS_URL": "redis://r:6379/0", "CELERY_BROKER_URL": CLUSTER})
+    settings = Settings.from_env({"REDIS_URL": CLUSTER, "CELERY_BROKER_URL": "amqp://guest:guest@mq:5672/bo"})
+    assert settings.broker_url == "amqp://guest:guest@mq:5672/bo"
+
+
+def test_one_redis_is_its_own_broker_and_waits_for_no_replica_unless_told():
+    single = Settings.from_env({"REDIS_URL": "redis://r:6379/0"})
+    assert single.broker_url == "redis://r:6379/0" and single.booking_replicas == 0
+    assert Settings.from_env({"REDIS_WAIT_REPLICAS": "1"}).booking_replicas == 1
+
+
+def test_a_cluster_waits_for_one_replica_by_default():
+    env = {"REDIS_URL": CLUSTER, "CELERY_BROKER_URL": "amqp://mq//"}
+    assert Settings.from_env(env).booking_replicas == 1
+    assert Settings.from_env({**env, "REDIS_WAIT_REPLICAS": "0"}).booking_replicas == 0
+    assert Settings.from_env({**env, "REDIS_WAIT_TIMEOUT": "0.05"}).redis_wait_timeout == 0.05
+    with pytest.raises(ConfigError, match="REDIS_WAIT_REPLICAS must be 0 or more"):
+        Settings.from_env({**env, "REDIS_WAIT_REPLICAS": "-1"})

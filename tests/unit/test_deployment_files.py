@@ -208,3 +208,49 @@ def test_the_build_context_leaves_out_what_the_image_does_not_need():
         for word in line.split()[1:-1]
     ]
     assert copied and all((ROOT / path).exists() and path not in ignored for path in copied)
+
+
+CLUSTER_APPS = ("web-a", "web-b", "worker-a", "worker-b", "beat-a", "beat-b")
+
+
+def test_the_cluster_profile_runs_three_primaries_three_replicas_rabbitmq_and_two_of_each_process():
+    services = compose()["services"]
+    nodes = [
+        name
+        for name, service in services.items()
+        if "--cluster-enabled yes" in " ".join(service.get("command", []))
+    ]
+    assert len(nodes) == 6
+    for name in nodes:
+        command = " ".join(services[name]["command"])
+        assert "--appendonly yes" in command and services[name]["profiles"] == ["cluster"]
+    create = " ".join(services["redis-cluster"]["command"])
+    assert all(f"{name}:6379" in create for name in nodes) and "--cluster-replicas 1" in create
+    assert services["rabbitmq"]["profiles"] == ["cluster"]
+    processes = procfile()
+    for name in CLUSTER_APPS:
+        service = services[name]
+        assert service["profiles"] == ["cluster"], name
+        assert program(service["command"]) == program(processes[name.split("-")[0]]), name
+        assert service["depends_on"]["redis-cluster"]["condition"] == "service_completed_successfully"
+        assert service["depends_on"]["rabbitmq"]["condition"] == "service_healthy"
+        assert service["healthcheck"]["test"], name
+        env = service["environment"]
+        assert env["REDIS_URL"] == "redis+cluster://" + ",".join(f"{node}:6379" for node in nodes)
+        assert (
+            env["CELERY_BROKER_URL"].startswith("amqp://") and "@rabbitmq:5672/" in env["CELERY_BROKER_URL"]
+        )
+    assert {services[name]["ports"][0] for name in ("web-a", "web-b")} == {"8001:8000", "8002:8000"}
+    assert "profiles" not in services["web"]  # `docker compose up` alone is the one-Redis stack
+
+
+def test_the_cluster_profile_is_a_valid_production_configuration_waiting_for_a_replica():
+    from core.config import Settings
+
+    secrets = {**dict.fromkeys(DEMANDED, "x" * 40), "TICKET_SIGNING_KEY": "c2VlZA=="}
+    env = {
+        name: interpolate(value, secrets)
+        for name, value in compose()["services"]["worker-a"]["environment"].items()
+    }
+    settings = Settings.from_env(env)
+    assert settings.broker_url == env["CELERY_BROKER_URL"] and settings.booking_replicas == 1

@@ -7,17 +7,17 @@ run twice). After the last retry the sweep still reschedules the queue.
 
 from __future__ import annotations
 
-import redis
 from sqlalchemy import exc
 
 from core import runtime
 from core.jobs import Job, Periodic
+from core.redis_cluster import OUTAGE_ERRORS
 from core.services import allocation, holds
-from worker.celery_app import celery_app, job_task
+from worker.celery_app import job_task, periodic_task
 
 SWEEP_SECONDS = 2.0
 # Errors of a server that went away or stalled, not of the work: worth a retry.
-CONNECTION_ERRORS = (redis.ConnectionError, redis.TimeoutError, exc.OperationalError, exc.InterfaceError)
+CONNECTION_ERRORS = (*OUTAGE_ERRORS, exc.OperationalError, exc.InterfaceError)
 
 
 # About 1, 2, 4, 8, 16, 16... seconds apart (with jitter), for a minute and a half in all.
@@ -28,27 +28,13 @@ def drain_event(event_id: str) -> dict:
     return {"decided": report.decided, "batches": report.batches, "busy": report.busy}
 
 
-@job_task(Periodic.SWEEP_ALLOCATION_QUEUES)
+@periodic_task(Periodic.SWEEP_ALLOCATION_QUEUES, every=SWEEP_SECONDS)
 def sweep_allocation_queues() -> list[str]:
     return allocation.sweep_allocation_queues()
 
 
-@job_task(Periodic.EXPIRE_HOLDS)
+@periodic_task(Periodic.EXPIRE_HOLDS, every=float(runtime.settings().hold_expiry_interval))
 def expire_holds() -> dict:
     report = holds.expire_holds()
     return {"expired_holds": report.expired_holds, "expired_waitlist": report.expired_waitlist,
             "promoted": report.promoted}  # fmt: skip
-
-
-celery_app.conf.beat_schedule.update(
-    {
-        "sweep-allocation-queues": {
-            "task": Periodic.SWEEP_ALLOCATION_QUEUES.task_name,
-            "schedule": SWEEP_SECONDS,
-        },
-        "expire-holds": {
-            "task": Periodic.EXPIRE_HOLDS.task_name,
-            "schedule": float(runtime.settings().hold_expiry_interval),
-        },
-    }
-)

@@ -10,7 +10,7 @@ from core import runtime
 from core.jobs import Job, Periodic
 from core.payments.provider import PaymentProviderError, ProviderCallsFailed
 from core.services import checkouts, event_cancellation, payment_sweep, refunds, webhooks
-from worker.celery_app import celery_app, job_task
+from worker.celery_app import job_task, periodic_task
 
 MAX_RETRIES = 10
 SWEEP_SECONDS = 30.0
@@ -74,14 +74,10 @@ def settle_cancelled_event(event_id: str) -> dict:
     return {"settled": report.settled, "refunds": report.refunds, "done": report.done}
 
 
-@job_task(Periodic.SWEEP_PAYMENTS)
+@periodic_task(Periodic.SWEEP_PAYMENTS, every=SWEEP_SECONDS)
 def sweep_payments() -> dict:
     with runtime.database().unit_of_work() as uow:
         swept = payment_sweep.sweep_payments(uow)
         uow.commit()
     return swept
 
-
-celery_app.conf.beat_schedule.update(
-    {"sweep-payments": {"task": Periodic.SWEEP_PAYMENTS.task_name, "schedule": SWEEP_SECONDS}}
-)

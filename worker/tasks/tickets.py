@@ -5,7 +5,7 @@ from __future__ import annotations
 from core import runtime
 from core.jobs import Job, Periodic
 from core.services import tickets
-from worker.celery_app import celery_app, job_task
+from worker.celery_app import job_task, periodic_task
 
 SWEEP_SECONDS = 60.0
 
@@ -18,7 +18,7 @@ def issue_tickets(booking_ids: list[str]) -> list[str]:
     return [str(booking_id) for booking_id in issued]
 
 
-@job_task(Periodic.SWEEP_TICKETS)
+@periodic_task(Periodic.SWEEP_TICKETS, every=SWEEP_SECONDS)
 def sweep_tickets() -> list[str]:
     """Confirmed bookings still without tickets a minute later lost their job: issue them now."""
     with runtime.database().unit_of_work() as uow:
@@ -27,8 +27,3 @@ def sweep_tickets() -> list[str]:
         uow.commit()
     return [str(booking_id) for booking_id in issued]
 
-
-celery_app.conf.beat_schedule["sweep-tickets"] = {
-    "task": Periodic.SWEEP_TICKETS.task_name,
-    "schedule": SWEEP_SECONDS,
-}

@@ -1,0 +1,60 @@
+"""What running on a Redis Cluster changes: its URL, its client, and the errors of a failover.
+
+`REDIS_URL=redis+cluster://HOST:PORT[,HOST:PORT...]` (the scheme the `limits` library reads
+too) names some nodes of a cluster; the client learns the rest and the slot map from them. A
+plain `redis://` URL is one Redis, as before. `core.runtime.redis_client()` builds whichever the
+URL names and every Redis use goes through it (docs/scaling.md, "Redis Cluster").
+
+Keys that one command or script touches together share a hash tag, so they live in one slot:
+every key of an event is `<prefix>:{<event_id>}:<what>` (`event_key`).
+"""
+
+from __future__ import annotations
+
+from urllib.parse import unquote, urlsplit
+
+import redis
+from redis import exceptions
+from redis.cluster import ClusterNode, RedisCluster
+
+CLUSTER_SCHEMES = ("redis+cluster", "rediss+cluster")
+
+# A cluster in the middle of a failover: a node gone, its slots not yet served by its replica,
+# or moving. The command did not run (or its connection broke): an outage, answered 503.
+FAILOVER_ERRORS = (
+    exceptions.ClusterError,  # ClusterDownError, MasterDownError, and retries run out
+    exceptions.TryAgainError,
+    exceptions.SlotNotCoveredError,
+    exceptions.RedisClusterUnreachableError,
+)
+OUTAGE_ERRORS = (redis.ConnectionError, redis.TimeoutError, *FAILOVER_ERRORS)
+
+
+def is_cluster_url(url: str) -> bool:
+    return urlsplit(url).scheme in CLUSTER_SCHEMES
+
+
+def event_key(prefix: str, event_id, what: str) -> str:
+    """`prefix:{event_id}:what`: the event's hash tag keeps all its keys in one slot."""
+    return f"{prefix}:{{{event_id}}}:{what}"
+
+
+def cluster_client(url: str, **options) -> RedisCluster:
+    """A cluster client from a `redis+cluster://[user:password@]host:port,host:port` URL."""
+    parts = urlsplit(url)
+    nodes = []
+    for location in parts.netloc.rsplit("@", 1)[-1].split(","):
+        host, _, port = location.rpartition(":")
+        nodes.append(ClusterNode(host or "127.0.0.1", int(port or 6379)))
+    auth = {}
+    if "@" in parts.netloc:
+        username, _, password = parts.netloc.rsplit("@", 1)[0].partition(":")
+        auth = {"username": unquote(username) or None, "password": unquote(password) or None}
+    return RedisCluster(startup_nodes=nodes, ssl=parts.scheme == "rediss+cluster", **auth, **options)
+
+
+def primaries(client) -> list:
+    """The nodes a command for every key must reach: the one Redis, or each cluster primary."""
+    if isinstance(client, RedisCluster):
+        return [node.redis_connection for node in client.get_primaries()]
+    return [client]
