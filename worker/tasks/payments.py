@@ -80,4 +80,3 @@ def sweep_payments() -> dict:
         swept = payment_sweep.sweep_payments(uow)
         uow.commit()
     return swept
-

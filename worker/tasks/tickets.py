@@ -26,4 +26,3 @@ def sweep_tickets() -> list[str]:
         issued = tickets.issue_tickets(uow, missing) if missing else []
         uow.commit()
     return [str(booking_id) for booking_id in issued]
-
