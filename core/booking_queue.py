@@ -110,8 +110,8 @@ for rank, member in ipairs(queued) do
   local seq = floor + rank
   redis.call('ZREM', KEYS[2], member)
   redis.call('ZADD', KEYS[2], seq, seq .. ':' .. payload)
-  local status = ARGV[2] .. cjson.decode(payload)['b']
-  if redis.call('EXISTS', status) == 1 then redis.call('HSET', status, 'seq', seq) end
+  local status_key = ARGV[2] .. cjson.decode(payload)['b']
+  if redis.call('EXISTS', status_key) == 1 then redis.call('HSET', status_key, 'seq', seq) end
 end
 redis.call('SET', KEYS[1], floor + #queued)
 redis.call('SET', KEYS[3], floor)
