@@ -11,8 +11,7 @@ import time
 from core import periodic
 from core.jobs import Periodic
 from core.services import holds
-from tests.integration.booking_helpers import ask, assert_counters_agree, drain, load
-from tests.integration.test_waitlist_and_expiry import age_holds
+from tests.integration.booking_helpers import ask, assert_counters_agree, drain, end_holds_now, load
 
 
 def wait_until_gone(redis_client, key: str) -> None:
@@ -57,7 +56,7 @@ def test_hold_expiry_run_twice_at_the_same_moment_expires_each_hold_once(
     booked = [ask(make_user(), event) for _ in range(30)]
     waiting = [ask(make_user(), event, join_waitlist=True) for _ in range(10)]
     drain(event)
-    age_holds(db, booked)
+    end_holds_now(db, booked)
     reports, start = [], threading.Barrier(2)
 
     def sweep():
