@@ -26,6 +26,7 @@ from core.lifecycle import cancel, cancel_part, shown_status
 from core.models import Booking, Event, User, new_id, utcnow
 from core.services import attendees, audit, checkouts, follow_ups, refunds, tickets, vouchers
 from core.services.audit import AuditAction
+from core.seating import engine as seats
 from core.services.permissions import may_read_booking
 from core.services.waitlist import promote_waitlist, waitlist_position
 from core.statuses import (
@@ -297,6 +298,7 @@ def _tickets_to_give_back(uow: UnitOfWork, booking: Booking, ticket_ids: list[uu
 def _cancel_part(uow, actor, booking, inventory, part, reason, now) -> Booking:
     released = Counter(ticket.ticket_type_id for ticket in part)
     amount = cancel_part(booking, inventory, [Line(tt, n) for tt, n in released.items()], now)
+    seats.release_tickets(inventory, [ticket.id for ticket in part], now)
     tickets.void_tickets(uow, [ticket.id for ticket in part])
     refunds.queue_partial_refund(uow, booking, amount, reason, "+".join(sorted(str(t.id) for t in part)))
     follow_ups.bookings_promoted(uow, promote_waitlist(uow, inventory, now))

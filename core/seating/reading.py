@@ -1,0 +1,43 @@
+"""Reading the seat map and the plan's seat types from Redis (`core.seating.seat_map`), for the
+API: one Redis round trip per request, PostgreSQL only when Redis lost the map."""
+
+from __future__ import annotations
+
+import uuid
+
+from core import runtime
+from core.models import Event
+from core.seating.seat_map import map_key, publish, types_key
+from core.seating.state import load_seating_state
+
+
+def read_map(event_id: uuid.UUID, variant: str) -> tuple[str, str] | None:
+    """(ETag, body) of one rendering of the map; None for an event without a seating plan."""
+    client = runtime.redis_client()
+    version, body = client.hmget(map_key(event_id), ["version", variant])
+    if body is None:
+        if not rebuild(event_id):
+            return None
+        version, body = client.hmget(map_key(event_id), ["version", variant])
+    return f'"{version}-{variant}"', body
+
+
+def seat_types(event_id: uuid.UUID, seat_ids: list[uuid.UUID]) -> dict[uuid.UUID, str | None]:
+    """The ticket type id of each seat (None: not a seat of the event's plan), from Redis."""
+    client = runtime.redis_client()
+    found = client.hmget(types_key(event_id), [str(seat_id) for seat_id in seat_ids])
+    if all(value is None for value in found) and not client.exists(types_key(event_id)):
+        rebuild(event_id)
+        found = client.hmget(types_key(event_id), [str(seat_id) for seat_id in seat_ids])
+    return dict(zip(seat_ids, found, strict=True))
+
+
+def rebuild(event_id: uuid.UUID) -> bool:
+    """Publish the map from PostgreSQL (Redis lost it); False without a seating plan."""
+    with runtime.database().unit_of_work() as uow:
+        event = uow.session.get(Event, event_id)
+        state = load_seating_state(uow, event) if event is not None else None
+        if state is None:
+            return False
+        publish(state, with_types=True)
+    return True
