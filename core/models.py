@@ -369,7 +369,9 @@ class Seat(Base):
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
     event_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("event.id", ondelete="CASCADE"))
-    ticket_type_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("ticket_type.id", ondelete="RESTRICT"), index=True)
+    ticket_type_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("ticket_type.id", ondelete="RESTRICT"), index=True
+    )
     section: Mapped[str] = mapped_column(String(60))
     row: Mapped[str] = mapped_column(String(20))
     label: Mapped[str] = mapped_column(String(20))
@@ -407,7 +409,9 @@ class SeatAssignment(Base):
     event_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("event.id", ondelete="CASCADE"), index=True)
     seat_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("seat.id", ondelete="CASCADE"))
     booking_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("booking.id", ondelete="CASCADE"), index=True)
-    ticket_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("ticket.id", ondelete="SET NULL"), index=True)
+    ticket_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("ticket.id", ondelete="SET NULL"), index=True
+    )
     assigned_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     released_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 

@@ -161,7 +161,11 @@ class SeatPicture:
         return tuple(chosen)
 
     def _eligible(self, seat: PlanSeat, ticket_type_id, accessible: bool) -> bool:
-        return seat.id in self.free and seat.ticket_type_id == ticket_type_id and (accessible or not seat.special)
+        return (
+            seat.id in self.free
+            and seat.ticket_type_id == ticket_type_id
+            and (accessible or not seat.special)
+        )
 
     def _best_in_row(self, row: int, ticket_type_id, size: int, accessible: bool) -> Placement | None:
         seats, breaks = self.rows[row], self._aisles[row]
@@ -183,7 +187,9 @@ class SeatPicture:
             start = end + 1
         return best
 
-    def _best_in_run(self, run: list[PlanSeat], row: int, first: int, size: int, accessible: bool) -> Placement:
+    def _best_in_run(
+        self, run: list[PlanSeat], row: int, first: int, size: int, accessible: bool
+    ) -> Placement:
         xs, ys, special = [0.0], [0.0], [0]
         for seat in run:
             xs.append(xs[-1] + seat.x)
@@ -216,7 +222,9 @@ class SeatPicture:
                 if seat.id not in self.free:
                     continue
                 before = index > 0 and not breaks[index - 1] and _joins(seats[index - 1], seat, self.free)
-                after = index + 1 < len(seats) and not breaks[index] and _joins(seats[index + 1], seat, self.free)
+                after = (
+                    index + 1 < len(seats) and not breaks[index] and _joins(seats[index + 1], seat, self.free)
+                )
                 stranded += not (before or after)
         return stranded
 

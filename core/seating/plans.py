@@ -146,7 +146,9 @@ def put_plan(uow: UnitOfWork, actor: User, event_id: uuid.UUID, data: dict) -> S
     return state
 
 
-def block_seats(uow: UnitOfWork, actor: User, event_id: uuid.UUID, seat_ids: list[uuid.UUID], blocked: bool) -> SeatingState:
+def block_seats(
+    uow: UnitOfWork, actor: User, event_id: uuid.UUID, seat_ids: list[uuid.UUID], blocked: bool
+) -> SeatingState:
     """Take seats out of sale (`blocked`) or put them back; a held or sold seat cannot be blocked."""
     inventory = _lock(uow, actor, event_id)
     state = inventory.seating
@@ -154,10 +156,14 @@ def block_seats(uow: UnitOfWork, actor: User, event_id: uuid.UUID, seat_ids: lis
         raise NotFound("This event has no seating plan.")
     unknown = [str(seat_id) for seat_id in seat_ids if seat_id not in state.seats]
     if unknown:
-        raise Invalid("These seats are not in the event's plan.", name="unknown_seat", details={"seat_ids": unknown})
+        raise Invalid(
+            "These seats are not in the event's plan.", name="unknown_seat", details={"seat_ids": unknown}
+        )
     taken = [str(seat_id) for seat_id in seat_ids if seat_id in state.holder]
     if blocked and taken:
-        raise Conflict("Held or sold seats cannot be blocked.", name="seat_in_use", details={"seat_ids": taken})
+        raise Conflict(
+            "Held or sold seats cannot be blocked.", name="seat_in_use", details={"seat_ids": taken}
+        )
     changing = [seat_id for seat_id in dict.fromkeys(seat_ids) if (seat_id in state.blocked) != blocked]
     if not changing:
         return state
@@ -178,8 +184,10 @@ def plan_view(state: SeatingState) -> dict:
         )  # fmt: skip
     return {
         "focal_point": {"x": state.plan.focal_x, "y": state.plan.focal_y},
-        "sections": [{"name": name, "rows": [{"name": row, "seats": seats} for row, seats in rows.items()]}
-                     for name, rows in sections.items()],  # fmt: skip
+        "sections": [
+            {"name": name, "rows": [{"name": row, "seats": seats} for row, seats in rows.items()]}
+            for name, rows in sections.items()
+        ],  # fmt: skip
     }
 
 

@@ -6,9 +6,36 @@ from __future__ import annotations
 import uuid
 
 from core import runtime
-from core.models import Event
+from core.db import UnitOfWork
+from core.errors import NotFound
+from core.event_snapshots import load_event_snapshot
+from core.models import Event, User
 from core.seating.seat_map import map_key, publish, types_key
 from core.seating.state import load_seating_state
+from core.services.permissions import is_staff_of
+from core.statuses import EventStatus, Role
+
+# The roles that may be an event's staff: only their requests read PostgreSQL (to check that).
+STAFF_ROLES = frozenset({Role.STAFF, Role.ORGANIZER, Role.ADMIN})
+
+
+def seat_map(uow: UnitOfWork, event_id: uuid.UUID, fmt: str, actor: User | None) -> tuple[str, str]:
+    """(ETag, body) of the event's seat map in `fmt` (`json` or `svg`): with held, sold and
+    blocked seats told apart for its organizers and staff (`actor`, given only for a caller
+    whose token says staff, organizer or admin), else available or not, for anyone, from Redis
+    alone, for a published (or cancelled) event."""
+    staff = False
+    if actor is not None:
+        event = uow.session.get(Event, event_id)
+        staff = event is not None and is_staff_of(actor, event)
+    if not staff:
+        snapshot = load_event_snapshot(event_id)
+        if snapshot is None or snapshot.status == EventStatus.DRAFT:
+            raise NotFound("No such event.")
+    found = read_map(event_id, f"{'staff' if staff else 'public'}.{fmt}")
+    if found is None:
+        raise NotFound("This event has no seating plan.")
+    return found
 
 
 def read_map(event_id: uuid.UUID, variant: str) -> tuple[str, str] | None:

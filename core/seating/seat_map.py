@@ -140,7 +140,9 @@ def publish(state: SeatingState, with_types: bool = False) -> bool:
     if with_types:
         pipe = client.pipeline()
         pipe.delete(types_key(event_id))
-        pipe.hset(types_key(event_id), mapping={str(s.id): str(s.ticket_type_id) for s in state.seats.values()})
+        pipe.hset(
+            types_key(event_id), mapping={str(s.id): str(s.ticket_type_id) for s in state.seats.values()}
+        )
         pipe.execute()
     args = [state.plan.version, *(rendered[variant] for variant in VARIANTS)]
     return bool(client.register_script(_PUBLISH)(keys=[map_key(event_id)], args=args))

@@ -182,7 +182,9 @@ def load_seating_state(uow: UnitOfWork, event: Event) -> SeatingState | None:
     plan = uow.session.get(SeatingPlan, event.id, populate_existing=True)
     if plan is None:
         return None
-    seats = uow.session.execute(select(*SEAT_COLUMNS).where(Seat.event_id == event.id).order_by(Seat.position)).all()
+    seats = uow.session.execute(
+        select(*SEAT_COLUMNS).where(Seat.event_id == event.id).order_by(Seat.position)
+    ).all()
     live = uow.session.execute(
         select(SeatAssignment.seat_id, SeatAssignment.booking_id, Booking.status)
         .join(Booking, Booking.id == SeatAssignment.booking_id)
