@@ -24,10 +24,10 @@ from core.inventory import Line, lock_inventory
 from core.jobs import Job
 from core.lifecycle import cancel, cancel_part, shown_status
 from core.models import Booking, Event, User, new_id, utcnow
-from core.services import attendees, audit, checkouts, follow_ups, refunds, tickets, vouchers
-from core.services.audit import AuditAction
 from core.seating import engine as seats
 from core.seating.reading import seat_types
+from core.services import attendees, audit, checkouts, follow_ups, refunds, tickets, vouchers
+from core.services.audit import AuditAction
 from core.services.permissions import may_read_booking
 from core.services.waitlist import promote_waitlist, waitlist_position
 from core.statuses import (
