@@ -125,6 +125,13 @@ class BookingAccepted(Schema):
 _ACCEPTED = BookingAccepted()
 
 
+class SeatRefOut(Schema):
+    id = fields.UUID(metadata={"description": "The seat's id in the event's plan."})
+    section = fields.String(metadata={"description": "The seat's section."})
+    row = fields.String(metadata={"description": "The seat's row."})
+    label = fields.String(metadata={"description": "The seat's name in its row."})
+
+
 class ItemOut(Schema):
     ticket_type_id = fields.UUID(metadata={"description": "The ticket type booked."})
     quantity = fields.Integer(metadata={"description": "How many tickets of this type."})
@@ -134,6 +141,8 @@ class ItemOut(Schema):
             "description": "The price of one ticket as booked, in minor units of the booking's `currency` (after any voucher); null while the request is not decided."
         },
     )
+    seats = fields.List(fields.Nested(SeatRefOut), metadata={
+        "description": "A seated type: the seats held or confirmed for the booking, in plan order (empty otherwise)."})  # fmt: skip
 
 
 class BookingPaymentOut(Schema):

@@ -25,6 +25,7 @@ from core.jobs import Job
 from core.lifecycle import cancel, cancel_part, shown_status
 from core.models import Booking, Event, User, new_id, utcnow
 from core.seating import engine as seats
+from core.seating.assigned import booking_seats
 from core.seating.reading import seat_types
 from core.services import attendees, audit, checkouts, follow_ups, refunds, tickets, vouchers
 from core.services.audit import AuditAction
@@ -269,12 +270,18 @@ def _reader(uow: UnitOfWork, actor_id: uuid.UUID) -> User:
 def booking_view(uow: UnitOfWork, booking: Booking) -> dict:
     tickets_path = links.BOOKING_TICKETS.path(booking_id=booking.id)
     status = shown_status(booking, utcnow())
+    seats = booking_seats(uow, booking.id)
     return {
         "id": booking.id,
         "event_id": booking.event_id,
         "status": status,
         "items": [
-            {"ticket_type_id": line.ticket_type_id, "quantity": line.quantity, "unit_price": line.unit_price}
+            {
+                "ticket_type_id": line.ticket_type_id,
+                "quantity": line.quantity,
+                "unit_price": line.unit_price,
+                "seats": seats.get(line.ticket_type_id, []),
+            }  # fmt: skip
             for line in booking.lines
         ],
         "total": booking.total,
