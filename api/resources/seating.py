@@ -85,7 +85,7 @@ class SeatingIn(InputSchema):
     )
 
 
-class SeatOut(Schema):
+class PlanSeatOut(Schema):
     id = fields.UUID(metadata={"description": "The seat's id (the `seat_ids` of a booking's items)."})
     label = fields.String()
     x = fields.Float()
@@ -98,7 +98,7 @@ class SeatOut(Schema):
 
 class RowOut(Schema):
     name = fields.String()
-    seats = fields.List(fields.Nested(SeatOut))
+    seats = fields.List(fields.Nested(PlanSeatOut))
 
 
 class SectionOut(Schema):
@@ -172,10 +172,12 @@ def _seat_map_response(event_id, fmt: str, mimetype: str) -> Response:
     claims = get_jwt()
     actor = current_actor() if claims.get("role") in STAFF_ROLES else None
     etag, body = seat_map(request_uow(), event_id, fmt, actor)
-    headers = {"ETag": etag, "Cache-Control": "no-cache"}
-    if etag in request.if_none_match:
-        return Response(status=304, headers=headers)
-    return Response(body, mimetype=mimetype, headers=headers)
+    answer = (
+        Response(status=304) if request.if_none_match.contains(etag) else Response(body, mimetype=mimetype)
+    )
+    answer.set_etag(etag)
+    answer.headers["Cache-Control"] = "no-cache"
+    return answer
 
 
 @blp.route("/<uuid:event_id>/seats")

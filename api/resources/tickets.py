@@ -20,7 +20,7 @@ from core.services import bookings, tickets
 blp = Blueprint("tickets", __name__, url_prefix="/api/v1", description="Tickets and check-in")
 
 
-class SeatOut(Schema):
+class TicketSeatOut(Schema):
     section = fields.String(metadata={"description": "The seat's section."})
     row = fields.String(metadata={"description": "The seat's row."})
     label = fields.String(metadata={"description": "The seat's name in its row."})
@@ -54,7 +54,7 @@ class TicketOut(Schema):
         allow_none=True, metadata={"description": "The attendee's email, if given."}
     )
     answers = fields.Dict(metadata={"description": "The attendee's answers, by question id."})
-    seat = fields.Nested(SeatOut, allow_none=True, metadata={
+    seat = fields.Nested(TicketSeatOut, allow_none=True, metadata={
         "description": "A reserved seat: `{section, row, label}` (also in the signed QR claims); null for general admission."})  # fmt: skip
 
 

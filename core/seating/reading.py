@@ -39,14 +39,14 @@ def seat_map(uow: UnitOfWork, event_id: uuid.UUID, fmt: str, actor: User | None)
 
 
 def read_map(event_id: uuid.UUID, variant: str) -> tuple[str, str] | None:
-    """(ETag, body) of one rendering of the map; None for an event without a seating plan."""
+    """(entity tag, body) of one rendering of the map; None for an event without a seating plan."""
     client = runtime.redis_client()
     version, body = client.hmget(map_key(event_id), ["version", variant])
     if body is None:
         if not rebuild(event_id):
             return None
         version, body = client.hmget(map_key(event_id), ["version", variant])
-    return f'"{version}-{variant}"', body
+    return f"{version}-{variant}", body
 
 
 def seat_types(event_id: uuid.UUID, seat_ids: list[uuid.UUID]) -> dict[uuid.UUID, str | None]:
