@@ -354,6 +354,8 @@ class SeatingPlan(Base):
     focal_x: Mapped[float] = mapped_column(Float)
     focal_y: Mapped[float] = mapped_column(Float)
     version: Mapped[int] = mapped_column(BigInteger, default=1)
+    # New with every plan laid out: what a process may cache of the plan's fixed part is keyed by it.
+    layout_id: Mapped[uuid.UUID] = mapped_column(Uuid, default=new_id)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 

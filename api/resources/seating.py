@@ -87,33 +87,41 @@ class SeatingIn(InputSchema):
 
 class PlanSeatOut(Schema):
     id = fields.UUID(metadata={"description": "The seat's id (the `seat_ids` of a booking's items)."})
-    label = fields.String()
-    x = fields.Float()
-    y = fields.Float()
-    ticket_type_id = fields.UUID()
-    accessible = fields.Boolean()
-    companion = fields.Boolean()
-    blocked = fields.Boolean()
+    label = fields.String(metadata={"description": "The seat's name in its row."})
+    x = fields.Float(metadata={"description": "Where the seat is, across."})
+    y = fields.Float(metadata={"description": "Where the seat is, away from the stage."})
+    ticket_type_id = fields.UUID(metadata={"description": "The seated ticket type it is sold as."})
+    accessible = fields.Boolean(
+        metadata={"description": "A wheelchair space: best available gives it only to `accessible` requests."}
+    )
+    companion = fields.Boolean(metadata={"description": "Beside an accessible seat, kept like it."})
+    blocked = fields.Boolean(metadata={"description": "Out of sale (`POST /events/{id}/seats/block`)."})
 
 
 class RowOut(Schema):
-    name = fields.String()
-    seats = fields.List(fields.Nested(PlanSeatOut))
+    name = fields.String(metadata={"description": "The row's name."})
+    seats = fields.List(
+        fields.Nested(PlanSeatOut), metadata={"description": "Its seats, in order along the row."}
+    )
 
 
 class SectionOut(Schema):
-    name = fields.String()
-    rows = fields.List(fields.Nested(RowOut))
+    name = fields.String(metadata={"description": "The section's name."})
+    rows = fields.List(fields.Nested(RowOut), metadata={"description": "Its rows, from the front."})
 
 
 class PointOut(Schema):
-    x = fields.Float()
-    y = fields.Float()
+    x = fields.Float(metadata={"description": "Across."})
+    y = fields.Float(metadata={"description": "Away from the stage."})
 
 
 class SeatingOut(Schema):
-    focal_point = fields.Nested(PointOut)
-    sections = fields.List(fields.Nested(SectionOut))
+    focal_point = fields.Nested(
+        PointOut, metadata={"description": "The stage: best available measures from here."}
+    )
+    sections = fields.List(
+        fields.Nested(SectionOut), metadata={"description": "The plan's sections, with every seat's id."}
+    )
 
 
 class BlockIn(InputSchema):

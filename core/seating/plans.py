@@ -130,6 +130,7 @@ def put_plan(uow: UnitOfWork, actor: User, event_id: uuid.UUID, data: dict) -> S
         plan = SeatingPlan(event_id=event_id, focal_x=focal["x"], focal_y=focal["y"], version=0)
         uow.session.add(plan)
     plan.focal_x, plan.focal_y = float(focal["x"]), float(focal["y"])
+    plan.layout_id = new_id()
     # Nothing is live (checked above): what is left of the old plan's assignments is history.
     uow.session.execute(delete(SeatAssignment).where(SeatAssignment.event_id == event_id))
     uow.session.execute(delete(Seat).where(Seat.event_id == event_id))

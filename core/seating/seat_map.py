@@ -58,32 +58,65 @@ def public_status(status: SeatStatus) -> SeatStatus:
 
 
 def documents(state: SeatingState) -> dict[str, str]:
-    """The four renderings of the map as it stands in `state`."""
-    focal = {"x": state.plan.focal_x, "y": state.plan.focal_y}
-    seats, public, staff = [], [], []
-    for seat in state.seats.values():
-        status = state.status(seat.id)
-        view = {"id": str(seat.id), "section": seat.section, "row": seat.row, "label": seat.label,
-                "x": seat.x, "y": seat.y, "ticket_type_id": str(seat.ticket_type_id),
-                "accessible": seat.accessible, "companion": seat.companion}  # fmt: skip
-        seats.append((seat, status))
-        public.append({**view, "status": public_status(status).value})
-        staff.append({**view, "status": status.value})
+    """The four renderings of the map as it stands in `state`: the fixed pieces of each seat
+    (made once per plan, `fragments`) joined with its status."""
+    pieces = fragments(state)
+    staff = [state.status(seat_id) for seat_id in state.seats]
+    public = [public_status(status) for status in staff]
     return {
-        "public.json": json.dumps({"focal_point": focal, "seats": public}, separators=(",", ":")),
-        "staff.json": json.dumps({"focal_point": focal, "seats": staff}, separators=(",", ":")),
-        "public.svg": render_svg(state, [(seat, public_status(status)) for seat, status in seats]),
-        "staff.svg": render_svg(state, seats),
+        "public.json": _json(pieces, public),
+        "staff.json": _json(pieces, staff),
+        "public.svg": _svg(pieces, public),
+        "staff.svg": _svg(pieces, staff),
     }
 
 
-def render_svg(state: SeatingState, seats: list[tuple]) -> str:
-    """The map drawn: one circle per seat (`data-seat-id`, filled by status), each row's name
-    before its first seat, each section's name above it, and the stage at the focal point."""
+def _json(pieces: dict, statuses: list[SeatStatus]) -> str:
+    seats = ",".join(
+        f'{prefix}{status.value}"}}' for prefix, status in zip(pieces["json"], statuses, strict=True)
+    )
+    return f"{pieces['json_head']}{seats}]}}"
+
+
+def _svg(pieces: dict, statuses: list[SeatStatus]) -> str:
+    seats = "".join(f'{prefix}{status.value}" fill="{COLOURS[status]}"{suffix}'
+                    for prefix, suffix, status in zip(pieces["svg"], pieces["svg_tail"], statuses, strict=True))  # fmt: skip
+    return f"{pieces['svg_head']}{seats}</svg>"
+
+
+def fragments(state: SeatingState) -> dict:
+    """The parts of the map that do not change while the plan stands, rendered once and kept
+    with the plan's fixed part (`core.seating.state.FixedPlan`)."""
+    cached = state.fixed.fragments
+    if not cached:
+        cached.update(_render_fixed(state))
+    return cached
+
+
+def _render_fixed(state: SeatingState) -> dict:
+    seats = list(state.seats.values())
     fx, fy = state.plan.focal_x, state.plan.focal_y
-    xs = [seat.x for seat, _ in seats] + [fx]
-    ys = [seat.y for seat, _ in seats] + [fy]
+    focal = json.dumps({"x": fx, "y": fy}, separators=(",", ":"))
+    json_pieces = []
+    for seat in seats:
+        view = json.dumps({"id": str(seat.id), "section": seat.section, "row": seat.row, "label": seat.label,
+                           "x": seat.x, "y": seat.y, "ticket_type_id": str(seat.ticket_type_id),
+                           "accessible": seat.accessible, "companion": seat.companion}, separators=(",", ":"))  # fmt: skip
+        json_pieces.append(f'{view[:-1]},"status":"')
     radius = _seat_radius(state)
+    svg_pieces = [f'<circle class="seat" data-seat-id="{seat.id}" data-status="' for seat in seats]
+    svg_tails = [f' cx="{seat.x:.2f}" cy="{seat.y:.2f}" r="{radius:.2f}"><title>{escape(seat.section)}, '
+                 f"row {escape(seat.row)}, seat {escape(seat.label)}</title></circle>" for seat in seats]  # fmt: skip
+    return {"json_head": f'{{"focal_point":{focal},"seats":[', "json": json_pieces,
+            "svg_head": _svg_head(state, seats, radius), "svg": svg_pieces, "svg_tail": svg_tails}  # fmt: skip
+
+
+def _svg_head(state: SeatingState, seats: list, radius: float) -> str:
+    """Everything of the SVG but the seats: the canvas, the stage at the focal point, each
+    section's name above it and each row's name before its first seat."""
+    fx, fy = state.plan.focal_x, state.plan.focal_y
+    xs = [seat.x for seat in seats] + [fx]
+    ys = [seat.y for seat in seats] + [fy]
     margin = radius * 6
     left, top = min(xs) - margin, min(ys) - margin
     width, height = max(xs) - left + margin, max(ys) - top + margin
@@ -99,7 +132,7 @@ def render_svg(state: SeatingState, seats: list[tuple]) -> str:
     ]
     rows: dict[tuple, list] = defaultdict(list)
     sections: dict[str, list] = defaultdict(list)
-    for seat, _ in seats:
+    for seat in seats:
         rows[(seat.section, seat.row)].append(seat)
         sections[seat.section].append(seat)
     for name, members in sections.items():
@@ -111,12 +144,6 @@ def render_svg(state: SeatingState, seats: list[tuple]) -> str:
         first = members[0]
         parts.append(f'<text class="row" x="{first.x - radius * 2:.2f}" y="{first.y + radius * 0.5:.2f}" '
                      f'font-size="{font:.2f}" text-anchor="end" fill="#616161">{escape(row)}</text>')  # fmt: skip
-    for seat, status in seats:
-        parts.append(f'<circle class="seat" data-seat-id="{seat.id}" data-status="{status.value}" '
-                     f'cx="{seat.x:.2f}" cy="{seat.y:.2f}" r="{radius:.2f}" fill="{COLOURS[status]}">'
-                     f"<title>{escape(seat.section)}, row {escape(seat.row)}, seat {escape(seat.label)}</title>"
-                     f"</circle>")  # fmt: skip
-    parts.append("</svg>")
     return "".join(parts)
 
 

@@ -12,41 +12,75 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Row, insert, select, update
 
 from core.db import UnitOfWork
 from core.models import Booking, Event, Seat, SeatAssignment, SeatingPlan, new_id, utcnow
 from core.seating import seat_map
-from core.seating.best_available import PlanSeat, SeatPicture
+from core.seating.best_available import Layout, PlanSeat, SeatPicture
 from core.statuses import BookingStatus, SeatStatus
 
 SEAT_COLUMNS = (Seat.id, Seat.ticket_type_id, Seat.section, Seat.row, Seat.label, Seat.x, Seat.y,
                 Seat.accessible, Seat.companion, Seat.blocked)  # fmt: skip
 
 
+@dataclass
+class FixedPlan:
+    """What does not change while a plan stands: its seats (in plan order) and their layout,
+    and the seat map's fixed pieces once rendered (`core.seating.seat_map`)."""
+
+    seats: dict[uuid.UUID, Row]
+    layout: Layout
+    fragments: dict = field(default_factory=dict)
+
+
+# The fixed part of recent plans, by (event id, layout id): a plan laid out anew gets a new
+# layout id, so an entry is never stale. Saves a drainer reading and indexing every seat of a
+# 20,000-seat plan on each batch; only the blocked seats and live assignments are read.
+_FIXED: OrderedDict[tuple, FixedPlan] = OrderedDict()
+FIXED_PLANS_KEPT = 16
+
+
+def fixed_plan(uow: UnitOfWork, plan: SeatingPlan) -> FixedPlan:
+    key = (plan.event_id, plan.layout_id)
+    fixed = _FIXED.get(key)
+    if fixed is None:
+        rows = uow.session.execute(
+            select(*SEAT_COLUMNS).where(Seat.event_id == plan.event_id).order_by(Seat.position)
+        ).all()
+        seats = {seat.id: seat for seat in rows}
+        layout = Layout(PlanSeat(s.id, s.ticket_type_id, (s.section, s.row), s.x, s.y, s.accessible, s.companion)
+                        for s in rows)  # fmt: skip
+        fixed = _FIXED[key] = FixedPlan(seats, layout)
+        while len(_FIXED) > FIXED_PLANS_KEPT:
+            _FIXED.popitem(last=False)
+    _FIXED.move_to_end(key)
+    return fixed
+
+
 class SeatingState:
     """The plan's seats, which are blocked, held or sold and by which booking, and the picture."""
 
-    def __init__(self, uow: UnitOfWork | None, plan: SeatingPlan, seats: Iterable, live: Iterable):
+    def __init__(
+        self, uow: UnitOfWork | None, plan: SeatingPlan, fixed: FixedPlan, blocked: Iterable, live: Iterable
+    ):
         self._uow = uow
         self.loaded_at = utcnow()
         self.plan = plan
-        self.seats = {seat.id: seat for seat in seats}  # in plan order
-        self.blocked = {seat.id for seat in self.seats.values() if seat.blocked}
+        self.fixed = fixed
+        self.seats = fixed.seats  # in plan order
+        self.blocked = set(blocked)
         self.holder: dict[uuid.UUID, uuid.UUID] = {}
         self.sold: set[uuid.UUID] = set()
         self.by_booking: dict[uuid.UUID, list[uuid.UUID]] = defaultdict(list)
         for seat_id, booking_id, status in live:
             self._assign(seat_id, booking_id, status)
-        self.picture = SeatPicture(
-            (PlanSeat(s.id, s.ticket_type_id, (s.section, s.row), s.x, s.y, s.accessible, s.companion)
-             for s in self.seats.values()),
-            (plan.focal_x, plan.focal_y),
-            unavailable=self.blocked | self.holder.keys(),
-        )  # fmt: skip
+        focal = (plan.focal_x, plan.focal_y)
+        self.picture = SeatPicture(fixed.layout, focal, unavailable=self.blocked | self.holder.keys())
         self._planned: dict[uuid.UUID, list[uuid.UUID]] = {}
         self._new_rows: list[dict] = []
         self._changed = False
@@ -66,7 +100,7 @@ class SeatingState:
         return SeatStatus.BLOCKED if seat_id in self.blocked else SeatStatus.AVAILABLE
 
     def is_free(self, seat_id: uuid.UUID) -> bool:
-        return seat_id in self.picture.free
+        return self.picture.is_free(seat_id)
 
     # --- choosing, then taking -----------------------------------------------------------------
 
@@ -182,12 +216,13 @@ def load_seating_state(uow: UnitOfWork, event: Event) -> SeatingState | None:
     plan = uow.session.get(SeatingPlan, event.id, populate_existing=True)
     if plan is None:
         return None
-    seats = uow.session.execute(
-        select(*SEAT_COLUMNS).where(Seat.event_id == event.id).order_by(Seat.position)
+    fixed = fixed_plan(uow, plan)
+    blocked = uow.session.scalars(
+        select(Seat.id).where(Seat.event_id == event.id, Seat.blocked.is_(True))
     ).all()
     live = uow.session.execute(
         select(SeatAssignment.seat_id, SeatAssignment.booking_id, Booking.status)
         .join(Booking, Booking.id == SeatAssignment.booking_id)
         .where(SeatAssignment.event_id == event.id, SeatAssignment.released_at.is_(None))
     ).all()
-    return SeatingState(uow, plan, seats, live)
+    return SeatingState(uow, plan, fixed, blocked, live)

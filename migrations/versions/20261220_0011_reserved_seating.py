@@ -27,6 +27,7 @@ def upgrade() -> None:
         sa.Column("focal_x", sa.Float(), nullable=False),
         sa.Column("focal_y", sa.Float(), nullable=False),
         sa.Column("version", sa.BigInteger(), nullable=False),
+        sa.Column("layout_id", sa.Uuid(), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(["event_id"], ["event.id"], name=op.f("fk_seating_plan_event_id_event"), ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("event_id", name=op.f("pk_seating_plan")),

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from core import runtime
 from core.inventory import Line
-from core.models import Seat, SeatAssignment, User
+from core.models import Booking, Seat, SeatAssignment, User
 from core.seating import plans
 from core.seating.reading import read_map
 from core.services import bookings
@@ -74,3 +74,27 @@ def map_statuses(event, audience: str = "staff") -> dict[uuid.UUID, str]:
     """Seat id → status as the Redis map tells it."""
     _etag, body = read_map(event.id, f"{audience}.json")
     return {uuid.UUID(seat["id"]): seat["status"] for seat in json.loads(body)["seats"]}
+
+
+def database_statuses(db, event) -> dict[uuid.UUID, str]:
+    """Seat id → status as PostgreSQL tells it: blocked, held or sold by a live assignment."""
+    with db.unit_of_work() as uow:
+        seats = uow.session.execute(select(Seat.id, Seat.blocked).where(Seat.event_id == event.id)).all()
+        live = dict(uow.session.execute(
+            select(SeatAssignment.seat_id, Booking.status)
+            .join(Booking, Booking.id == SeatAssignment.booking_id)
+            .where(SeatAssignment.event_id == event.id, SeatAssignment.released_at.is_(None))
+        ).all())  # fmt: skip
+    by_booking = {"held": "held", "confirmed": "sold"}
+    return {seat_id: by_booking[live[seat_id]] if seat_id in live else "blocked" if blocked else "available"
+            for seat_id, blocked in seats}  # fmt: skip
+
+
+def assert_map_agrees(db, event) -> None:
+    """The Redis map says what PostgreSQL says, for staff and for the public."""
+    expected = database_statuses(db, event)
+    assert map_statuses(event, "staff") == expected
+    public = {
+        seat: "available" if status == "available" else "unavailable" for seat, status in expected.items()
+    }
+    assert map_statuses(event, "public") == public
