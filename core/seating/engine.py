@@ -63,7 +63,9 @@ def _plan(inventory: Inventory, booking_id, lines, accessible: bool) -> bool:
         return False
     chosen = []
     for line in lines:
-        seats = line.seat_ids or seating.picture.place(line.ticket_type_id, line.quantity, accessible)
+        # A booking's lines (a waitlist promotion) never carry chosen seats: best available.
+        chosen_seats = getattr(line, "seat_ids", ())
+        seats = chosen_seats or seating.picture.place(line.ticket_type_id, line.quantity, accessible)
         if not seats:
             return False
         chosen.extend(seats)

@@ -16,63 +16,16 @@ from flask_jwt_extended import create_access_token
 from sqlalchemy import select
 
 from core.inventory import Line
-from core.models import Booking, BookingLine, Seat, SeatAssignment, SeatingPlan, TicketType
+from core.models import Booking, SeatAssignment, TicketType
 from core.seating.assigned import seat_words
-from core.seating.best_available import PlanSeat, SeatPicture
 from core.services import bookings
 from core.ticket_signing import load_public_key, verify_ticket_payload
 from tests.e2e.test_allocation_processes import decided_count, wait_until_decided
 from tests.integration.booking_helpers import assert_counters_agree
-from tests.integration.seating_helpers import assert_map_agrees, seat_ids, seated_event
+from tests.integration.seating_helpers import assert_map_agrees, replay_in_queue_order, seat_ids, seated_event
 from tests.pdf_readback import read_pdf
 
 pytestmark = pytest.mark.e2e
-
-
-def replay_in_queue_order(db, event) -> None:
-    """Decide the event's requests again, in queue order, with best available alone (no I/O):
-    every booking must have exactly the seats the replay gives it, or be refused when the replay
-    finds none. This proves queue order, the placement rules (together when a row can, apart
-    only when none can) and that no seat went twice, whatever the kill interrupted."""
-    with db.unit_of_work() as uow:
-        seats = uow.session.scalars(
-            select(Seat).where(Seat.event_id == event.id).order_by(Seat.position)
-        ).all()
-        plan = uow.session.get(SeatingPlan, event.id)
-        rows = uow.session.execute(
-            select(Booking.id, Booking.status, Booking.reason, BookingLine.quantity)
-            .join(BookingLine, BookingLine.booking_id == Booking.id)
-            .where(Booking.event_id == event.id)
-            .order_by(Booking.queue_seq)
-        ).all()
-        assigned: dict = {}
-        for seat_id, booking_id in uow.session.execute(
-            select(SeatAssignment.seat_id, SeatAssignment.booking_id).where(
-                SeatAssignment.event_id == event.id, SeatAssignment.released_at.is_(None)
-            )
-        ):
-            assigned.setdefault(booking_id, set()).add(seat_id)
-    picture = SeatPicture(
-        [
-            PlanSeat(s.id, s.ticket_type_id, (s.section, s.row), s.x, s.y, s.accessible, s.companion)
-            for s in seats
-        ],
-        (plan.focal_x, plan.focal_y),
-    )
-    ticket_type = event.ticket_types[0].id
-    together = apart = 0
-    for booking_id, status, reason, quantity in rows:
-        expected = picture.place(ticket_type, quantity)
-        if expected is None:
-            assert (status, reason) == ("rejected", "sold_out"), booking_id
-            assert booking_id not in assigned
-            continue
-        assert status == "held" and assigned.get(booking_id) == set(expected), booking_id
-        placed = picture.best_together(ticket_type, quantity)
-        together += placed is not None
-        apart += placed is None
-        picture.take(expected)
-    assert together > apart * 10  # a rush of small groups sits together nearly always
 
 
 def test_a_rush_of_groups_on_a_2000_seat_plan_with_a_worker_killed_mid_batch(
@@ -93,7 +46,8 @@ def test_a_rush_of_groups_on_a_2000_seat_plan_with_a_worker_killed_mid_batch(
     start_worker(ALLOCATION_BATCH_SIZE="50")
     wait_until_decided(db, event, requests_count, timeout=300)
 
-    replay_in_queue_order(db, event)
+    together, apart = replay_in_queue_order(db, event)
+    assert together > apart * 10  # a rush of small groups sits together nearly always
     counters = assert_counters_agree(db, event)
     live = len(_live(db, event))
     assert counters["held"] == live == 2000  # sold out, every seat once

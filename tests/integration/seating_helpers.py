@@ -10,8 +10,9 @@ from sqlalchemy import select
 
 from core import runtime
 from core.inventory import Line
-from core.models import Booking, Seat, SeatAssignment, User
+from core.models import Booking, BookingLine, Seat, SeatAssignment, SeatingPlan, User
 from core.seating import plans
+from core.seating.best_available import PlanSeat, SeatPicture
 from core.seating.reading import read_map
 from core.services import bookings
 
@@ -98,3 +99,50 @@ def assert_map_agrees(db, event) -> None:
         seat: "available" if status == "available" else "unavailable" for seat, status in expected.items()
     }
     assert map_statuses(event, "public") == public
+
+
+def replay_in_queue_order(db, event) -> tuple[int, int]:
+    """Decide the event's requests again, in queue order, with best available alone (no I/O):
+    every booking must have exactly the seats the replay gives it, or be refused when the replay
+    finds none. This proves queue order, the placement rules (together when a row can, apart
+    only when none can) and that no seat went twice. Valid while nothing was given back yet.
+    Returns how many groups sat together and how many apart."""
+    with db.unit_of_work() as uow:
+        seats = uow.session.scalars(
+            select(Seat).where(Seat.event_id == event.id).order_by(Seat.position)
+        ).all()
+        plan = uow.session.get(SeatingPlan, event.id)
+        rows = uow.session.execute(
+            select(Booking.id, Booking.status, Booking.reason, BookingLine.quantity)
+            .join(BookingLine, BookingLine.booking_id == Booking.id)
+            .where(Booking.event_id == event.id)
+            .order_by(Booking.queue_seq)
+        ).all()
+        assigned: dict = {}
+        for seat_id, booking_id in uow.session.execute(
+            select(SeatAssignment.seat_id, SeatAssignment.booking_id).where(
+                SeatAssignment.event_id == event.id, SeatAssignment.released_at.is_(None)
+            )
+        ):
+            assigned.setdefault(booking_id, set()).add(seat_id)
+    picture = SeatPicture(
+        [
+            PlanSeat(s.id, s.ticket_type_id, (s.section, s.row), s.x, s.y, s.accessible, s.companion)
+            for s in seats
+        ],
+        (plan.focal_x, plan.focal_y),
+    )
+    ticket_type = event.ticket_types[0].id
+    together = apart = 0
+    for booking_id, status, reason, quantity in rows:
+        expected = picture.place(ticket_type, quantity)
+        if expected is None:
+            assert (status, reason) == ("rejected", "sold_out"), booking_id
+            assert booking_id not in assigned
+            continue
+        assert status == "held" and assigned.get(booking_id) == set(expected), booking_id
+        placed = picture.best_together(ticket_type, quantity)
+        together += placed is not None
+        apart += placed is None
+        picture.take(expected)
+    return together, apart
