@@ -79,11 +79,13 @@ def queue_requests(bench: Bench, event_id, ticket_type_id, sizes: list[int]) -> 
 
 
 def drain_rate(event_id, requests: int) -> float:
+    """Decisions per second of draining the event's whole queue (a drain that lost its lock
+    after a slow batch is simply continued, as the sweep would)."""
+    decided = 0
     started = time.perf_counter()
-    report_ = allocation.drain_event_queue(event_id, batch_size=BATCH)
-    elapsed = time.perf_counter() - started
-    assert report_.decided == requests, report_
-    return requests / elapsed
+    while decided < requests:
+        decided += allocation.drain_event_queue(event_id, batch_size=BATCH).decided
+    return requests / (time.perf_counter() - started)
 
 
 def measure_engine(bench: Bench, organizer: User, requests: int) -> list[report.Figure]:

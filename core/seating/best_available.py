@@ -255,15 +255,19 @@ class SeatPicture:
     def _best_in_row(self, row: int, ticket_type_id, size: int, accessible: bool) -> Placement | None:
         xs, ys, assisted = self.layout.sums[row]
         fx, fy = self.focal
+        hypot = math.hypot
         best = None
         for first, last in self._runs(row, ticket_type_id, accessible):
-            length = last - first + 1
-            for offset in range(length - size + 1):
-                a, b = first + offset, first + offset + size
+            spare = last - first + 1 - size
+            if spare < 0:
+                continue
+            for a in range(first, first + spare + 1):
+                b = a + size
+                offset = a - first
                 rank = (
                     accessible and assisted[b] == assisted[a],
-                    offset == 1 or length - size - offset == 1,
-                    math.hypot((xs[b] - xs[a]) / size - fx, (ys[b] - ys[a]) / size - fy),
+                    offset == 1 or spare - offset == 1,
+                    hypot((xs[b] - xs[a]) / size - fx, (ys[b] - ys[a]) / size - fy),
                     row,
                     a,
                 )

@@ -10,6 +10,7 @@ picture is the truth for the whole transaction: no other writer can move a seat 
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import uuid
 from collections import OrderedDict, defaultdict
@@ -24,8 +25,9 @@ from core.seating import seat_map
 from core.seating.best_available import Layout, PlanSeat, SeatPicture
 from core.statuses import BookingStatus, SeatStatus
 
+# What stays while a plan stands (whether a seat is blocked is read on every load).
 SEAT_COLUMNS = (Seat.id, Seat.ticket_type_id, Seat.section, Seat.row, Seat.label, Seat.x, Seat.y,
-                Seat.accessible, Seat.companion, Seat.blocked)  # fmt: skip
+                Seat.accessible, Seat.companion)  # fmt: skip
 
 
 @dataclass
@@ -33,6 +35,7 @@ class FixedPlan:
     """What does not change while a plan stands: its seats (in plan order) and their layout,
     and the seat map's fixed pieces once rendered (`core.seating.seat_map`)."""
 
+    layout_id: uuid.UUID
     seats: dict[uuid.UUID, Row]
     layout: Layout
     fragments: dict = field(default_factory=dict)
@@ -55,10 +58,11 @@ def fixed_plan(uow: UnitOfWork, plan: SeatingPlan) -> FixedPlan:
         seats = {seat.id: seat for seat in rows}
         layout = Layout(PlanSeat(s.id, s.ticket_type_id, (s.section, s.row), s.x, s.y, s.accessible, s.companion)
                         for s in rows)  # fmt: skip
-        fixed = _FIXED[key] = FixedPlan(seats, layout)
+        fixed = _FIXED[key] = FixedPlan(plan.layout_id, seats, layout)
         while len(_FIXED) > FIXED_PLANS_KEPT:
             _FIXED.popitem(last=False)
-    _FIXED.move_to_end(key)
+    with contextlib.suppress(KeyError):  # another thread may have just let it go
+        _FIXED.move_to_end(key)
     return fixed
 
 
@@ -68,9 +72,6 @@ class SeatingState:
     def __init__(
         self, uow: UnitOfWork | None, plan: SeatingPlan, fixed: FixedPlan, blocked: Iterable, live: Iterable
     ):
-        self._uow = uow
-        self.loaded_at = utcnow()
-        self.plan = plan
         self.fixed = fixed
         self.seats = fixed.seats  # in plan order
         self.blocked = set(blocked)
@@ -81,6 +82,14 @@ class SeatingState:
             self._assign(seat_id, booking_id, status)
         focal = (plan.focal_x, plan.focal_y)
         self.picture = SeatPicture(fixed.layout, focal, unavailable=self.blocked | self.holder.keys())
+        self.begin(uow, plan)
+
+    def begin(self, uow: UnitOfWork | None, plan: SeatingPlan) -> None:
+        """Start a transaction's use of this state (`uow` has locked the event; `plan` is its
+        fresh row): nothing planned, nothing changed yet."""
+        self._uow = uow
+        self.plan = plan
+        self.loaded_at = utcnow()
         self._planned: dict[uuid.UUID, list[uuid.UUID]] = {}
         self._new_rows: list[dict] = []
         self._changed = False
@@ -116,8 +125,7 @@ class SeatingState:
         for seat_id in seat_ids:
             self._assign(seat_id, booking_id, status)
             self._new_rows.append({"id": new_id(), "event_id": self.plan.event_id, "seat_id": seat_id,
-                                   "booking_id": booking_id, "ticket_id": None, "assigned_at": now,
-                                   "released_at": None})  # fmt: skip
+                                   "booking_id": booking_id, "assigned_at": now})  # fmt: skip
         self._mark_changed(bool(seat_ids))
         return seat_ids
 
@@ -200,15 +208,30 @@ class SeatingState:
         self._mark_changed(True)
 
     def _mark_changed(self, changed: bool) -> None:
-        """The first change of the transaction moves the plan's version and has the seat map
-        published once the transaction commits (never before: a map must not show a hold that
-        a rollback undid)."""
+        """The first change of the transaction moves the plan's version; the seat map is
+        published once the transaction commits (`committed`)."""
         if not changed or self._changed:
             return
         self._changed = True
         self.plan.version += 1
-        if self._uow is not None:
-            self._uow.after_commit(lambda: seat_map.publish(self, with_types=self.types_changed))
+
+    def committed(self) -> None:
+        """After the transaction's commit (never before: a map must not show a hold that a
+        rollback undid): publish the map if a seat changed, then keep the state for the next
+        transaction of this process."""
+        if self._changed:
+            seat_map.publish(self, with_types=self.types_changed)
+        _keep(self)
+
+
+# The state each recent event was left in by this process's last committed transaction, with
+# the plan version it had then. Every change of a seat moves the version in the transaction
+# that makes it, so a state whose version is still the plan's (read under the event's lock) is
+# exactly what PostgreSQL holds: the drainer's next batch reuses it, its picture's heaps and all,
+# instead of reading every live assignment again. A state is taken out while a transaction uses
+# it and put back only once that transaction commits: a rollback never leaves a changed state.
+_COMMITTED: OrderedDict[uuid.UUID, tuple[int, SeatingState]] = OrderedDict()
+STATES_KEPT = 16
 
 
 def load_seating_state(uow: UnitOfWork, event: Event) -> SeatingState | None:
@@ -216,13 +239,30 @@ def load_seating_state(uow: UnitOfWork, event: Event) -> SeatingState | None:
     plan = uow.session.get(SeatingPlan, event.id, populate_existing=True)
     if plan is None:
         return None
+    version, state = _COMMITTED.pop(event.id, (None, None))
+    if state is not None and version == plan.version and state.fixed.layout_id == plan.layout_id:
+        state.begin(uow, plan)
+    else:
+        state = _read_state(uow, plan)
+    uow.after_commit(state.committed)
+    return state
+
+
+def _keep(state: SeatingState) -> None:
+    _COMMITTED[state.plan.event_id] = (state.plan.version, state)
+    _COMMITTED.move_to_end(state.plan.event_id)
+    while len(_COMMITTED) > STATES_KEPT:
+        _COMMITTED.popitem(last=False)
+
+
+def _read_state(uow: UnitOfWork, plan: SeatingPlan) -> SeatingState:
     fixed = fixed_plan(uow, plan)
     blocked = uow.session.scalars(
-        select(Seat.id).where(Seat.event_id == event.id, Seat.blocked.is_(True))
+        select(Seat.id).where(Seat.event_id == plan.event_id, Seat.blocked.is_(True))
     ).all()
     live = uow.session.execute(
         select(SeatAssignment.seat_id, SeatAssignment.booking_id, Booking.status)
         .join(Booking, Booking.id == SeatAssignment.booking_id)
-        .where(SeatAssignment.event_id == event.id, SeatAssignment.released_at.is_(None))
+        .where(SeatAssignment.event_id == plan.event_id, SeatAssignment.released_at.is_(None))
     ).all()
     return SeatingState(uow, plan, fixed, blocked, live)
