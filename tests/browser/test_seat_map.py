@@ -57,7 +57,7 @@ def test_the_seat_map_in_chromium_has_each_seat_in_its_colour(db, organizer, mak
     url = f"{live_server}/api/v1/events/{event.id}/seatmap.svg"
     browser_page.goto(url)
     public = drawn(browser_page)
-    browser_page.screenshot(path=str(tmp_path / "seatmap-public.png"), full_page=True)
+    browser_page.screenshot(path=str(tmp_path / "seatmap-public.png"))
     assert public == {
         rgb(COLOURS[SeatStatus.AVAILABLE]): 72 + 42 - 12 - 2,
         rgb(COLOURS[SeatStatus.UNAVAILABLE]): 14,
@@ -67,7 +67,7 @@ def test_the_seat_map_in_chromium_has_each_seat_in_its_colour(db, organizer, mak
     browser_page.goto(url)
     staff = drawn(browser_page)
     shot = tmp_path / "seatmap-staff.png"
-    browser_page.screenshot(path=str(shot), full_page=True)
+    browser_page.screenshot(path=str(shot))
     print(f"seat map screenshots: {tmp_path / 'seatmap-public.png'} {shot}")
     assert staff == {
         rgb(COLOURS[SeatStatus.AVAILABLE]): 100,
