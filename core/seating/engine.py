@@ -100,7 +100,7 @@ def follow(booking: Booking, inventory: Inventory, current: str, target: str, no
     if not _seated_lines(inventory, booking.lines) or inventory.seating is None:
         return
     seating = inventory.seating
-    if target in (HELD, CONFIRMED) and current not in (HELD,):
+    if target in (HELD, CONFIRMED) and current != HELD:  # tickets taken: the seats planned for them
         seating.take(booking.id, target, now)
         seating.write_new_rows()
     elif current == HELD and target == CONFIRMED:
@@ -109,13 +109,20 @@ def follow(booking: Booking, inventory: Inventory, current: str, target: str, no
         seating.release_bookings([booking.id], now)
 
 
+def _seating_of(inventory: Inventory):
+    """The event's seats, read only if it sells a seated type."""
+    if any(ticket_type.seated for ticket_type in inventory.ticket_types.values()):
+        return inventory.seating
+    return None
+
+
 def release_bookings(inventory: Inventory, booking_ids, now: dt.datetime) -> None:
     """Bookings that gave their tickets back in bulk (holds run out) release their seats."""
-    if any(ticket_type.seated for ticket_type in inventory.ticket_types.values()) and inventory.seating:
-        inventory.seating.release_bookings(booking_ids, now)
+    if seating := _seating_of(inventory):
+        seating.release_bookings(booking_ids, now)
 
 
 def release_tickets(inventory: Inventory, ticket_ids, now: dt.datetime) -> None:
     """Tickets given back one by one release exactly their seats."""
-    if any(ticket_type.seated for ticket_type in inventory.ticket_types.values()) and inventory.seating:
-        inventory.seating.release_tickets(ticket_ids, now)
+    if seating := _seating_of(inventory):
+        seating.release_tickets(ticket_ids, now)
