@@ -16,6 +16,15 @@ from core.seating import plans
 from core.seating.reading import STAFF_ROLES, seat_map
 
 blp = Blueprint("seating", __name__, url_prefix="/api/v1/events", description="Reserved seating")
+# A plan of 100,000 seats written out seat by seat is about 15 MB of JSON: this blueprint takes
+# bodies up to this size (the API's other endpoints keep their 1 MB limit).
+PLAN_BODY_LIMIT = 20 * 1024 * 1024
+
+
+@blp.before_request
+def _allow_large_plans() -> None:
+    request.max_content_length = PLAN_BODY_LIMIT
+
 
 COORDINATE = {
     "allow_nan": True,

@@ -205,3 +205,16 @@ def test_a_paid_seat_is_on_the_ticket_and_moves_with_it(
         f"/api/v1/events/{event.id}/attendees", headers={**auth_header(organizer), "Accept": "text/csv"}
     )
     assert b"Stalls, Row B, Seat 4" in csv.data
+
+
+def test_a_plan_written_seat_by_seat_may_be_larger_than_other_bodies(
+    client, organizer, make_event, auth_header
+):
+    event = seated_type_event(make_event, organizer)
+    stalls = str(event.ticket_types[0].id)
+    rows = [{"name": f"R{r}", "seats": [{"label": str(n), "x": float(n), "y": float(r), "ticket_type_id": stalls,
+                                         "accessible": False, "companion": False} for n in range(100)]}
+            for r in range(80)]  # fmt: skip
+    answer = put_plan(client, auth_header(organizer), event, [{"name": "Arena", "rows": rows}])
+    assert answer.status_code == 200, answer.json
+    assert client.get(f"/api/v1/events/{event.id}").json["ticket_types"][0]["quota"] == 8000
