@@ -218,3 +218,27 @@ def test_a_plan_written_seat_by_seat_may_be_larger_than_other_bodies(
     answer = put_plan(client, auth_header(organizer), event, [{"name": "Arena", "rows": rows}])
     assert answer.status_code == 200, answer.json
     assert client.get(f"/api/v1/events/{event.id}").json["ticket_types"][0]["quota"] == 8000
+
+
+def test_a_seated_types_quota_is_its_seats_not_a_number_typed_in(
+    client, db, organizer, make_event, auth_header
+):
+    event = seated_event(make_event, organizer, rows=1, seats_per_row=4)
+    headers = auth_header(organizer)
+    url = f"/api/v1/events/{event.id}/ticket-types/{event.ticket_types[0].id}"
+
+    def patch(body):
+        etag = client.get(f"/api/v1/events/{event.id}", headers=headers).headers["ETag"]
+        return client.patch(url, json=body, headers={**headers, "If-Match": etag})
+
+    typed = patch({"quota": 100})
+    assert (typed.status_code, typed.json["errors"]["reason"]) == (422, "quota_set_by_plan")
+    unseated = patch({"seated": False})
+    assert (unseated.status_code, unseated.json["errors"]["reason"]) == (409, "seated_locked")
+    assert patch({"name": "Orchestra"}).status_code == 200
+    added = client.post(f"/api/v1/events/{event.id}/ticket-types", headers={**headers, "If-Match": client.get(
+        f"/api/v1/events/{event.id}", headers=headers).headers["ETag"]},
+        json={"name": "Boxes", "price": 9000, "currency": "EUR", "quota": 12, "seated": True})  # fmt: skip
+    assert added.status_code == 201
+    boxes = next(tt for tt in added.json["ticket_types"] if tt["name"] == "Boxes")
+    assert (boxes["seated"], boxes["quota"]) == (True, 0)  # until the plan gives it seats
