@@ -12,6 +12,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from api.auth import current_actor
 from api.db import request_uow
 from api.input import InputSchema
+from api.resources import examples
 from core.seating import plans
 from core.seating.reading import STAFF_ROLES, seat_map
 
@@ -148,7 +149,7 @@ class BlockOut(Schema):
 @blp.route("/<uuid:event_id>/seating")
 class Seating(MethodView):
     @jwt_required()
-    @blp.arguments(SeatingIn())
+    @blp.arguments(SeatingIn(), example=examples.SEATING)
     @blp.response(200, SeatingOut)
     @blp.alt_response(409, schema=ErrorSchema, description="Seats are held or sold (`seating_in_use`).")
     def put(self, data, event_id):
@@ -171,7 +172,7 @@ class Seating(MethodView):
 @blp.route("/<uuid:event_id>/seats/block")
 class BlockSeats(MethodView):
     @jwt_required()
-    @blp.arguments(BlockIn())
+    @blp.arguments(BlockIn(), example=examples.SEATS_BLOCK)
     @blp.response(200, BlockOut)
     @blp.alt_response(
         409, schema=ErrorSchema, description="A held or sold seat cannot be blocked (`seat_in_use`)."
