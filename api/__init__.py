@@ -26,6 +26,7 @@ from api.resources import (
     pages,
     payments,
     questions,
+    seating,
     tickets,
     vouchers,
 )
@@ -43,6 +44,7 @@ BLUEPRINTS = (
     organizer.blp,
     vouchers.blp,
     questions.blp,
+    seating.blp,
     bookings.blp,
     payments.blp,
     pages.blp,

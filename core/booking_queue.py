@@ -165,7 +165,14 @@ def encode_request(request: BookingRequest) -> str:
             "b": str(request.booking_id),
             "u": str(request.user_id),
             "e": str(request.event_id),
-            "l": [[str(line.ticket_type_id), line.quantity] for line in request.lines],
+            "l": [
+                [
+                    str(line.ticket_type_id),
+                    line.quantity,
+                    *([[str(s) for s in line.seat_ids]] if line.seat_ids else []),
+                ]
+                for line in request.lines
+            ],  # fmt: skip
             "w": request.join_waitlist,
             "t": request.requested_at.timestamp(),
             "k": request.idempotency_key,
@@ -173,6 +180,7 @@ def encode_request(request: BookingRequest) -> str:
             # Only when there is one, so the common request stays as short as before.
             **({"v": str(request.voucher_id)} if request.voucher_id else {}),
             **({"a": request.attendees} if request.attendees else {}),
+            **({"x": True} if request.accessible else {}),
         },
         separators=(",", ":"),
     )
@@ -186,13 +194,17 @@ def decode_request(member: str) -> BookingRequest:
         user_id=uuid.UUID(data["u"]),
         event_id=uuid.UUID(data["e"]),
         seq=int(seq),
-        lines=tuple(Line(uuid.UUID(tt), quantity) for tt, quantity in data["l"]),
+        lines=tuple(
+            Line(uuid.UUID(tt), quantity, tuple(uuid.UUID(s) for s in seats[0]) if seats else ())
+            for tt, quantity, *seats in data["l"]
+        ),  # fmt: skip
         join_waitlist=data["w"],
         requested_at=dt.datetime.fromtimestamp(data["t"], dt.UTC),
         idempotency_key=data["k"],
         request_id=data.get("r"),  # absent from requests queued before request ids were kept
         voucher_id=uuid.UUID(data["v"]) if "v" in data else None,
         attendees=data.get("a"),
+        accessible=data.get("x", False),
     )
 
 

@@ -15,6 +15,7 @@ from typing import Protocol
 from core.inventory import Inventory, Line
 from core.lifecycle import admit
 from core.pricing import applies_to
+from core.seating.engine import seat_refusal, seats_fit, take_seats
 from core.statuses import AdmissionReason, BookingStatus, EventStatus, RejectionReason
 
 
@@ -38,6 +39,8 @@ class BookingRequest:
     voucher_id: uuid.UUID | None = None
     # The attendees the customer named, by ticket type id (`core.services.attendees` checked them).
     attendees: dict[str, list[dict]] | None = None
+    # Asked for accessible seats (`core.seating`): only such requests get them by best available.
+    accessible: bool = False
 
     @property
     def quantity(self) -> int:
@@ -170,10 +173,14 @@ def decide(request: BookingRequest, inventory: Inventory, customer: CustomerStat
         return Decision(BookingStatus.REJECTED, RejectionReason.LIMIT_EXCEEDED)
     if customer.has_pending:
         return Decision(BookingStatus.REJECTED, RejectionReason.HOLD_EXISTS)
-    tickets_fit = inventory.fits(request.lines)
+    seat_refused = seat_refusal(inventory, request)
+    if seat_refused:
+        return Decision(BookingStatus.REJECTED, seat_refused)
+    tickets_fit = inventory.fits(request.lines) and seats_fit(inventory, request)
     if tickets_fit and inventory.has_redemption(voucher):
         prices = {line.ticket_type_id: inventory.price(line, voucher) for line in request.lines}
         status = admit(inventory, request.lines, prices, voucher)
+        take_seats(inventory, request, status)
         customer.has_pending = customer.has_pending or status == BookingStatus.HELD
         customer.tickets += request.quantity
         return Decision(status, unit_prices=prices)
@@ -193,7 +200,9 @@ def _decide_complimentary(request: BookingRequest, inventory: Inventory) -> Deci
         return Decision(BookingStatus.REJECTED, RejectionReason.EVENT_CANCELLED)
     if not inventory.knows(request.lines):
         return Decision(BookingStatus.REJECTED, RejectionReason.INVALID_REQUEST)
-    if not inventory.fits(request.lines):
+    if not (inventory.fits(request.lines) and seats_fit(inventory, request)):
         return Decision(BookingStatus.REJECTED, RejectionReason.SOLD_OUT)
     prices = {line.ticket_type_id: 0 for line in request.lines}
-    return Decision(admit(inventory, request.lines, prices), AdmissionReason.COMPLIMENTARY, prices)
+    status = admit(inventory, request.lines, prices)
+    take_seats(inventory, request, status)
+    return Decision(status, AdmissionReason.COMPLIMENTARY, prices)

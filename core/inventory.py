@@ -22,12 +22,15 @@ from core.db import UnitOfWork
 from core.errors import NotFound
 from core.models import Event, TicketType, Voucher
 from core.pricing import current_price, discounted_price
+from core.seating.state import SeatingState, load_seating_state
 
 
 @dataclass(frozen=True)
 class Line:
     ticket_type_id: uuid.UUID
     quantity: int
+    # The seats the customer chose (a seated type); empty: best available, or not seated.
+    seat_ids: tuple[uuid.UUID, ...] = ()
 
 
 class Inventory:
@@ -37,11 +40,32 @@ class Inventory:
         ticket_types: Iterable[TicketType],
         vouchers: Iterable[Voucher] = (),
         load_vouchers: Callable[[list[uuid.UUID]], Iterable[Voucher]] | None = None,
+        load_seating: Callable[[], SeatingState | None] | None = None,
     ):
         self.event = event
         self.ticket_types = {tt.id: tt for tt in ticket_types}
         self.vouchers = {voucher.id: voucher for voucher in vouchers}
         self._load_vouchers = load_vouchers
+        self._load_seating = load_seating
+        self._seating: SeatingState | None = None
+
+    @property
+    def seating(self) -> SeatingState | None:
+        """The event's seats (`core.seating.state`), read under this same lock the first time a
+        seated ticket type needs them; None for an event without a seating plan."""
+        if self._seating is None and self._load_seating is not None:
+            self._seating = self._load_seating()
+            self._load_seating = None
+        return self._seating
+
+    @property
+    def seating_loaded(self) -> bool:
+        """Whether a seated ticket type needed the seats in this transaction."""
+        return self._seating is not None
+
+    def seated(self, ticket_type_id: uuid.UUID) -> bool:
+        ticket_type = self.ticket_types.get(ticket_type_id)
+        return ticket_type is not None and ticket_type.seated
 
     def lock_vouchers(self, voucher_ids: Iterable[uuid.UUID]) -> None:
         """Lock the event's vouchers among `voucher_ids` not locked yet (an unknown id, or another
@@ -140,7 +164,10 @@ def lock_inventory(uow: UnitOfWork, event_id: uuid.UUID) -> Inventory:
             .execution_options(**fresh)
         ).all()
 
-    return Inventory(event, ticket_types, load_vouchers=load_vouchers)
+    def load_seating() -> SeatingState | None:
+        return load_seating_state(uow, event)
+
+    return Inventory(event, ticket_types, load_vouchers=load_vouchers, load_seating=load_seating)
 
 
 # --- availability: one rule, in Python and in SQL ---------------------------------------------

@@ -48,6 +48,7 @@ from core.db import UnitOfWork
 from core.errors import Conflict
 from core.inventory import Inventory, Line
 from core.models import Booking, BookingLine, Event, Voucher
+from core.seating import engine as seats
 from core.state_machines import refuse
 from core.statuses import BookingStatus, RefundReason, RejectionReason
 
@@ -136,8 +137,10 @@ def lines_of(booking: Booking) -> list[Line]:
 
 def fits(inventory: Inventory, booking: Booking) -> bool:
     """Whether the booking's tickets are free, and a redemption of its voucher is left."""
-    return inventory.fits(lines_of(booking)) and inventory.has_redemption(
-        inventory.voucher(booking.voucher_id)
+    return (
+        inventory.fits(lines_of(booking))
+        and inventory.has_redemption(inventory.voucher(booking.voucher_id))
+        and seats.booking_seats_fit(inventory, booking)
     )
 
 
@@ -146,6 +149,8 @@ def _check_fits(inventory: Inventory, booking: Booking) -> None:
         raise Conflict("These tickets are no longer free.", name=RejectionReason.SOLD_OUT)
     if not inventory.has_redemption(inventory.voucher(booking.voucher_id)):
         raise Conflict("This code has no redemption left.", name=RejectionReason.VOUCHER_EXHAUSTED)
+    if not seats.booking_seats_fit(inventory, booking):
+        raise Conflict("These seats are no longer free.", name=RejectionReason.SOLD_OUT)
 
 
 def transition(
@@ -163,6 +168,7 @@ def transition(
     elif move in _GIVING_BACK:
         inventory.redeem(inventory.voucher(booking.voucher_id), -1)
     move(inventory, lines)
+    seats.follow(booking, inventory, booking.status, target, now)
     for name, value in transition_fields(
         booking.status, target, now, event=inventory.event, reason=reason
     ).items():
@@ -208,6 +214,7 @@ def decided_rows(
         "event_id": event.id,
         "queue_seq": request.seq,
         "join_waitlist": request.join_waitlist,
+        "accessible": request.accessible,
         "total": sum(prices.get(line.ticket_type_id, 0) * line.quantity for line in request.lines)
         if decision.status != REJECTED
         else 0,
@@ -331,6 +338,7 @@ def expire_due_holds(uow: UnitOfWork, inventory: Inventory, now: dt.datetime, li
         TRANSITIONS[HELD][EXPIRED](
             inventory, [Line(ticket_type_id, int(n)) for ticket_type_id, n in released]
         )
+        seats.release_bookings(inventory, expired, now)
         redemptions = dict(
             uow.session.execute(
                 select(Booking.voucher_id, func.count())

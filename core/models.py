@@ -244,6 +244,9 @@ class TicketType(Base):
     sales_start: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     sales_end: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     min_per_booking: Mapped[int] = mapped_column(Integer, default=1)
+    # Sold as seats of the event's seating plan (`core.seating`): the quota is the number of its
+    # seats in the plan that are not blocked, kept so by the plan and the blocking service.
+    seated: Mapped[bool] = mapped_column(Boolean, default=False)
 
     event: Mapped[Event] = relationship(back_populates="ticket_types")
 
@@ -327,6 +330,8 @@ class Booking(Base):
     # The order in which the API accepted the request for this event: first come, first served.
     queue_seq: Mapped[int] = mapped_column(BigInteger)
     join_waitlist: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Asked for accessible seats: best available gives accessible and companion seats only to these.
+    accessible: Mapped[bool] = mapped_column(Boolean, default=False)
     # Money is 64-bit: a booking's total is bounded by the event's rules
     # (`core.services.events.MAX_BOOKING_TOTAL`), far beyond what 32 bits hold.
     total: Mapped[int] = mapped_column(BigInteger, default=0)
@@ -349,6 +354,81 @@ class Booking(Base):
     lines: Mapped[list[BookingLine]] = relationship(
         back_populates="booking", cascade="all, delete-orphan", lazy="selectin"
     )
+
+
+class SeatingPlan(Base):
+    """An event's seating plan: where the stage is (the focal point best available measures
+    from) and a version that moves with every change of a seat's state, so the seat-map cache
+    in Redis is only ever replaced by a newer picture (`core.seating.seat_map`)."""
+
+    __tablename__ = "seating_plan"
+
+    event_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("event.id", ondelete="CASCADE"), primary_key=True)
+    focal_x: Mapped[float] = mapped_column(Float)
+    focal_y: Mapped[float] = mapped_column(Float)
+    version: Mapped[int] = mapped_column(BigInteger, default=1)
+    # New with every plan laid out: what a process may cache of the plan's fixed part is keyed by it.
+    layout_id: Mapped[uuid.UUID] = mapped_column(Uuid, default=new_id)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class Seat(Base):
+    """One seat of an event's plan. `position` is its order in the plan (rows in order, seats
+    along each row), which is the order best available walks a row in."""
+
+    __tablename__ = "seat"
+    __table_args__ = (
+        UniqueConstraint("event_id", "section", "row", "label", name="uq_seat_event_id_section_row_label"),
+        Index("ix_seat_event_id_position", "event_id", "position"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    event_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("event.id", ondelete="CASCADE"))
+    ticket_type_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("ticket_type.id", ondelete="RESTRICT"), index=True
+    )
+    section: Mapped[str] = mapped_column(String(60))
+    row: Mapped[str] = mapped_column(String(20))
+    label: Mapped[str] = mapped_column(String(20))
+    x: Mapped[float] = mapped_column(Float)
+    y: Mapped[float] = mapped_column(Float)
+    accessible: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Beside an accessible seat, for the person who comes with its user.
+    companion: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Taken out of sale by the organizers (a camera position, house seats): never allocated.
+    blocked: Mapped[bool] = mapped_column(Boolean, default=False)
+    position: Mapped[int] = mapped_column(Integer)
+
+
+class SeatAssignment(Base):
+    """A seat given to a booking (and, once tickets are issued, to one of its tickets).
+
+    The assignment is live until `released_at` is set (the hold expired, the booking or the
+    ticket was cancelled, the ticket moved). The partial unique index on `seat_id` over live
+    rows is the constraint that makes a second live assignment of a seat impossible, whatever
+    the code does; released rows stay as the seat's history.
+    """
+
+    __tablename__ = "seat_assignment"
+    __table_args__ = (
+        Index(
+            "uq_seat_assignment_live_seat",
+            "seat_id",
+            unique=True,
+            postgresql_where=text("released_at IS NULL"),
+            sqlite_where=text("released_at IS NULL"),
+        ),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    event_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("event.id", ondelete="CASCADE"), index=True)
+    seat_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("seat.id", ondelete="CASCADE"))
+    booking_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("booking.id", ondelete="CASCADE"), index=True)
+    ticket_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("ticket.id", ondelete="SET NULL"), index=True
+    )
+    assigned_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    released_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
 class DeadLetter(Base):

@@ -51,6 +51,8 @@ class RejectionReason(StrEnum):
     INVALID_REQUEST = "invalid_request"
     # The request's voucher had no redemption left when its turn came (the tickets were there).
     VOUCHER_EXHAUSTED = "voucher_exhausted"
+    # A chosen seat was taken by an earlier request, or blocked, when this one's turn came.
+    SEAT_UNAVAILABLE = "seat_unavailable"
 
 
 class AdmissionReason(StrEnum):
@@ -112,6 +114,17 @@ class TicketStatus(StrEnum):
 
     VALID = "valid"
     CANCELLED = "cancelled"
+
+
+class SeatStatus(StrEnum):
+    """A seat on the map. Organizers and staff see `available`, `held`, `sold` and `blocked`;
+    the public sees only whether it can be had: `available` or `unavailable`."""
+
+    AVAILABLE = "available"
+    UNAVAILABLE = "unavailable"
+    HELD = "held"
+    SOLD = "sold"
+    BLOCKED = "blocked"
 
 
 class QuestionType(StrEnum):

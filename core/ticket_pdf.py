@@ -80,6 +80,8 @@ class TicketSheet:
     booking_reference: str
     code: str
     qr_payload: str
+    # A reserved seat: `{section, row, label}`, printed large beside the QR; None otherwise.
+    seat: dict | None = None
 
     def __post_init__(self) -> None:
         # Fail when the sheet is built, where the caller can tell which ticket is wrong,
@@ -232,6 +234,10 @@ def _draw_title_band(canvas: Canvas, title: str, top: float) -> float:
 
 def _draw_ticket_details(canvas: Canvas, ticket: TicketSheet, top: float) -> float:
     width = _LEFT_COLUMN_WIDTH
+    if ticket.seat is not None:
+        seat = ticket.seat
+        top = _draw_field(canvas, "YOUR SEAT", [(seat["section"], _BOLD, 14, 1), (f"Row {seat['row']}", _BOLD, 24, 1),
+                                                (f"Seat {seat['label']}", _BOLD, 24, 1)], MARGIN, top, width) - 5 * mm  # fmt: skip
     y = _draw_field(canvas, "ATTENDEE", [(ticket.attendee_name, _BOLD, 16, 2)], MARGIN, top, width)
     y = _draw_field(
         canvas,

@@ -7,7 +7,9 @@ Payload format, version 1 (plain ASCII, so it fits a QR code in byte mode)::
 - ``BX1`` is the literal prefix and format version.
 - ``<claims>`` is unpadded base64url (RFC 4648 section 5) of compact UTF-8 JSON with exactly
   these keys: ``"c"`` ticket code (16 characters of Crockford base32), ``"e"`` event id and
-  ``"t"`` ticket id (lowercase hyphenated UUIDs), ``"iat"`` issue time (integer unix seconds).
+  ``"t"`` ticket id (lowercase hyphenated UUIDs), ``"iat"`` issue time (integer unix seconds),
+  and, for a reserved seat only, ``"s"`` the seat in words (``"Stalls, Row B, Seat 2"``, at most
+  120 characters), so the door reads the seat from the signed payload itself.
 - ``<signature>`` is unpadded base64url of the 64-byte Ed25519 signature of the ASCII bytes
   ``BX1.<claims>``, that is, everything before the second dot.
 
@@ -48,6 +50,7 @@ _TYPED_CODE_FIXES = str.maketrans({"O": "0", "I": "1", "L": "1", "-": None, " ":
 # check-in endpoint from doing work for junk.
 _MAX_PAYLOAD_CHARS = 1024
 _SEED_BYTES = 32
+_MAX_SEAT_CHARS = 120
 _HKDF_INFO = b"boxoffice ticket signing"
 
 
@@ -63,6 +66,8 @@ class TicketClaims:
     event_id: str
     ticket_id: str
     issued_at: int
+    # A reserved seat, in words (`core.seating.assigned.seat_words`); None for general admission.
+    seat: str | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.code, str) or not _CODE_RE.fullmatch(self.code):
@@ -72,6 +77,10 @@ class TicketClaims:
         # bool is an int subclass; True as a timestamp is a bug, not a time.
         if type(self.issued_at) is not int or self.issued_at < 0:
             raise ValueError("issued_at must be a non-negative integer of unix seconds")
+        if self.seat is not None and not (
+            isinstance(self.seat, str) and 0 < len(self.seat) <= _MAX_SEAT_CHARS
+        ):
+            raise ValueError(f"seat must be text of 1 to {_MAX_SEAT_CHARS} characters")
 
 
 def _require_canonical_uuid(name: str, value: object) -> None:
@@ -122,6 +131,7 @@ class TicketSigner:
             "e": claims.event_id,
             "t": claims.ticket_id,
             "iat": claims.issued_at,
+            **({"s": claims.seat} if claims.seat is not None else {}),
         }
         claims_json = json.dumps(body, separators=(",", ":"), ensure_ascii=True)
         signed_part = f"{PAYLOAD_PREFIX}.{_b64encode(claims_json.encode('ascii'))}"
@@ -187,7 +197,7 @@ def _claims_from_json(claims_bytes: bytes) -> TicketClaims:
         body = json.loads(claims_bytes.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
         raise InvalidTicketPayload("the signed ticket claims are not JSON") from None
-    if not isinstance(body, dict) or set(body) != {"c", "e", "t", "iat"}:
+    if not isinstance(body, dict) or set(body) - {"s"} != {"c", "e", "t", "iat"}:
         raise InvalidTicketPayload("the signed ticket claims do not have the expected fields")
     try:
         return TicketClaims(
@@ -195,6 +205,7 @@ def _claims_from_json(claims_bytes: bytes) -> TicketClaims:
             event_id=body["e"],
             ticket_id=body["t"],
             issued_at=body["iat"],
+            seat=body.get("s"),
         )
     except ValueError as exc:
         raise InvalidTicketPayload(f"the signed ticket claims are malformed: {exc}") from None

@@ -167,6 +167,10 @@ class AttendeeOut(Schema):
         allow_none=True, metadata={"description": "The account that scanned it; null until then."}
     )
     answers = fields.Dict(metadata={"description": "The attendee's answers, by question id."})
+    seat = fields.String(
+        allow_none=True,
+        metadata={"description": "A reserved seat in words (`Stalls, Row B, Seat 2`); null otherwise."},
+    )
 
 
 class AttendeeQuery(InputSchema):

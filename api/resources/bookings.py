@@ -9,7 +9,7 @@ from flask import current_app, request
 from flask.views import MethodView
 from flask_jwt_extended import get_jwt, jwt_required
 from flask_smorest.error_handler import ErrorSchema
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from api.auth import current_actor, current_session_id, current_user_id
 from api.db import committed, request_uow
@@ -47,15 +47,31 @@ class ItemIn(InputSchema):
         metadata={"description": "The ticket type to book (one of the event's `ticket_types[].id`)."},
     )
     quantity = fields.Integer(
-        required=True,
         strict=True,
         validate=validate.Range(min=1, max=100),
         metadata={
-            "description": "How many tickets of this type (1 to 100, and within the event's `max_per_booking`)."
+            "description": "How many tickets of this type (1 to 100, and within the event's `max_per_booking`); "
+            "for a seated type without `seat_ids`, the engine chooses the best available seats."
         },
     )
+    seat_ids = fields.List(fields.UUID(), validate=validate.Length(min=1, max=100),
+                           metadata={"description": "A seated type: the seats chosen (`GET /events/{id}/seats`), "
+                                     "instead of `quantity`; a seat already taken when the request's turn comes "
+                                     "rejects it with `seat_unavailable`."})  # fmt: skip
     attendees = fields.List(fields.Nested(AttendeeIn), validate=validate.Length(max=100),
                             metadata={"description": "Who the tickets are for, one each, in order (at most `quantity`)."})  # fmt: skip
+
+    @validates_schema
+    def _quantity_or_seats(self, data, **_kwargs):
+        seats = data.get("seat_ids")
+        if seats is None:
+            if "quantity" not in data:
+                raise ValidationError("Give quantity, or seat_ids for chosen seats.", "quantity")
+            return
+        if len(set(seats)) != len(seats):
+            raise ValidationError("List each seat once.", "seat_ids")
+        if data.setdefault("quantity", len(seats)) != len(seats):
+            raise ValidationError("quantity must be the number of seat_ids.", "quantity")
 
 
 class BookingIn(InputSchema):
@@ -76,6 +92,13 @@ class BookingIn(InputSchema):
     )
     voucher_code = fields.String(validate=validate.Length(min=1, max=64),
                                  metadata={"description": "A voucher of the event: a discount, hidden types."})  # fmt: skip
+    accessible = fields.Boolean(
+        load_default=False,
+        metadata={
+            "description": "Seats for someone who needs an accessible seat: best available gives accessible "
+            "seats (and the companion seats beside them) only to such requests. Default false."
+        },
+    )
 
 
 class BookingAccepted(Schema):
@@ -103,6 +126,13 @@ class BookingAccepted(Schema):
 _ACCEPTED = BookingAccepted()
 
 
+class SeatRefOut(Schema):
+    id = fields.UUID(metadata={"description": "The seat's id in the event's plan."})
+    section = fields.String(metadata={"description": "The seat's section."})
+    row = fields.String(metadata={"description": "The seat's row."})
+    label = fields.String(metadata={"description": "The seat's name in its row."})
+
+
 class ItemOut(Schema):
     ticket_type_id = fields.UUID(metadata={"description": "The ticket type booked."})
     quantity = fields.Integer(metadata={"description": "How many tickets of this type."})
@@ -112,6 +142,8 @@ class ItemOut(Schema):
             "description": "The price of one ticket as booked, in minor units of the booking's `currency` (after any voucher); null while the request is not decided."
         },
     )
+    seats = fields.List(fields.Nested(SeatRefOut), metadata={
+        "description": "A seated type: the seats held or confirmed for the booking, in plan order (empty otherwise)."})  # fmt: skip
 
 
 class BookingPaymentOut(Schema):
@@ -280,8 +312,12 @@ class Bookings(MethodView):
         key = _idempotency_key()
         ask = bookings.BookingAsk(
             event_id=data["event_id"],
-            items=tuple(Line(item["ticket_type_id"], item["quantity"]) for item in data["items"]),
+            items=tuple(
+                Line(item["ticket_type_id"], item["quantity"], tuple(item.get("seat_ids", ())))
+                for item in data["items"]
+            ),  # fmt: skip
             join_waitlist=data["join_waitlist"],
+            accessible=data["accessible"],
             voucher_code=data.get("voucher_code"),
             attendees={
                 item["ticket_type_id"]: item["attendees"] for item in data["items"] if "attendees" in item

@@ -67,6 +67,12 @@ class TicketTypeIn(InputSchema):
         },
     )
     hidden = fields.Boolean(metadata={"description": "Sold and shown only with a voucher that unlocks it."})
+    seated = fields.Boolean(
+        metadata={
+            "description": "Sold as seats of the event's seating plan (`PUT /events/{id}/seating`): its quota "
+            "is then the number of its seats in the plan that are not blocked, and `quota` given here is ignored."
+        }
+    )
     sales_start = fields.AwareDateTime(
         allow_none=True,
         metadata={
@@ -240,6 +246,7 @@ class TicketTypeOut(Schema):
     hidden = fields.Boolean(
         metadata={"description": "Whether it is sold and shown only with a voucher that unlocks it."}
     )
+    seated = fields.Boolean(metadata={"description": "Whether it is sold as seats of the seating plan."})
     sales_start = fields.AwareDateTime(
         allow_none=True,
         metadata={

@@ -19,6 +19,8 @@ MAILED_CODE = "paste-the-code-from-the-email"
 TICKET_CODE = "paste-the-ticket-code-or-qr-payload"
 BOOKING_LINK_TOKEN = "paste-the-token-of-the-booking-link"
 TICKET_ID = "0190a5d2-0000-7000-8000-00000000a005"
+SEATED_TICKET_TYPE_ID = "0190a5d2-0000-7000-8000-00000000a006"
+SEAT_ID = "0190a5d2-0000-7000-8000-00000000a007"
 
 
 def _event_times() -> dict:
@@ -54,7 +56,12 @@ EVENT_CREATE = {
     "ticket_types": [TICKET_TYPE, {"name": "Front row", "price": 4500, "currency": "EUR", "quota": 20}],
 }
 EVENT_PATCH = {"title": "The Ohms, live (extra date)", "max_per_booking": 6}
-NEW_TICKET_TYPE = {"name": "Balcony", "price": 1800, "currency": "EUR", "quota": 50}
+NEW_TICKET_TYPE = {"name": "Balcony", "price": 1800, "currency": "EUR", "quota": 0, "seated": True}
+# The balcony as a regular block: rows A-E of seats 1-12, the stage in front of its middle.
+SEATING = {"focal_point": {"x": 5.5, "y": -4.0}, "sections": [
+    {"name": "Balcony", "rows": 5, "seats_per_row": 12, "ticket_type_id": SEATED_TICKET_TYPE_ID,
+     "origin": {"x": 0.0, "y": 0.0}, "seat_spacing": 1.0, "row_spacing": 1.2}]}  # fmt: skip
+SEATS_BLOCK = {"seat_ids": [SEAT_ID], "blocked": True}
 TICKET_TYPE_PATCH = {"price": 2000, "quota": 60}
 BOOKING = {
     "event_id": EVENT_ID,

@@ -13,10 +13,17 @@ from api.db import committed, request_uow
 from api.input import InputSchema
 from api.json_body import Blueprint
 from api.resources import examples
+from core.errors import Invalid
 from core.formatting import booking_reference
 from core.services import bookings, tickets
 
 blp = Blueprint("tickets", __name__, url_prefix="/api/v1", description="Tickets and check-in")
+
+
+class TicketSeatOut(Schema):
+    section = fields.String(metadata={"description": "The seat's section."})
+    row = fields.String(metadata={"description": "The seat's row."})
+    label = fields.String(metadata={"description": "The seat's name in its row."})
 
 
 class TicketOut(Schema):
@@ -47,6 +54,8 @@ class TicketOut(Schema):
         allow_none=True, metadata={"description": "The attendee's email, if given."}
     )
     answers = fields.Dict(metadata={"description": "The attendee's answers, by question id."})
+    seat = fields.Nested(TicketSeatOut, allow_none=True, metadata={
+        "description": "A reserved seat: `{section, row, label}` (also in the signed QR claims); null for general admission."})  # fmt: skip
 
 
 class CheckInOut(TicketOut):
@@ -65,6 +74,8 @@ class TicketPatch(InputSchema):
                                   metadata={"description": "The attendee's email; null removes it."})  # fmt: skip
     answers = fields.Dict(keys=fields.UUID(), values=fields.Raw(allow_none=False), validate=validate.Length(max=50),
                           metadata={"description": "All the attendee's answers, by question id (replaces them)."})  # fmt: skip
+    seat_id = fields.UUID(metadata={"description": "The event's organizers: move the ticket to this free seat of its "
+                                    "type (alone, without the attendee fields); it is signed again."})  # fmt: skip
 
 
 class PublicKeyOut(Schema):
@@ -91,10 +102,7 @@ class BookingTickets(MethodView):
     def get(self, booking_id):
         """The booking's tickets (empty until it is confirmed and they are issued)."""
         uow, booking = _readable_booking(booking_id)
-        names = tickets.ticket_type_names(uow, booking.event_id)
-        return [
-            tickets.ticket_view(t, names[t.ticket_type_id]) for t in tickets.booking_tickets(uow, booking.id)
-        ]
+        return tickets.ticket_views(uow, tickets.booking_tickets(uow, booking.id))
 
 
 @blp.route("/bookings/<uuid:booking_id>/tickets.pdf")
@@ -120,13 +128,19 @@ class TicketById(MethodView):
         description="Cancelled (`ticket_cancelled`), used (`already_checked_in`), or the event started (`event_started`).",
     )
     def patch(self, data, ticket_id):
-        """Change who a ticket is for (the booking's customer, until the event starts): it gets a
-        new code and QR, and the old ones stop working at the door."""
+        """Change who a ticket is for (the booking's customer, until the event starts), or move it
+        to another free seat of its type (`seat_id`, the event's organizers): it gets a new code
+        and QR, and the old ones stop working at the door."""
         uow = request_uow()
-        ticket = committed(tickets.edit_ticket(uow, current_actor(), ticket_id, data))
-        return tickets.ticket_view(
-            ticket, tickets.ticket_type_names(uow, ticket.event_id)[ticket.ticket_type_id]
-        )
+        if "seat_id" in data:
+            if len(data) > 1:
+                raise Invalid(
+                    "Move a ticket (seat_id) on its own, without other changes.", name="seat_move_alone"
+                )
+            ticket = committed(tickets.move_ticket(uow, current_actor(), ticket_id, data["seat_id"]))
+        else:
+            ticket = committed(tickets.edit_ticket(uow, current_actor(), ticket_id, data))
+        return tickets.ticket_views(uow, [ticket])[0]
 
 
 @blp.route("/tickets/public-key")

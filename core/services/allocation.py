@@ -40,7 +40,7 @@ from core.db import UnitOfWork
 from core.inventory import lock_inventory
 from core.jobs import Job
 from core.lifecycle import decided_rows
-from core.models import Booking, BookingLine, DeadLetter, Event, utcnow
+from core.models import Booking, BookingLine, DeadLetter, Event, SeatAssignment, utcnow
 from core.services import follow_ups, holds
 from core.services.waitlist import promote_waitlist
 from core.statuses import COUNTED_BOOKING_STATUSES, PENDING_BOOKING_STATUSES, BookingStatus, EventStatus
@@ -178,6 +178,8 @@ def decide_requests(uow: UnitOfWork, event_id: uuid.UUID, batch: list[BookingReq
     connection = uow.session.connection()
     insert_rows(connection, Booking.__table__, bookings)
     insert_rows(connection, BookingLine.__table__, lines)
+    if inventory.seating_loaded:
+        insert_rows(connection, SeatAssignment.__table__, inventory.seating.new_rows())
     follow_ups.bookings_held(uow, [b["id"] for b in bookings if b["status"] == BookingStatus.HELD])
     follow_ups.bookings_confirmed(uow, [b["id"] for b in bookings if b["status"] == BookingStatus.CONFIRMED])
     return bookings

@@ -19,7 +19,7 @@ import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Select, exists, or_, select, union_all
+from sqlalchemy import Select, and_, exists, or_, select, union_all
 from sqlalchemy.orm import selectinload
 
 from core import runtime
@@ -33,10 +33,13 @@ from core.models import (
     Event,
     Organization,
     Payment,
+    Seat,
+    SeatAssignment,
     Ticket,
     TicketType,
     User,
 )
+from core.seating.assigned import seat_words
 from core.services import audit
 from core.services.accounts import require_admin
 from core.services.events import get_event
@@ -320,10 +323,18 @@ def _attendee_columns() -> Select:
             Ticket.checked_in_at,
             Ticket.checked_in_by,
             Ticket.answers,
+            Seat.section,
+            Seat.row,
+            Seat.label,
         )  # fmt: skip
         .join(Booking, Booking.id == Ticket.booking_id)
         .join(User, User.id == Booking.user_id)
         .join(TicketType, TicketType.id == Ticket.ticket_type_id)
+        # A reserved seat: the live assignment naming the ticket (`core.seating.assigned`).
+        .outerjoin(
+            SeatAssignment, and_(SeatAssignment.ticket_id == Ticket.id, SeatAssignment.released_at.is_(None))
+        )
+        .outerjoin(Seat, Seat.id == SeatAssignment.seat_id)
     )
 
 
@@ -334,7 +345,19 @@ def attendees_page(uow: UnitOfWork, ticket_ids: list[uuid.UUID]) -> list[dict]:
 
 
 def attendee_row(row: Sequence) -> dict:
-    ticket_id, code, name, email, ticket_type, booking_id, status, checked_in_at, checked_in_by, answers = row
+    (
+        ticket_id,
+        code,
+        name,
+        email,
+        ticket_type,
+        booking_id,
+        status,
+        checked_in_at,
+        checked_in_by,
+        answers,
+        *seat,
+    ) = row
     return {
         "ticket_id": ticket_id,
         "code": code,
@@ -348,12 +371,14 @@ def attendee_row(row: Sequence) -> dict:
         "checked_in_by": checked_in_by,
         # By question id; the CSV writes them as one JSON column, whatever questions an event asks.
         "answers": answers or {},
+        # A reserved seat in words (`Stalls, Row B, Seat 2`); null for general admission.
+        "seat": seat_words(dict(zip(("section", "row", "label"), seat, strict=True))) if seat[0] else None,
     }
 
 
 ATTENDEES_CSV_HEADER = (
     "ticket_id", "code", "attendee_name", "attendee_email", "ticket_type", "booking_id",
-    "booking_reference", "status", "checked_in_at", "checked_in_by", "answers",
+    "booking_reference", "status", "checked_in_at", "checked_in_by", "answers", "seat",
 )  # fmt: skip
 
 

@@ -23,6 +23,8 @@ from core.inventory import Line, lock_inventory
 from core.jobs import Job
 from core.lifecycle import shown_status
 from core.models import Booking, Event, User, new_id, utcnow
+from core.seating.assigned import booking_seats
+from core.seating.reading import seat_types
 from core.services import attendees, audit, cancellations, checkouts, refunds, tickets, vouchers
 from core.services.audit import AuditAction
 from core.services.permissions import may_read_booking
@@ -45,6 +47,8 @@ class BookingAsk:
     voucher_code: str | None = None
     # The attendees named for each line, by ticket type: `[{name, email, answers}]`.
     attendees: dict[uuid.UUID, list[dict]] = field(default_factory=dict)
+    # Seats for someone who needs an accessible seat (`core.seating`).
+    accessible: bool = False
 
 
 def request_booking(
@@ -62,12 +66,13 @@ def request_booking(
     if ask.voucher_code is not None:
         voucher = vouchers.check_voucher_code(ask.event_id, ask.voucher_code, _ticket_type_ids(ask), now)
     _check_lines(snapshot, ask, voucher, now)
+    _check_chosen_seats(ask)
     named = _checked_attendees(snapshot, ask)
     request = BookingRequest(
         booking_id=new_id(), user_id=user_id, event_id=ask.event_id, seq=0, lines=ask.items,
         join_waitlist=ask.join_waitlist, requested_at=now, idempotency_key=idempotency_key,
         request_id=request_ids.current(),
-        voucher_id=voucher.id if voucher else None, attendees=named or None,
+        voucher_id=voucher.id if voucher else None, attendees=named or None, accessible=ask.accessible,
     )  # fmt: skip
     queue = booking_queue()
     outcome = queue.accept(request, _fingerprint(ask, named), session_id)
@@ -131,6 +136,25 @@ def _check_lines(snapshot: EventSnapshot, ask: BookingAsk, voucher, now: dt.date
                           details={"ticket_type_id": str(line.ticket_type_id)})  # fmt: skip
 
 
+def _check_chosen_seats(ask: BookingAsk) -> None:
+    """Chosen seats must be seats of the event's plan of the line's ticket type (checked against
+    the seat map's cache in Redis, not PostgreSQL); whether they are free is the drainer's call,
+    in queue order. A request for chosen seats does not wait on the waitlist for them."""
+    chosen = {seat_id: line.ticket_type_id for line in ask.items for seat_id in line.seat_ids}
+    if not chosen:
+        return
+    types = seat_types(ask.event_id, list(chosen))
+    wrong = [
+        str(seat_id) for seat_id, ticket_type_id in chosen.items() if types[seat_id] != str(ticket_type_id)
+    ]
+    if wrong:
+        raise Invalid("These seats are not seats of the event's plan of that ticket type.", name="unknown_seat",
+                      details={"seat_ids": wrong})  # fmt: skip
+    if ask.join_waitlist:
+        raise Invalid("Chosen seats cannot wait on the waitlist: ask for best available seats (a quantity).",
+                      name="waitlist_needs_best_available")  # fmt: skip
+
+
 def _checked_attendees(snapshot: EventSnapshot, ask: BookingAsk) -> dict[str, list[dict]]:
     """Each line's attendees checked against the event's questions, as they are queued."""
     named = {}
@@ -151,11 +175,15 @@ def _fingerprint(ask: BookingAsk, named: dict[str, list[dict]]) -> str:
     canonical = json.dumps(
         [
             str(ask.event_id),
-            sorted((str(line.ticket_type_id), line.quantity) for line in ask.items),
+            sorted(
+                (str(line.ticket_type_id), line.quantity, *sorted(map(str, line.seat_ids)))
+                for line in ask.items
+            ),
             ask.join_waitlist,
             vouchers.normalize_code(ask.voucher_code) if ask.voucher_code else None,
             # Only when there are some, so a request without them keeps its fingerprint.
             *([named] if named else []),
+            *(["accessible"] if ask.accessible else []),
         ],
         sort_keys=True,
     )
@@ -242,12 +270,18 @@ def _reader(uow: UnitOfWork, actor_id: uuid.UUID) -> User:
 def booking_view(uow: UnitOfWork, booking: Booking) -> dict:
     tickets_path = links.BOOKING_TICKETS.path(booking_id=booking.id)
     status = shown_status(booking, utcnow())
+    seats = booking_seats(uow, booking.id)
     return {
         "id": booking.id,
         "event_id": booking.event_id,
         "status": status,
         "items": [
-            {"ticket_type_id": line.ticket_type_id, "quantity": line.quantity, "unit_price": line.unit_price}
+            {
+                "ticket_type_id": line.ticket_type_id,
+                "quantity": line.quantity,
+                "unit_price": line.unit_price,
+                "seats": seats.get(line.ticket_type_id, []),
+            }  # fmt: skip
             for line in booking.lines
         ],
         "total": booking.total,

@@ -19,6 +19,7 @@ from core.db import UnitOfWork
 from core.inventory import Inventory, Line
 from core.lifecycle import cancel, cancel_part
 from core.models import Booking, Refund, Ticket
+from core.seating import engine as seats
 from core.services import follow_ups, refunds
 from core.services.waitlist import promote_waitlist
 from core.statuses import BookingStatus, RefundReason
@@ -45,9 +46,10 @@ def give_back_tickets(
     reason: RefundReason | None, now: dt.datetime,
 ) -> int:  # fmt: skip
     """Some of a confirmed booking's tickets given back (`core.lifecycle.cancel_part`): they are
-    voided, their price refunded, the waitlist served. Returns the price given back."""
+    voided, their seats released, their price refunded, the waitlist served. Returns the price given back."""
     released = Counter(ticket.ticket_type_id for ticket in tickets)
     amount = cancel_part(booking, inventory, [Line(tt, n) for tt, n in released.items()], now)
+    seats.release_tickets(inventory, [ticket.id for ticket in tickets], now)
     ticket_lifecycle.void_tickets(uow, [ticket.id for ticket in tickets])
     part = "+".join(sorted(str(ticket.id) for ticket in tickets))
     refunds.queue_partial_refund(uow, booking, amount, reason, part)

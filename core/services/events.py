@@ -23,7 +23,7 @@ from core.db import UnitOfWork
 from core.errors import Conflict, Invalid, InvalidVoucher, NotFound, PreconditionFailed
 from core.event_snapshots import forget_event_snapshot
 from core.inventory import Inventory, event_free, event_free_sql, lock_inventory, ticket_type_free
-from core.models import Event, Organization, TicketType, User, Voucher, utcnow
+from core.models import Event, Organization, Seat, TicketType, User, Voucher, utcnow
 from core.pricing import current_price, discounted_price
 from core.services import audit, follow_ups
 from core.services.audit import AuditAction
@@ -37,7 +37,7 @@ EVENT_FIELDS = (
     "max_per_booking", "max_per_user", "waitlist_enabled", "refund_until", "capacity",
 )  # fmt: skip
 TICKET_TYPE_FIELDS = ("name", "price", "currency", "quota", "surge_price", "surge_threshold", "hidden",
-                      "sales_start", "sales_end", "min_per_booking")  # fmt: skip
+                      "sales_start", "sales_end", "min_per_booking", "seated")  # fmt: skip
 KM_PER_DEGREE = 111.32
 # The most one booking may cost, in minor units (10 million in a currency with cents): the
 # price of a ticket type (or its surge price) times the event's `max_per_booking` may not exceed
@@ -97,9 +97,7 @@ def create_event(uow: UnitOfWork, actor: User, data: dict) -> Event:
     )
     _check_event_rules(event)
     for position, tt_data in enumerate(ticket_types):
-        ticket_type = TicketType(
-            **{**TICKET_TYPE_DEFAULTS, "position": position, **_ticket_type_values(tt_data)}
-        )
+        ticket_type = _new_ticket_type(tt_data, position)
         _check_ticket_type_rules(ticket_type)
         event.ticket_types.append(ticket_type)
     _check_ticket_types_together(event)
@@ -137,9 +135,7 @@ def add_ticket_type(
     uow: UnitOfWork, actor: User, event_id: uuid.UUID, data: dict, expected_version: int
 ) -> Event:
     event = _lock_event_for_edit(uow, actor, event_id, expected_version).event
-    ticket_type = TicketType(
-        **{**TICKET_TYPE_DEFAULTS, "position": len(event.ticket_types), **_ticket_type_values(data)}
-    )
+    ticket_type = _new_ticket_type(data, len(event.ticket_types))
     _check_ticket_type_rules(ticket_type)
     event.ticket_types.append(ticket_type)
     _check_ticket_types_together(event)
@@ -171,6 +167,7 @@ def update_ticket_type(
     ):
         raise Conflict("The currency cannot change once tickets are held or sold.", name="currency_locked")
     values = _ticket_type_values(changes)
+    _check_seated_change(uow, ticket_type, values)
     audit.record(uow, actor, AuditAction.TICKET_TYPE_UPDATE, "ticket_type", ticket_type.id,
                  event.organization_id, {"event_id": event.id, **audit.diff(ticket_type, values, values)})  # fmt: skip
     for name, value in values.items():
@@ -187,6 +184,30 @@ def update_ticket_type(
     # A raised quota gives tickets back: the waitlist is served first, in order.
     follow_ups.bookings_promoted(uow, promote_waitlist(uow, inventory, utcnow()))
     return event
+
+
+def _new_ticket_type(data: dict, position: int) -> TicketType:
+    ticket_type = TicketType(**{**TICKET_TYPE_DEFAULTS, "position": position, **_ticket_type_values(data)})
+    if ticket_type.seated:
+        ticket_type.quota = 0  # a seated type's quota is its seats: the plan sets it
+    return ticket_type
+
+
+def _check_seated_change(uow: UnitOfWork, ticket_type: TicketType, values: dict) -> None:
+    """A seated type's quota is its seats in the plan (`core.seating.plans`): not edited by
+    hand, and the type stays seated while it has seats or tickets out."""
+    seated = values.get("seated", ticket_type.seated)
+    if seated and "quota" in values and values["quota"] != ticket_type.quota:
+        raise Invalid("A seated ticket type's quota is the number of its seats in the plan.",
+                      name="quota_set_by_plan")  # fmt: skip
+    if seated == ticket_type.seated:
+        return
+    if ticket_type.held + ticket_type.sold or uow.session.scalar(
+        select(func.count()).select_from(Seat).where(Seat.ticket_type_id == ticket_type.id)
+    ):
+        raise Conflict("This ticket type has seats or tickets: whether it is seated cannot change now.",
+                       name="seated_locked")  # fmt: skip
+    values["quota"] = 0 if seated else ticket_type.quota
 
 
 def publish_event(uow: UnitOfWork, actor: User, event_id: uuid.UUID) -> Event:
@@ -395,6 +416,7 @@ def ticket_type_view(event: Event, ticket_type: TicketType, voucher: Voucher | N
         "sales_start": ticket_type.sales_start,
         "sales_end": ticket_type.sales_end,
         "min_per_booking": ticket_type.min_per_booking,
+        "seated": ticket_type.seated,
     }
 
 

@@ -22,12 +22,14 @@ from core import runtime
 from core.db import UnitOfWork
 from core.errors import Conflict, Invalid, NotFound
 from core.formatting import booking_reference
+from core.inventory import lock_inventory
 from core.models import Booking, Event, Ticket, TicketType, User, new_id, utcnow
+from core.seating.assigned import booking_seats, move_to_seat, seat_tickets, seat_words, ticket_seats
 from core.services import audit, follow_ups
 from core.services.attendees import asked_of, checked_attendee
 from core.services.audit import AuditAction
 from core.services.events import get_event
-from core.services.permissions import require_door_staff_of
+from core.services.permissions import require_door_staff_of, require_organizer_of
 from core.statuses import BookingStatus, TicketStatus
 from core.ticket_lifecycle import issue_ticket
 from core.ticket_pdf import TicketSheet, render_tickets_pdf
@@ -81,25 +83,33 @@ def issue_tickets(uow: UnitOfWork, booking_ids: list[str]) -> list[uuid.UUID]:
         uow.session.scalars(select(Ticket.booking_id).where(Ticket.booking_id.in_([b.id for b in bookings])))
     )
     now = utcnow()
+    seated = []
     for booking in bookings:
         if booking.id in has_tickets:
             continue
-        uow.session.add_all(_new_tickets(booking, signer, now))
+        seats = booking_seats(uow, booking.id)
+        tickets = _new_tickets(booking, signer, now, seats)
+        uow.session.add_all(tickets)
+        seated.extend(_seated(tickets, seats))
         issued.append(booking.id)
+    uow.session.flush()
+    seat_tickets(uow, seated)
     follow_ups.tickets_issued(uow, issued)
     return issued
 
 
-def _new_tickets(booking: Booking, signer: TicketSigner, now: dt.datetime) -> list[Ticket]:
+def _new_tickets(booking: Booking, signer: TicketSigner, now: dt.datetime, seats: dict) -> list[Ticket]:
     """One ticket per admitted person, for the attendee the customer named for it, or else for
-    the customer."""
+    the customer; a seated line's tickets take its seats in plan order (signed with them)."""
     tickets = []
     for line in booking.lines:
         named = line.attendees or []
+        line_seats = seats.get(line.ticket_type_id, [])
         for index in range(line.quantity):
             attendee = named[index] if index < len(named) else {"name": booking.user.name}
             ticket_id = new_id()  # a row id in time order
-            code, qr_payload = _signed_code(signer, booking.event_id, ticket_id, now)
+            seat = line_seats[index] if index < len(line_seats) else None
+            code, qr_payload = _signed_code(signer, booking.event_id, ticket_id, now, seat)
             tickets.append(
                 issue_ticket(
                     id=ticket_id,
@@ -117,13 +127,30 @@ def _new_tickets(booking: Booking, signer: TicketSigner, now: dt.datetime) -> li
     return tickets
 
 
+def _seated(tickets: list[Ticket], seats: dict) -> list[tuple[uuid.UUID, uuid.UUID]]:
+    """(ticket id, seat id) of the new tickets of seated lines, as `_new_tickets` paired them."""
+    taken: dict[uuid.UUID, int] = {}
+    pairs = []
+    for ticket in tickets:
+        line_seats = seats.get(ticket.ticket_type_id, [])
+        index = taken.get(ticket.ticket_type_id, 0)
+        if index < len(line_seats):
+            pairs.append((ticket.id, line_seats[index]["id"]))
+        taken[ticket.ticket_type_id] = index + 1
+    return pairs
+
+
 def _signed_code(
-    signer: TicketSigner, event_id: uuid.UUID, ticket_id: uuid.UUID, now: dt.datetime
+    signer: TicketSigner,
+    event_id: uuid.UUID,
+    ticket_id: uuid.UUID,
+    now: dt.datetime,
+    seat: dict | None = None,
 ) -> tuple[str, str]:
-    """A new secret code for the ticket and its signed QR payload."""
+    """A new secret code for the ticket and its signed QR payload (with its seat, if any)."""
     code = new_ticket_code()
     claims = TicketClaims(code=code, event_id=str(event_id), ticket_id=str(ticket_id),
-                          issued_at=int(now.timestamp()))  # fmt: skip
+                          issued_at=int(now.timestamp()), seat=seat_words(seat))  # fmt: skip
     return code, signer.sign(claims)
 
 
@@ -162,6 +189,24 @@ def edit_ticket(uow: UnitOfWork, actor: User, ticket_id: uuid.UUID, changes: dic
         attendee["name"], attendee["email"], attendee["answers"],
     )  # fmt: skip
     ticket.code, ticket.qr_payload = _signed_code(ticket_signer(), event.id, ticket.id, now)
+    return ticket
+
+
+def move_ticket(uow: UnitOfWork, actor: User, ticket_id: uuid.UUID, seat_id: uuid.UUID) -> Ticket:
+    """Move a valid ticket to a free seat of its type (the event's organizers), under the event's
+    inventory lock like every seat change; the ticket is signed again with its new seat, so the
+    old code and QR no longer admit anyone, as after a rename."""
+    event_id = uow.session.scalar(select(Ticket.event_id).where(Ticket.id == ticket_id))
+    if event_id is None:
+        raise NotFound("No such ticket.")
+    inventory = lock_inventory(uow, event_id)
+    require_organizer_of(actor, inventory.event)
+    ticket = uow.session.scalar(select(Ticket).where(Ticket.id == ticket_id).with_for_update())
+    if ticket.status != TicketStatus.VALID:
+        raise Conflict("This ticket was cancelled.", name="ticket_cancelled")
+    now = utcnow()
+    seat = move_to_seat(uow, inventory, ticket, seat_id, now)
+    ticket.code, ticket.qr_payload = _signed_code(ticket_signer(), event_id, ticket.id, now, seat)
     return ticket
 
 
@@ -221,7 +266,9 @@ def bookings_with_valid_tickets(uow: UnitOfWork, booking_ids: list[uuid.UUID]) -
     )
 
 
-def ticket_view(ticket: Ticket, ticket_type_name: str) -> dict:
+def ticket_view(ticket: Ticket, ticket_type_name: str, seat: dict | None = None) -> dict:
+    """A ticket as its readers see it; `seat` (`core.seating.assigned.ticket_seats`) for a
+    reserved seat."""
     return {
         "id": ticket.id,
         "code": ticket.code,
@@ -233,7 +280,17 @@ def ticket_view(ticket: Ticket, ticket_type_name: str) -> dict:
         "answers": ticket.answers,
         "status": ticket.status,
         "checked_in_at": ticket.checked_in_at,
+        "seat": {key: seat[key] for key in ("section", "row", "label")} if seat else None,
     }
+
+
+def ticket_views(uow: UnitOfWork, tickets: list[Ticket]) -> list[dict]:
+    """Views of one event's tickets, with their type names and seats read once for all."""
+    if not tickets:
+        return []
+    names = ticket_type_names(uow, tickets[0].event_id)
+    seats = ticket_seats(uow, [ticket.id for ticket in tickets])
+    return [ticket_view(ticket, names[ticket.ticket_type_id], seats.get(ticket.id)) for ticket in tickets]
 
 
 def ticket_type_names(uow: UnitOfWork, event_id: uuid.UUID) -> dict[uuid.UUID, str]:
@@ -249,6 +306,8 @@ def booking_pdf(uow: UnitOfWork, booking: Booking) -> bytes:
     event = uow.session.get(Event, booking.event_id)
     names = ticket_type_names(uow, event.id)
     prices = {line.ticket_type_id: line.unit_price for line in booking.lines}
+    valid = [ticket for ticket in booking_tickets(uow, booking.id) if ticket.status == TicketStatus.VALID]
+    seats = ticket_seats(uow, [ticket.id for ticket in valid])
     sheets = [
         TicketSheet(
             event_title=event.title,
@@ -264,9 +323,9 @@ def booking_pdf(uow: UnitOfWork, booking: Booking) -> bytes:
             booking_reference=booking_reference(booking.id),
             code=ticket.code,
             qr_payload=ticket.qr_payload,
+            seat=seats.get(ticket.id),
         )  # fmt: skip
-        for ticket in booking_tickets(uow, booking.id)
-        if ticket.status == TicketStatus.VALID
+        for ticket in valid
     ]
     if not sheets:
         raise NotFound("This booking has no valid tickets.", name="no_tickets")
@@ -305,8 +364,7 @@ def check_in(uow: UnitOfWork, actor: User, event_id: uuid.UUID, code_or_payload:
         raise NotFound("This event has no ticket with this code.", name="unknown_ticket")
     if admitted is None:
         _refuse(uow, ticket)
-    return {**ticket_view(ticket, ticket_type_names(uow, event_id)[ticket.ticket_type_id]),
-            "checked_in_by": actor.id}  # fmt: skip
+    return {**ticket_views(uow, [ticket])[0], "checked_in_by": actor.id}
 
 
 def _refuse(uow: UnitOfWork, ticket: Ticket) -> None:

@@ -29,6 +29,8 @@ ORDER = [
     ("post", "/api/v1/events"),
     ("patch", "/api/v1/events/{event_id}"),
     ("post", "/api/v1/events/{event_id}/ticket-types"),
+    ("put", "/api/v1/events/{event_id}/seating"),
+    ("post", "/api/v1/events/{event_id}/seats/block"),
     ("patch", "/api/v1/events/{event_id}/ticket-types/{ticket_type_id}"),
     ("post", "/api/v1/events/{event_id}/vouchers"),
     ("patch", "/api/v1/events/{event_id}/vouchers/{voucher_id}"),
@@ -125,6 +127,11 @@ def test_each_example_answers_its_documented_success(app, client, db, spec, make
         elif (method, path) == ("post", "/api/v1/events"):
             found[examples.EVENT_ID] = path_ids["event_id"] = answer.json["id"]
             found[examples.TICKET_TYPE_ID] = path_ids["ticket_type_id"] = answer.json["ticket_types"][0]["id"]
+        elif path.endswith("/ticket-types"):
+            balcony = next(tt for tt in answer.json["ticket_types"] if tt["seated"])
+            found[examples.SEATED_TICKET_TYPE_ID] = balcony["id"]
+        elif path.endswith("/seating"):
+            found[examples.SEAT_ID] = answer.json["sections"][0]["rows"][0]["seats"][0]["id"]
         elif path.endswith("/ticket-types/{ticket_type_id}"):
             published = client.post(f"{url.split('/ticket-types')[0]}/publish", headers=headers)
             assert published.status_code == 200

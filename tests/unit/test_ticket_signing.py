@@ -349,3 +349,29 @@ def test_check_in_refuses_text_that_is_no_code(signer, text):
 def test_load_public_key_refuses_what_is_not_an_ed25519_key(text):
     with pytest.raises(ValueError):
         load_public_key(text)
+
+
+def test_a_reserved_seat_is_signed_in_the_claims_and_read_back(signer, claims):
+    seated = TicketClaims(
+        claims.code, claims.event_id, claims.ticket_id, claims.issued_at, seat="Stalls, Row B, Seat 2"
+    )
+    payload = signer.sign(seated)
+    assert verify_ticket_payload(payload, signer.public_key) == seated
+    body = json.loads(base64.urlsafe_b64decode(payload.split(".")[1] + "=="))
+    assert body["s"] == "Stalls, Row B, Seat 2"
+    assert len(payload) < 1024
+
+
+def test_claims_with_an_unknown_field_beside_the_seat_are_refused(claims):
+    key = Ed25519PrivateKey.from_private_bytes(SEED)
+    body = {"c": claims.code, "e": claims.event_id, "t": claims.ticket_id, "iat": claims.issued_at,
+            "s": "Stalls, Row B, Seat 2", "x": 1}  # fmt: skip
+    payload = hand_made_payload(key, json.dumps(body, separators=(",", ":")).encode())
+    with pytest.raises(InvalidTicketPayload, match="expected fields"):
+        verify_ticket_payload(payload, TicketSigner.from_seed(SEED).public_key)
+
+
+@pytest.mark.parametrize("seat", ["", "x" * 121, 12])
+def test_a_seat_claim_must_be_short_text(claims, seat):
+    with pytest.raises(ValueError, match="seat"):
+        TicketClaims(claims.code, claims.event_id, claims.ticket_id, claims.issued_at, seat=seat)
