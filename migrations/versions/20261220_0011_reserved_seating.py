@@ -5,7 +5,7 @@ The partial unique index `uq_seat_assignment_live_seat` makes a second live assi
 seat impossible (docs/seating.md, "The constraint").
 
 Revision ID: 0011
-Revises: 0008
+Revises: 0010
 Create Date: 2026-12-20 10:00:00
 """
 
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0011"
-down_revision: str | None = "0008"
+down_revision: str | None = "0010"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
