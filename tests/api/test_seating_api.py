@@ -137,6 +137,10 @@ def test_unknown_or_foreign_seats_are_a_422_and_change_nothing(
         "event_id": str(event.id), "items": [{"ticket_type_id": stalls, "quantity": 2,
                                               "seat_ids": [str(foreign)]}]})  # fmt: skip
     assert mismatch.status_code == 422
+    waiting = client.post("/api/v1/bookings", headers=auth_header(make_user()), json={
+        "event_id": str(event.id), "join_waitlist": True,
+        "items": [{"ticket_type_id": stalls, "seat_ids": [str(next(iter(seat_ids(db, event).values())))]}]})  # fmt: skip
+    assert (waiting.status_code, waiting.json["errors"]["reason"]) == (422, "waitlist_needs_best_available")
 
 
 def test_blocked_seats_leave_the_quota_and_are_never_allocated(
@@ -185,6 +189,9 @@ def test_a_paid_seat_is_on_the_ticket_and_moves_with_it(
     taken = client.patch(f"/api/v1/tickets/{tickets[1]['id']}", headers=auth_header(organizer),
                          json={"seat_id": str(ids[("B", "4")])})  # fmt: skip
     assert (taken.status_code, taken.json["errors"]["reason"]) == (409, "seat_unavailable")
+    with_a_rename = client.patch(f"/api/v1/tickets/{tickets[1]['id']}", headers=auth_header(organizer),
+                                 json={"seat_id": str(ids[("B", "1")]), "attendee_name": "Someone"})  # fmt: skip
+    assert (with_a_rename.status_code, with_a_rename.json["errors"]["reason"]) == (422, "seat_move_alone")
     by_customer = client.patch(f"/api/v1/tickets/{tickets[1]['id']}", headers=auth_header(customer),
                                json={"seat_id": str(ids[("B", "1")])})  # fmt: skip
     assert by_customer.status_code == 403

@@ -8,9 +8,9 @@ from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 
 from core.models import SeatAssignment, Ticket, new_id, utcnow
-from core.services import bookings, events, holds, refunds
-from tests.integration.booking_helpers import assert_counters_agree, drain, load
-from tests.integration.payment_helpers import end_holds_now, pay_on_local_page
+from core.services import bookings, event_cancellation, events, holds
+from tests.integration.booking_helpers import assert_counters_agree, drain, end_holds_now, load
+from tests.integration.payment_helpers import pay_on_local_page
 from tests.integration.seating_helpers import (
     ask_seats,
     assert_map_agrees,
@@ -100,10 +100,12 @@ def test_cancelling_tickets_or_bookings_releases_exactly_their_seats(db, organiz
     seat_of = dict(zip([t.id for t in tickets], trio_seats, strict=True))
     with db.unit_of_work() as uow:
         bookings.cancel_booking(uow, uow.session.merge(organizer), trio, [tickets[0].id])
+        uow.commit()
     assert seats_of(db, trio) == [s for s in trio_seats if s != seat_of[tickets[0].id]]
     assert_map_agrees(db, event)
     with db.unit_of_work() as uow:
         bookings.cancel_booking(uow, uow.session.merge(organizer), pair)
+        uow.commit()
     assert seats_of(db, pair) == []
     assert set(live_seats(db, event).values()) == {trio}
     assert_map_agrees(db, event)
@@ -117,7 +119,8 @@ def test_a_cancelled_event_releases_every_seat(db, organizer, make_event, make_u
     confirm_and_issue(db, [paid])
     with db.unit_of_work() as uow:
         events.cancel_event(uow, uow.session.merge(organizer), event.id)
-    refunds.settle_cancelled_event(event.id)
+        uow.commit()
+    event_cancellation.settle_cancelled_event(db, event.id)
     assert (load(db, held).status, load(db, paid).status) == ("cancelled", "cancelled")
     assert live_seats(db, event) == {}
     assert_map_agrees(db, event)
@@ -177,6 +180,7 @@ def test_after_a_rush_with_expiries_and_cancellations_the_map_agrees_with_the_da
     for booking_id in held[2::6]:
         with db.unit_of_work() as uow:
             bookings.cancel_booking(uow, uow.session.merge(organizer), booking_id)
+            uow.commit()
     late = [ask_seats(make_user(), event, 3) for _ in range(10)]
     drain(event)
     assert {load(db, b).status for b in late} == {"held"}
