@@ -20,7 +20,7 @@ from flask import Flask, request
 
 from core import runtime
 from core.booking_queue import queue_for
-from core.booking_rules import BookingRequest
+from core.booking_requests import BookingRequest
 from core.config import Settings
 from core.inventory import Line
 from core.models import new_id, utcnow

@@ -42,7 +42,7 @@ from dataclasses import dataclass
 import redis
 
 from core import sessions
-from core.booking_rules import BookingRequest
+from core.booking_requests import BookingRequest
 from core.inventory import Line
 
 STATUS_TTL = 24 * 3600

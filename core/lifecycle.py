@@ -39,18 +39,16 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, NoReturn
+from typing import NoReturn
 
 from sqlalchemy import func, select, update
 
+from core.booking_requests import BookingRequest, Decision
 from core.db import UnitOfWork
 from core.errors import Conflict
 from core.inventory import Inventory, Line
 from core.models import Booking, BookingLine, Event, Voucher
 from core.statuses import BookingStatus, RefundReason, RejectionReason
-
-if TYPE_CHECKING:
-    from core.booking_rules import BookingRequest, Decision
 
 Move = Callable[[Inventory, Iterable[Line]], None]
 

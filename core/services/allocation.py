@@ -33,7 +33,8 @@ from sqlalchemy.exc import DataError, IntegrityError
 
 from core import metrics, runtime
 from core.booking_queue import encode_request, lock_key, queue_for
-from core.booking_rules import BookingRequest, CustomerState, decide
+from core.booking_requests import BookingRequest, CustomerState
+from core.booking_rules import decide
 from core.bulk_insert import insert_rows
 from core.db import UnitOfWork
 from core.inventory import lock_inventory

@@ -16,7 +16,8 @@ from sqlalchemy import select
 
 from core import links, request_ids, runtime
 from core.booking_queue import Accepted, SessionRevoked, queue_for
-from core.booking_rules import BookingRequest, line_refusal, sales_closed
+from core.booking_requests import BookingRequest
+from core.booking_rules import line_refusal, sales_closed
 from core.db import UnitOfWork
 from core.errors import Conflict, Invalid, NotFound, Unauthorized
 from core.event_snapshots import EventSnapshot, load_event_snapshot

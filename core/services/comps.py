@@ -14,7 +14,7 @@ import uuid
 from dataclasses import dataclass
 
 from core import runtime
-from core.booking_rules import BookingRequest
+from core.booking_requests import BookingRequest
 from core.db import UnitOfWork
 from core.errors import Conflict, DomainError, Invalid, NotFound
 from core.inventory import Line
