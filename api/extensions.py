@@ -9,11 +9,12 @@ from flask import Flask, Response, request
 from flask_jwt_extended import get_jwt_identity, verify_jwt_in_request
 from flask_jwt_extended.config import config as jwt_config
 from flask_jwt_extended.default_callbacks import default_decode_key_callback
+from flask_jwt_extended.exceptions import JWTExtendedException
 from flask_jwt_extended.tokens import _decode_jwt
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_smorest import Api as SmorestApi
-from jwt import ExpiredSignatureError
+from jwt import ExpiredSignatureError, PyJWTError
 
 from core.services.accounts import normalize_email
 
@@ -92,7 +93,7 @@ def by_account() -> str:
     try:
         verify_jwt_in_request(skip_revocation_check=True)
         return f"account:{get_jwt_identity()}"
-    except Exception:  # no valid token: the view refuses it; count it against the address
+    except (JWTExtendedException, PyJWTError):  # no valid token: the view refuses it; count it by address
         return by_address()
 
 

@@ -47,6 +47,7 @@ from core.jobs import Job
 from core.models import Booking, BookingLine, Event, Organization, TicketType, User, Voucher, utcnow
 from core.services import bookings, holds
 from core.services.accounts import hash_password
+from core.statuses import Role
 
 DEFAULT_DSN = "postgresql+psycopg2://postgres@127.0.0.1:5432/boxoffice_bench"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/12"
@@ -114,10 +115,10 @@ class Bench:
         with self.db.unit_of_work() as uow:
             uow.session.connection().execute(sa.insert(User.__table__), [
                 {"id": i, "email": f"{i.hex}@bench.test", "password_hash": password, "name": "Fan",
-                 "role": "customer", "created_at": utcnow()} for i in ids])  # fmt: skip
+                 "role": Role.CUSTOMER, "created_at": utcnow()} for i in ids])  # fmt: skip
             uow.commit()
         with self.app.app_context():
-            return [(i, create_access_token(identity=str(i), additional_claims={"role": "customer", "sid": "b"}))
+            return [(i, create_access_token(identity=str(i), additional_claims={"role": Role.CUSTOMER, "sid": "b"}))
                     for i in ids]  # fmt: skip
 
     def voucher(self, event_id, code: str, max_redemptions: int) -> None:

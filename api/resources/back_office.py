@@ -22,7 +22,7 @@ from core.analytics_chart import sale_chart_png
 from core.inventory import Line
 from core.services import analytics, back_office, comps
 from core.services.audit import AuditAction, AuditFilters, entry_view
-from core.statuses import BookingStatus, EventStatus, PaymentStatus, TicketStatus
+from core.statuses import BookingStatus, EventStatus, PaymentStatus, Role, TicketStatus
 
 blp = Blueprint(
     "back_office", __name__, url_prefix="/api/v1", description="The back office: lists, search, exports"
@@ -494,7 +494,7 @@ class PlatformAnalyticsQuery(InputSchema):
 
 @blp.route("/admin/analytics")
 class PlatformAnalytics(MethodView):
-    @roles_required("admin")
+    @roles_required(Role.ADMIN)
     @blp.arguments(PlatformAnalyticsQuery(), location="query")
     @blp.response(200, PlatformAnalyticsOut)
     def get(self, args):

@@ -25,7 +25,7 @@ from core.services.accounts import find_user_by_email, hash_password, normalize_
 from core.services.allocation import decide_requests
 from core.services.audit import AuditAction
 from core.services.bookings import can_see_booking, get_booking
-from core.statuses import BookingStatus, RejectionReason
+from core.statuses import BookingStatus, RejectionReason, Role
 
 RESENDS_PER_HOUR = 3
 
@@ -46,7 +46,7 @@ class CompAsk:
 def _guest_account(uow: UnitOfWork, name: str, email: str) -> User:
     guest = find_user_by_email(uow, email)
     if guest is None:
-        guest = User(email=normalize_email(email), name=name.strip(), role="customer",
+        guest = User(email=normalize_email(email), name=name.strip(), role=Role.CUSTOMER,
                      password_hash=hash_password(secrets.token_urlsafe(32)))  # fmt: skip
         uow.session.add(guest)
         uow.session.flush()

@@ -20,6 +20,8 @@ from core.statuses import BookingStatus, PaymentStatus
 
 # A held booking whose checkout job was lost is given one by the sweep after this long.
 LOST_JOB_AFTER = dt.timedelta(minutes=1)
+# At most this many bookings (and refunds) are found per kind and run; the next run finds the rest.
+SWEEP_BATCH = 1000
 
 
 def sweep_payments(now: dt.datetime | None = None) -> dict[str, int]:
@@ -32,7 +34,7 @@ def sweep_payments(now: dt.datetime | None = None) -> dict[str, int]:
     before = now - LOST_JOB_AFTER
     with runtime.database().unit_of_work() as uow:
         unprepared = _held_without_checkout(uow, now, before)
-        refund_ids = refunds.stale_refund_ids(uow, now)
+        refund_ids = refunds.stale_refund_ids(uow, now, SWEEP_BATCH)
         event_ids = uow.session.scalars(
             select(WebhookEvent.id).where(
                 WebhookEvent.processed_at.is_(None), WebhookEvent.received_at < before
@@ -69,6 +71,6 @@ def _held_without_checkout(uow: UnitOfWork, now: dt.datetime, before: dt.datetim
             Booking.decided_at < before,
             ~has_checkout,
         )
-        .limit(1000)
+        .limit(SWEEP_BATCH)
     )
     return [str(booking_id) for booking_id in rows]
