@@ -134,7 +134,7 @@ class Bench:
         try:
             for user_id, _ in customers:
                 ask = bookings.BookingAsk(event_id, items, join_waitlist=True, voucher_code=voucher_code)
-                bookings.request_booking(user_id, ask, session_id="b")
+                bookings.request_booking(runtime.database(), user_id, ask, session_id="b")
         finally:
             from worker.celery_app import dispatch_job
 
@@ -430,7 +430,7 @@ def measure_expiry(bench: Bench, scale: Scale) -> list[report.Figure]:
     customers = bench.customers(min(scale.expired_holds, 5000))
     event_id, tt_id = _expired_holds(bench, scale.expired_holds, customers, "Expiry")
     started = time.perf_counter()
-    report_ = holds.expire_holds()
+    report_ = holds.expire_holds(runtime.database())
     elapsed = time.perf_counter() - started
     assert report_.expired_holds == scale.expired_holds and bench.oversold(event_id) == 0
     reference_event, _ = _expired_holds(bench, scale.expired_holds, customers, "Expiry reference")

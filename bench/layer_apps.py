@@ -84,7 +84,9 @@ def hand_rolled_app() -> Flask:
             tuple(Line(item["ticket_type_id"], item["quantity"]) for item in data["items"]),
             data["join_waitlist"],
         )
-        accepted = bookings.request_booking(uuid.UUID(claims["sub"]), ask, session_id=claims["sid"])
+        accepted = bookings.request_booking(
+            runtime.database(), uuid.UUID(claims["sub"]), ask, session_id=claims["sid"]
+        )
         return _answer(accepted["id"], accepted["queue_position"])
 
     return app

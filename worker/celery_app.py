@@ -66,7 +66,15 @@ def make_celery(settings: Settings) -> Celery:
     return app
 
 
-celery_app = make_celery(runtime.settings())
+def _process_settings() -> Settings:
+    """The API (or a test) configured the process before importing this; a worker or beat process
+    starts here, and reads its settings from the environment."""
+    if not runtime.is_configured():
+        runtime.configure(Settings.from_env())
+    return runtime.settings()
+
+
+celery_app = make_celery(_process_settings())
 
 
 def job_task(job: Job | Periodic, **options):

@@ -18,6 +18,7 @@ from api.input import InputSchema
 from api.pagination import paginate_select
 from api.resources import examples
 from api.resources.events import EventOut
+from core import runtime
 from core.analytics_chart import sale_chart_png
 from core.inventory import Line
 from core.services import analytics, back_office, comps
@@ -132,7 +133,7 @@ class EventBookings(MethodView):
         """The event's bookings, newest first (its organizers); `Accept: text/csv` exports them all."""
         uow, actor, filters = request_uow(), current_actor(), _booking_filters(args)
         if pagination_parameters is None:
-            chunks = back_office.export_event_bookings(uow, actor, event_id, filters)
+            chunks = back_office.export_event_bookings(runtime.database(), uow, actor, event_id, filters)
             return csv_response(chunks, f"bookings-{event_id}.csv")
         back_office.organizers_event(uow, actor, event_id)
         ids = back_office.event_bookings_query(event_id, filters)
@@ -179,7 +180,7 @@ class EventAttendees(MethodView):
         """One row per ticket, by attendee name (organizers and staff); `Accept: text/csv` exports them all."""
         uow, actor, filters = request_uow(), current_actor(), back_office.AttendeeFilters(**args)
         if pagination_parameters is None:
-            chunks = back_office.export_event_attendees(uow, actor, event_id, filters)
+            chunks = back_office.export_event_attendees(runtime.database(), uow, actor, event_id, filters)
             return csv_response(chunks, f"attendees-{event_id}.csv")
         back_office.door_staffs_event(uow, actor, event_id)
         ids = back_office.event_attendees_query(event_id, filters)
@@ -270,7 +271,7 @@ class AuditLog(MethodView):
         """Who changed what, newest first (the organization's organizers); `Accept: text/csv` exports it all."""
         uow, actor, filters = request_uow(), current_actor(), AuditFilters(**args)
         if pagination_parameters is None:
-            chunks = back_office.export_audit_log(uow, actor, organization_id, filters)
+            chunks = back_office.export_audit_log(runtime.database(), uow, actor, organization_id, filters)
             return csv_response(chunks, f"audit-log-{organization_id}.csv")
         query = back_office.organization_audit_log(uow, actor, organization_id, filters)
         return [entry_view(entry) for entry in paginate_select(uow.session, query, pagination_parameters)]

@@ -284,7 +284,9 @@ class Bookings(MethodView):
             },
         )
         user_id = current_user_id()
-        accepted = bookings.request_booking(user_id, ask, key, session_id=current_session_id())
+        accepted = bookings.request_booking(
+            runtime.database(), user_id, ask, key, session_id=current_session_id()
+        )
         view = bookings.read_booking(user_id, accepted["id"]) if accepted.get("duplicate") else accepted
         # The busiest endpoint builds its answer itself: flask-smorest passes a ready Response
         # through (its decorator still documents the schema), and the path comes from

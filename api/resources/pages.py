@@ -16,6 +16,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import fields, validate
 
+from api.db import request_uow
 from api.input import InputSchema
 from api.resources import examples
 from api.resources.bookings import BookingOut
@@ -74,7 +75,7 @@ class BookingPage(MethodView):
         """The booking's page: its status, queue or waitlist place, hold expiry, and what can be
         done now (pay, download the tickets, cancel). The address is the signed link sent in the
         booking's emails and used as the checkout's return address; any other token is a `404`."""
-        page = booking_pages.read_booking_page(booking_id, token)
+        page = booking_pages.read_booking_page(request_uow(), booking_id, token)
         return _html(
             render_template(
                 "pages/booking.html",
@@ -94,7 +95,7 @@ class BookingPageData(MethodView):
     def get(self, booking_id, token):
         """The booking as `GET /bookings/{booking_id}` answers it, authorised by the signed link
         instead of a token: what an operator's own booking page (`FRONTEND_URL`) shows."""
-        return booking_pages.read_booking_page(booking_id, token).booking
+        return booking_pages.read_booking_page(request_uow(), booking_id, token).booking
 
 
 @blp.route("/bookings/<uuid:booking_id>/<string:token>/tickets.pdf")
@@ -103,7 +104,7 @@ class BookingPageTickets(MethodView):
     @_html_errors
     def get(self, booking_id, token):
         """The confirmed booking's tickets as a PDF, authorised by the signed link (`409` before then)."""
-        pdf, filename = booking_pages.booking_tickets_pdf(booking_id, token)
+        pdf, filename = booking_pages.booking_tickets_pdf(request_uow(), booking_id, token)
         return Response(
             pdf,
             mimetype="application/pdf",
@@ -121,8 +122,10 @@ class BookingPageCancel(MethodView):
     def post(self, form, booking_id):
         """Cancel the booking as its customer would, from the page's form (the token in the body)."""
         token = form["token"]
+        uow = request_uow()
         try:
-            booking_pages.cancel_booking_by_link(booking_id, token)
+            booking_pages.cancel_booking_by_link(uow, booking_id, token)
+            uow.commit()
         except DomainError as error:
             return _refused(error, booking_id, token)
         return redirect(BookingLink(booking_id, token).url, code=303)

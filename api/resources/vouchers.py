@@ -13,6 +13,7 @@ from api.exports import csv_response, paginate_or_csv
 from api.input import InputSchema
 from api.pagination import paginate_select
 from api.resources import examples
+from core import runtime
 from core.services import vouchers
 from core.services.events import get_event_for_organizers
 
@@ -146,7 +147,9 @@ class Vouchers(MethodView):
         """The event's vouchers with what each has `redeemed` and has `remaining`; `Accept: text/csv` exports them all."""
         uow, actor = request_uow(), current_actor()
         if pagination_parameters is None:
-            return csv_response(vouchers.export_vouchers(uow, actor, event_id), f"vouchers-{event_id}.csv")
+            return csv_response(
+                vouchers.export_vouchers(runtime.database(), uow, actor, event_id), f"vouchers-{event_id}.csv"
+            )
         event = get_event_for_organizers(uow, actor, event_id)
         return _views(
             event, paginate_select(uow.session, vouchers.vouchers_query(event_id), pagination_parameters)

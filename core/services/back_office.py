@@ -22,9 +22,8 @@ from dataclasses import dataclass
 from sqlalchemy import Select, exists, or_, select, union_all
 from sqlalchemy.orm import selectinload
 
-from core import runtime
 from core.csv_export import csv_chunks
-from core.db import UnitOfWork
+from core.db import Database, UnitOfWork
 from core.errors import NotFound
 from core.formatting import booking_reference, booking_reference_sql
 from core.models import (
@@ -65,11 +64,6 @@ def _streamed(uow: UnitOfWork, query: Select, entities: bool = False) -> Iterato
     server-side cursor: one statement and one snapshot, and only a batch in memory at once."""
     result = uow.session.execute(query.execution_options(yield_per=EXPORT_BATCH))
     yield from (result.scalars() if entities else result).partitions()
-
-
-def _export_uow() -> UnitOfWork:
-    """An export's own unit of work: the request's has ended by the time a streamed body is sent."""
-    return runtime.database().unit_of_work()
 
 
 # --- who may read ------------------------------------------------------------------------------
@@ -230,15 +224,17 @@ def event_bookings_export_query(event_id: uuid.UUID, filters: BookingFilters) ->
 
 
 def export_event_bookings(
-    uow: UnitOfWork, actor: User, event_id: uuid.UUID, filters: BookingFilters
+    db: Database, uow: UnitOfWork, actor: User, event_id: uuid.UUID, filters: BookingFilters
 ) -> Iterator[bytes]:
-    """Every booking the filters select, as CSV chunks (the reader is checked before streaming)."""
+    """Every booking the filters select, as CSV chunks: the reader is checked in `uow`, the rows
+    streamed from a unit of work of its own on `db` (the request's has ended by the time a
+    streamed body is sent; nothing is written)."""
     event = organizers_event(uow, actor, event_id)
     names = {tt.id: tt.name for tt in event.ticket_types}
     query = event_bookings_export_query(event_id, filters)
 
     def batches():
-        with _export_uow() as export:
+        with db.unit_of_work() as export:
             for rows in _streamed(export, query):
                 ids = [row[0] for row in rows]
                 statuses = latest_payment_statuses(export, ids)
@@ -368,14 +364,15 @@ def _attendee_csv_row(row: Sequence) -> list:
 
 
 def export_event_attendees(
-    uow: UnitOfWork, actor: User, event_id: uuid.UUID, filters: AttendeeFilters
+    db: Database, uow: UnitOfWork, actor: User, event_id: uuid.UUID, filters: AttendeeFilters
 ) -> Iterator[bytes]:
-    """Every ticket the filters select, as CSV chunks (the reader is checked before streaming)."""
+    """Every ticket the filters select, as CSV chunks (the reader is checked in `uow`, the rows
+    streamed from `db` as for `export_event_bookings`)."""
     door_staffs_event(uow, actor, event_id)
     query = event_attendees_export_query(event_id, filters)
 
     def batches():
-        with _export_uow() as export:
+        with db.unit_of_work() as export:
             for rows in _streamed(export, query):
                 yield [_attendee_csv_row(row) for row in rows]
 
@@ -441,11 +438,14 @@ def organization_audit_log(uow: UnitOfWork, actor: User, organization_id: uuid.U
     return audit.organization_log_query(organization_id, filters)
 
 
-def export_audit_log(uow: UnitOfWork, actor: User, organization_id: uuid.UUID, filters) -> Iterator[bytes]:
+def export_audit_log(
+    db: Database, uow: UnitOfWork, actor: User, organization_id: uuid.UUID, filters
+) -> Iterator[bytes]:
+    """The log entries the filters select, as CSV chunks (checked in `uow`, streamed from `db`)."""
     query = organization_audit_log(uow, actor, organization_id, filters)
 
     def batches():
-        with _export_uow() as export:
+        with db.unit_of_work() as export:
             yield from _streamed(export, query, entities=True)
 
     return audit.export_chunks(batches())

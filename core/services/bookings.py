@@ -11,6 +11,7 @@ import json
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import NoReturn
 
 from sqlalchemy import select
 
@@ -18,8 +19,8 @@ from core import links, request_ids, runtime
 from core.booking_queue import Accepted, SessionRevoked, queue_for
 from core.booking_requests import BookingRequest
 from core.booking_rules import line_refusal, sales_closed
-from core.db import UnitOfWork
-from core.errors import Conflict, Invalid, NotFound, Unauthorized
+from core.db import Database, UnitOfWork
+from core.errors import Conflict, DomainError, Invalid, NotFound, Unauthorized
 from core.event_snapshots import EventSnapshot, load_event_snapshot
 from core.inventory import Line, lock_inventory
 from core.jobs import Job
@@ -27,7 +28,7 @@ from core.lifecycle import cancel, cancel_part, shown_status
 from core.models import Booking, Event, User, new_id, utcnow
 from core.services import attendees, audit, checkouts, follow_ups, refunds, tickets, vouchers
 from core.services.audit import AuditAction
-from core.services.permissions import may_read_booking
+from core.services.permissions import is_organizer_of, may_read_booking
 from core.services.waitlist import promote_waitlist, waitlist_position
 from core.statuses import (
     FINAL_BOOKING_STATUSES,
@@ -49,21 +50,24 @@ class BookingAsk:
 
 
 def request_booking(
-    user_id: uuid.UUID, ask: BookingAsk, idempotency_key: str | None = None, *, session_id: str
+    db: Database, user_id: uuid.UUID, ask: BookingAsk, idempotency_key: str | None = None, *, session_id: str
 ) -> dict:
     """Check the request against the cached event and queue it; returns its first status.
 
     `session_id` is the customer's signed-in session: a revoked one is refused here, in the
-    same Redis step that queues (the API does not check it separately on this path).
+    same Redis step that queues (the API does not check it separately on this path). `db` is
+    read only when a cache misses (no unit of work on the hot path).
     """
-    snapshot = load_event_snapshot(ask.event_id)
     now = utcnow()
-    _check_against_snapshot(snapshot, ask, now)
-    voucher = None
-    if ask.voucher_code is not None:
-        voucher = vouchers.check_voucher_code(ask.event_id, ask.voucher_code, _ticket_type_ids(ask), now)
-    _check_lines(snapshot, ask, voucher, now)
-    named = _checked_attendees(snapshot, ask)
+    snapshot = load_event_snapshot(db, ask.event_id)
+    try:
+        voucher, named = _checked_ask(db, snapshot, user_id, ask, now)
+    except DomainError:
+        if snapshot is None or snapshot.status != EventStatus.PUBLISHED:
+            raise  # read from Redis just now: processes keep their own copy of events on sale only
+        # Refused on what may be this process's copy: ask the shared one, in case it just changed.
+        snapshot = load_event_snapshot(db, ask.event_id, fresh=True)
+        voucher, named = _checked_ask(db, snapshot, user_id, ask, now)
     request = BookingRequest(
         booking_id=new_id(), user_id=user_id, event_id=ask.event_id, seq=0, lines=ask.items,
         join_waitlist=ask.join_waitlist, requested_at=now, idempotency_key=idempotency_key,
@@ -90,9 +94,25 @@ def request_booking(
     }
 
 
-def _check_against_snapshot(snapshot: EventSnapshot | None, ask: BookingAsk, now: dt.datetime) -> None:
-    if snapshot is None or snapshot.status == EventStatus.DRAFT:
+def _checked_ask(
+    db: Database, snapshot: EventSnapshot | None, user_id: uuid.UUID, ask: BookingAsk, now: dt.datetime
+) -> tuple:
+    """The request checked against the event's snapshot: its voucher (if any) and its attendees."""
+    _check_against_snapshot(db, snapshot, user_id, ask, now)
+    voucher = None
+    if ask.voucher_code is not None:
+        voucher = vouchers.check_voucher_code(db, ask.event_id, ask.voucher_code, _ticket_type_ids(ask), now)
+    _check_lines(snapshot, ask, voucher, now)
+    return voucher, _checked_attendees(snapshot, ask)
+
+
+def _check_against_snapshot(
+    db: Database, snapshot: EventSnapshot | None, user_id: uuid.UUID, ask: BookingAsk, now: dt.datetime
+) -> None:
+    if snapshot is None:
         raise NotFound("No such event.")
+    if snapshot.status == EventStatus.DRAFT:
+        _refuse_draft(db, snapshot, user_id)
     closed = sales_closed(snapshot, now)
     if closed == RejectionReason.EVENT_CANCELLED:
         raise Conflict("This event was cancelled.", name="event_cancelled")
@@ -113,6 +133,17 @@ def _check_against_snapshot(snapshot: EventSnapshot | None, ask: BookingAsk, now
             f"At most {snapshot.max_per_booking} tickets per booking for this event.",
             name="limit_exceeded",
         )
+
+
+def _refuse_draft(db: Database, snapshot: EventSnapshot, user_id: uuid.UUID) -> NoReturn:
+    """A draft does not exist for the public; its own organizers are told it is a draft."""
+    with db.unit_of_work() as uow:
+        organizer = is_organizer_of(uow.session.get(User, user_id), snapshot)
+    if organizer:
+        raise Conflict(
+            "This event is a draft: publish it before it can be booked.", name="event_not_published"
+        )
+    raise NotFound("No such event.")
 
 
 def _check_lines(snapshot: EventSnapshot, ask: BookingAsk, voucher, now: dt.datetime) -> None:

@@ -18,13 +18,13 @@ def ask(
     ticket_type = ticket_type or event.ticket_types[0]
     items = (Line(ticket_type.id, quantity),)
     result = bookings.request_booking(
-        user.id, bookings.BookingAsk(event.id, items, join_waitlist), key, session_id="s"
+        runtime.database(), user.id, bookings.BookingAsk(event.id, items, join_waitlist), key, session_id="s"
     )
     return result["id"]
 
 
 def drain(event) -> allocation.DrainReport:
-    return allocation.drain_event_queue(event.id)
+    return allocation.drain_event_queue(runtime.database(), event.id)
 
 
 def statuses(db, event) -> dict[uuid.UUID, str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from core import runtime
 from core.services import holds, webhooks
 from tests.integration.booking_helpers import ask, assert_counters_agree, drain, load
 from tests.integration.payment_helpers import end_holds_now, hold, payment_of, refunds_of
@@ -19,7 +20,7 @@ def customers(make_user):
 def expire_hold(db, booking_id) -> None:
     """The hold runs out and the expiry job runs; closing the checkout at Stripe is still queued."""
     end_holds_now(db, [booking_id])
-    assert holds.expire_holds().expired_holds == 1
+    assert holds.expire_holds(runtime.database()).expired_holds == 1
     assert load(db, booking_id).status == "expired"
 
 
