@@ -144,7 +144,9 @@ class AttendeeOut(Schema):
     ticket_id = fields.UUID(metadata={"description": "The ticket's id."})
     code = fields.String(metadata={"description": "The ticket's short code."})
     attendee_name = fields.String(metadata={"description": "The name on the ticket."})
-    attendee_email = fields.String(metadata={"description": "Where the ticket was sent."})
+    attendee_email = fields.String(
+        metadata={"description": "The attendee's email; the customer's, for a ticket with no attendee named."}
+    )
     ticket_type = fields.String(metadata={"description": "The ticket type's name."})
     booking_id = fields.UUID(metadata={"description": "The ticket's booking."})
     booking_reference = fields.String(metadata={"description": "The booking's short reference."})

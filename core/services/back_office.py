@@ -19,7 +19,7 @@ import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Select, exists, or_, select, union_all
+from sqlalchemy import Select, exists, func, or_, select, union_all
 from sqlalchemy.orm import selectinload
 
 from core.csv_export import csv_chunks
@@ -288,6 +288,7 @@ def _event_attendees(query: Select, event_id: uuid.UUID, filters: AttendeeFilter
         of_event = select(Ticket.id).where(Ticket.event_id == event_id)
         matches = union_all(
             of_event.where(_contains(Ticket.attendee_name, text)),
+            of_event.where(_contains(Ticket.attendee_email, text)),
             of_event.where(Ticket.code == text.upper().replace("-", "")),
             of_event.where(Ticket.booking_id.in_(_matching_bookings(event_id, text, by_name=False))),
         )
@@ -302,13 +303,14 @@ def event_attendees_query(event_id: uuid.UUID, filters: AttendeeFilters) -> Sele
 
 
 def _attendee_columns() -> Select:
-    """A ticket with its holder's email and its type's name: the columns of `attendee_row`."""
+    """A ticket with its attendee's email (the customer's, for a ticket with nobody else named on
+    it) and its type's name: the columns of `attendee_row`."""
     return (
         select(
             Ticket.id,
             Ticket.code,
             Ticket.attendee_name,
-            User.email,
+            func.coalesce(Ticket.attendee_email, User.email),
             TicketType.name,
             Ticket.booking_id,
             Ticket.status,

@@ -151,6 +151,27 @@ def test_named_tickets_carry_their_answers_to_the_pdf_the_door_and_the_attendee_
         "Grace Hopper": tickets[0]["answers"], "Ada Lovelace": tickets[1]["answers"]}  # fmt: skip
 
 
+def test_the_attendee_list_its_csv_and_its_search_show_the_named_attendees_email(
+    client, organizer, make_event, make_user, auth_header
+):
+    event = make_event(organizer, price=0)
+    customer = make_user(name="Alan Turing", email="alan@example.test")
+    book_named(
+        client, event, customer, auth_header, [{"name": "Grace Hopper", "email": "grace@example.test"}]
+    )
+    url, headers = f"/api/v1/events/{event.id}/attendees", auth_header(organizer)
+
+    listed = client.get(url, headers=headers).json
+    exported = client.get(url, headers={**headers, "Accept": "text/csv"})
+    found = client.get(url, query_string={"q": "grace@exa"}, headers=headers).json
+
+    expected = {"Grace Hopper": "grace@example.test", "Alan Turing": "alan@example.test"}
+    assert {row["attendee_name"]: row["attendee_email"] for row in listed} == expected
+    rows = csv.DictReader(io.StringIO(exported.data.decode()))
+    assert {row["attendee_name"]: row["attendee_email"] for row in rows} == expected
+    assert [row["attendee_name"] for row in found] == ["Grace Hopper"]
+
+
 def test_without_questions_unnamed_tickets_are_the_customers(
     client, organizer, make_event, make_user, auth_header
 ):
