@@ -1,4 +1,9 @@
-"""The base of every schema that reads client input.
+"""How client input is read: the blueprint and parser every resource uses, and the base of
+every schema that reads it.
+
+A body must say it is JSON: one sent without `Content-Type: application/json` (curl's `-d`
+alone sends a form) is a `415` saying so, instead of "missing data" for fields that were sent;
+JSON that does not parse is a `400` saying where (line and column).
 
 PostgreSQL cannot store a NUL character in text, and no name, title or address needs one (nor
 any other control character but tab and line breaks); a lone surrogate (JSON's `"\\ud800"`)
@@ -10,9 +15,13 @@ equivalent (`0001-01-01T00:00:00+14:00`), since every time is compared and store
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 
+import flask_smorest
+from flask_smorest import abort
 from marshmallow import Schema, ValidationError, fields, pre_load
+from webargs.flaskparser import FlaskParser, is_json_request
 
 _FORBIDDEN = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff]")
 
@@ -50,3 +59,25 @@ class InputSchema(Schema):
         # Field validators run before any schema validator compares two times.
         if isinstance(field_obj, fields.DateTime):
             field_obj.validators = [*field_obj.validators, _has_a_utc_equivalent]
+
+
+class JsonBodyParser(FlaskParser):
+    def load_json(self, req, schema):
+        if req.get_data(cache=True) and not is_json_request(req):
+            abort(415, message="Send the body as JSON, with the header Content-Type: application/json.",
+                  errors={"reason": "unsupported_media_type"})  # fmt: skip
+        return super().load_json(req, schema)
+
+    def _handle_invalid_json_error(self, error, req, *args, **kwargs):
+        if isinstance(error, json.JSONDecodeError):
+            where = {"line": error.lineno, "column": error.colno}
+            message = f"The body is not valid JSON: {error.msg} at line {error.lineno}, column {error.colno}."
+        else:
+            where, message = {}, "The body is not valid JSON: it is not UTF-8 text."
+        abort(400, message=message, errors={"reason": "invalid_json", **where})
+
+
+class Blueprint(flask_smorest.Blueprint):
+    """flask-smorest's Blueprint, reading bodies with `JsonBodyParser`."""
+
+    ARGUMENTS_PARSER = JsonBodyParser()

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from flask.views import MethodView
 from flask_jwt_extended import jwt_required
-from flask_smorest import Blueprint
 from flask_smorest.error_handler import ErrorSchema
 from marshmallow import Schema, fields, validate
 
@@ -24,7 +23,7 @@ from api.auth import (
 )
 from api.db import request_uow
 from api.extensions import by_account, by_address, by_target_email, limiter
-from api.input import InputSchema
+from api.input import Blueprint, InputSchema
 from api.resources import examples
 from core import runtime
 from core.services import accounts

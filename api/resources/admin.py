@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from api.auth import current_actor, roles_required
 from api.db import request_uow
-from api.input import InputSchema
+from api.input import Blueprint, InputSchema
 from api.pagination import paginate_select
 from api.resources import examples
 from api.resources.accounts import UserOut

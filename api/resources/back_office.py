@@ -7,14 +7,13 @@ from __future__ import annotations
 from flask import Response
 from flask.views import MethodView
 from flask_jwt_extended import jwt_required
-from flask_smorest import Blueprint
 from flask_smorest.error_handler import ErrorSchema
 from marshmallow import Schema, fields, validate
 
 from api.auth import current_actor, roles_required
 from api.db import request_uow
 from api.exports import csv_response, paginate_or_csv
-from api.input import InputSchema
+from api.input import Blueprint, InputSchema
 from api.pagination import paginate_select
 from api.resources import examples
 from api.resources.events import EventOut

@@ -8,14 +8,13 @@ import re
 from flask import current_app, request
 from flask.views import MethodView
 from flask_jwt_extended import get_jwt, jwt_required
-from flask_smorest import Blueprint
 from flask_smorest.error_handler import ErrorSchema
 from marshmallow import Schema, fields, validate
 
 from api.auth import current_actor, current_session_id, current_user_id
 from api.db import request_uow
 from api.extensions import by_account, limiter
-from api.input import InputSchema
+from api.input import Blueprint, InputSchema
 from api.pagination import paginate_select
 from api.resources import examples
 from core import links, runtime

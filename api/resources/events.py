@@ -5,13 +5,12 @@ from __future__ import annotations
 from flask import Response, request
 from flask.views import MethodView
 from flask_jwt_extended import get_jwt, jwt_required, verify_jwt_in_request
-from flask_smorest import Blueprint
 from flask_smorest.error_handler import ErrorSchema
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from api.auth import current_actor
 from api.db import request_uow
-from api.input import InputSchema
+from api.input import Blueprint, InputSchema
 from api.pagination import paginate_select
 from api.resources import examples
 from api.resources.questions import QuestionOut

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 from flask.views import MethodView
 from flask_jwt_extended import jwt_required
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from api.auth import current_actor
 from api.db import request_uow
-from api.input import InputSchema
+from api.input import Blueprint, InputSchema
 from api.pagination import paginate_select
 from api.resources.events import TicketTypeOut
 from core.services import allocation, checkouts, events, refunds, stats, waitlist

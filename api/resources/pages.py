@@ -13,11 +13,10 @@ import functools
 
 from flask import Response, redirect, render_template
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import fields, validate
 
 from api.db import request_uow
-from api.input import InputSchema
+from api.input import Blueprint, InputSchema
 from api.resources import examples
 from api.resources.bookings import BookingOut
 from core import links

@@ -6,11 +6,10 @@ from html import escape
 
 from flask import Response, request
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from flask_smorest.error_handler import ErrorSchema
 from marshmallow import Schema, fields, validate
 
-from api.input import InputSchema
+from api.input import Blueprint, InputSchema
 from api.resources import examples
 from core.money import format_money
 from core.payments.local_provider import OUTCOMES, Outcome

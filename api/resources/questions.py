@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from flask.views import MethodView
 from flask_jwt_extended import jwt_required
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from api.auth import current_actor
 from api.db import request_uow
-from api.input import InputSchema
+from api.input import Blueprint, InputSchema
 from api.resources import examples
 from core.services import questions
 from core.services.events import get_event_for_organizers
