@@ -26,6 +26,7 @@ from core.csv_export import csv_chunks
 from core.db import Database, UnitOfWork
 from core.errors import NotFound
 from core.formatting import booking_reference, booking_reference_sql
+from core.lifecycle import shown_hold
 from core.models import (
     Booking,
     BookingLine,
@@ -35,6 +36,7 @@ from core.models import (
     Ticket,
     TicketType,
     User,
+    utcnow,
 )
 from core.services import audit
 from core.services.accounts import require_admin
@@ -189,11 +191,12 @@ def booking_rows(uow: UnitOfWork, bookings: list[Booking]) -> list[dict]:
 
 
 def booking_row(booking: Booking, payment_status: str | None) -> dict:
+    status, hold_expires_at = shown_hold(booking.status, booking.hold_expires_at, utcnow())
     return {
         "id": booking.id,
         "reference": booking_reference(booking.id),
         "customer": {"id": booking.user.id, "name": booking.user.name, "email": booking.user.email},
-        "status": booking.status,
+        "status": status,
         "reason": booking.reason,
         "items": [
             {"ticket_type_id": line.ticket_type_id, "quantity": line.quantity, "unit_price": line.unit_price}
@@ -203,7 +206,7 @@ def booking_row(booking: Booking, payment_status: str | None) -> dict:
         "currency": booking.currency,
         "created_at": booking.requested_at,
         "decided_at": booking.decided_at,
-        "hold_expires_at": booking.hold_expires_at,
+        "hold_expires_at": hold_expires_at,
         "payment_status": payment_status,
     }
 
@@ -259,6 +262,7 @@ def _items_text(uow: UnitOfWork, booking_ids: Sequence[uuid.UUID], names: dict) 
 
 def _booking_csv_row(row: Sequence, items: str, payment_status: str | None) -> list:
     booking_id, customer_id, name, email, status, reason, total, currency, created, decided, expires = row
+    status, expires = shown_hold(status, expires, utcnow())
     return [
         booking_id, booking_reference(booking_id), customer_id, name, email, status, reason, items, total,
         currency, created, decided, expires, payment_status,

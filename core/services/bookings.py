@@ -24,7 +24,7 @@ from core.errors import Conflict, DomainError, Invalid, NotFound, Unauthorized
 from core.event_snapshots import EventSnapshot, load_event_snapshot
 from core.inventory import Line, lock_inventory
 from core.jobs import Job
-from core.lifecycle import cancel, cancel_part, shown_status
+from core.lifecycle import cancel, cancel_part, shown_hold
 from core.models import Booking, Event, User, new_id, utcnow
 from core.services import attendees, audit, checkouts, follow_ups, refunds, tickets, vouchers
 from core.services.audit import AuditAction
@@ -272,7 +272,7 @@ def _reader(uow: UnitOfWork, actor_id: uuid.UUID) -> User:
 
 def booking_view(uow: UnitOfWork, booking: Booking) -> dict:
     tickets_path = links.BOOKING_TICKETS.path(booking_id=booking.id)
-    status = shown_status(booking, utcnow())
+    status, hold_expires_at = shown_hold(booking.status, booking.hold_expires_at, utcnow())
     return {
         "id": booking.id,
         "event_id": booking.event_id,
@@ -287,7 +287,7 @@ def booking_view(uow: UnitOfWork, booking: Booking) -> dict:
         "waitlist_position": waitlist_position(uow, booking)
         if booking.status == BookingStatus.WAITLISTED
         else None,
-        "hold_expires_at": booking.hold_expires_at if status == BookingStatus.HELD else None,
+        "hold_expires_at": hold_expires_at,
         "reason": booking.reason,
         "join_waitlist": booking.join_waitlist,
         "requested_at": booking.requested_at,
