@@ -55,11 +55,20 @@ def _refused(error: DomainError, booking_id, token: str) -> Response:
     return _html(render_template("pages/refused.html", error=error, back=back), error.status_code)
 
 
+class BookingPageQuery(InputSchema):
+    cancel = fields.Boolean(
+        load_default=False,
+        metadata={
+            "description": "True: the page asks to confirm a cancellation (its cancel button leads here)."
+        },
+    )
+
+
 def _html_errors(view):
     @functools.wraps(view)
-    def render(self, booking_id, token):
+    def render(self, *args, booking_id, token):
         try:
-            return view(self, booking_id, token)
+            return view(self, *args, booking_id=booking_id, token=token)
         except DomainError as error:
             return _refused(error, booking_id, token)
 
@@ -68,12 +77,14 @@ def _html_errors(view):
 
 @blp.route("/bookings/<uuid:booking_id>/<string:token>")
 class BookingPage(MethodView):
+    @blp.arguments(BookingPageQuery(), location="query")
     @blp.response(200, content_type="text/html")
     @_html_errors
-    def get(self, booking_id, token):
+    def get(self, args, booking_id, token):
         """The booking's page: its status, queue or waitlist place, hold expiry, and what can be
-        done now (pay, download the tickets, cancel). The address is the signed link sent in the
-        booking's emails and used as the checkout's return address; any other token is a `404`."""
+        done now (pay, download the tickets, cancel: asked once more, `?cancel=true`, before it
+        is done). The address is the signed link sent in the booking's emails and used as the
+        checkout's return address; any other token is a `404`."""
         page = booking_pages.read_booking_page(request_uow(), booking_id, token)
         return _html(
             render_template(
@@ -84,6 +95,7 @@ class BookingPage(MethodView):
                 self_path=links.BOOKING_PAGE.path(booking_id=booking_id, token=token),
                 tickets_path=links.BOOKING_PAGE_TICKETS.path(booking_id=booking_id, token=token),
                 cancel_path=links.BOOKING_PAGE_CANCEL.path(booking_id=booking_id),
+                confirming_cancel=args["cancel"],
             )
         )
 

@@ -89,6 +89,13 @@ def cancel_booking_by_link(uow: UnitOfWork, booking_id: uuid.UUID, token: str) -
     return bookings.cancel_booking(uow, customer, booking_id).status
 
 
+def awaits_confirmation(uow: UnitOfWork, booking_id: uuid.UUID | str) -> bool:
+    """Whether a booking whose checkout was paid is still held: its payment is on its way to
+    it (the provider's event is processed by a task), so a page saying so should look again."""
+    booking = uow.session.get(Booking, uuid.UUID(str(booking_id)))
+    return booking is not None and booking.status == BookingStatus.HELD
+
+
 def _stored_booking(uow: UnitOfWork, booking_id: uuid.UUID) -> Booking:
     booking = uow.session.get(Booking, booking_id)
     if booking is None:
