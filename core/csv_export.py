@@ -3,7 +3,9 @@
 A cell that starts with `=`, `+`, `-`, `@`, a tab or a carriage return would be read as a
 formula by Excel, LibreOffice or Google Sheets (OWASP's "CSV injection"): such text is prefixed
 with a quote, which spreadsheets show as plain text. Numbers are written as they are, times in
-ISO 8601 with their offset, and the whole file is UTF-8 with a header row. Rows arrive in
+ISO 8601 with their offset, and the whole file is UTF-8 with a header row (or two: the attendee
+list names its question columns by label, then by id; headers are neutralized too, since a label
+is anyone's text). Rows arrive in
 batches and leave as bytes chunk by chunk, so an export's memory does not grow with its size.
 """
 
@@ -36,8 +38,10 @@ def safe_cell(value) -> str | int:
     return "'" + text if text.startswith(FORMULA_PREFIXES) else text
 
 
-def csv_chunks(header: Sequence[str], batches: Iterable[Iterable[Sequence]]) -> Iterator[bytes]:
-    """The header, then one UTF-8 chunk per batch of rows."""
+def csv_chunks(
+    header: Sequence[str], batches: Iterable[Iterable[Sequence]], more_header: Sequence[Sequence] = ()
+) -> Iterator[bytes]:
+    """The header (and `more_header` rows), then one UTF-8 chunk per batch of rows."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
 
@@ -47,7 +51,7 @@ def csv_chunks(header: Sequence[str], batches: Iterable[Iterable[Sequence]]) -> 
         buffer.truncate()
         return chunk
 
-    writer.writerow(header)
+    writer.writerows([safe_cell(value) for value in row] for row in (header, *more_header))
     yield flush()
     for batch in batches:
         writer.writerows([safe_cell(value) for value in row] for row in batch)

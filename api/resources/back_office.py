@@ -178,7 +178,9 @@ class EventAttendees(MethodView):
     @blp.response(200, AttendeeOut(many=True))
     @paginate_or_csv(blp)
     def get(self, args, event_id, pagination_parameters):
-        """One row per ticket, by attendee name (organizers and staff); `Accept: text/csv` exports them all."""
+        """One row per ticket, by attendee name (organizers and staff); `Accept: text/csv` exports them
+        all, with one column per question headed by its label (and, when the event asks any, a
+        second header row giving each question column's id)."""
         uow, actor, filters = request_uow(), current_actor(), back_office.AttendeeFilters(**args)
         if pagination_parameters is None:
             chunks = back_office.export_event_attendees(runtime.database(), uow, actor, event_id, filters)

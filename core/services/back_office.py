@@ -13,7 +13,6 @@ read through a server-side cursor in a unit of work of its own, as plain rows a 
 from __future__ import annotations
 
 import datetime as dt
-import json
 import re
 import uuid
 from collections.abc import Iterator, Sequence
@@ -347,14 +346,16 @@ def attendee_row(row: Sequence) -> dict:
         "status": status,
         "checked_in_at": checked_in_at,
         "checked_in_by": checked_in_by,
-        # By question id; the CSV writes them as one JSON column, whatever questions an event asks.
+        # By question id; the CSV writes one column per question of the event.
         "answers": answers or {},
     }
 
 
+# Then one column per question the event asks, headed by its label; a second header row, only
+# when it asks any, gives each question column's id (labels may repeat, and change).
 ATTENDEES_CSV_HEADER = (
     "ticket_id", "code", "attendee_name", "attendee_email", "ticket_type", "booking_id",
-    "booking_reference", "status", "checked_in_at", "checked_in_by", "answers",
+    "booking_reference", "status", "checked_in_at", "checked_in_by",
 )  # fmt: skip
 
 
@@ -362,11 +363,10 @@ def event_attendees_export_query(event_id: uuid.UUID, filters: AttendeeFilters) 
     return _event_attendees(_attendee_columns(), event_id, filters)
 
 
-def _attendee_csv_row(row: Sequence) -> list:
+def _attendee_csv_row(row: Sequence, question_ids: list[str]) -> list:
     values = attendee_row(row)
-    return list(
-        {**values, "answers": json.dumps(values["answers"], ensure_ascii=False, sort_keys=True)}.values()
-    )
+    answers = values.pop("answers")
+    return [*values.values(), *(answers.get(question_id) for question_id in question_ids)]
 
 
 def export_event_attendees(
@@ -374,15 +374,18 @@ def export_event_attendees(
 ) -> Iterator[bytes]:
     """Every ticket the filters select, as CSV chunks (the reader is checked in `uow`, the rows
     streamed from `db` as for `export_event_bookings`)."""
-    door_staffs_event(uow, actor, event_id)
+    questions = door_staffs_event(uow, actor, event_id).questions
+    question_ids = [str(question.id) for question in questions]
     query = event_attendees_export_query(event_id, filters)
 
     def batches():
         with db.unit_of_work() as export:
             for rows in _streamed(export, query):
-                yield [_attendee_csv_row(row) for row in rows]
+                yield [_attendee_csv_row(row, question_ids) for row in rows]
 
-    return csv_chunks(ATTENDEES_CSV_HEADER, batches())
+    header = [*ATTENDEES_CSV_HEADER, *(question.label for question in questions)]
+    ids_row = [*("" for _ in ATTENDEES_CSV_HEADER), *question_ids]
+    return csv_chunks(header, batches(), more_header=[ids_row] if question_ids else [])
 
 
 # --- an organization's events; organizations and users (admins) -----------------------------------
