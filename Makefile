@@ -34,7 +34,7 @@ migrate: $(RUN_STAMP)
 # honcho gives each process a PORT of its own (the web's, +100, +200...): links name the web's.
 run: migrate
 	@$(BIN)/python -c "import redis; redis.Redis.from_url('$(REDIS_URL)', socket_timeout=2).ping()" 2>/dev/null \
-	  || { echo "Boxoffice needs Redis at $(REDIS_URL): start one (redis-server, or docker compose up -d redis) or set REDIS_URL."; exit 1; }
+	  || { echo "Boxoffice needs Redis at $(REDIS_URL): start one (redis-server, or docker compose -f docker-compose.services.yml up -d redis) or set REDIS_URL."; exit 1; }
 	PATH="$(CURDIR)/$(BIN):$$PATH" PUBLIC_BASE_URL="$${PUBLIC_BASE_URL:-http://127.0.0.1:$${PORT:-8000}}" \
 	  $(BIN)/honcho start --port $${PORT:-8000}
 
