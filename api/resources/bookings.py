@@ -210,6 +210,11 @@ class BookingOut(Schema):
     tickets_url = fields.String(
         allow_none=True, metadata={"description": "Once confirmed: the tickets (and `.pdf`)"}
     )
+    booking_page_url = fields.String(
+        metadata={
+            "description": "To its customer, once decided: the booking's page, the signed link its emails carry (pay, tickets, cancel)."
+        }
+    )
 
 
 class BookingQuery(InputSchema):

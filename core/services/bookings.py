@@ -15,7 +15,7 @@ from typing import NoReturn
 
 from sqlalchemy import select
 
-from core import links, request_ids, runtime
+from core import booking_links, links, request_ids, runtime
 from core.booking_queue import Accepted, SessionRevoked, queue_for
 from core.booking_requests import BookingRequest
 from core.booking_rules import line_refusal, sales_closed
@@ -260,7 +260,10 @@ def read_booking(actor_id: uuid.UUID, booking_id: uuid.UUID) -> dict:
             uow, _reader(uow, actor_id), booking.user_id, booking.event_id
         ):
             raise NotFound("No such booking.")
-        return booking_view(uow, booking)
+        view = booking_view(uow, booking)
+        if booking.user_id == actor_id:  # the link is the customer's credential: theirs alone
+            view["booking_page_url"] = booking_links.link_for(booking).url
+        return view
 
 
 def _reader(uow: UnitOfWork, actor_id: uuid.UUID) -> User:
