@@ -10,7 +10,7 @@ ALL_EXTRAS := local,test,dev
 REDIS_URL ?= redis://127.0.0.1:6379/0
 PYTEST_ARGS ?=
 
-.PHONY: install run test lint format bench migrate
+.PHONY: install run test lint format bench migrate lock
 
 define pip_install
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -48,6 +48,12 @@ test: install
 
 lint: install
 	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/lint-imports --no-logo
+
+# The image installs exactly these versions, checked against their hashes (Dockerfile): run this
+# after changing install_requires in setup.cfg (a test checks that the lock covers them).
+lock: install
+	$(BIN)/pip-compile --quiet --generate-hashes --strip-extras --no-emit-index-url --no-emit-find-links \
+	  --output-file requirements.lock setup.cfg
 
 format: install
 	$(BIN)/ruff format . && $(BIN)/ruff check --fix .

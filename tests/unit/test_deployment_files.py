@@ -234,3 +234,41 @@ def test_the_makefiles_compose_hint_starts_redis_without_asking_for_any_secret()
     assert argv[-1] == "redis" and argv[-1] in services
     assert services["redis"]["image"] == compose()["services"]["redis"]["image"]
     assert all(port.startswith("127.0.0.1:") for service in services.values() for port in service["ports"])
+
+
+def _lock() -> dict[str, list[str]]:
+    """requirements.lock: each pinned distribution (normalized name) and its hashes."""
+    pins: dict[str, list[str]] = {}
+    name = None
+    for line in (ROOT / "requirements.lock").read_text().splitlines():
+        pinned = re.match(r"^([A-Za-z0-9._-]+)==\S+", line)
+        if pinned:
+            name = re.sub(r"[-_.]+", "-", pinned.group(1)).lower()
+            pins[name] = []
+        elif name and line.strip().startswith("--hash=sha256:"):
+            pins[name].append(line.strip().removesuffix("\\").strip())
+    return pins
+
+
+def test_the_lock_pins_every_runtime_requirement_with_hashes():
+    import configparser
+
+    setup = configparser.ConfigParser()
+    setup.read(ROOT / "setup.cfg")
+    required = [
+        re.sub(r"[-_.]+", "-", re.match(r"[A-Za-z0-9._-]+", line.strip()).group()).lower()
+        for line in setup["options"]["install_requires"].strip().splitlines()
+    ]
+    pins = _lock()
+    assert set(required) <= set(pins), set(required) - set(pins)
+    assert all(pins.values()), [name for name, hashes in pins.items() if not hashes]
+    # No index of the machine that made it: the image installs from the public index.
+    assert not re.search(
+        r"^--(extra-index-url|index-url|find-links)", (ROOT / "requirements.lock").read_text(), re.M
+    )
+
+
+def test_the_image_installs_the_lock_with_hashes_and_nothing_else():
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert "pip install --require-hashes -r requirements.lock" in dockerfile
+    assert "pip install --no-deps ." in dockerfile
