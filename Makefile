@@ -10,7 +10,7 @@ ALL_EXTRAS := local,test,dev
 REDIS_URL ?= redis://127.0.0.1:6379/0
 PYTEST_ARGS ?=
 
-.PHONY: install run test lint format bench migrate
+.PHONY: install run test lint format bench migrate lock
 
 define pip_install
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -34,7 +34,7 @@ migrate: $(RUN_STAMP)
 # honcho gives each process a PORT of its own (the web's, +100, +200...): links name the web's.
 run: migrate
 	@$(BIN)/python -c "import redis; redis.Redis.from_url('$(REDIS_URL)', socket_timeout=2).ping()" 2>/dev/null \
-	  || { echo "Boxoffice needs Redis at $(REDIS_URL): start one (redis-server, or docker compose up -d redis) or set REDIS_URL."; exit 1; }
+	  || { echo "Boxoffice needs Redis at $(REDIS_URL): start one (redis-server, or docker compose -f docker-compose.services.yml up -d redis) or set REDIS_URL."; exit 1; }
 	PATH="$(CURDIR)/$(BIN):$$PATH" PUBLIC_BASE_URL="$${PUBLIC_BASE_URL:-http://127.0.0.1:$${PORT:-8000}}" \
 	  $(BIN)/honcho start --port $${PORT:-8000}
 
@@ -49,6 +49,12 @@ test: install
 
 lint: install
 	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/lint-imports --no-logo
+
+# The image installs exactly these versions, checked against their hashes (Dockerfile): run this
+# after changing install_requires in setup.cfg (a test checks that the lock covers them).
+lock: install
+	$(BIN)/pip-compile --quiet --generate-hashes --strip-extras --no-emit-index-url --no-emit-find-links \
+	  --output-file requirements.lock setup.cfg
 
 format: install
 	$(BIN)/ruff format . && $(BIN)/ruff check --fix .

@@ -21,6 +21,7 @@ from core import runtime, sessions
 from core.errors import Forbidden, NotFound, Unauthorized
 from core.models import User
 from core.services.accounts import get_user
+from core.statuses import Role
 
 
 def _claims(user: User, session_id: str) -> dict:
@@ -78,7 +79,7 @@ def current_session_id() -> str:
     return get_jwt().get("sid", "")
 
 
-def roles_required(*roles: str):
+def roles_required(*roles: Role):
     """Signed in with one of `roles` (admins always pass); the role is checked in the database."""
 
     def decorator(view):
@@ -86,7 +87,7 @@ def roles_required(*roles: str):
         @jwt_required()
         def wrapper(*args, **kwargs):
             actor = current_actor()
-            if actor.role != "admin" and actor.role not in roles:
+            if actor.role != Role.ADMIN and actor.role not in roles:
                 raise Forbidden(f"This needs one of these roles: {', '.join(roles)}.")
             return view(*args, **kwargs)
 

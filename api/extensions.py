@@ -9,29 +9,39 @@ from flask import Flask, Response, request
 from flask_jwt_extended import get_jwt_identity, verify_jwt_in_request
 from flask_jwt_extended.config import config as jwt_config
 from flask_jwt_extended.default_callbacks import default_decode_key_callback
+from flask_jwt_extended.exceptions import JWTExtendedException
 from flask_jwt_extended.tokens import _decode_jwt
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_smorest import Api as SmorestApi
-from jwt import ExpiredSignatureError
+from jwt import ExpiredSignatureError, PyJWTError
 
 from core.email_addresses import normalize_email
 
 
 class Api(SmorestApi):
-    """flask-smorest's Api, with two changes to its HTTP error handler: every error carries a
-    `message` a person can read, and Werkzeug's own headers (`Allow` on a 405) are kept."""
+    """flask-smorest's Api, with three changes to its HTTP error handler: every error carries a
+    `message` a person can read, every one but a field-by-field `422` an `errors.reason` like
+    the domain's errors (`not_found`, `method_not_allowed`...), and Werkzeug's own headers
+    (`Allow` on a 405) are kept."""
 
     def handle_http_exception(self, error):
         payload, status, headers = super().handle_http_exception(error)
+        invalid_fields = status == 422 and "errors" in payload
         if "message" not in payload:
-            invalid_fields = status == 422 and "errors" in payload
             payload["message"] = (
                 "Some fields are invalid: see errors." if invalid_fields else error.description
             )
+        if not invalid_fields:
+            payload["errors"] = {"reason": _reason(error), **payload.get("errors", {})}
         merged = {name: value for name, value in error.get_headers() if name.lower() != "content-type"}
         merged.update(headers or {})
         return payload, status, merged
+
+
+def _reason(error) -> str:
+    """The machine name of an HTTP error: its status in snake case (`Method Not Allowed`)."""
+    return error.name.lower().replace(" ", "_").replace("-", "_")
 
 
 class JWTManager(flask_jwt_extended.JWTManager):
@@ -92,7 +102,7 @@ def by_account() -> str:
     try:
         verify_jwt_in_request(skip_revocation_check=True)
         return f"account:{get_jwt_identity()}"
-    except Exception:  # no valid token: the view refuses it; count it against the address
+    except (JWTExtendedException, PyJWTError):  # no valid token: the view refuses it; count it by address
         return by_address()
 
 

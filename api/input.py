@@ -1,4 +1,4 @@
-"""The base of every schema that reads client input.
+"""The base of every schema that reads client input (bodies are read by `api.json_body`).
 
 PostgreSQL cannot store a NUL character in text, and no name, title or address needs one (nor
 any other control character but tab and line breaks); a lone surrogate (JSON's `"\\ud800"`)

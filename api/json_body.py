@@ -1,5 +1,10 @@
 """Request bodies in JSON, read in one place: Flask's `request.get_json`, bounded in depth.
 
+A body must say it is JSON: one sent without `Content-Type: application/json` (curl's `-d`
+alone sends a form) is a `415 unsupported_media_type` saying so, instead of "missing data" for
+fields that were sent; JSON that does not parse is a `400 invalid_json` saying where (line and
+column).
+
 Every reader of a body goes through it: the schemas' arguments (the `Blueprint` below gives
 flask-smorest a parser that asks Flask instead of decoding the body a second time) and the
 rate limiter's bucket functions. A body nested deeper than `MAX_DEPTH` is refused with a
@@ -11,9 +16,12 @@ itself into a `500`. No body of this API needs more than a handful of levels.
 
 from __future__ import annotations
 
+import json
+
 import flask_smorest
 from flask import Flask, Request
 from flask.json.provider import DefaultJSONProvider
+from flask_smorest import abort
 from webargs import core
 from webargs.flaskparser import FlaskParser, is_json_request
 
@@ -61,6 +69,11 @@ class JSONBodyRequest(Request):
     def on_json_loading_failed(self, e: ValueError | None):
         if e is None:  # not a JSON content type: the body is simply not JSON
             return super().on_json_loading_failed(e)
+        if isinstance(e, json.JSONDecodeError):
+            raise DomainError(f"The body is not valid JSON: {e.msg} at line {e.lineno}, column {e.colno}.",
+                              name="invalid_json", details={"line": e.lineno, "column": e.colno})  # fmt: skip
+        if isinstance(e, UnicodeDecodeError):
+            raise DomainError("The body is not valid JSON: it is not UTF-8 text.", name="invalid_json")
         raise DomainError(f"The body is not JSON this API reads: {e}.", name="invalid_json")
 
 
@@ -69,8 +82,11 @@ class JSONBodyParser(FlaskParser):
     bounded) instead of decoding the raw bytes itself."""
 
     def _raw_load_json(self, req: Request):
-        if not is_json_request(req) or not req.get_data(cache=True):
+        if not req.get_data(cache=True):
             return core.missing
+        if not is_json_request(req):
+            abort(415, message="Send the body as JSON, with the header Content-Type: application/json.",
+                  errors={"reason": "unsupported_media_type"})  # fmt: skip
         return req.get_json(force=True)
 
 

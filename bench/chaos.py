@@ -58,6 +58,7 @@ from core import runtime
 from core.config import Settings
 from core.models import Booking, BookingLine, DeadLetter, Event, Organization, TicketType, User, utcnow
 from core.services.accounts import hash_password
+from core.statuses import Role
 from tests.faults import PostgresCluster, discard_postgres_cluster, start_postgres_cluster
 from tests.processes import child_env, procfile_command
 
@@ -203,11 +204,11 @@ class Sale:
             uow.session.add(event)
             ids = [uuid.uuid4() for _ in range(CUSTOMERS)]
             uow.session.execute(sa.insert(User), [{"id": i, "email": f"{i.hex}@chaos.test", "password_hash": PASSWORD,
-                                                   "name": "Fan", "role": "customer"} for i in ids])  # fmt: skip
+                                                   "name": "Fan", "role": Role.CUSTOMER} for i in ids])  # fmt: skip
             uow.commit()
             self.event_id, self.ticket_type_id = event.id, event.ticket_types[0].id
         with app.app_context():
-            self.tokens = [create_access_token(identity=str(i), additional_claims={"role": "customer", "sid": "chaos"})
+            self.tokens = [create_access_token(identity=str(i), additional_claims={"role": Role.CUSTOMER, "sid": "chaos"})
                            for i in ids]  # fmt: skip
         self.accepted: dict[int, str] = {}
         self.attempts: list[tuple[float, float, str]] = []  # (sent, answered, outcome)

@@ -48,6 +48,7 @@ from core.jobs import Job
 from core.models import Booking, BookingLine, Event, Organization, TicketType, User, Voucher, utcnow
 from core.services import bookings, holds
 from core.services.accounts import hash_password
+from core.statuses import Role
 
 DEFAULT_DSN = "postgresql+psycopg2://postgres@127.0.0.1:5432/boxoffice_bench"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/12"
@@ -119,10 +120,10 @@ class Bench:
         with self.db.unit_of_work() as uow:
             uow.session.connection().execute(sa.insert(User.__table__), [
                 {"id": i, "email": f"{i.hex}@bench.test", "password_hash": password, "name": "Fan",
-                 "role": "customer", "created_at": utcnow()} for i in ids])  # fmt: skip
+                 "role": Role.CUSTOMER, "created_at": utcnow()} for i in ids])  # fmt: skip
             uow.commit()
         with self.app.app_context():
-            return [(i, create_access_token(identity=str(i), additional_claims={"role": "customer", "sid": "b"}))
+            return [(i, create_access_token(identity=str(i), additional_claims={"role": Role.CUSTOMER, "sid": "b"}))
                     for i in ids]  # fmt: skip
 
     def voucher(self, event_id, code: str, max_redemptions: int) -> None:
@@ -138,7 +139,7 @@ class Bench:
         try:
             for user_id, _ in customers:
                 ask = bookings.BookingAsk(event_id, items, join_waitlist=True, voucher_code=voucher_code)
-                bookings.request_booking(user_id, ask, session_id="b")
+                bookings.request_booking(runtime.database(), user_id, ask, session_id="b")
         finally:
             from worker.celery_app import dispatch_job
 
@@ -437,7 +438,7 @@ def measure_expiry(bench: Bench, scale: Scale) -> list[report.Figure]:
     customers = bench.customers(min(scale.expired_holds, 5000))
     event_id, tt_id = _expired_holds(bench, scale.expired_holds, customers, "Expiry")
     started = time.perf_counter()
-    report_ = holds.expire_holds()
+    report_ = holds.expire_holds(runtime.database())
     elapsed = time.perf_counter() - started
     assert report_.expired_holds == scale.expired_holds and bench.oversold(event_id) == 0
     reference_event, _ = _expired_holds(bench, scale.expired_holds, customers, "Expiry reference")

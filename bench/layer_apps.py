@@ -20,7 +20,7 @@ from flask import Flask, request
 
 from core import runtime
 from core.booking_queue import booking_queue
-from core.booking_rules import BookingRequest
+from core.booking_requests import BookingRequest
 from core.config import Settings
 from core.inventory import Line
 from core.models import new_id, utcnow
@@ -84,7 +84,9 @@ def hand_rolled_app() -> Flask:
             tuple(Line(item["ticket_type_id"], item["quantity"]) for item in data["items"]),
             data["join_waitlist"],
         )
-        accepted = bookings.request_booking(uuid.UUID(claims["sub"]), ask, session_id=claims["sid"])
+        accepted = bookings.request_booking(
+            runtime.database(), uuid.UUID(claims["sub"]), ask, session_id=claims["sid"]
+        )
         return _answer(accepted["id"], accepted["queue_position"])
 
     return app

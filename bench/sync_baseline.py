@@ -17,7 +17,8 @@ from flask_jwt_extended import JWTManager, get_jwt_identity, jwt_required
 from sqlalchemy import insert
 
 from core import runtime
-from core.booking_rules import BookingRequest, CustomerState, decide
+from core.booking_requests import BookingRequest, CustomerState
+from core.booking_rules import decide
 from core.config import Settings
 from core.inventory import Line, lock_inventory
 from core.models import Booking, BookingLine, new_id, utcnow

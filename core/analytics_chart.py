@@ -17,9 +17,18 @@ SOLD_COLOUR, CHECK_IN_COLOUR = "#1f6fb2", "#e07b20"
 
 def sale_chart_png(analytics: dict) -> bytes:
     """A PNG (1200 x 600) of `core.services.analytics.event_analytics`'s overall series."""
+    out = io.BytesIO()
+    sale_figure(analytics).savefig(out, format="png")
+    return out.getvalue()
+
+
+def sale_figure(analytics: dict):
+    """The chart as a matplotlib `Figure`: bars per bucket, running totals on a second axis,
+    both counted in whole tickets."""
     from matplotlib import dates
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
 
     zone = ZoneInfo(analytics["timezone"])
     series = analytics["series"]
@@ -52,6 +61,7 @@ def sale_chart_png(analytics: dict) -> bytes:
         totals.plot(ends, [0, *accumulate(check_ins)], marker=".", color=CHECK_IN_COLOUR, linestyle="--",
                     label="Check-ins, running total")  # fmt: skip
         totals.set_ylim(bottom=0)
+        totals.yaxis.set_major_locator(MaxNLocator(integer=True))
         locator = dates.AutoDateLocator(tz=zone)
         axes.xaxis.set_major_locator(locator)
         axes.xaxis.set_major_formatter(dates.ConciseDateFormatter(locator, tz=zone))
@@ -60,7 +70,6 @@ def sale_chart_png(analytics: dict) -> bytes:
         axes.legend(handles[0] + more[0], handles[1] + more[1], loc="upper center", ncols=4,
                     bbox_to_anchor=(0.5, -0.12), frameon=False)  # fmt: skip
     axes.set_ylim(bottom=0)
+    axes.yaxis.set_major_locator(MaxNLocator(integer=True))
     axes.grid(axis="y", alpha=0.3)
-    out = io.BytesIO()
-    figure.savefig(out, format="png")
-    return out.getvalue()
+    return figure

@@ -54,7 +54,7 @@ import redis
 from redis.cluster import RedisCluster
 
 from core import runtime, sessions
-from core.booking_rules import BookingRequest
+from core.booking_requests import BookingRequest
 from core.inventory import Line
 from core.redis_cluster import event_key
 

@@ -1,7 +1,11 @@
 """The rules that decide one booking request, as pure functions of the request and the state.
 
 The drainer applies them in queue order inside one transaction; keeping them free of I/O lets
-the unit tests walk every branch quickly.
+the unit tests walk every branch quickly. They read only what the caller loaded and locked
+beforehand: the inventory, and the vouchers of the batch (`Inventory.lock_vouchers`) — a voucher
+not among those is treated as unknown here, never fetched. The one read they can cause is the
+event's seats (`Inventory.seating`), loaded under the same lock the first time a seated line
+needs them, so an event without seats never pays for them.
 """
 
 from __future__ import annotations
@@ -9,58 +13,15 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from typing import Protocol
 
-from core.inventory import Inventory, Line
+from core.booking_requests import BookingRequest, CustomerState, Decision
+from core.inventory import Inventory
 from core.lifecycle import admit
+from core.models import Voucher
 from core.pricing import applies_to
 from core.seating.engine import seat_refusal, seats_fit, take_seats
 from core.statuses import AdmissionReason, BookingStatus, EventStatus, RejectionReason
-
-
-@dataclass(frozen=True)
-class BookingRequest:
-    """One request as the API accepted it and queued it."""
-
-    booking_id: uuid.UUID
-    user_id: uuid.UUID
-    event_id: uuid.UUID
-    seq: int
-    lines: tuple[Line, ...]
-    join_waitlist: bool
-    requested_at: dt.datetime
-    idempotency_key: str | None = None
-    # An organizer's guest (press, artists): free, outside the per-customer limits and sales window.
-    complimentary: bool = False
-    # The id of the HTTP request that asked (`core.request_ids`), for the drainer's log line.
-    request_id: str | None = None
-    # The voucher whose code the request carried (the API found the code valid).
-    voucher_id: uuid.UUID | None = None
-    # The attendees the customer named, by ticket type id (`core.services.attendees` checked them).
-    attendees: dict[str, list[dict]] | None = None
-    # Asked for accessible seats (`core.seating`): only such requests get them by best available.
-    accessible: bool = False
-
-    @property
-    def quantity(self) -> int:
-        return sum(line.quantity for line in self.lines)
-
-
-@dataclass
-class CustomerState:
-    """What one customer already has at this event: a pending booking (held or waitlisted) and
-    how many tickets they hold, bought or wait for."""
-
-    has_pending: bool = False
-    tickets: int = 0
-
-
-@dataclass(frozen=True)
-class Decision:
-    status: BookingStatus  # held, confirmed, waitlisted or rejected
-    reason: RejectionReason | AdmissionReason | None = None
-    unit_prices: dict[uuid.UUID, int] = field(default_factory=dict)
 
 
 class SalesWindow(Protocol):
@@ -148,50 +109,103 @@ def line_refusal(
 
 
 def decide(request: BookingRequest, inventory: Inventory, customer: CustomerState) -> Decision:
-    """Decide one request and apply it to the inventory and the customer's state."""
+    """Decide one request and apply it to the inventory and the customer's state: refused for
+    the first rule it breaks, else placed (tickets, the waitlist, or what ran out)."""
     if request.complimentary:
         return _decide_complimentary(request, inventory)
-    closed = sales_closed(inventory.event, request.requested_at)
-    if closed:
-        return Decision(BookingStatus.REJECTED, closed)
-    if not inventory.knows(request.lines):
-        return Decision(BookingStatus.REJECTED, RejectionReason.INVALID_REQUEST)
-    event = inventory.event
-    voucher = None
-    if request.voucher_id is not None:
-        voucher = inventory.voucher(request.voucher_id)
-        ticket_type_ids = [line.ticket_type_id for line in request.lines]
-        if not voucher_usable(voucher, event.id, request.requested_at, ticket_type_ids):
-            return Decision(BookingStatus.REJECTED, RejectionReason.INVALID_REQUEST)
+    voucher = inventory.vouchers.get(request.voucher_id)
+    refused = refusal(request, inventory, customer, voucher)
+    if refused:
+        return Decision(BookingStatus.REJECTED, refused)
+    return _place(request, inventory, customer, voucher)
+
+
+def refusal(
+    request: BookingRequest, inventory: Inventory, customer: CustomerState, voucher: Voucher | None
+) -> RejectionReason | None:
+    """Why the request is refused whatever is free, checked in this order; None if it is not."""
+    return (
+        sales_closed(inventory.event, request.requested_at)
+        or _unknown_ticket_types(request, inventory)
+        or _invalid_voucher(request, inventory, voucher)
+        or _first_line_refusal(request, inventory, voucher)
+        or _over_limits(request, inventory, customer)
+        or _pending_elsewhere(customer)
+        or seat_refusal(inventory, request)
+    )
+
+
+def _unknown_ticket_types(request: BookingRequest, inventory: Inventory) -> RejectionReason | None:
+    return None if inventory.knows(request.lines) else RejectionReason.INVALID_REQUEST
+
+
+def _invalid_voucher(
+    request: BookingRequest, inventory: Inventory, voucher: Voucher | None
+) -> RejectionReason | None:
+    """A code the request carried that is not valid for it (the API checked it, but time passed)."""
+    if request.voucher_id is None:
+        return None
+    ticket_type_ids = [line.ticket_type_id for line in request.lines]
+    if not voucher_usable(voucher, inventory.event.id, request.requested_at, ticket_type_ids):
+        return RejectionReason.INVALID_REQUEST
+    return None
+
+
+def _first_line_refusal(
+    request: BookingRequest, inventory: Inventory, voucher: Voucher | None
+) -> RejectionReason | None:
     for line in request.lines:
         refused = line_refusal(
             inventory.ticket_types[line.ticket_type_id], line.quantity, voucher, request.requested_at
         )
         if refused:
-            return Decision(BookingStatus.REJECTED, refused)
+            return refused
+    return None
+
+
+def _over_limits(
+    request: BookingRequest, inventory: Inventory, customer: CustomerState
+) -> RejectionReason | None:
+    """More than one booking may carry, or than the customer may have at the event in all."""
+    event = inventory.event
     if request.quantity > event.max_per_booking or customer.tickets + request.quantity > event.max_per_user:
-        return Decision(BookingStatus.REJECTED, RejectionReason.LIMIT_EXCEEDED)
-    if customer.has_pending:
-        return Decision(BookingStatus.REJECTED, RejectionReason.HOLD_EXISTS)
-    seat_refused = seat_refusal(inventory, request)
-    if seat_refused:
-        return Decision(BookingStatus.REJECTED, seat_refused)
+        return RejectionReason.LIMIT_EXCEEDED
+    return None
+
+
+def _pending_elsewhere(customer: CustomerState) -> RejectionReason | None:
+    """One pending booking (held or waitlisted) per customer and event."""
+    return RejectionReason.HOLD_EXISTS if customer.has_pending else None
+
+
+def _place(
+    request: BookingRequest, inventory: Inventory, customer: CustomerState, voucher: Voucher | None
+) -> Decision:
+    """A request no rule refuses: its tickets if they (and a redemption of its code) are free,
+    else a waitlist place if it asked and the event has a waitlist, else refused for what ran out."""
     tickets_fit = inventory.fits(request.lines) and seats_fit(inventory, request)
     if tickets_fit and inventory.has_redemption(voucher):
-        prices = {line.ticket_type_id: inventory.price(line, voucher) for line in request.lines}
+        prices = _prices(request, inventory, voucher)
         status = admit(inventory, request.lines, prices, voucher)
         take_seats(inventory, request, status)
-        customer.has_pending = customer.has_pending or status == BookingStatus.HELD
-        customer.tickets += request.quantity
+        _count(customer, request, pending=status == BookingStatus.HELD)
         return Decision(status, unit_prices=prices)
-    if request.join_waitlist and event.waitlist_enabled:
-        customer.has_pending = True
-        customer.tickets += request.quantity
-        prices = {line.ticket_type_id: inventory.price(line, voucher) for line in request.lines}
-        return Decision(BookingStatus.WAITLISTED, unit_prices=prices)
+    if request.join_waitlist and inventory.event.waitlist_enabled:
+        _count(customer, request, pending=True)
+        return Decision(BookingStatus.WAITLISTED, unit_prices=_prices(request, inventory, voucher))
     if tickets_fit:
         return Decision(BookingStatus.REJECTED, RejectionReason.VOUCHER_EXHAUSTED)
     return Decision(BookingStatus.REJECTED, RejectionReason.SOLD_OUT)
+
+
+def _prices(request: BookingRequest, inventory: Inventory, voucher: Voucher | None) -> dict[uuid.UUID, int]:
+    return {line.ticket_type_id: inventory.price(line, voucher) for line in request.lines}
+
+
+def _count(customer: CustomerState, request: BookingRequest, pending: bool) -> None:
+    """What the customer has now, so their next request of the batch is judged with it."""
+    customer.has_pending = customer.has_pending or pending
+    customer.tickets += request.quantity
 
 
 def _decide_complimentary(request: BookingRequest, inventory: Inventory) -> Decision:

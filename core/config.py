@@ -234,6 +234,8 @@ class Settings:
             hold_expiry_interval=_int(env, "HOLD_EXPIRY_INTERVAL", cls.hold_expiry_interval),
         )
         settings.validate()
+        if settings.is_production:
+            _require_explicit(env)
         return settings
 
     def validate(self) -> None:
@@ -280,6 +282,20 @@ class Settings:
             )
         if self.payment_provider == "stripe" and not self.stripe_webhook_secret:
             raise ConfigError("STRIPE_WEBHOOK_SECRET must be set when PAYMENT_PROVIDER=stripe")
+
+
+# Settings whose development default would be wrong in production, not insecure: a link to
+# localhost in every mail, tickets handed to a catcher that delivers nothing.
+_EXPLICIT_IN_PRODUCTION = {
+    "PUBLIC_BASE_URL": "the address customers reach the API at, which mails and checkouts link to",
+    "SMTP_HOST": "the mail server that delivers tickets and account mails",
+}
+
+
+def _require_explicit(env) -> None:
+    for name, what in _EXPLICIT_IN_PRODUCTION.items():
+        if not env.get(name, "").strip():
+            raise ConfigError(f"{name} must be set in production: {what}")
 
 
 def _normalize_database_url(url: str) -> str:

@@ -6,7 +6,9 @@ with a quote, which spreadsheets show as plain text. The first character is judg
 spreadsheet sees it: after NFKC (a full-width `＝` or `＋` is read as `=` or `+`) and past any
 invisible character (zero-width space, byte-order mark, any other format character), which
 some spreadsheets drop before parsing. Numbers are written as they are, times in
-ISO 8601 with their offset, and the whole file is UTF-8 with a header row. Rows arrive in
+ISO 8601 with their offset, and the whole file is UTF-8 with a header row (or two: the attendee
+list names its question columns by label, then by id; headers are neutralized too, since a label
+is anyone's text). Rows arrive in
 batches and leave as bytes chunk by chunk, so an export's memory does not grow with its size.
 """
 
@@ -55,8 +57,10 @@ def safe_cell(value) -> str | int:
     return "'" + text if _could_be_formula(text) else text
 
 
-def csv_chunks(header: Sequence[str], batches: Iterable[Iterable[Sequence]]) -> Iterator[bytes]:
-    """The header, then one UTF-8 chunk per batch of rows."""
+def csv_chunks(
+    header: Sequence[str], batches: Iterable[Iterable[Sequence]], more_header: Sequence[Sequence] = ()
+) -> Iterator[bytes]:
+    """The header (and `more_header` rows), then one UTF-8 chunk per batch of rows."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
 
@@ -66,7 +70,7 @@ def csv_chunks(header: Sequence[str], batches: Iterable[Iterable[Sequence]]) -> 
         buffer.truncate()
         return chunk
 
-    writer.writerow(header)
+    writer.writerows([safe_cell(value) for value in row] for row in (header, *more_header))
     yield flush()
     for batch in batches:
         writer.writerows([safe_cell(value) for value in row] for row in batch)

@@ -40,10 +40,11 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, NoReturn
+from typing import NoReturn
 
 from sqlalchemy import func, select, update
 
+from core.booking_requests import BookingRequest, Decision
 from core.db import UnitOfWork
 from core.errors import Conflict
 from core.inventory import Inventory, Line
@@ -51,9 +52,6 @@ from core.models import Booking, BookingLine, Event, Voucher
 from core.seating import engine as seats
 from core.state_machines import refuse
 from core.statuses import BookingStatus, RefundReason, RejectionReason
-
-if TYPE_CHECKING:
-    from core.booking_rules import BookingRequest, Decision
 
 Move = Callable[[Inventory, Iterable[Line]], None]
 
@@ -126,9 +124,17 @@ def shown_status(booking: Booking, now: dt.datetime) -> BookingStatus:
     """The status a reader is told: a hold past its end is `expired` as soon as it is due, even
     before expiry (beat's, or the event's next drain) writes it. Nothing is held on it that a
     payment could not also find in an expired hold: paid late, it is confirmed if it can be."""
-    if booking.status == HELD and booking.hold_expires_at is not None and booking.hold_expires_at <= now:
-        return EXPIRED
-    return BookingStatus(booking.status)
+    return shown_hold(booking.status, booking.hold_expires_at, now)[0]
+
+
+def shown_hold(
+    status: str, hold_expires_at: dt.datetime | None, now: dt.datetime
+) -> tuple[BookingStatus, dt.datetime | None]:
+    """The status and hold end a reader is told, by the customer's view and the back office
+    alike: the status as `shown_status` says, and the hold's end only while that is `held`."""
+    if status == HELD and hold_expires_at is not None and hold_expires_at <= now:
+        return EXPIRED, None
+    return BookingStatus(status), hold_expires_at if status == HELD else None
 
 
 def lines_of(booking: Booking) -> list[Line]:

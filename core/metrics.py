@@ -26,7 +26,7 @@ import redis
 from sqlalchemy import func, select
 
 from core import runtime
-from core.booking_rules import BookingRequest
+from core.booking_requests import BookingRequest
 from core.db import Database
 from core.models import Booking
 from core.statuses import PENDING_BOOKING_STATUSES

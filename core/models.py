@@ -521,6 +521,7 @@ class Ticket(Base):
         # The back office lists and exports an event's tickets in this order (a door list).
         Index("ix_ticket_event_attendee_name", "event_id", "attendee_name", "id"),
         _trigram_index("ix_ticket_attendee_name_trgm", "attendee_name"),
+        _trigram_index("ix_ticket_attendee_email_trgm", "attendee_email"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)

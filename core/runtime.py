@@ -1,7 +1,12 @@
 """The process's configured resources: settings, database, Redis, and how jobs are dispatched.
 
-`api.create_app()` and the Celery worker call `configure()` once at start-up. Core services
-enqueue background work through `dispatch()` without knowing that Celery is behind it.
+The edges of a process configure it once at start-up, from the environment or from settings
+they were given: `api.create_app()`, the Celery app (`worker.celery_app`), the benchmarks and the
+tests. Nothing reads the environment behind their back: `settings()` before `configure()` is an
+error. Only the edges (`api`, `worker`, `core.startup`, tests, bench) take the `database()`; a
+core service is handed the unit of work, or the `Database`, it works in (docs/architecture.md,
+"Who owns the transaction"). Core services enqueue background work through `dispatch()`
+without knowing that Celery is behind it.
 """
 
 from __future__ import annotations
@@ -34,9 +39,16 @@ def set_dispatcher(dispatcher: JobDispatcher) -> None:
     _dispatcher = dispatcher
 
 
+def is_configured() -> bool:
+    return _settings is not None
+
+
 def settings() -> Settings:
     if _settings is None:
-        configure(Settings.from_env())
+        raise RuntimeError(
+            "Boxoffice's settings were never configured: call core.runtime.configure(Settings.from_env()) "
+            "(or with the settings you mean) when the process starts."
+        )
     return _settings
 
 

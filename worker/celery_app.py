@@ -97,9 +97,12 @@ def make_celery(settings: Settings) -> Celery:
 
 
 def _settings() -> Settings:
-    """The process's settings; a refused one stops a worker or beat with its message in one line
-    (Celery would print the import's traceback)."""
+    """The process's settings. The API (or a test) configured the process before importing this;
+    a worker or beat process starts here and reads them from the environment. A refused setting
+    stops a worker or beat with its message in one line (Celery would print the import's traceback)."""
     try:
+        if not runtime.is_configured():
+            runtime.configure(Settings.from_env())
         return runtime.settings()
     except ConfigError as error:
         raise SystemExit(f"Error: {error}") from None

@@ -13,7 +13,7 @@ from api.pagination import paginate_select
 from api.resources import examples
 from api.resources.accounts import UserOut
 from core.services import accounts, back_office
-from core.statuses import ACCOUNT_ROLES
+from core.statuses import ACCOUNT_ROLES, Role
 
 blp = Blueprint("admin", __name__, url_prefix="/api/v1", description="Organizations and users (admins)")
 
@@ -74,7 +74,7 @@ class UserQuery(SearchQuery):
 
 @blp.route("/organizations")
 class Organizations(MethodView):
-    @roles_required("admin")
+    @roles_required(Role.ADMIN)
     @blp.arguments(SearchQuery(), location="query")
     @blp.response(200, OrganizationOut(many=True))
     @blp.paginate()
@@ -84,7 +84,7 @@ class Organizations(MethodView):
         query = back_office.organizations_query(current_actor(), args.get("q"))
         return paginate_select(uow.session, query, pagination_parameters)
 
-    @roles_required("admin")
+    @roles_required(Role.ADMIN)
     @blp.arguments(OrganizationIn(), example=examples.ORGANIZATION)
     @blp.response(201, OrganizationOut)
     def post(self, data):
@@ -96,7 +96,7 @@ class Organizations(MethodView):
 
 @blp.route("/users")
 class UserList(MethodView):
-    @roles_required("admin")
+    @roles_required(Role.ADMIN)
     @blp.arguments(UserQuery(), location="query")
     @blp.response(200, UserOut(many=True))
     @blp.paginate()
@@ -111,7 +111,7 @@ class UserList(MethodView):
 
 @blp.route("/users/<uuid:user_id>")
 class Users(MethodView):
-    @roles_required("admin")
+    @roles_required(Role.ADMIN)
     @blp.arguments(UserPatch(), example=examples.USER_PATCH)
     @blp.response(200, UserOut)
     def patch(self, data, user_id):

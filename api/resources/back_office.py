@@ -18,11 +18,12 @@ from api.json_body import Blueprint
 from api.pagination import paginate_select
 from api.resources import examples
 from api.resources.events import EventOut
+from core import runtime
 from core.analytics_chart import sale_chart_png
 from core.inventory import Line
 from core.services import analytics, back_office, comps
 from core.services.audit import AuditAction, AuditFilters, entry_view
-from core.statuses import BookingStatus, EventStatus, PaymentStatus, TicketStatus
+from core.statuses import BookingStatus, EventStatus, PaymentStatus, Role, TicketStatus
 
 blp = Blueprint(
     "back_office", __name__, url_prefix="/api/v1", description="The back office: lists, search, exports"
@@ -141,7 +142,7 @@ class EventBookings(MethodView):
         """The event's bookings, newest first (its organizers); `Accept: text/csv` exports them all."""
         uow, actor, filters = request_uow(), current_actor(), _booking_filters(args)
         if pagination_parameters is None:
-            chunks = back_office.export_event_bookings(uow, actor, event_id, filters)
+            chunks = back_office.export_event_bookings(runtime.database(), uow, actor, event_id, filters)
             return csv_response(chunks, f"bookings-{event_id}.csv")
         back_office.organizers_event(uow, actor, event_id)
         ids = back_office.event_bookings_query(event_id, filters)
@@ -152,7 +153,9 @@ class AttendeeOut(Schema):
     ticket_id = fields.UUID(metadata={"description": "The ticket's id."})
     code = fields.String(metadata={"description": "The ticket's short code."})
     attendee_name = fields.String(metadata={"description": "The name on the ticket."})
-    attendee_email = fields.String(metadata={"description": "Where the ticket was sent."})
+    attendee_email = fields.String(
+        metadata={"description": "The attendee's email; the customer's, for a ticket with no attendee named."}
+    )
     ticket_type = fields.String(metadata={"description": "The ticket type's name."})
     booking_id = fields.UUID(metadata={"description": "The ticket's booking."})
     booking_reference = fields.String(metadata={"description": "The booking's short reference."})
@@ -189,10 +192,12 @@ class EventAttendees(MethodView):
     @blp.response(200, AttendeeOut(many=True))
     @paginate_or_csv(blp)
     def get(self, args, event_id, pagination_parameters):
-        """One row per ticket, by attendee name (organizers and staff); `Accept: text/csv` exports them all."""
+        """One row per ticket, by attendee name (organizers and staff); `Accept: text/csv` exports them
+        all, with one column per question headed by its label (and, when the event asks any, a
+        second header row giving each question column's id)."""
         uow, actor, filters = request_uow(), current_actor(), back_office.AttendeeFilters(**args)
         if pagination_parameters is None:
-            chunks = back_office.export_event_attendees(uow, actor, event_id, filters)
+            chunks = back_office.export_event_attendees(runtime.database(), uow, actor, event_id, filters)
             return csv_response(chunks, f"attendees-{event_id}.csv")
         back_office.door_staffs_event(uow, actor, event_id)
         ids = back_office.event_attendees_query(event_id, filters)
@@ -283,7 +288,7 @@ class AuditLog(MethodView):
         """Who changed what, newest first (the organization's organizers); `Accept: text/csv` exports it all."""
         uow, actor, filters = request_uow(), current_actor(), AuditFilters(**args)
         if pagination_parameters is None:
-            chunks = back_office.export_audit_log(uow, actor, organization_id, filters)
+            chunks = back_office.export_audit_log(runtime.database(), uow, actor, organization_id, filters)
             return csv_response(chunks, f"audit-log-{organization_id}.csv")
         query = back_office.organization_audit_log(uow, actor, organization_id, filters)
         return [entry_view(entry) for entry in paginate_select(uow.session, query, pagination_parameters)]
@@ -507,7 +512,7 @@ class PlatformAnalyticsQuery(InputSchema):
 
 @blp.route("/admin/analytics")
 class PlatformAnalytics(MethodView):
-    @roles_required("admin")
+    @roles_required(Role.ADMIN)
     @blp.arguments(PlatformAnalyticsQuery(), location="query")
     @blp.response(200, PlatformAnalyticsOut)
     def get(self, args):

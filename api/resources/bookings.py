@@ -244,6 +244,11 @@ class BookingOut(Schema):
     tickets_url = fields.String(
         allow_none=True, metadata={"description": "Once confirmed: the tickets (and `.pdf`)"}
     )
+    booking_page_url = fields.String(
+        metadata={
+            "description": "To its customer, once decided: the booking's page, the signed link its emails carry (pay, tickets, cancel)."
+        }
+    )
 
 
 class BookingQuery(InputSchema):
@@ -324,7 +329,9 @@ class Bookings(MethodView):
             },
         )
         user_id = current_user_id()
-        accepted = bookings.request_booking(user_id, ask, key, session_id=current_session_id())
+        accepted = bookings.request_booking(
+            runtime.database(), user_id, ask, key, session_id=current_session_id()
+        )
         view = (
             bookings.read_booking(runtime.database(), user_id, accepted["id"])
             if accepted.get("duplicate")

@@ -359,6 +359,21 @@ def _etag(event) -> str:
     return f'"{event.version}"'
 
 
+def documents_if_match(view):
+    """The answers of a change guarded by the event's ETag (`_expected_version`): `428` without
+    `If-Match`, `412` when the event changed since it was read."""
+    view = blp.alt_response(
+        412,
+        schema=ErrorSchema,
+        description="The event changed since you read it (`version_mismatch`): read it again.",
+    )(view)
+    return blp.alt_response(
+        428,
+        schema=ErrorSchema,
+        description="No `If-Match` header (`if_match_required`): send the ETag you read.",
+    )(view)
+
+
 def _expected_version() -> int:
     """The version the client read, from `If-Match` (a change without it is refused with 428)."""
     header = request.headers.get("If-Match")
@@ -412,16 +427,7 @@ class EventById(MethodView):
 
     @jwt_required()
     @blp.arguments(EventFields(), example=examples.EVENT_PATCH)
-    @blp.alt_response(
-        428,
-        schema=ErrorSchema,
-        description="No `If-Match` header (`if_match_required`): send the ETag you read.",
-    )
-    @blp.alt_response(
-        412,
-        schema=ErrorSchema,
-        description="The event changed since you read it (`version_mismatch`): read it again.",
-    )
+    @documents_if_match
     @blp.alt_response(
         409,
         schema=ErrorSchema,
@@ -440,16 +446,7 @@ class EventById(MethodView):
 class TicketTypes(MethodView):
     @jwt_required()
     @blp.arguments(TicketTypeIn(), example=examples.NEW_TICKET_TYPE)
-    @blp.alt_response(
-        428,
-        schema=ErrorSchema,
-        description="No `If-Match` header (`if_match_required`): send the ETag you read.",
-    )
-    @blp.alt_response(
-        412,
-        schema=ErrorSchema,
-        description="The event changed since you read it (`version_mismatch`): read it again.",
-    )
+    @documents_if_match
     @blp.alt_response(409, schema=ErrorSchema, description="A cancelled event (`event_cancelled`).")
     @blp.response(201, EventOut)
     def post(self, data, event_id):
@@ -464,16 +461,7 @@ class TicketTypes(MethodView):
 class TicketTypeById(MethodView):
     @jwt_required()
     @blp.arguments(TicketTypePatch(partial=True), example=examples.TICKET_TYPE_PATCH)
-    @blp.alt_response(
-        428,
-        schema=ErrorSchema,
-        description="No `If-Match` header (`if_match_required`): send the ETag you read.",
-    )
-    @blp.alt_response(
-        412,
-        schema=ErrorSchema,
-        description="The event changed since you read it (`version_mismatch`): read it again.",
-    )
+    @documents_if_match
     @blp.alt_response(
         409,
         schema=ErrorSchema,

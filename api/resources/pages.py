@@ -16,6 +16,7 @@ from flask.views import MethodView
 from marshmallow import fields, validate
 
 from api.capability_links import capability_link
+from api.db import request_uow
 from api.input import InputSchema
 from api.json_body import Blueprint
 from api.resources import examples
@@ -54,11 +55,20 @@ def _refused(error: DomainError, booking_id, token: str) -> Response:
     return _html(render_template("pages/refused.html", error=error, back=back), error.status_code)
 
 
+class BookingPageQuery(InputSchema):
+    cancel = fields.Boolean(
+        load_default=False,
+        metadata={
+            "description": "True: the page asks to confirm a cancellation (its cancel button leads here)."
+        },
+    )
+
+
 def _html_errors(view):
     @functools.wraps(view)
-    def render(self, booking_id, token):
+    def render(self, *args, booking_id, token):
         try:
-            return view(self, booking_id, token)
+            return view(self, *args, booking_id=booking_id, token=token)
         except DomainError as error:
             return _refused(error, booking_id, token)
 
@@ -68,13 +78,15 @@ def _html_errors(view):
 @blp.route("/bookings/<uuid:booking_id>/<string:token>")
 @capability_link
 class BookingPage(MethodView):
+    @blp.arguments(BookingPageQuery(), location="query")
     @blp.response(200, content_type="text/html")
     @_html_errors
-    def get(self, booking_id, token):
+    def get(self, args, booking_id, token):
         """The booking's page: its status, queue or waitlist place, hold expiry, and what can be
-        done now (pay, download the tickets, cancel). The address is the signed link sent in the
-        booking's emails and used as the checkout's return address; any other token is a `404`."""
-        page = booking_pages.read_booking_page(booking_id, token)
+        done now (pay, download the tickets, cancel: asked once more, `?cancel=true`, before it
+        is done). The address is the signed link sent in the booking's emails and used as the
+        checkout's return address; any other token is a `404`."""
+        page = booking_pages.read_booking_page(request_uow(), booking_id, token)
         return _html(
             render_template(
                 "pages/booking.html",
@@ -84,6 +96,7 @@ class BookingPage(MethodView):
                 self_path=links.BOOKING_PAGE.path(booking_id=booking_id, token=token),
                 tickets_path=links.BOOKING_PAGE_TICKETS.path(booking_id=booking_id, token=token),
                 cancel_path=links.BOOKING_PAGE_CANCEL.path(booking_id=booking_id),
+                confirming_cancel=args["cancel"],
             )
         )
 
@@ -95,7 +108,7 @@ class BookingPageData(MethodView):
     def get(self, booking_id, token):
         """The booking as `GET /bookings/{booking_id}` answers it, authorised by the signed link
         instead of a token: what an operator's own booking page (`FRONTEND_URL`) shows."""
-        return booking_pages.read_booking_page(booking_id, token).booking
+        return booking_pages.read_booking_page(request_uow(), booking_id, token).booking
 
 
 @blp.route("/bookings/<uuid:booking_id>/<string:token>/tickets.pdf")
@@ -105,7 +118,7 @@ class BookingPageTickets(MethodView):
     @_html_errors
     def get(self, booking_id, token):
         """The confirmed booking's tickets as a PDF, authorised by the signed link (`409` before then)."""
-        pdf, filename = booking_pages.booking_tickets_pdf(booking_id, token)
+        pdf, filename = booking_pages.booking_tickets_pdf(request_uow(), booking_id, token)
         return Response(
             pdf,
             mimetype="application/pdf",
@@ -124,8 +137,10 @@ class BookingPageCancel(MethodView):
     def post(self, form, booking_id):
         """Cancel the booking as its customer would, from the page's form (the token in the body)."""
         token = form["token"]
+        uow = request_uow()
         try:
-            booking_pages.cancel_booking_by_link(booking_id, token)
+            booking_pages.cancel_booking_by_link(uow, booking_id, token)
+            uow.commit()
         except DomainError as error:
             return _refused(error, booking_id, token)
         return redirect(BookingLink(booking_id, token).url, code=303)

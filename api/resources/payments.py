@@ -18,7 +18,7 @@ from core import runtime
 from core.money import format_money
 from core.payments.local_provider import OUTCOMES, Outcome
 from core.payments.provider import SessionStatus
-from core.services import webhooks
+from core.services import booking_pages, webhooks
 
 blp = Blueprint("payments", __name__, url_prefix="/api/v1/payments", description="Payment providers")
 
@@ -55,7 +55,8 @@ class LocalCheckout(MethodView):
     @blp.response(200, content_type="text/html")
     def get(self, session_id, token):
         """The local provider's checkout page: the amount, and a button to pay or to give up.
-        The URL is the booking's `checkout_url`; with any other token the page is a `404`."""
+        The URL is the booking's `checkout_url`; with any other token the page is a `404`. Once
+        paid, it looks again every few seconds until the booking is confirmed."""
         return _page(webhooks.local_checkout_page(session_id, token))
 
     @blp.arguments(LocalOutcomeIn(), location="form", example=examples.LOCAL_OUTCOME)
@@ -73,13 +74,26 @@ class LocalCheckout(MethodView):
 
 _HEADINGS = {
     SessionStatus.OPEN: "Pay for your tickets",
-    SessionStatus.COMPLETE: "Payment received: your booking is being confirmed",
+    SessionStatus.COMPLETE: "Payment received",
     SessionStatus.EXPIRED: "This checkout has ended; nothing was charged",
 }
+BEING_CONFIRMED = "Payment received: your booking is being confirmed"
+LOOK_AGAIN_SECONDS = 2
 
 
 def _page(session: dict) -> Response:
-    """Plain HTML for people; the test checkout of development and demos, not a shop front."""
+    """Plain HTML for people; the test checkout of development and demos, not a shop front. Paid
+    while the booking is still held, it reloads itself (a GET of its own address, also after the
+    POST that paid) until the booking has its answer."""
+    waiting = session["status"] == SessionStatus.COMPLETE and booking_pages.awaits_confirmation(
+        request_uow(), session["metadata"]["booking_id"]
+    )
+    heading = BEING_CONFIRMED if waiting else _HEADINGS[session["status"]]
+    refresh = (
+        f'<meta http-equiv="refresh" content="{LOOK_AGAIN_SECONDS};url={escape(request.path)}">'
+        if waiting
+        else ""
+    )
     total = format_money(session["amount_total"], session["currency"])
     lines = "".join(
         f"<li>{quantity} × {escape(name)}: {format_money(unit, session['currency'])}</li>"
@@ -92,8 +106,8 @@ def _page(session: dict) -> Response:
         else f'<p><a href="{escape(session["success_url"])}">Back to your booking</a></p>'
     )
     body = (
-        f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Boxoffice checkout</title>'
-        f"</head><body><h1>{_HEADINGS[session['status']]}</h1><ul>{lines}</ul>"
+        f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">{refresh}<title>Boxoffice checkout</title>'
+        f"</head><body><h1>{heading}</h1><ul>{lines}</ul>"
         f"<p>Total: <strong>{escape(total)}</strong></p>{buttons}"
         "<p><small>Test checkout: no real money moves.</small></p></body></html>"
     )

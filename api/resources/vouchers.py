@@ -13,6 +13,7 @@ from api.input import InputSchema
 from api.json_body import Blueprint
 from api.pagination import paginate_select
 from api.resources import examples
+from core import runtime
 from core.services import vouchers
 from core.services.events import get_event_for_organizers
 
@@ -133,12 +134,20 @@ def _views(event, items) -> list[dict]:
 class Vouchers(MethodView):
     @jwt_required()
     @blp.arguments(VoucherCreate(), example=examples.VOUCHER)
-    @blp.response(201, VoucherOut(many=True))
+    @blp.response(201, description="The voucher made for `code`; with `generate`, the list of those made.")
+    @blp.doc(responses={"201": {"content": {"application/json": {"schema": {"oneOf": [
+        {"$ref": "#/components/schemas/VoucherOut"},
+        {"type": "array", "items": {"$ref": "#/components/schemas/VoucherOut"}},
+    ]}}}}})  # fmt: skip
     def post(self, data, event_id):
-        """Create a voucher (`code`), or `generate` N of them with random codes after `prefix`."""
+        """Create a voucher (`code`: answers it), or `generate` N of them with random codes after
+        `prefix` (answers the list)."""
         uow = request_uow()
         created = vouchers.create_vouchers(uow, current_actor(), event_id, data)
-        return _views(get_event_for_organizers(uow, current_actor(), event_id), created)
+        views = VoucherOut(many=True).dump(
+            _views(get_event_for_organizers(uow, current_actor(), event_id), created)
+        )
+        return (views if data.get("generate") else views[0]), 201
 
     @jwt_required()
     @blp.response(200, VoucherOut(many=True))
@@ -147,7 +156,9 @@ class Vouchers(MethodView):
         """The event's vouchers with what each has `redeemed` and has `remaining`; `Accept: text/csv` exports them all."""
         uow, actor = request_uow(), current_actor()
         if pagination_parameters is None:
-            return csv_response(vouchers.export_vouchers(uow, actor, event_id), f"vouchers-{event_id}.csv")
+            return csv_response(
+                vouchers.export_vouchers(runtime.database(), uow, actor, event_id), f"vouchers-{event_id}.csv"
+            )
         event = get_event_for_organizers(uow, actor, event_id)
         return _views(
             event, paginate_select(uow.session, vouchers.vouchers_query(event_id), pagination_parameters)

@@ -18,7 +18,7 @@ from core.models import Booking
 from core.statuses import BookingStatus, RejectionReason
 
 if TYPE_CHECKING:
-    from core.booking_rules import BookingRequest
+    from core.booking_requests import BookingRequest
     from core.inventory import Inventory, Line
 
 HELD, CONFIRMED = BookingStatus.HELD, BookingStatus.CONFIRMED

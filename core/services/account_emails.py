@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 
 from core import email_templates, metrics, runtime
+from core.db import Database
 from core.email_templates import AccountRecipient
 from core.mail import MailDeliveryError, send_message
 from core.services import accounts
@@ -28,11 +29,14 @@ def _valid_for(seconds: int) -> str:
     return f"{max(1, seconds // 60)} minutes"
 
 
-def send_account_email(kind: str, email: str) -> bool:
+def send_account_email(db: Database, kind: str, email: str) -> bool:
     """Send `kind` to the account of `email`; False when there is nothing to send (no such
-    account, or an address verified meanwhile). Raises `MailDeliveryError` for the task."""
+    account, or an address verified meanwhile). Raises `MailDeliveryError` for the task.
+
+    Reads the account in a unit of work of its own on `db`, ended before the SMTP exchange
+    (nothing is written, so nothing is committed)."""
     kind, settings = AccountMail(kind), runtime.settings()
-    with runtime.database().unit_of_work() as uow:
+    with db.unit_of_work() as uow:
         user = accounts.find_user_by_email(uow, email)
         if user is None or (kind is AccountMail.VERIFY_EMAIL and user.email_verified_at is not None):
             return False

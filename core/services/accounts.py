@@ -36,7 +36,7 @@ _DUMMY_HASH = _hasher.hash("not-a-real-password")
 
 MIN_PASSWORD_LENGTH = 8
 MAX_PASSWORD_LENGTH = 128
-ORGANIZATION_ROLES = frozenset({"staff", "organizer"})
+ORGANIZATION_ROLES = frozenset({Role.STAFF, Role.ORGANIZER})
 # The background job that mails an account's owner (`core.services.account_emails`).
 
 
@@ -94,7 +94,7 @@ def get_user(uow: UnitOfWork, user_id: uuid.UUID) -> User:
     return user
 
 
-def register_user(uow: UnitOfWork, email: str, password: str, name: str, role: str = "customer") -> User:
+def register_user(uow: UnitOfWork, email: str, password: str, name: str, role: Role = Role.CUSTOMER) -> User:
     check_no_lookalike(email)
     check_password_policy(password)
     if find_user_by_email(uow, email) is not None:
@@ -118,7 +118,7 @@ def register_customer(uow: UnitOfWork, email: str, password: str, name: str) -> 
     email, password_hash = normalize_email(email), hash_password(password)
     created = find_user_by_email(uow, email) is None
     if created:
-        uow.session.add(User(email=email, password_hash=password_hash, name=name.strip(), role="customer"))
+        uow.session.add(User(email=email, password_hash=password_hash, name=name.strip(), role=Role.CUSTOMER))
         try:
             uow.commit()
         except IntegrityError:  # registered a moment ago by a concurrent request
@@ -208,7 +208,7 @@ def resend_verification(uow: UnitOfWork, user_id: uuid.UUID) -> None:
 def check_may_book(role: str, email_verified: bool) -> None:
     """With `REQUIRE_VERIFIED_EMAIL` on, customers book only once they verified their address.
     Takes the token's claims, so the booking path stays off PostgreSQL."""
-    if runtime.settings().require_verified_email and role == "customer" and not email_verified:
+    if runtime.settings().require_verified_email and role == Role.CUSTOMER and not email_verified:
         raise Forbidden(
             "Verify your email address before booking: use the link we mailed you, or ask for "
             f"a new one at {links.RESEND_VERIFICATION.method} {links.RESEND_VERIFICATION.path()}, then refresh your token.",
@@ -241,7 +241,7 @@ def ensure_admin(
     existing = find_user_by_email(uow, email)
     if existing is not None:
         return existing, False
-    return register_user(uow, email, password, name, role="admin"), True
+    return register_user(uow, email, password, name, role=Role.ADMIN), True
 
 
 def create_organization(uow: UnitOfWork, actor: User, name: str, contact_email: str | None) -> Organization:
@@ -269,7 +269,7 @@ def update_user(uow: UnitOfWork, actor: User, user_id: uuid.UUID, changes: dict)
         raise Invalid(f"A {role} must belong to an organization.", name="organization_required")
     if role not in ORGANIZATION_ROLES:
         organization_id = None
-    if user.id == actor.id and role != "admin":
+    if user.id == actor.id and role != Role.ADMIN:
         raise Invalid("Administrators cannot demote themselves.", name="self_demotion")
     after = {"role": role, "organization_id": organization_id}
     if "name" in changes:

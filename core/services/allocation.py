@@ -34,9 +34,10 @@ from sqlalchemy.exc import DataError, IntegrityError
 
 from core import metrics, runtime
 from core.booking_queue import booking_queue, encode_request, lock_key
-from core.booking_rules import BookingRequest, CustomerState, decide
+from core.booking_requests import BookingRequest, CustomerState
+from core.booking_rules import decide
 from core.bulk_insert import insert_rows
-from core.db import UnitOfWork
+from core.db import Database, UnitOfWork
 from core.inventory import lock_inventory
 from core.jobs import Job
 from core.lifecycle import decided_rows
@@ -66,9 +67,11 @@ class DrainReport:
 
 
 def drain_event_queue(
-    event_id: uuid.UUID | str, batch_size: int | None = None, lock_wait: float = 1.0
+    db: Database, event_id: uuid.UUID | str, batch_size: int | None = None, lock_wait: float = 1.0
 ) -> DrainReport:
-    """Decide everything queued for the event, batch after batch, while holding its lock."""
+    """Decide everything queued for the event, batch after batch, while holding its lock.
+
+    Commits once per batch, in `db` (`decide_batch`), before the batch leaves the queue."""
     event_id = uuid.UUID(str(event_id))
     batch_size = batch_size or runtime.settings().allocation_batch_size
     queue = booking_queue()
@@ -77,7 +80,7 @@ def drain_event_queue(
         return DrainReport(busy=True)
     report = DrainReport()
     try:
-        queue.repair_sequence(event_id, highest_decided_seq(event_id))
+        queue.repair_sequence(event_id, highest_decided_seq(db, event_id))
         while True:
             # Cleared before each read: a request queued after this point schedules a new drain.
             queue.clear_pending(event_id)
@@ -85,7 +88,7 @@ def drain_event_queue(
             if not batch:
                 break
             started = time.perf_counter()
-            decided = decide_batch(event_id, batch)
+            decided = decide_batch(db, event_id, batch)
             queue.remove_decided(event_id, batch)
             elapsed = max(time.perf_counter() - started, 1e-6)
             queue.record_rate(event_id, len(batch) / elapsed)
@@ -101,30 +104,31 @@ def drain_event_queue(
     return report
 
 
-def decide_batch(event_id: uuid.UUID, batch: list[BookingRequest]) -> list[dict]:
-    """Decide a batch in one transaction; requests already decided (a replay) are skipped.
-    Returns the booking rows written.
+def decide_batch(db: Database, event_id: uuid.UUID, batch: list[BookingRequest]) -> list[dict]:
+    """Decide a batch in one transaction of its own, committed here; requests already decided (a
+    replay) are skipped. Returns the booking rows written.
 
     A batch with a row the database refuses is halved, each half decided in order, down to the
     one request at fault, which is set aside as a dead letter.
     """
     try:
-        with runtime.database().unit_of_work() as uow:
+        with db.unit_of_work() as uow:
             decided = decide_requests(uow, event_id, batch)
             uow.commit()
         return decided
     except UNWRITABLE as error:
         if len(batch) == 1:
-            set_aside(event_id, batch[0], error)
+            set_aside(db, event_id, batch[0], error)
             return []
         half = len(batch) // 2
-        return decide_batch(event_id, batch[:half]) + decide_batch(event_id, batch[half:])
+        return decide_batch(db, event_id, batch[:half]) + decide_batch(db, event_id, batch[half:])
 
 
-def set_aside(event_id: uuid.UUID, request: BookingRequest, error: Exception) -> None:
-    """Record a request nobody can decide as a dead letter (once: a replay finds it there)."""
+def set_aside(db: Database, event_id: uuid.UUID, request: BookingRequest, error: Exception) -> None:
+    """Record a request nobody can decide as a dead letter (once: a replay finds it there), in
+    a transaction of its own: the batch's was refused."""
     reason = str(getattr(error, "orig", error)).strip()
-    with runtime.database().unit_of_work() as uow:
+    with db.unit_of_work() as uow:
         if uow.session.get(DeadLetter, request.booking_id) is not None:
             return
         uow.session.add(DeadLetter(booking_id=request.booking_id, event_id=event_id, user_id=request.user_id,
@@ -140,7 +144,7 @@ def dead_letters_query(event_id: uuid.UUID):
     return select(DeadLetter).where(DeadLetter.event_id == event_id).order_by(DeadLetter.queue_seq)
 
 
-def highest_decided_seq(event_id: uuid.UUID) -> int:
+def highest_decided_seq(db: Database, event_id: uuid.UUID) -> int:
     """The highest queue number the event's requests were decided under: one index lookup per
     status (and one among the dead letters), not a scan of the event's bookings."""
     highest = [
@@ -152,7 +156,7 @@ def highest_decided_seq(event_id: uuid.UUID) -> int:
     ]
     highest.append(select(func.max(DeadLetter.queue_seq).label("seq")).where(DeadLetter.event_id == event_id))
     every = union_all(*highest).subquery()
-    with runtime.database().unit_of_work() as uow:
+    with db.unit_of_work() as uow:
         return uow.session.scalar(select(func.coalesce(func.max(every.c.seq), 0)))
 
 

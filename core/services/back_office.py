@@ -13,20 +13,19 @@ read through a server-side cursor in a unit of work of its own, as plain rows a 
 from __future__ import annotations
 
 import datetime as dt
-import json
 import re
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Select, and_, exists, or_, select, union_all
+from sqlalchemy import Select, and_, exists, func, or_, select, union_all
 from sqlalchemy.orm import selectinload
 
-from core import runtime
 from core.csv_export import csv_chunks
-from core.db import UnitOfWork
+from core.db import Database, UnitOfWork
 from core.errors import NotFound
 from core.formatting import booking_reference, booking_reference_sql
+from core.lifecycle import shown_hold
 from core.models import (
     Booking,
     BookingLine,
@@ -38,6 +37,7 @@ from core.models import (
     Ticket,
     TicketType,
     User,
+    utcnow,
 )
 from core.seating.assigned import seat_words
 from core.services import audit
@@ -69,11 +69,6 @@ def _streamed(uow: UnitOfWork, query: Select, entities: bool = False) -> Iterato
     server-side cursor: one statement and one snapshot, and only a batch in memory at once."""
     result = uow.session.execute(query.execution_options(yield_per=EXPORT_BATCH))
     yield from (result.scalars() if entities else result).partitions()
-
-
-def _export_uow() -> UnitOfWork:
-    """An export's own unit of work: the request's has ended by the time a streamed body is sent."""
-    return runtime.database().unit_of_work()
 
 
 # --- who may read ------------------------------------------------------------------------------
@@ -199,11 +194,12 @@ def booking_rows(uow: UnitOfWork, bookings: list[Booking]) -> list[dict]:
 
 
 def booking_row(booking: Booking, payment_status: str | None) -> dict:
+    status, hold_expires_at = shown_hold(booking.status, booking.hold_expires_at, utcnow())
     return {
         "id": booking.id,
         "reference": booking_reference(booking.id),
         "customer": {"id": booking.user.id, "name": booking.user.name, "email": booking.user.email},
-        "status": booking.status,
+        "status": status,
         "reason": booking.reason,
         "items": [
             {"ticket_type_id": line.ticket_type_id, "quantity": line.quantity, "unit_price": line.unit_price}
@@ -213,7 +209,7 @@ def booking_row(booking: Booking, payment_status: str | None) -> dict:
         "currency": booking.currency,
         "created_at": booking.requested_at,
         "decided_at": booking.decided_at,
-        "hold_expires_at": booking.hold_expires_at,
+        "hold_expires_at": hold_expires_at,
         "payment_status": payment_status,
     }
 
@@ -234,15 +230,17 @@ def event_bookings_export_query(event_id: uuid.UUID, filters: BookingFilters) ->
 
 
 def export_event_bookings(
-    uow: UnitOfWork, actor: User, event_id: uuid.UUID, filters: BookingFilters
+    db: Database, uow: UnitOfWork, actor: User, event_id: uuid.UUID, filters: BookingFilters
 ) -> Iterator[bytes]:
-    """Every booking the filters select, as CSV chunks (the reader is checked before streaming)."""
+    """Every booking the filters select, as CSV chunks: the reader is checked in `uow`, the rows
+    streamed from a unit of work of its own on `db` (the request's has ended by the time a
+    streamed body is sent; nothing is written)."""
     event = organizers_event(uow, actor, event_id)
     names = {tt.id: tt.name for tt in event.ticket_types}
     query = event_bookings_export_query(event_id, filters)
 
     def batches():
-        with _export_uow() as export:
+        with db.unit_of_work() as export:
             for rows in _streamed(export, query):
                 ids = [row[0] for row in rows]
                 statuses = latest_payment_statuses(export, ids)
@@ -267,6 +265,7 @@ def _items_text(uow: UnitOfWork, booking_ids: Sequence[uuid.UUID], names: dict) 
 
 def _booking_csv_row(row: Sequence, items: str, payment_status: str | None) -> list:
     booking_id, customer_id, name, email, status, reason, total, currency, created, decided, expires = row
+    status, expires = shown_hold(status, expires, utcnow())
     return [
         booking_id, booking_reference(booking_id), customer_id, name, email, status, reason, items, total,
         currency, created, decided, expires, payment_status,
@@ -296,6 +295,7 @@ def _event_attendees(query: Select, event_id: uuid.UUID, filters: AttendeeFilter
         of_event = select(Ticket.id).where(Ticket.event_id == event_id)
         matches = union_all(
             of_event.where(_contains(Ticket.attendee_name, text)),
+            of_event.where(_contains(Ticket.attendee_email, text)),
             of_event.where(Ticket.code == text.upper().replace("-", "")),
             of_event.where(Ticket.booking_id.in_(_matching_bookings(event_id, text, by_name=False))),
         )
@@ -310,13 +310,14 @@ def event_attendees_query(event_id: uuid.UUID, filters: AttendeeFilters) -> Sele
 
 
 def _attendee_columns() -> Select:
-    """A ticket with its holder's email and its type's name: the columns of `attendee_row`."""
+    """A ticket with its attendee's email (the customer's, for a ticket with nobody else named on
+    it) and its type's name: the columns of `attendee_row`."""
     return (
         select(
             Ticket.id,
             Ticket.code,
             Ticket.attendee_name,
-            User.email,
+            func.coalesce(Ticket.attendee_email, User.email),
             TicketType.name,
             Ticket.booking_id,
             Ticket.status,
@@ -369,16 +370,18 @@ def attendee_row(row: Sequence) -> dict:
         "status": status,
         "checked_in_at": checked_in_at,
         "checked_in_by": checked_in_by,
-        # By question id; the CSV writes them as one JSON column, whatever questions an event asks.
+        # By question id; the CSV writes one column per question of the event.
         "answers": answers or {},
         # A reserved seat in words (`Stalls, Row B, Seat 2`); null for general admission.
         "seat": seat_words(dict(zip(("section", "row", "label"), seat, strict=True))) if seat[0] else None,
     }
 
 
+# Then one column per question the event asks, headed by its label; a second header row, only
+# when it asks any, gives each question column's id (labels may repeat, and change).
 ATTENDEES_CSV_HEADER = (
     "ticket_id", "code", "attendee_name", "attendee_email", "ticket_type", "booking_id",
-    "booking_reference", "status", "checked_in_at", "checked_in_by", "answers", "seat",
+    "booking_reference", "status", "checked_in_at", "checked_in_by", "seat",
 )  # fmt: skip
 
 
@@ -386,26 +389,29 @@ def event_attendees_export_query(event_id: uuid.UUID, filters: AttendeeFilters) 
     return _event_attendees(_attendee_columns(), event_id, filters)
 
 
-def _attendee_csv_row(row: Sequence) -> list:
+def _attendee_csv_row(row: Sequence, question_ids: list[str]) -> list:
     values = attendee_row(row)
-    return list(
-        {**values, "answers": json.dumps(values["answers"], ensure_ascii=False, sort_keys=True)}.values()
-    )
+    answers = values.pop("answers")
+    return [*values.values(), *(answers.get(question_id) for question_id in question_ids)]
 
 
 def export_event_attendees(
-    uow: UnitOfWork, actor: User, event_id: uuid.UUID, filters: AttendeeFilters
+    db: Database, uow: UnitOfWork, actor: User, event_id: uuid.UUID, filters: AttendeeFilters
 ) -> Iterator[bytes]:
-    """Every ticket the filters select, as CSV chunks (the reader is checked before streaming)."""
-    door_staffs_event(uow, actor, event_id)
+    """Every ticket the filters select, as CSV chunks (the reader is checked in `uow`, the rows
+    streamed from `db` as for `export_event_bookings`)."""
+    questions = door_staffs_event(uow, actor, event_id).questions
+    question_ids = [str(question.id) for question in questions]
     query = event_attendees_export_query(event_id, filters)
 
     def batches():
-        with _export_uow() as export:
+        with db.unit_of_work() as export:
             for rows in _streamed(export, query):
-                yield [_attendee_csv_row(row) for row in rows]
+                yield [_attendee_csv_row(row, question_ids) for row in rows]
 
-    return csv_chunks(ATTENDEES_CSV_HEADER, batches())
+    header = [*ATTENDEES_CSV_HEADER, *(question.label for question in questions)]
+    ids_row = [*("" for _ in ATTENDEES_CSV_HEADER), *question_ids]
+    return csv_chunks(header, batches(), more_header=[ids_row] if question_ids else [])
 
 
 # --- an organization's events; organizations and users (admins) -----------------------------------
@@ -467,11 +473,14 @@ def organization_audit_log(uow: UnitOfWork, actor: User, organization_id: uuid.U
     return audit.organization_log_query(organization_id, filters)
 
 
-def export_audit_log(uow: UnitOfWork, actor: User, organization_id: uuid.UUID, filters) -> Iterator[bytes]:
+def export_audit_log(
+    db: Database, uow: UnitOfWork, actor: User, organization_id: uuid.UUID, filters
+) -> Iterator[bytes]:
+    """The log entries the filters select, as CSV chunks (checked in `uow`, streamed from `db`)."""
     query = organization_audit_log(uow, actor, organization_id, filters)
 
     def batches():
-        with _export_uow() as export:
+        with db.unit_of_work() as export:
             yield from _streamed(export, query, entities=True)
 
     return audit.export_chunks(batches())

@@ -10,24 +10,26 @@ import hashlib
 import json
 import uuid
 from dataclasses import dataclass, field
+from typing import NoReturn
 
 from sqlalchemy import select
 
-from core import links, request_ids, runtime
+from core import booking_links, links, request_ids, runtime
 from core.booking_queue import Accepted, SessionRevoked, booking_queue
-from core.booking_rules import BookingRequest, line_refusal, sales_closed
+from core.booking_requests import BookingRequest
+from core.booking_rules import line_refusal, sales_closed
 from core.db import Database, UnitOfWork
-from core.errors import Conflict, Invalid, NotFound, Unauthorized
+from core.errors import Conflict, DomainError, Invalid, NotFound, Unauthorized
 from core.event_snapshots import EventSnapshot, load_event_snapshot
 from core.inventory import Line, lock_inventory
 from core.jobs import Job
-from core.lifecycle import shown_status
+from core.lifecycle import shown_hold
 from core.models import Booking, Event, User, new_id, utcnow
 from core.seating.assigned import booking_seats
 from core.seating.reading import seat_types
 from core.services import attendees, audit, cancellations, checkouts, refunds, tickets, vouchers
 from core.services.audit import AuditAction
-from core.services.permissions import may_read_booking
+from core.services.permissions import is_organizer_of, may_read_booking
 from core.services.waitlist import waitlist_position
 from core.statuses import (
     FINAL_BOOKING_STATUSES,
@@ -52,22 +54,24 @@ class BookingAsk:
 
 
 def request_booking(
-    user_id: uuid.UUID, ask: BookingAsk, idempotency_key: str | None = None, *, session_id: str
+    db: Database, user_id: uuid.UUID, ask: BookingAsk, idempotency_key: str | None = None, *, session_id: str
 ) -> dict:
     """Check the request against the cached event and queue it; returns its first status.
 
     `session_id` is the customer's signed-in session: a revoked one is refused here, in the
-    same Redis step that queues (the API does not check it separately on this path).
+    same Redis step that queues (the API does not check it separately on this path). `db` is
+    read only when a cache misses (no unit of work on the hot path).
     """
-    snapshot = load_event_snapshot(ask.event_id)
     now = utcnow()
-    _check_against_snapshot(snapshot, ask, now)
-    voucher = None
-    if ask.voucher_code is not None:
-        voucher = vouchers.check_voucher_code(ask.event_id, ask.voucher_code, _ticket_type_ids(ask), now)
-    _check_lines(snapshot, ask, voucher, now)
-    _check_chosen_seats(ask)
-    named = _checked_attendees(snapshot, ask)
+    snapshot = load_event_snapshot(db, ask.event_id)
+    try:
+        voucher, named = _checked_ask(db, snapshot, user_id, ask, now)
+    except DomainError:
+        if snapshot is None or snapshot.status != EventStatus.PUBLISHED:
+            raise  # read from Redis just now: processes keep their own copy of events on sale only
+        # Refused on what may be this process's copy: ask the shared one, in case it just changed.
+        snapshot = load_event_snapshot(db, ask.event_id, fresh=True)
+        voucher, named = _checked_ask(db, snapshot, user_id, ask, now)
     request = BookingRequest(
         booking_id=new_id(), user_id=user_id, event_id=ask.event_id, seq=0, lines=ask.items,
         join_waitlist=ask.join_waitlist, requested_at=now, idempotency_key=idempotency_key,
@@ -94,9 +98,26 @@ def request_booking(
     }
 
 
-def _check_against_snapshot(snapshot: EventSnapshot | None, ask: BookingAsk, now: dt.datetime) -> None:
-    if snapshot is None or snapshot.status == EventStatus.DRAFT:
+def _checked_ask(
+    db: Database, snapshot: EventSnapshot | None, user_id: uuid.UUID, ask: BookingAsk, now: dt.datetime
+) -> tuple:
+    """The request checked against the event's snapshot: its voucher (if any) and its attendees."""
+    _check_against_snapshot(db, snapshot, user_id, ask, now)
+    voucher = None
+    if ask.voucher_code is not None:
+        voucher = vouchers.check_voucher_code(db, ask.event_id, ask.voucher_code, _ticket_type_ids(ask), now)
+    _check_lines(snapshot, ask, voucher, now)
+    _check_chosen_seats(ask)
+    return voucher, _checked_attendees(snapshot, ask)
+
+
+def _check_against_snapshot(
+    db: Database, snapshot: EventSnapshot | None, user_id: uuid.UUID, ask: BookingAsk, now: dt.datetime
+) -> None:
+    if snapshot is None:
         raise NotFound("No such event.")
+    if snapshot.status == EventStatus.DRAFT:
+        _refuse_draft(db, snapshot, user_id)
     closed = sales_closed(snapshot, now)
     if closed == RejectionReason.EVENT_CANCELLED:
         raise Conflict("This event was cancelled.", name="event_cancelled")
@@ -117,6 +138,17 @@ def _check_against_snapshot(snapshot: EventSnapshot | None, ask: BookingAsk, now
             f"At most {snapshot.max_per_booking} tickets per booking for this event.",
             name="limit_exceeded",
         )
+
+
+def _refuse_draft(db: Database, snapshot: EventSnapshot, user_id: uuid.UUID) -> NoReturn:
+    """A draft does not exist for the public; its own organizers are told it is a draft."""
+    with db.unit_of_work() as uow:
+        organizer = is_organizer_of(uow.session.get(User, user_id), snapshot)
+    if organizer:
+        raise Conflict(
+            "This event is a draft: publish it before it can be booked.", name="event_not_published"
+        )
+    raise NotFound("No such event.")
 
 
 def _check_lines(snapshot: EventSnapshot, ask: BookingAsk, voucher, now: dt.datetime) -> None:
@@ -257,7 +289,10 @@ def read_booking(db: Database, actor_id: uuid.UUID, booking_id: uuid.UUID) -> di
             uow, _reader(uow, actor_id), booking.user_id, booking.event_id
         ):
             raise NotFound("No such booking.")
-        return booking_view(uow, booking)
+        view = booking_view(uow, booking)
+        if booking.user_id == actor_id:  # the link is the customer's credential: theirs alone
+            view["booking_page_url"] = booking_links.link_for(booking).url
+        return view
 
 
 def _reader(uow: UnitOfWork, actor_id: uuid.UUID) -> User:
@@ -269,7 +304,7 @@ def _reader(uow: UnitOfWork, actor_id: uuid.UUID) -> User:
 
 def booking_view(uow: UnitOfWork, booking: Booking) -> dict:
     tickets_path = links.BOOKING_TICKETS.path(booking_id=booking.id)
-    status = shown_status(booking, utcnow())
+    status, hold_expires_at = shown_hold(booking.status, booking.hold_expires_at, utcnow())
     seats = booking_seats(uow, booking.id)
     return {
         "id": booking.id,
@@ -290,7 +325,7 @@ def booking_view(uow: UnitOfWork, booking: Booking) -> dict:
         "waitlist_position": waitlist_position(uow, booking)
         if booking.status == BookingStatus.WAITLISTED
         else None,
-        "hold_expires_at": booking.hold_expires_at if status == BookingStatus.HELD else None,
+        "hold_expires_at": hold_expires_at,
         "reason": booking.reason,
         "join_waitlist": booking.join_waitlist,
         "requested_at": booking.requested_at,

@@ -19,7 +19,7 @@ import uuid
 from dataclasses import dataclass
 
 from core import runtime
-from core.booking_rules import BookingRequest
+from core.booking_requests import BookingRequest
 from core.db import UnitOfWork
 from core.email_addresses import check_no_lookalike, normalize_email
 from core.errors import Conflict, DomainError, Invalid, NotFound

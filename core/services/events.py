@@ -22,6 +22,7 @@ from core.booking_rules import unlocks, voucher_usable
 from core.db import UnitOfWork
 from core.errors import Conflict, Invalid, InvalidVoucher, NotFound, PreconditionFailed
 from core.event_snapshots import forget_event_snapshot
+from core.event_times import check_event_times
 from core.inventory import Inventory, event_free, event_free_sql, lock_inventory, ticket_type_free
 from core.models import Event, Organization, Seat, TicketType, User, Voucher, utcnow
 from core.pricing import current_price, discounted_price
@@ -96,6 +97,7 @@ def create_event(uow: UnitOfWork, actor: User, data: dict) -> Event:
         **{**EVENT_DEFAULTS, **{k: data[k] for k in EVENT_FIELDS if k in data}},
     )
     _check_event_rules(event)
+    check_event_times(data, event.timezone)
     for position, tt_data in enumerate(ticket_types):
         ticket_type = _new_ticket_type(tt_data, position)
         _check_ticket_type_rules(ticket_type)
@@ -126,6 +128,7 @@ def update_event(
         if name in changes:
             setattr(event, name, changes[name])
     _check_event_rules(event)
+    check_event_times(changes, event.timezone)
     _check_booking_total(event)
     event.version += 1
     return event

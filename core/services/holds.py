@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from core import lifecycle, runtime
-from core.db import UnitOfWork
+from core import lifecycle
+from core.db import Database, UnitOfWork
 from core.inventory import Inventory, lock_inventory
 from core.models import Booking, utcnow
 from core.services import follow_ups
@@ -33,10 +33,11 @@ class ExpiryReport:
     promoted: int = 0
 
 
-def expire_holds(now: dt.datetime | None = None, chunk: int = CHUNK) -> ExpiryReport:
+def expire_holds(db: Database, now: dt.datetime | None = None, chunk: int = CHUNK) -> ExpiryReport:
+    """Expire every hold due by `now` in `db`: one transaction, committed here, per chunk of an
+    event's holds, then one for the waitlists of events that have started."""
     now = now or utcnow()
     report = ExpiryReport()
-    db = runtime.database()
     with db.unit_of_work() as uow:
         event_ids = uow.session.scalars(
             select(Booking.event_id)
@@ -44,14 +45,16 @@ def expire_holds(now: dt.datetime | None = None, chunk: int = CHUNK) -> ExpiryRe
             .distinct()
         ).all()
     for event_id in event_ids:
-        while _expire_chunk(event_id, now, chunk, report) == chunk:
+        while _expire_chunk(db, event_id, now, chunk, report) == chunk:
             pass
-    report.expired_waitlist = _expire_waitlists_of_started_events(now)
+    report.expired_waitlist = _expire_waitlists_of_started_events(db, now)
     return report
 
 
-def _expire_chunk(event_id: uuid.UUID, now: dt.datetime, chunk: int, report: ExpiryReport) -> int:
-    with runtime.database().unit_of_work() as uow:
+def _expire_chunk(
+    db: Database, event_id: uuid.UUID, now: dt.datetime, chunk: int, report: ExpiryReport
+) -> int:
+    with db.unit_of_work() as uow:
         inventory = lock_inventory(uow, event_id)
         expired = expire_overdue(uow, inventory, now, chunk)
         if not expired:
@@ -74,9 +77,9 @@ def expire_overdue(
     return expired
 
 
-def _expire_waitlists_of_started_events(now: dt.datetime) -> int:
+def _expire_waitlists_of_started_events(db: Database, now: dt.datetime) -> int:
     """Nobody can be served once the event has started: its waitlist ends."""
-    with runtime.database().unit_of_work() as uow:
+    with db.unit_of_work() as uow:
         expired = lifecycle.expire_waitlists_of_started_events(uow, now)
         uow.commit()
         return expired

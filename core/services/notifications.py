@@ -11,11 +11,13 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass
+from enum import Enum
 
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from core import booking_links, email_templates, links, metrics, runtime
+from core.db import Database
 from core.email_templates import BookingRecipient, TicketLine
 from core.formatting import booking_reference, local_time
 from core.mail import MailDeliveryError, SmtpSettings, send_message, stable_message_id
@@ -121,14 +123,30 @@ def _ticket_facts(uow, kind: str, bookings: list[Booking]) -> tuple[dict, dict]:
     return {booking.id: tickets.booking_pdf(uow, booking) for booking in bookings}, names
 
 
-def send_booking_emails(kind: str, booking_ids: list[str], occasion: str = "") -> int:
+def send_booking_emails(db: Database, kind: str, booking_ids: list[str], occasion: str = "") -> int:
     """Send `kind` to each booking's customer; raises a retryable error if any send should be
     tried again (those already sent are not sent twice). Returns how many were sent now.
 
-    A new `occasion` (an organizer's resend, say) is a new message, sent once in its turn."""
-    redis = runtime.redis_client()
-    settings = smtp_settings()
-    with runtime.database().unit_of_work() as uow:
+    What the mails say is read in one unit of work on `db`, ended before the first SMTP exchange
+    (nothing is written, so nothing is committed). A new `occasion` (an organizer's resend, say)
+    is a new message, sent once in its turn."""
+    bookings, facts = _bookings_and_facts(db, kind, booking_ids)
+    redis, settings = runtime.redis_client(), smtp_settings()
+    sent, retry_later = 0, []
+    for booking in bookings:
+        outcome = _send_once(redis, settings, kind, booking, facts, occasion)
+        sent += outcome is _Sent.NOW
+        if outcome is _Sent.RETRY:
+            retry_later.append(str(booking.id))
+    if retry_later:
+        raise MailDeliveryError(f"{len(retry_later)} {kind} mail(s) to retry", retryable=True)
+    return sent
+
+
+def _bookings_and_facts(db: Database, kind: str, booking_ids: list[str]) -> tuple[list[Booking], _MailFacts]:
+    """The bookings to write to (a tickets mail only for those with valid tickets) and what
+    their mails say, read in one unit of work."""
+    with db.unit_of_work() as uow:
         bookings = uow.session.scalars(
             select(Booking)
             .where(Booking.id.in_([uuid.UUID(str(b)) for b in booking_ids]))
@@ -139,34 +157,38 @@ def send_booking_emails(kind: str, booking_ids: list[str], occasion: str = "") -
             with_tickets = set(tickets.bookings_with_valid_tickets(uow, ids))
             bookings = [booking for booking in bookings if booking.id in with_tickets]
         facts = _MailFacts(checkouts.checkout_links(uow, ids), refunds.refund_totals(uow, ids),
-                              *_ticket_facts(uow, kind, bookings))  # fmt: skip
-    sent, retry_later = 0, []
-    for booking in bookings:
-        once = f"{kind}:{booking.id}{':' + occasion if occasion else ''}"
-        marker, claim = f"mail:sent:{once}", f"mail:claim:{once}"
-        if redis.exists(marker) or not redis.set(claim, "1", nx=True, ex=CLAIM_SECONDS):
-            continue
-        message = _compose(
-            kind,
-            booking,
-            facts,
-            stable_message_id(
-                kind, "-".join(filter(None, (str(booking.id), occasion))), settings.sender_domain
-            ),
-        )
-        try:
-            send_message(settings, message)
-        except MailDeliveryError as error:
-            metrics.count_mail(kind, sent=False)
-            redis.delete(claim)
-            if error.retryable:
-                retry_later.append(str(booking.id))
-            else:
-                log.warning("giving up %s mail for booking %s: %s", kind, booking.id, error)
-            continue
-        redis.set(marker, "1", ex=SENT_MARKER_TTL)
-        sent += 1
-        metrics.count_mail(kind, sent=True)
-    if retry_later:
-        raise MailDeliveryError(f"{len(retry_later)} {kind} mail(s) to retry", retryable=True)
-    return sent
+                           *_ticket_facts(uow, kind, bookings))  # fmt: skip
+    return list(bookings), facts
+
+
+class _Sent(Enum):
+    NOW = "now"
+    BEFORE = "before"  # sent already, or being sent by another run right now
+    RETRY = "retry"
+    GIVEN_UP = "given_up"
+
+
+def _send_once(
+    redis, settings: SmtpSettings, kind: str, booking: Booking, facts: _MailFacts, occasion: str
+) -> _Sent:
+    """Send one booking's mail unless it was sent (or is being sent): claim it, send, mark it
+    sent; a failed send gives the claim back."""
+    once = f"{kind}:{booking.id}{':' + occasion if occasion else ''}"
+    marker, claim = f"mail:sent:{once}", f"mail:claim:{once}"
+    if redis.exists(marker) or not redis.set(claim, "1", nx=True, ex=CLAIM_SECONDS):
+        return _Sent.BEFORE
+    message_id = stable_message_id(
+        kind, "-".join(filter(None, (str(booking.id), occasion))), settings.sender_domain
+    )
+    try:
+        send_message(settings, _compose(kind, booking, facts, message_id))
+    except MailDeliveryError as error:
+        metrics.count_mail(kind, sent=False)
+        redis.delete(claim)
+        if error.retryable:
+            return _Sent.RETRY
+        log.warning("giving up %s mail for booking %s: %s", kind, booking.id, error)
+        return _Sent.GIVEN_UP
+    redis.set(marker, "1", ex=SENT_MARKER_TTL)
+    metrics.count_mail(kind, sent=True)
+    return _Sent.NOW

@@ -21,6 +21,8 @@ from core.statuses import BookingStatus, PaymentStatus
 
 # A held booking whose checkout job was lost is given one by the sweep after this long.
 LOST_JOB_AFTER = dt.timedelta(minutes=1)
+# At most this many bookings (and refunds) are found per kind and run; the next run finds the rest.
+SWEEP_BATCH = 1000
 
 
 def sweep_payments(uow: UnitOfWork, now: dt.datetime | None = None) -> dict[str, int]:
@@ -33,7 +35,7 @@ def sweep_payments(uow: UnitOfWork, now: dt.datetime | None = None) -> dict[str,
     now = now or utcnow()
     before = now - LOST_JOB_AFTER
     unprepared = _held_without_checkout(uow, now, before)
-    refund_ids = refunds.stale_refund_ids(uow, now)
+    refund_ids = refunds.stale_refund_ids(uow, now, SWEEP_BATCH)
     event_ids = uow.session.scalars(
         select(WebhookEvent.id).where(WebhookEvent.processed_at.is_(None), WebhookEvent.received_at < before)
     ).all()
@@ -74,6 +76,6 @@ def _held_without_checkout(uow: UnitOfWork, now: dt.datetime, before: dt.datetim
             Booking.decided_at < before,
             ~has_checkout,
         )
-        .limit(1000)
+        .limit(SWEEP_BATCH)
     )
     return [str(booking_id) for booking_id in rows]

@@ -10,13 +10,14 @@ import uuid
 
 from core.errors import Forbidden
 from core.models import Event, User
+from core.statuses import Role
 
-ORGANIZERS = frozenset({"organizer"})
-ORGANIZERS_AND_STAFF = frozenset({"organizer", "staff"})
+ORGANIZERS = frozenset({Role.ORGANIZER})
+ORGANIZERS_AND_STAFF = frozenset({Role.ORGANIZER, Role.STAFF})
 
 
 def is_admin(actor: User | None) -> bool:
-    return actor is not None and actor.role == "admin"
+    return actor is not None and actor.role == Role.ADMIN
 
 
 def require_admin(actor: User) -> None:
@@ -24,26 +25,24 @@ def require_admin(actor: User) -> None:
         raise Forbidden("Only administrators may do this.")
 
 
-def is_member_of_organization(actor: User, organization_id: uuid.UUID, roles: frozenset[str]) -> bool:
+def is_member_of_organization(actor: User, organization_id: uuid.UUID, roles: frozenset[Role]) -> bool:
     if is_admin(actor):
         return True
     return actor.role in roles and actor.organization_id == organization_id
 
 
-def is_member_of_event_organization(actor: User, event: Event, roles: frozenset[str]) -> bool:
+def is_member_of_event_organization(actor: User, event: Event, roles: frozenset[Role]) -> bool:
     return is_member_of_organization(actor, event.organization_id, roles)
 
 
 def is_organizer_of(actor: User | None, event: Event) -> bool:
     """An admin, or an organizer of the event's organization (nobody, for an anonymous reader)."""
-    return actor is not None and is_member_of_event_organization(actor, event, frozenset({"organizer"}))
+    return actor is not None and is_member_of_event_organization(actor, event, ORGANIZERS)
 
 
 def is_staff_of(actor: User | None, event: Event) -> bool:
     """An admin, or door staff or an organizer of the event's organization."""
-    return actor is not None and is_member_of_event_organization(
-        actor, event, frozenset({"organizer", "staff"})
-    )
+    return actor is not None and is_member_of_event_organization(actor, event, ORGANIZERS_AND_STAFF)
 
 
 def may_read_booking(actor: User, customer_id: uuid.UUID, event: Event | None) -> bool:
@@ -64,12 +63,12 @@ def require_door_staff_of(actor: User, event: Event) -> None:
 def require_organizer(actor: User) -> None:
     if is_admin(actor):
         return
-    if actor.role != "organizer" or actor.organization_id is None:
+    if actor.role != Role.ORGANIZER or actor.organization_id is None:
         raise Forbidden("Only organizers may create events.")
 
 
 def require_member_of_organization(
-    actor: User, organization_id: uuid.UUID, roles: frozenset[str] = ORGANIZERS_AND_STAFF
+    actor: User, organization_id: uuid.UUID, roles: frozenset[Role] = ORGANIZERS_AND_STAFF
 ) -> None:
     if not is_member_of_organization(actor, organization_id, roles):
         raise Forbidden("Only the organization's own people may see this.")

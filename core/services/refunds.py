@@ -312,11 +312,12 @@ def event_refunds_query(event_id: uuid.UUID, status: str | None = None):
     return query.where(Refund.status == status) if status else query
 
 
-def stale_refund_ids(uow: UnitOfWork, now: dt.datetime) -> list[str]:
-    """Pending refunds nobody has touched for a while: their job was lost, or ran out of retries."""
+def stale_refund_ids(uow: UnitOfWork, now: dt.datetime, limit: int) -> list[str]:
+    """Up to `limit` pending refunds nobody has touched for a while: their job was lost, or ran
+    out of retries."""
     rows = uow.session.scalars(
         select(Refund.id)
         .where(Refund.status == RefundStatus.PENDING, Refund.updated_at < now - STALE_AFTER)
-        .limit(1000)
+        .limit(limit)
     )
     return [str(refund_id) for refund_id in rows]

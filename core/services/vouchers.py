@@ -22,7 +22,7 @@ from sqlalchemy import Select, select
 from core import runtime
 from core.booking_rules import voucher_usable
 from core.csv_export import csv_chunks
-from core.db import UnitOfWork
+from core.db import Database, UnitOfWork
 from core.errors import Conflict, Invalid, InvalidVoucher, NotFound
 from core.inventory import lock_inventory
 from core.models import Booking, Event, User, Voucher, utcnow
@@ -154,7 +154,9 @@ def event_currency(event: Event) -> str:
     return event.ticket_types[0].currency
 
 
-def export_vouchers(uow: UnitOfWork, actor: User, event_id: uuid.UUID) -> Iterator[bytes]:
+def export_vouchers(db: Database, uow: UnitOfWork, actor: User, event_id: uuid.UUID) -> Iterator[bytes]:
+    """The event's codes as CSV chunks: the reader is checked in `uow`, the rows streamed from a
+    unit of work of its own on `db` (nothing is written)."""
     event = get_event_for_organizers(uow, actor, event_id)
     currency = event_currency(event)
 
@@ -166,7 +168,7 @@ def export_vouchers(uow: UnitOfWork, actor: User, event_id: uuid.UUID) -> Iterat
 
     def batches():
         # Its own unit of work: the request's has ended by the time a streamed body is sent.
-        with runtime.database().unit_of_work() as export:
+        with db.unit_of_work() as export:
             query = vouchers_query(event.id).execution_options(yield_per=EXPORT_BATCH)
             for partition in export.session.scalars(query).partitions():
                 yield [row(voucher) for voucher in partition]
@@ -292,13 +294,14 @@ def _terms_key(event_id) -> str:
     return event_key("event", event_id, "vouchers")
 
 
-def load_voucher_terms(event_id: uuid.UUID, code: str) -> CachedVoucher | None:
+def load_voucher_terms(db: Database, event_id: uuid.UUID, code: str) -> CachedVoucher | None:
     """The terms of the event's voucher with this code, or None: one Redis round trip (the
-    event's codes are read from PostgreSQL only when the hash was dropped or ran out)."""
+    event's codes are read from `db`, in a unit of work of its own, only when the hash was
+    dropped or ran out)."""
     redis = runtime.redis_client()
     raw, built = redis.hmget(_terms_key(event_id), [normalize_code(code), _BUILT])
     if built is None:
-        with runtime.database().unit_of_work() as uow:
+        with db.unit_of_work() as uow:
             vouchers = uow.session.scalars(select(Voucher).where(Voucher.event_id == event_id)).all()
             mapping = {voucher.code: CachedVoucher.of(voucher).to_json() for voucher in vouchers}
         pipe = redis.pipeline()
@@ -309,9 +312,11 @@ def load_voucher_terms(event_id: uuid.UUID, code: str) -> CachedVoucher | None:
     return CachedVoucher.from_json(raw) if raw else None
 
 
-def check_voucher_code(event_id: uuid.UUID, code: str, ticket_type_ids, at: dt.datetime) -> CachedVoucher:
+def check_voucher_code(
+    db: Database, event_id: uuid.UUID, code: str, ticket_type_ids, at: dt.datetime
+) -> CachedVoucher:
     """The voucher behind a code a customer typed, if it can be used for these ticket types now."""
-    voucher = load_voucher_terms(event_id, code)
+    voucher = load_voucher_terms(db, event_id, code)
     if not voucher_usable(voucher, event_id, at, ticket_type_ids):
         raise InvalidVoucher()
     return voucher

@@ -7,7 +7,6 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-import json
 import uuid
 
 import pytest
@@ -147,9 +146,35 @@ def test_named_tickets_carry_their_answers_to_the_pdf_the_door_and_the_attendee_
         "Grace Hopper": tickets[0]["answers"], "Ada Lovelace": tickets[1]["answers"]}  # fmt: skip
     exported = client.get(f"/api/v1/events/{event.id}/attendees",
                           headers={**auth_header(organizer), "Accept": "text/csv"})  # fmt: skip
-    rows = list(csv.DictReader(io.StringIO(exported.data.decode())))
-    assert {row["attendee_name"]: json.loads(row["answers"]) for row in rows} == {
-        "Grace Hopper": tickets[0]["answers"], "Ada Lovelace": tickets[1]["answers"]}  # fmt: skip
+    # One column per question, headed by its label; the second header row gives the question's id.
+    header, ids_row, *rows = csv.reader(io.StringIO(exported.data.decode()))
+    asked = header[-3:]
+    assert asked == ["Meal", "Wheelchair?", "Company"]
+    assert ids_row[-3:] == [ids["meal"], ids["wheelchair"], ids["company"]] and not any(ids_row[:-3])
+    by_name = {row[header.index("attendee_name")]: dict(zip(asked, row[-3:], strict=True)) for row in rows}
+    assert by_name == {"Grace Hopper": {"Meal": "vegan", "Wheelchair?": "true", "Company": ""},
+                       "Ada Lovelace": {"Meal": "meat", "Wheelchair?": "", "Company": "Analytical"}}  # fmt: skip
+
+
+def test_the_attendee_list_its_csv_and_its_search_show_the_named_attendees_email(
+    client, organizer, make_event, make_user, auth_header
+):
+    event = make_event(organizer, price=0)
+    customer = make_user(name="Alan Turing", email="alan@example.test")
+    book_named(
+        client, event, customer, auth_header, [{"name": "Grace Hopper", "email": "grace@example.test"}]
+    )
+    url, headers = f"/api/v1/events/{event.id}/attendees", auth_header(organizer)
+
+    listed = client.get(url, headers=headers).json
+    exported = client.get(url, headers={**headers, "Accept": "text/csv"})
+    found = client.get(url, query_string={"q": "grace@exa"}, headers=headers).json
+
+    expected = {"Grace Hopper": "grace@example.test", "Alan Turing": "alan@example.test"}
+    assert {row["attendee_name"]: row["attendee_email"] for row in listed} == expected
+    rows = csv.DictReader(io.StringIO(exported.data.decode()))
+    assert {row["attendee_name"]: row["attendee_email"] for row in rows} == expected
+    assert [row["attendee_name"] for row in found] == ["Grace Hopper"]
 
 
 def test_without_questions_unnamed_tickets_are_the_customers(

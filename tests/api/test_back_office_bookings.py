@@ -10,6 +10,7 @@ import json
 import pytest
 
 from core.formatting import booking_reference
+from core.models import Booking, utcnow
 from core.services import back_office
 from tests.back_office_data import add_booking
 
@@ -197,3 +198,29 @@ def test_reference_in_sql_matches_the_reference_in_python(db, sale):
         pairs = uow.session.execute(select(Booking.id, booking_reference_sql(Booking.id))).all()
     assert len(pairs) == 4
     assert all(booking_reference(booking_id) == reference for booking_id, reference in pairs)
+
+
+@pytest.mark.parametrize(
+    "hold_left", [dt.timedelta(minutes=10), -dt.timedelta(seconds=1)], ids=["held", "due"]
+)
+def test_a_hold_reads_the_same_to_its_customer_and_in_the_back_office(
+    client, db, organizer, make_event, make_user, auth_header, hold_left
+):
+    event, customer = make_event(organizer), make_user()
+    booking = add_booking(db, event, customer, "held")
+    with db.unit_of_work() as uow:
+        uow.session.get(Booking, booking.id).hold_expires_at = utcnow() + hold_left
+        uow.commit()
+    headers = auth_header(organizer)
+
+    mine = client.get(f"/api/v1/bookings/{booking.id}", headers=auth_header(customer)).json
+    [listed] = client.get(f"/api/v1/events/{event.id}/bookings", headers=headers).json
+    exported = client.get(f"/api/v1/events/{event.id}/bookings", headers={**headers, "Accept": "text/csv"})
+    [row] = csv.DictReader(io.StringIO(exported.data.decode()))
+
+    def when(text):
+        return dt.datetime.fromisoformat(text) if text else None
+
+    expected = (mine["status"], when(mine["hold_expires_at"]))
+    assert (listed["status"], when(listed["hold_expires_at"])) == expected
+    assert (row["status"], when(row["hold_expires_at"])) == expected

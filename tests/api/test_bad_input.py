@@ -96,6 +96,28 @@ def test_non_json_bodies_are_refused(client, organizer, auth_header, db, data, c
     assert count(db, Event) == 0
 
 
+@pytest.mark.parametrize("content_type", [None, "application/x-www-form-urlencoded", "text/plain"])
+def test_a_json_body_sent_without_saying_so_is_a_415_saying_what_to_send(
+    client, organizer, auth_header, db, content_type
+):
+    response = client.post("/api/v1/events", data=json.dumps(event_body()), content_type=content_type,
+                           headers=auth_header(organizer))  # fmt: skip
+    assert response.status_code == 415
+    assert response.json["errors"]["reason"] == "unsupported_media_type"
+    assert "Content-Type: application/json" in response.json["message"]
+    assert count(db, Event) == 0
+
+
+def test_malformed_json_says_where(client, organizer, auth_header, db):
+    data = b'{\n  "title": "Gala",\n  "venue": "Hall",,\n}'
+    response = client.post("/api/v1/events", data=data, content_type="application/json",
+                           headers=auth_header(organizer))  # fmt: skip
+    assert response.status_code == 400
+    assert response.json["errors"] == {"reason": "invalid_json", "line": 3, "column": 19}
+    assert "line 3, column 19" in response.json["message"]
+    assert count(db, Event) == 0
+
+
 def test_oversized_body_is_413(client, organizer, auth_header):
     response = client.post(
         "/api/v1/events",
@@ -128,7 +150,9 @@ def test_bad_registrations_are_refused_and_create_nothing(client, db, body):
      "/api/v1/nowhere"],
 )  # fmt: skip
 def test_unknown_ids_are_404(client, path):
-    assert_error_shape(client.get(path), range(404, 405))
+    response = client.get(path)
+    assert_error_shape(response, range(404, 405))
+    assert response.json["errors"]["reason"] == "not_found"
 
 
 def test_unknown_event_edits_are_404(client, organizer, auth_header):
@@ -151,6 +175,7 @@ def test_unknown_ticket_type_edit_is_404(client, organizer, make_event, auth_hea
 def test_wrong_method_is_405_with_allow_header(client):
     response = client.delete("/api/v1/events")
     assert_error_shape(response, [405])
+    assert response.json["errors"]["reason"] == "method_not_allowed"
     assert "GET" in response.headers["Allow"]
 
 

@@ -11,7 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from core import booking_links, runtime
-from core.models import utcnow
+from core.models import User, utcnow
 from tests.integration.booking_helpers import load
 from tests.integration.payment_helpers import hold, pay_on_local_page, payment_of
 from tests.jobs import run_jobs
@@ -115,3 +115,18 @@ def test_with_a_front_end_the_links_lead_there_and_it_reads_the_booking_as_json(
     assert data.json["status"] == "held" and data.json["payment"]["checkout_url"]
     cancelled = client.post(f"/api/v1/pages/bookings/{held.booking_id}/cancel", data={"token": held.token})
     assert cancelled.headers["Location"] == held.url
+
+
+def test_get_booking_gives_its_customer_the_booking_pages_link_and_nobody_else(
+    client, db, held, organizer, auth_header
+):
+    with db.unit_of_work() as uow:
+        customer = uow.session.get(User, load(db, held.booking_id).user_id)
+    url = f"/api/v1/bookings/{held.booking_id}"
+
+    mine = client.get(url, headers=auth_header(customer)).json
+    theirs = client.get(url, headers=auth_header(organizer)).json
+
+    assert mine["booking_page_url"] == held.url
+    assert client.get(_path(mine["booking_page_url"])).status_code == 200
+    assert theirs["status"] == "held" and "booking_page_url" not in theirs

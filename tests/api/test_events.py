@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import zoneinfo
 
 import icalendar
 import pytest
@@ -235,7 +236,7 @@ def test_the_create_answer_gives_times_in_utc_as_every_later_read_does(client, o
     starts = (
         (utcnow() + dt.timedelta(days=10))
         .replace(microsecond=0)
-        .astimezone(dt.timezone(dt.timedelta(hours=2)))
+        .astimezone(zoneinfo.ZoneInfo("Europe/Paris"))  # the event's zone, not UTC
     )
     body = event_body(starts_at=starts.isoformat(), ends_at=(starts + dt.timedelta(hours=2)).isoformat())
     created = client.post("/api/v1/events", json=body, headers=auth_header(organizer)).json
@@ -266,3 +267,35 @@ def test_the_service_refuses_an_event_without_ticket_types_by_name(db, organizer
     with db.unit_of_work() as uow, pytest.raises(Invalid) as refused:
         events.create_event(uow, uow.session.get(User, organizer.id), {"ticket_types": []})
     assert refused.value.name == "ticket_types_required"
+
+
+@pytest.mark.parametrize(
+    ("starts_at", "ends_at", "accepted"),
+    [("2031-01-15T20:00:00+01:00", "2031-01-15T23:00:00+01:00", True),  # Paris in winter
+     ("2031-07-15T20:00:00+02:00", "2031-07-15T23:00:00+02:00", True),  # Paris in summer
+     ("2031-01-15T19:00:00Z", "2031-01-15T22:00:00+00:00", True),  # UTC
+     ("2031-01-15T20:00:00+02:00", "2031-01-15T23:00:00+02:00", False),  # summer's offset in winter
+     ("2031-07-15T20:00:00-04:00", "2031-07-15T23:00:00-04:00", False)],  # another zone's
+)  # fmt: skip
+def test_event_times_carry_utc_or_the_offset_of_the_events_own_zone(
+    client, organizer, auth_header, starts_at, ends_at, accepted
+):
+    body = event_body(starts_at=starts_at, ends_at=ends_at, timezone="Europe/Paris")
+    response = client.post("/api/v1/events", json=body, headers=auth_header(organizer))
+    if accepted:
+        assert response.status_code == 201, response.json
+        return
+    assert response.status_code == 422
+    assert response.json["errors"]["reason"] == "offset_not_of_timezone"
+    assert "Europe/Paris is " in response.json["errors"]["starts_at"][0]
+
+
+def test_an_edit_is_held_to_the_same_rule_as_a_creation(client, organizer, make_event, auth_header):
+    event = make_event(organizer)
+    headers = {**auth_header(organizer), "If-Match": f'"{event.version}"'}
+    wrong = client.patch(f"/api/v1/events/{event.id}", json={"refund_until": "2031-01-10T12:00:00+02:00"},
+                         headers=headers)  # fmt: skip
+    assert wrong.status_code == 422 and wrong.json["errors"]["reason"] == "offset_not_of_timezone"
+    assert wrong.json["errors"]["refund_until"] == [
+        "Europe/Paris is +01:00 at this time, not +02:00: write +01:00, or UTC (Z)."
+    ]

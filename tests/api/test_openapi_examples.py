@@ -136,7 +136,7 @@ def test_each_example_answers_its_documented_success(app, client, db, spec, make
             published = client.post(f"{url.split('/ticket-types')[0]}/publish", headers=headers)
             assert published.status_code == 200
         elif path.endswith("/vouchers"):
-            path_ids["voucher_id"] = answer.json[0]["id"]
+            path_ids["voucher_id"] = answer.json["id"]
         elif path.endswith("/questions"):
             path_ids["question_id"] = answer.json["id"]
         elif path == "/api/v1/bookings":

@@ -36,7 +36,7 @@ def test_organizers_create_list_edit_and_export_vouchers(
     created = client.post(url(event), json={"code": "early-bird", "discount": {"percent": 15}, "max_redemptions": 3},
                           headers=headers)  # fmt: skip
     assert created.status_code == 201
-    [voucher] = created.json
+    voucher = created.json  # one code, one object (a batch, `generate`, is a list)
     assert (voucher["code"], voucher["discount"], voucher["remaining"]) == ("EARLY-BIRD", {"percent": 15}, 3)
 
     customer = make_user()
@@ -79,7 +79,7 @@ def test_generate_makes_unique_random_codes_after_the_prefix(client, db, organiz
 def test_deleting_an_unused_voucher_removes_it(client, db, organizer, make_event, auth_header):
     event = make_event(organizer)
     headers = auth_header(organizer)
-    [voucher] = client.post(
+    voucher = client.post(
         url(event), json={"code": "ONCE-ONLY", "discount": {"percent": 5}}, headers=headers
     ).json
     assert client.delete(f"{url(event)}/{voucher['id']}", headers=headers).status_code == 204
@@ -143,8 +143,8 @@ def test_max_redemptions_cannot_go_below_what_is_redeemed(
 ):
     event = make_event(organizer)
     headers = auth_header(organizer)
-    [voucher] = client.post(url(event), json={"code": "TWO-USES", "discount": {"percent": 10}, "max_redemptions": 2},
-                            headers=headers).json  # fmt: skip
+    voucher = client.post(url(event), json={"code": "TWO-USES", "discount": {"percent": 10}, "max_redemptions": 2},
+                          headers=headers).json  # fmt: skip
     for customer in (make_user(), make_user()):
         client.post("/api/v1/bookings", json=booking(event, "TWO-USES"), headers=auth_header(customer))
     drain(event)
@@ -183,7 +183,7 @@ def test_unknown_expired_disabled_and_foreign_codes_are_422_and_queue_nothing(
         json={"code": "SOON-CODE", "discount": {"percent": 10}, "valid_from": future},
         headers=headers,
     )
-    [off] = client.post(
+    off = client.post(
         url(event), json={"code": "OFF-CODE", "discount": {"percent": 10}}, headers=headers
     ).json
     client.patch(f"{url(event)}/{off['id']}", json={"disabled": True}, headers=headers)
@@ -255,3 +255,13 @@ def test_a_custom_code_shorter_than_six_characters_is_refused_with_its_reason(
         url(event), json={"code": "ABCDEF", "discount": {"percent": 10}}, headers=auth_header(organizer)
     )
     assert six.status_code == 201
+
+
+def test_the_openapi_document_says_one_code_answers_an_object_and_a_batch_a_list(client):
+    spec = client.get("/api/v1/openapi.json").json
+    created = spec["paths"]["/api/v1/events/{event_id}/vouchers"]["post"]["responses"]["201"]
+    voucher = {"$ref": "#/components/schemas/VoucherOut"}
+    assert created["content"]["application/json"]["schema"] == {
+        "oneOf": [voucher, {"type": "array", "items": voucher}]
+    }
+    assert "VoucherOut" in spec["components"]["schemas"]

@@ -16,6 +16,7 @@ import pytest
 import requests
 from sqlalchemy import func, select
 
+from core import runtime
 from core.inventory import Line
 from core.models import Booking
 from core.services import bookings
@@ -99,7 +100,10 @@ def test_workers_killed_mid_batch_repeatedly_lose_nothing_and_decide_nothing_twi
     items = (Line(event.ticket_types[0].id, 1),)
     for user_id, _ in many_customers(requests_count):
         bookings.request_booking(
-            user_id, bookings.BookingAsk(event.id, items, join_waitlist=True), session_id="s"
+            runtime.database(),
+            user_id,
+            bookings.BookingAsk(event.id, items, join_waitlist=True),
+            session_id="s",
         )
     # Small batches make many transactions, so a kill lands in the middle of one.
     worker = start_worker(ALLOCATION_BATCH_SIZE="20")

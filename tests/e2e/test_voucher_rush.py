@@ -13,6 +13,7 @@ import pytest
 import requests
 from sqlalchemy import select
 
+from core import runtime
 from core.inventory import Line
 from core.models import Booking, Voucher
 from core.services import bookings
@@ -69,7 +70,10 @@ def test_a_rush_on_one_code_with_a_worker_killed_mid_batch(db, organizer, make_e
     items = (Line(event.ticket_types[0].id, 1),)
     for user_id, _ in many_customers(REQUESTS):
         bookings.request_booking(
-            user_id, bookings.BookingAsk(event.id, items, voucher_code="RUSH-HOUR"), session_id="s"
+            runtime.database(),
+            user_id,
+            bookings.BookingAsk(event.id, items, voucher_code="RUSH-HOUR"),
+            session_id="s",
         )
     # Small batches make many transactions, so the kill lands in the middle of one; the first kill
     # comes while redemptions are still being handed out.

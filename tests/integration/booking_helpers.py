@@ -7,6 +7,7 @@ import uuid
 
 from sqlalchemy import func, select, update
 
+from core import runtime
 from core.booking_queue import booking_queue
 from core.inventory import Line
 from core.models import Booking, BookingLine, Event, TicketType, utcnow
@@ -19,13 +20,13 @@ def ask(
     ticket_type = ticket_type or event.ticket_types[0]
     items = (Line(ticket_type.id, quantity),)
     result = bookings.request_booking(
-        user.id, bookings.BookingAsk(event.id, items, join_waitlist), key, session_id="s"
+        runtime.database(), user.id, bookings.BookingAsk(event.id, items, join_waitlist), key, session_id="s"
     )
     return result["id"]
 
 
 def drain(event) -> allocation.DrainReport:
-    return allocation.drain_event_queue(event.id)
+    return allocation.drain_event_queue(runtime.database(), event.id)
 
 
 def statuses(db, event) -> dict[uuid.UUID, str]:

@@ -39,7 +39,7 @@ def test_queue_position_counts_down_as_batches_are_decided(db, organizer, make_e
     assert [bookings.queued_booking_view(i)[2]["queue_position"] for i in ids] == [1, 2, 3, 4, 5, 6]
     queue = BookingQueue(runtime.redis_client())
     first = queue.head(event.id, 4)
-    allocation.decide_batch(event.id, first)  # one batch, as a drainer does it
+    allocation.decide_batch(runtime.database(), event.id, first)  # one batch, as a drainer does it
     queue.remove_decided(event.id, first)
     assert bookings.queued_booking_view(ids[0]) is None
     assert [bookings.queued_booking_view(i)[2]["queue_position"] for i in ids[4:]] == [1, 2]
@@ -63,9 +63,9 @@ def test_a_replayed_batch_decides_nothing_twice(db, organizer, make_event, custo
         ask(customer, event, join_waitlist=True)
     queue = BookingQueue(runtime.redis_client())
     batch = queue.head(event.id, 100)
-    allocation.decide_batch(event.id, batch)
+    allocation.decide_batch(runtime.database(), event.id, batch)
     first = statuses(db, event)
-    allocation.decide_batch(event.id, batch)  # the replay
+    allocation.decide_batch(runtime.database(), event.id, batch)  # the replay
     assert statuses(db, event) == first
     drain(event)  # and the normal path over the same batch
     assert statuses(db, event) == first
@@ -79,7 +79,10 @@ def test_concurrent_deciders_of_one_batch_never_oversell(db, organizer, make_eve
         ask(customer, event)
     batch = BookingQueue(runtime.redis_client()).head(event.id, 100)
     halves = [batch[:15], batch[15:], batch, batch[5:25]]
-    threads = [threading.Thread(target=allocation.decide_batch, args=(event.id, part)) for part in halves]
+    threads = [
+        threading.Thread(target=allocation.decide_batch, args=(runtime.database(), event.id, part))
+        for part in halves
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -181,7 +184,8 @@ def test_missing_redis_status_falls_back_to_the_database(db, organizer, make_eve
     booking_id = ask(customers[0], event)
     queue = BookingQueue(redis_client)
     batch = queue.head(event.id, 10)
-    allocation.decide_batch(event.id, batch)  # committed, then the process died before publishing
+    # committed, then the process died before publishing
+    allocation.decide_batch(runtime.database(), event.id, batch)
     redis_client.delete(status_key(event.id, booking_id))
     assert bookings.queued_booking_view(booking_id) is None
     with db.unit_of_work() as uow:
@@ -235,14 +239,17 @@ def test_unknown_event_is_not_found(customers):
 
     with pytest.raises(NotFound):
         bookings.request_booking(
-            customers[0].id, bookings.BookingAsk(uuid.uuid4(), (Line(uuid.uuid4(), 1),)), session_id="s"
+            runtime.database(),
+            customers[0].id,
+            bookings.BookingAsk(uuid.uuid4(), (Line(uuid.uuid4(), 1),)),
+            session_id="s",
         )
 
 
 def test_booking_rows_record_the_acceptance_order(db, organizer, make_event, customers):
     event = make_event(organizer, quota=100)
     ids = [ask(customer, event) for customer in customers[:8]]
-    allocation.drain_event_queue(event.id, batch_size=3)
+    allocation.drain_event_queue(runtime.database(), event.id, batch_size=3)
     with db.unit_of_work() as uow:
         ordered = uow.session.scalars(
             select(Booking.id).where(Booking.event_id == event.id).order_by(Booking.queue_seq)

@@ -7,7 +7,7 @@ import os
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
-from core import event_snapshots
+from core import event_snapshots, runtime
 from core.errors import NotFound
 from core.inventory import Line
 from core.services import bookings
@@ -29,7 +29,7 @@ def _ask_for_unknown_events(count: int) -> int:
     for _ in range(count):
         ask = bookings.BookingAsk(uuid.uuid4(), (Line(uuid.uuid4(), 1),))
         try:
-            bookings.request_booking(uuid.uuid4(), ask, session_id="s")
+            bookings.request_booking(runtime.database(), uuid.uuid4(), ask, session_id="s")
         except NotFound:
             refused += 1
     return refused

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from core import lifecycle
-from core.booking_rules import BookingRequest, Decision
+from core.booking_requests import BookingRequest, Decision
 from core.errors import Conflict
 from core.inventory import Line, lock_inventory
 from core.models import Booking, BookingLine, Event, TicketType, utcnow

@@ -14,7 +14,7 @@ from flask_jwt_extended import create_access_token
 
 from core import runtime
 from core.booking_queue import BookingQueue
-from core.booking_rules import BookingRequest
+from core.booking_requests import BookingRequest
 from core.inventory import Line
 from core.models import User, utcnow
 from tests.conftest import _PASSWORD_HASH, PASSWORD

@@ -9,6 +9,7 @@ import time
 import pytest
 from sqlalchemy import func, select
 
+from core import runtime
 from core.models import Payment, WebhookEvent
 from core.services import checkouts, holds
 from tests.integration.booking_helpers import assert_counters_agree, end_holds_now, load
@@ -234,7 +235,7 @@ def test_an_expired_hold_closes_its_checkout_at_the_provider(
     [booking_id] = hold(customers[:1], event)
     session_id = payment_of(db, booking_id).checkout_session_id
     end_holds_now(db, [booking_id])
-    holds.expire_holds()
+    holds.expire_holds(runtime.database())
     run_jobs("expire_checkouts")
     [expire] = use_stripe.requests_to("POST", f"/v1/checkout/sessions/{session_id}/expire")
     assert expire.idempotency_key == f"checkout:{booking_id}:1:expire"

@@ -3,6 +3,7 @@ free, and is given back in full if they went to someone else."""
 
 from __future__ import annotations
 
+from core import runtime
 from core.services import event_cancellation, holds, webhooks
 from tests.integration.booking_helpers import ask, assert_counters_agree, drain, end_holds_now, load
 from tests.integration.payment_helpers import hold, payment_of, refunds_of
@@ -12,7 +13,7 @@ from tests.jobs import Job, run_jobs
 def expire_hold(db, booking_id) -> None:
     """The hold runs out and the expiry job runs; closing the checkout at Stripe is still queued."""
     end_holds_now(db, [booking_id])
-    assert holds.expire_holds().expired_holds == 1
+    assert holds.expire_holds(runtime.database()).expired_holds == 1
     assert load(db, booking_id).status == "expired"
 
 

@@ -13,6 +13,7 @@ from collections import Counter
 
 from sqlalchemy import select
 
+from core import runtime
 from core.models import Booking, utcnow
 from core.payments import payment_provider
 from core.services import bookings, events, holds
@@ -46,7 +47,7 @@ def test_no_provider_call_is_made_with_a_transaction_open(
         bookings.cancel_booking(uow, customers[1], refunded)
         uow.commit()
     end_holds_now(db, [expiring])
-    holds.expire_holds()
+    holds.expire_holds(runtime.database())
     run_jobs("issue_refunds", "expire_checkouts")
 
     with db.unit_of_work() as uow:

@@ -56,8 +56,12 @@ def test_a_replayed_batch_with_a_dead_letter_sets_it_aside_once(db, organizer, m
         ask(customer, event)
     delete_account(db, customers[2])
     batch = BookingQueue(runtime.redis_client()).head(event.id, 10)
-    assert len(allocation.decide_batch(event.id, batch)) == 2  # the rows written: the third is set aside
-    assert allocation.decide_batch(event.id, batch) == []  # a drainer that died before trimming the queue
+    assert (
+        len(allocation.decide_batch(runtime.database(), event.id, batch)) == 2
+    )  # the rows written: the third is set aside
+    assert (
+        allocation.decide_batch(runtime.database(), event.id, batch) == []
+    )  # a drainer that died before trimming the queue
     assert len(dead_letters(db, event)) == 1
     assert sorted(statuses(db, event).values()) == ["held", "held"]
 
@@ -121,5 +125,5 @@ def test_a_replayed_batch_leaves_a_healthy_counter_alone(db, organizer, make_eve
     for _ in range(3):
         ask(make_user(), event)
     queue = BookingQueue(runtime.redis_client())
-    allocation.decide_batch(event.id, queue.head(event.id, 10))  # committed, not trimmed
-    assert not queue.repair_sequence(event.id, allocation.highest_decided_seq(event.id))
+    allocation.decide_batch(runtime.database(), event.id, queue.head(event.id, 10))  # committed, not trimmed
+    assert not queue.repair_sequence(event.id, allocation.highest_decided_seq(runtime.database(), event.id))

@@ -6,6 +6,7 @@ import threading
 
 import pytest
 
+from core import runtime
 from core.errors import Conflict, Forbidden, Invalid, NotFound
 from core.models import Ticket
 from core.services import bookings, notifications, tickets
@@ -105,10 +106,10 @@ def test_pdf_shows_the_time_in_the_events_time_zone(db, confirmed):
 
 def test_a_retried_email_task_sends_one_message(db, confirmed, mail_sink):
     _, _, booking_id = confirmed  # the job has run once already
-    assert notifications.send_booking_emails("tickets_issued", [str(booking_id)]) == 0
+    assert notifications.send_booking_emails(runtime.database(), "tickets_issued", [str(booking_id)]) == 0
     results = []
     threads = [threading.Thread(target=lambda: results.append(
-        notifications.send_booking_emails("tickets_issued", [str(booking_id)]))) for _ in range(3)]  # fmt: skip
+        notifications.send_booking_emails(runtime.database(), "tickets_issued", [str(booking_id)]))) for _ in range(3)]  # fmt: skip
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -124,7 +125,7 @@ def test_concurrent_sends_of_one_email_deliver_it_once(db, organizer, make_event
     issue_tickets(db, [booking_id])
     results = []
     threads = [threading.Thread(target=lambda: results.append(
-        notifications.send_booking_emails("tickets_issued", [str(booking_id)]))) for _ in range(4)]  # fmt: skip
+        notifications.send_booking_emails(runtime.database(), "tickets_issued", [str(booking_id)]))) for _ in range(4)]  # fmt: skip
     for thread in threads:
         thread.start()
     for thread in threads:

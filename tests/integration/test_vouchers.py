@@ -7,6 +7,7 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
+from core import runtime
 from core.errors import Invalid
 from core.models import Booking, User, Voucher
 from core.services import bookings, holds, vouchers
@@ -54,7 +55,7 @@ def test_an_expired_hold_gives_its_redemption_to_the_waitlist(db, organizer, mak
     drain(event)
     assert load(db, waiting).status == "waitlisted"
     end_holds_now(db, [first])
-    report = holds.expire_holds()
+    report = holds.expire_holds(runtime.database())
     assert (report.expired_holds, report.promoted) == (1, 1)
     assert (load(db, first).status, load(db, waiting).status) == ("expired", "held")
     assert load(db, waiting).total == 2000
@@ -159,7 +160,7 @@ def test_late_payment_for_an_expired_hold_whose_code_ran_out_is_refunded(
     drain(event)
     run_jobs("prepare_checkouts")
     end_holds_now(db, [first])
-    holds.expire_holds()
+    holds.expire_holds(runtime.database())
     second = ask_with_code(customers[1], event, "SPRING")
     drain(event)
     assert load(db, second).status == "held" and redeemed(db, voucher) == 1

@@ -6,6 +6,7 @@ import datetime as dt
 
 import pytest
 
+from core import runtime
 from core.errors import Conflict
 from core.models import Booking, utcnow
 from core.services import bookings, events, holds
@@ -29,7 +30,7 @@ def sold_out_with_waitlist(make_event, organizer, customers, quota=2, waiting=4,
 def test_expired_holds_go_to_the_waitlist_in_order(db, organizer, make_event, customers):
     event, holders, waiters = sold_out_with_waitlist(make_event, organizer, customers)
     end_holds_now(db, holders)
-    report = holds.expire_holds()
+    report = holds.expire_holds(runtime.database())
     assert (report.expired_holds, report.promoted) == (2, 2)
     assert [load(db, b).status for b in holders] == ["expired", "expired"]
     assert [load(db, b).status for b in waiters] == ["held", "held", "waitlisted", "waitlisted"]
@@ -136,7 +137,7 @@ def test_waitlist_ends_when_the_event_starts(db, organizer, make_event, customer
             utcnow() + dt.timedelta(hours=2),
         )
         uow.commit()
-    assert holds.expire_holds().expired_waitlist == 2
+    assert holds.expire_holds(runtime.database()).expired_waitlist == 2
     assert {load(db, b).status for b in waiters} == {"expired"}
 
 
@@ -146,7 +147,7 @@ def test_expiry_in_chunks_returns_everything(db, organizer, make_event, make_use
     ids = [ask(p, event, 2) for p in people]
     drain(event)
     end_holds_now(db, ids)
-    report = holds.expire_holds(chunk=7)
+    report = holds.expire_holds(runtime.database(), chunk=7)
     assert report.expired_holds == 25
     assert set(statuses(db, event).values()) == {"expired"}
     assert assert_counters_agree(db, event)["held"] == 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 
+from core import runtime
 from core.inventory import Line
 from core.models import Voucher
 from core.services import bookings, vouchers
@@ -21,7 +22,7 @@ def ask_with_code(
 ) -> uuid.UUID:
     ticket_type = ticket_type or event.ticket_types[0]
     ask = bookings.BookingAsk(event.id, (Line(ticket_type.id, quantity),), join_waitlist, voucher_code=code)
-    return bookings.request_booking(user.id, ask, session_id="s")["id"]
+    return bookings.request_booking(runtime.database(), user.id, ask, session_id="s")["id"]
 
 
 def redeemed(db, voucher) -> int:

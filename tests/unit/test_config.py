@@ -25,6 +25,8 @@ SECURE = {
     "TICKET_SIGNING_KEY": "c2VlZA==",
     "STRIPE_SECRET_KEY": "sk_live_x",
     "STRIPE_WEBHOOK_SECRET": "whsec_x",
+    "PUBLIC_BASE_URL": "https://tickets.example",
+    "SMTP_HOST": "smtp.example",
 }
 
 
@@ -54,6 +56,8 @@ def test_a_secure_production_configuration_is_accepted():
         ("JWT_SECRET_KEY", "JWT_SECRET_KEY"),
         ("DATABASE_URL", "DATABASE_URL"),
         ("TICKET_SIGNING_KEY", "TICKET_SIGNING_KEY"),
+        ("PUBLIC_BASE_URL", "PUBLIC_BASE_URL"),
+        ("SMTP_HOST", "SMTP_HOST"),
     ],
 )
 def test_production_refuses_insecure_defaults_and_names_the_variable(missing, variable):

@@ -24,7 +24,7 @@ CONNECTION_ERRORS = (*OUTAGE_ERRORS, exc.OperationalError, exc.InterfaceError)
 @job_task(Job.DRAIN_EVENT, autoretry_for=CONNECTION_ERRORS, retry_backoff=1, retry_backoff_max=16,
           retry_jitter=True, max_retries=8)  # fmt: skip
 def drain_event(event_id: str) -> dict:
-    report = allocation.drain_event_queue(event_id)
+    report = allocation.drain_event_queue(runtime.database(), event_id)
     return {"decided": report.decided, "batches": report.batches, "busy": report.busy}
 
 
@@ -35,6 +35,6 @@ def sweep_allocation_queues() -> list[str]:
 
 @periodic_task(Periodic.EXPIRE_HOLDS, every=float(runtime.settings().hold_expiry_interval))
 def expire_holds() -> dict:
-    report = holds.expire_holds()
+    report = holds.expire_holds(runtime.database())
     return {"expired_holds": report.expired_holds, "expired_waitlist": report.expired_waitlist,
             "promoted": report.promoted}  # fmt: skip

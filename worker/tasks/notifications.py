@@ -8,6 +8,7 @@ the mails not yet sent are sent again.
 
 from __future__ import annotations
 
+from core import runtime
 from core.jobs import Job
 from core.mail import MailDeliveryError
 from core.services import account_emails, notifications
@@ -20,9 +21,9 @@ RETRY = {"autoretry_for": (MailDeliveryError,), "max_retries": 8, "retry_backoff
 
 @job_task(Job.SEND_BOOKING_EMAILS, **RETRY)
 def send_booking_emails(kind: str, booking_ids: list[str], occasion: str = "") -> int:
-    return notifications.send_booking_emails(kind, booking_ids, occasion)
+    return notifications.send_booking_emails(runtime.database(), kind, booking_ids, occasion)
 
 
 @job_task(Job.SEND_ACCOUNT_EMAIL, **RETRY)
 def send_account_email(kind: str, email: str) -> bool:
-    return account_emails.send_account_email(kind, email)
+    return account_emails.send_account_email(runtime.database(), kind, email)
