@@ -46,7 +46,7 @@ class EngineCollector:
         client = runtime.redis_client()
         yield GaugeMetricFamily(
             "boxoffice_queued_requests", "Requests waiting in allocation queues",
-            value=allocation.queued_requests(),
+            value=allocation.queued_requests(runtime.database()),
         )  # fmt: skip
         pending = metrics.pending_bookings(client, runtime.database())
         yield GaugeMetricFamily(

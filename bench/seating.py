@@ -75,7 +75,7 @@ def seated_event(bench: Bench, organizer: User) -> tuple[uuid.UUID, uuid.UUID]:
 def queue_requests(bench: Bench, event_id, ticket_type_id, sizes: list[int]) -> None:
     for (user_id, _), size in zip(bench.customers(len(sizes)), sizes, strict=True):
         ask = bookings.BookingAsk(event_id, (Line(ticket_type_id, size),))
-        bookings.request_booking(user_id, ask, session_id="b")
+        bookings.request_booking(runtime.database(), user_id, ask, session_id="b")
 
 
 def drain_rate(event_id, requests: int) -> float:
@@ -84,7 +84,7 @@ def drain_rate(event_id, requests: int) -> float:
     decided = 0
     started = time.perf_counter()
     while decided < requests:
-        decided += allocation.drain_event_queue(event_id, batch_size=BATCH).decided
+        decided += allocation.drain_event_queue(runtime.database(), event_id, batch_size=BATCH).decided
     return requests / (time.perf_counter() - started)
 
 

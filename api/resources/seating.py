@@ -5,14 +5,15 @@ from __future__ import annotations
 from flask import Response, request
 from flask.views import MethodView
 from flask_jwt_extended import get_jwt, jwt_required, verify_jwt_in_request
-from flask_smorest import Blueprint
 from flask_smorest.error_handler import ErrorSchema
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from api.auth import current_actor
 from api.db import request_uow
 from api.input import InputSchema
+from api.json_body import Blueprint
 from api.resources import examples
+from core import runtime
 from core.seating import plans
 from core.seating.reading import STAFF_ROLES, seat_map
 
@@ -189,7 +190,7 @@ def _seat_map_response(event_id, fmt: str, mimetype: str) -> Response:
     verify_jwt_in_request(optional=True)
     claims = get_jwt()
     actor = current_actor() if claims.get("role") in STAFF_ROLES else None
-    etag, body = seat_map(request_uow(), event_id, fmt, actor)
+    etag, body = seat_map(runtime.database(), request_uow(), event_id, fmt, actor)
     answer = (
         Response(status=304) if request.if_none_match.contains(etag) else Response(body, mimetype=mimetype)
     )

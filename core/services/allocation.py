@@ -211,7 +211,7 @@ def customer_states(uow: UnitOfWork, event_id: uuid.UUID, user_ids: set[uuid.UUI
     return states
 
 
-def sweep_allocation_queues() -> list[str]:
+def sweep_allocation_queues(db: Database) -> list[str]:
     """Schedule a drain for every queue that has requests and nobody draining it.
 
     Repairs lost wake-ups: an API process that died between queueing a request and scheduling
@@ -220,21 +220,21 @@ def sweep_allocation_queues() -> list[str]:
     lists them (every booking would write it, and a cluster spreads the queues over its shards).
     """
     rescheduled = []
-    for event_id, (queued, draining) in booking_queue().waiting(events_with_queues()).items():
+    for event_id, (queued, draining) in booking_queue().waiting(events_with_queues(db)).items():
         if queued and not draining:
             runtime.dispatch(Job.DRAIN_EVENT, event_id=event_id)
             rescheduled.append(event_id)
     return rescheduled
 
 
-def queued_requests() -> int:
+def queued_requests(db: Database) -> int:
     """Requests waiting in all events' queues together (for /metrics). The events are listed
     from PostgreSQL at most once per `metrics.PENDING_COUNT_SECONDS` by all web processes
     together: a scrape reads Redis alone otherwise."""
     queue = booking_queue()
     cached = queue.redis.get(metrics.EVENTS_WITH_QUEUES_KEY)
     if cached is None:
-        event_ids = [str(event_id) for event_id in events_with_queues()]
+        event_ids = [str(event_id) for event_id in events_with_queues(db)]
         queue.redis.set(
             metrics.EVENTS_WITH_QUEUES_KEY, json.dumps(event_ids), ex=metrics.PENDING_COUNT_SECONDS
         )
@@ -243,11 +243,11 @@ def queued_requests() -> int:
     return sum(queued for queued, _ in queue.waiting(event_ids).values())
 
 
-def events_with_queues(now: dt.datetime | None = None) -> list[uuid.UUID]:
+def events_with_queues(db: Database, now: dt.datetime | None = None) -> list[uuid.UUID]:
     """The events whose queues may hold requests: on sale, or cancelled or started within a day
     (what was queued before still has to be decided). One index range of `event`."""
     now = now or utcnow()
-    with runtime.database().unit_of_work() as uow:
+    with db.unit_of_work() as uow:
         return list(
             uow.session.scalars(
                 select(Event.id).where(

@@ -107,7 +107,7 @@ def _checked_ask(
     if ask.voucher_code is not None:
         voucher = vouchers.check_voucher_code(db, ask.event_id, ask.voucher_code, _ticket_type_ids(ask), now)
     _check_lines(snapshot, ask, voucher, now)
-    _check_chosen_seats(ask)
+    _check_chosen_seats(db, ask)
     return voucher, _checked_attendees(snapshot, ask)
 
 
@@ -168,14 +168,14 @@ def _check_lines(snapshot: EventSnapshot, ask: BookingAsk, voucher, now: dt.date
                           details={"ticket_type_id": str(line.ticket_type_id)})  # fmt: skip
 
 
-def _check_chosen_seats(ask: BookingAsk) -> None:
+def _check_chosen_seats(db: Database, ask: BookingAsk) -> None:
     """Chosen seats must be seats of the event's plan of the line's ticket type (checked against
     the seat map's cache in Redis, not PostgreSQL); whether they are free is the drainer's call,
     in queue order. A request for chosen seats does not wait on the waitlist for them."""
     chosen = {seat_id: line.ticket_type_id for line in ask.items for seat_id in line.seat_ids}
     if not chosen:
         return
-    types = seat_types(ask.event_id, list(chosen))
+    types = seat_types(db, ask.event_id, list(chosen))
     wrong = [
         str(seat_id) for seat_id, ticket_type_id in chosen.items() if types[seat_id] != str(ticket_type_id)
     ]

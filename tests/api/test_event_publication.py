@@ -40,6 +40,7 @@ def test_an_event_published_in_another_process_is_on_sale_here_at_once(
 
     with _in_another_process(monkeypatch), db.unit_of_work() as uow:
         events.publish_event(uow, organizer, event.id)
+        uow.commit()
 
     response = client.post("/api/v1/bookings", json=body(event), headers=customer)
     assert response.status_code == 202, response.json
@@ -84,6 +85,7 @@ def test_a_snapshot_read_before_a_publication_is_never_served_after_it(
     def publish():
         with _in_another_process(monkeypatch), db.unit_of_work() as uow:
             events.publish_event(uow, organizer, event.id)
+            uow.commit()
 
     raced = event_snapshots.load_event_snapshot(_PublishedWhileReading(db, publish), event.id)
 

@@ -73,7 +73,7 @@ def seats_of(db, booking_id) -> list[tuple[str, str]]:
 
 def map_statuses(event, audience: str = "staff") -> dict[uuid.UUID, str]:
     """Seat id → status as the Redis map tells it."""
-    _etag, body = read_map(event.id, f"{audience}.json")
+    _etag, body = read_map(runtime.database(), event.id, f"{audience}.json")
     return {uuid.UUID(seat["id"]): seat["status"] for seat in json.loads(body)["seats"]}
 
 

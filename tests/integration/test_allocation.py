@@ -163,10 +163,10 @@ def test_lost_wake_up_is_repaired_by_the_sweep(db, organizer, make_event, custom
     event = make_event(organizer, quota=5)
     booking_id = ask(customers[0], event)
     redis_client.delete(f"bq:{{{event.id}}}:pending")  # as if the API died before scheduling
-    assert allocation.sweep_allocation_queues() == [str(event.id)]
+    assert allocation.sweep_allocation_queues(runtime.database()) == [str(event.id)]
     drain(event)
     assert load(db, booking_id).status == "held"
-    assert allocation.sweep_allocation_queues() == []
+    assert allocation.sweep_allocation_queues(runtime.database()) == []
 
 
 def test_sweep_leaves_a_queue_alone_while_its_drainer_holds_the_lock(
@@ -175,7 +175,7 @@ def test_sweep_leaves_a_queue_alone_while_its_drainer_holds_the_lock(
     event = make_event(organizer)
     ask(customers[0], event)
     with redis_client.lock(f"bq:{{{event.id}}}:lock", timeout=5):
-        assert allocation.sweep_allocation_queues() == []
+        assert allocation.sweep_allocation_queues(runtime.database()) == []
         assert drain(event).busy
 
 

@@ -12,6 +12,7 @@ import uuid
 
 from sqlalchemy import select
 
+from core import runtime
 from core.booking_queue import booking_queue, event_pointer_key, status_key
 from core.models import Booking
 from core.redis_cluster import event_key
@@ -118,10 +119,10 @@ def test_the_sweep_finds_a_lost_wake_up_from_postgresql(
     event, elsewhere = make_event(organizer), make_event(organizer)
     client.post("/api/v1/bookings", json=body(event), headers=auth_header(make_user()))
     booking_queue().clear_pending(event.id)  # as if the API died before scheduling the drain
-    assert allocation.sweep_allocation_queues() == [str(event.id)]
-    assert str(elsewhere.id) not in allocation.sweep_allocation_queues()
+    assert allocation.sweep_allocation_queues(runtime.database()) == [str(event.id)]
+    assert str(elsewhere.id) not in allocation.sweep_allocation_queues(runtime.database())
     drain(event)
-    assert allocation.sweep_allocation_queues() == []
+    assert allocation.sweep_allocation_queues(runtime.database()) == []
 
 
 def test_a_primary_killed_mid_sale_loses_nothing(

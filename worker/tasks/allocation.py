@@ -30,7 +30,7 @@ def drain_event(event_id: str) -> dict:
 
 @periodic_task(Periodic.SWEEP_ALLOCATION_QUEUES, every=SWEEP_SECONDS)
 def sweep_allocation_queues() -> list[str]:
-    return allocation.sweep_allocation_queues()
+    return allocation.sweep_allocation_queues(runtime.database())
 
 
 @periodic_task(Periodic.EXPIRE_HOLDS, every=float(runtime.settings().hold_expiry_interval))
