@@ -28,6 +28,7 @@ from api.resources import (
     questions,
     tickets,
     vouchers,
+    waiting_room,
 )
 from core import request_ids, runtime, startup
 from core.config import Settings
@@ -48,6 +49,7 @@ BLUEPRINTS = (
     pages.blp,
     tickets.blp,
     back_office.blp,
+    waiting_room.blp,
 )
 
 

@@ -15,7 +15,9 @@ Accepting is one Lua script, so a request is either fully queued or not at all. 
 also refuses a request from a signed-out session (`core.sessions`): the API skips its own
 revocation check on this path, which saves the busiest endpoint a Redis round trip. Reading a
 queued request's status and position is another script, so a poll costs one round trip too.
-Removing a decided batch is by sequence number, so replaying a batch (after a crash) removes
+An event with a waiting room (`core.waiting_room_queue`) takes requests into its room before the
+opening, in the same one step. Removing a decided batch also announces it to the waiting clients
+(`core.live_status`). Removing a decided batch is by sequence number, so replaying a batch (after a crash) removes
 nothing twice.
 
 A Redis that loses its data (no append-only file) restarts the sequence counter at 1, so new
@@ -38,12 +40,14 @@ import json
 import time
 import uuid
 from dataclasses import dataclass
+from enum import StrEnum
 
 import redis
 
-from core import sessions
+from core import live_status, sessions
 from core.booking_rules import BookingRequest
 from core.inventory import Line
+from core.waiting_room_queue import CLOSE_ROOM, opening_key, room_key
 
 STATUS_TTL = 24 * 3600
 IDEMPOTENCY_TTL = 24 * 3600
@@ -51,7 +55,12 @@ IDEMPOTENCY_TTL = 24 * 3600
 PENDING_TTL = 30
 ACTIVE_EVENTS = "bq:active"
 
-_ACCEPT = """
+# KEYS 9-10 and ARGV 10-12 are the event's waiting room (`core.waiting_room_queue`): with ARGV[10]
+# 'enter' the request goes into the room while it is open (one entry a customer), with 'queue'
+# (the opening has come) the room is closed first if nobody has closed it yet.
+_ACCEPT = (
+    CLOSE_ROOM
+    + """
 if ARGV[9] ~= '' then
   local now = redis.call('TIME')
   if tonumber(now[1]) + tonumber(now[2]) / 1000000 > tonumber(ARGV[9]) then return {'late'} end
@@ -60,6 +69,16 @@ if redis.call('EXISTS', KEYS[8]) == 1 then return {'revoked'} end
 if ARGV[6] == '1' then
   local existing = redis.call('GET', KEYS[1])
   if existing then return {'duplicate', existing} end
+end
+if ARGV[10] ~= '' and redis.call('EXISTS', KEYS[10]) == 0 then
+  if ARGV[10] == 'enter' then
+    if redis.call('HSETNX', KEYS[9], ARGV[11], ARGV[3]) == 0 then return {'in_room'} end
+    redis.call('HSET', KEYS[4], 'event_id', ARGV[4], 'request', ARGV[3], 'room', '1')
+    redis.call('EXPIRE', KEYS[4], ARGV[12])
+    if ARGV[6] == '1' then redis.call('SET', KEYS[1], ARGV[1] .. '|' .. ARGV[2], 'EX', ARGV[12]) end
+    return {'room'}
+  end
+  close_room(KEYS[9], KEYS[10], KEYS[2])
 end
 local seq = redis.call('INCR', KEYS[2])
 redis.call('ZADD', KEYS[3], seq, seq .. ':' .. ARGV[3])
@@ -71,21 +90,29 @@ local schedule = redis.call('SET', KEYS[6], '1', 'NX', 'EX', ARGV[8])
 local decided = tonumber(redis.call('GET', KEYS[7]) or '0')
 return {'accepted', tostring(seq), schedule and '1' or '0', tostring(seq - decided)}
 """
+)
 
 # A poll's one round trip. The event's keys are derived from the status, so they cannot be
 # declared in KEYS: fine on one Redis (or a cluster with every Boxoffice key in one slot).
+# An entrant of a waiting room has no `seq` of its own: its number, once shuffled, is in the
+# room's `numbers` (an empty seq: still in the room).
 _STATUS = """
-local status = redis.call('HMGET', KEYS[1], 'seq', 'event_id', 'request')
-if not status[1] then return false end
+local status = redis.call('HMGET', KEYS[1], 'seq', 'event_id', 'request', 'room')
+if not status[3] then return false end
+local seq = status[1]
+if status[4] then seq = redis.call('HGET', 'wr:{' .. status[2] .. '}:numbers', ARGV[1]) or '' end
 local event = 'bq:' .. status[2] .. ':'
-return {status[1], status[3], redis.call('GET', event .. 'decided') or '0', redis.call('GET', event .. 'rate') or '0'}
+return {seq, status[3], redis.call('GET', event .. 'decided') or '0', redis.call('GET', event .. 'rate') or '0'}
 """
 
+# ARGV: the batch's highest number, then the event's status channel and the message announcing
+# the batch (`core.live_status`): announced in the same step, so no decision goes unannounced.
 _REMOVE_DECIDED = """
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
 local decided = tonumber(redis.call('GET', KEYS[2]) or '0')
 if tonumber(ARGV[1]) > decided then redis.call('SET', KEYS[2], ARGV[1]) end
 for i = 3, #KEYS do redis.call('DEL', KEYS[i]) end
+redis.call('PUBLISH', ARGV[2], ARGV[3])
 return redis.call('ZCARD', KEYS[1])
 """
 
@@ -125,6 +152,14 @@ def lock_key(event_id) -> str:
     return _key(event_id, "lock")
 
 
+def sequence_key(event_id) -> str:
+    return _key(event_id, "seq")
+
+
+def queue_key(event_id) -> str:
+    return _key(event_id, "queue")
+
+
 @dataclass(frozen=True)
 class Accepted:
     booking_id: uuid.UUID
@@ -137,6 +172,26 @@ class Accepted:
 class Duplicate:
     booking_id: uuid.UUID
     same_request: bool
+
+
+@dataclass(frozen=True)
+class Entered:
+    """The request waits in the event's waiting room until the opening."""
+
+    booking_id: uuid.UUID
+
+
+@dataclass(frozen=True)
+class AlreadyInRoom:
+    """The customer already has a request in the room: nothing was queued."""
+
+
+class RoomStep(StrEnum):
+    """What the booking step does about the event's waiting room."""
+
+    NONE = ""  # the event has none
+    ENTER = "enter"  # the room is open: enter it (unless it was closed meanwhile: then queue)
+    QUEUE = "queue"  # the opening has come: close the room if nobody did, then queue
 
 
 @dataclass(frozen=True)
@@ -159,6 +214,7 @@ def encode_request(request: BookingRequest) -> str:
             # Only when there is one, so the common request stays as short as before.
             **({"v": str(request.voucher_id)} if request.voucher_id else {}),
             **({"a": request.attendees} if request.attendees else {}),
+            **({"o": request.opening_at.timestamp()} if request.opening_at else {}),
         },
         separators=(",", ":"),
     )
@@ -179,6 +235,7 @@ def decode_request(member: str) -> BookingRequest:
         request_id=data.get("r"),  # absent from requests queued before request ids were kept
         voucher_id=uuid.UUID(data["v"]) if "v" in data else None,
         attendees=data.get("a"),
+        opening_at=dt.datetime.fromtimestamp(data["o"], dt.UTC) if "o" in data else None,
     )
 
 
@@ -194,19 +251,23 @@ class BookingQueue:
         self._repair_sequence = client.register_script(_REPAIR_SEQUENCE)
 
     def accept(
-        self, request: BookingRequest, fingerprint: str, session_id: str
-    ) -> Accepted | Duplicate | SessionRevoked:
-        """Queue the request, unless its idempotency key was seen or its session was signed out:
-        all in one atomic step. Raises `redis.TimeoutError` when Redis ran it too late."""
+        self, request: BookingRequest, fingerprint: str, session_id: str,
+        room: RoomStep = RoomStep.NONE, room_ttl: int = STATUS_TTL,
+    ) -> Accepted | Entered | AlreadyInRoom | Duplicate | SessionRevoked:  # fmt: skip
+        """Queue the request (or let it into the event's waiting room), unless its idempotency
+        key was seen or its session was signed out: all in one atomic step. `room_ttl` keeps an
+        entrant's status and idempotency key until well after the opening. Raises
+        `redis.TimeoutError` when Redis ran it too late."""
         booking_id, event_id = str(request.booking_id), str(request.event_id)
         key = request.idempotency_key
         keys = [f"idem:{request.user_id}:{key}" if key else "idem:none", _key(event_id, "seq"),
                 _key(event_id, "queue"), status_key(booking_id), ACTIVE_EVENTS, _key(event_id, "pending"),
-                _key(event_id, "decided"), sessions.revocation_key(session_id)]  # fmt: skip
+                _key(event_id, "decided"), sessions.revocation_key(session_id), room_key(event_id),
+                opening_key(event_id)]  # fmt: skip
         timeout = self.redis.connection_pool.connection_kwargs.get("socket_timeout")
         deadline = f"{time.time() + timeout:.6f}" if timeout else ""
         args = [booking_id, fingerprint, encode_request(request), event_id, STATUS_TTL, "1" if key else "0",
-                IDEMPOTENCY_TTL, PENDING_TTL, deadline]  # fmt: skip
+                IDEMPOTENCY_TTL, PENDING_TTL, deadline, room.value, str(request.user_id), room_ttl]  # fmt: skip
         result = self._accept(keys=keys, args=args)
         if result[0] == "late":
             raise redis.TimeoutError(
@@ -214,6 +275,10 @@ class BookingQueue:
             )
         if result[0] == "revoked":
             return SessionRevoked()
+        if result[0] == "room":
+            return Entered(request.booking_id)
+        if result[0] == "in_room":
+            return AlreadyInRoom()
         if result[0] == "duplicate":
             booking_id, seen_fingerprint = result[1].split("|", 1)
             return Duplicate(uuid.UUID(booking_id), seen_fingerprint == fingerprint)
@@ -229,13 +294,23 @@ class BookingQueue:
             _key(event_id, "decided"),
             *(status_key(r.booking_id) for r in requests),
         ]
-        return self._remove_decided(keys=keys, args=[max(r.seq for r in requests)])
+        highest = max(r.seq for r in requests)
+        announcement = live_status.decision_message(highest, (r.booking_id for r in requests))
+        return self._remove_decided(keys=keys, args=[highest, live_status.channel(event_id), announcement])
 
     def repair_sequence(self, event_id, highest_decided: int) -> bool:
         """Move the event's counter above `highest_decided` if it went backwards, renumbering the
         queued requests in their order; says whether it had to."""
         keys = [_key(event_id, "seq"), _key(event_id, "queue"), _key(event_id, "decided")]
         return bool(self._repair_sequence(keys=keys, args=[highest_decided]))
+
+    def claim_drain(self, event_id) -> bool:
+        """True if no drain is scheduled for the event and the caller should schedule one."""
+        return bool(self.redis.set(_key(event_id, "pending"), "1", nx=True, ex=PENDING_TTL))
+
+    def mark_active(self, event_id) -> None:
+        """Put the event on the sweep's work list (its queue has requests the room put there)."""
+        self.redis.sadd(ACTIVE_EVENTS, str(event_id))
 
     def clear_pending(self, event_id) -> None:
         self.redis.delete(_key(event_id, "pending"))
@@ -254,10 +329,13 @@ class BookingQueue:
 
     def queued_status(self, booking_id) -> dict | None:
         """The in-flight status of a queued request, with its live queue position, or None."""
-        status = self._status(keys=[status_key(booking_id)])
+        status = self._status(keys=[status_key(booking_id)], args=[str(booking_id)])
         if not status:
             return None
         seq, payload, decided, rate = status
+        if not seq:
+            return {"request": decode_request(f"0:{payload}"), "queue_position": None, "estimated_wait": None,
+                    "waiting_room": True}  # fmt: skip
         position = max(int(seq) - int(decided), 1)
         rate = float(rate)
         request = decode_request(f"{seq}:{payload}")
@@ -265,6 +343,7 @@ class BookingQueue:
             "request": request,
             "queue_position": position,
             "estimated_wait": position / rate if rate else None,
+            "waiting_room": False,
         }
 
     def record_rate(self, event_id, decisions_per_second: float) -> None:

@@ -38,10 +38,17 @@ class BookingRequest:
     voucher_id: uuid.UUID | None = None
     # The attendees the customer named, by ticket type id (`core.services.attendees` checked them).
     attendees: dict[str, list[dict]] | None = None
+    # A request made in a waiting room is judged as of the opening it waited for, not its arrival.
+    opening_at: dt.datetime | None = None
 
     @property
     def quantity(self) -> int:
         return sum(line.quantity for line in self.lines)
+
+    @property
+    def judged_at(self) -> dt.datetime:
+        """The moment the sales window, the voucher's validity and the type's window apply at."""
+        return self.opening_at or self.requested_at
 
 
 @dataclass
@@ -151,7 +158,7 @@ def decide(request: BookingRequest, inventory: Inventory, customer: CustomerStat
     """Decide one request and apply it to the inventory and the customer's state."""
     if request.complimentary:
         return _decide_complimentary(request, inventory)
-    closed = sales_closed(inventory.event, request.requested_at)
+    closed = sales_closed(inventory.event, request.judged_at)
     if closed:
         return Decision(BookingStatus.REJECTED, closed)
     if not inventory.knows(request.lines):
@@ -161,11 +168,11 @@ def decide(request: BookingRequest, inventory: Inventory, customer: CustomerStat
     if request.voucher_id is not None:
         voucher = inventory.voucher(request.voucher_id)
         ticket_type_ids = [line.ticket_type_id for line in request.lines]
-        if voucher_refusal(voucher, event.id, request.requested_at, ticket_type_ids):
+        if voucher_refusal(voucher, event.id, request.judged_at, ticket_type_ids):
             return Decision(BookingStatus.REJECTED, RejectionReason.INVALID_REQUEST)
     for line in request.lines:
         refused = line_refusal(
-            inventory.ticket_types[line.ticket_type_id], line.quantity, voucher, request.requested_at
+            inventory.ticket_types[line.ticket_type_id], line.quantity, voucher, request.judged_at
         )
         if refused:
             return Decision(BookingStatus.REJECTED, refused)

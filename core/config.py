@@ -111,6 +111,12 @@ class Settings:
     ticket_signing_key: str = ""
     allocation_batch_size: int = 1000
     hold_expiry_interval: int = 5
+    # Entrants given their queue numbers per Redis step when a waiting room is shuffled: bounds
+    # how long one step blocks Redis (`core.services.waiting_room`).
+    waiting_room_chunk: int = 1000
+    # Seconds between the comments that keep an idle status stream open (`GET .../events`);
+    # a client that went away is noticed at the next one.
+    live_status_keepalive: float = 15.0
     extra: dict = field(default_factory=dict)
 
     @property
@@ -167,6 +173,8 @@ class Settings:
             ticket_signing_key=_str(env, "TICKET_SIGNING_KEY", ""),
             allocation_batch_size=_int(env, "ALLOCATION_BATCH_SIZE", cls.allocation_batch_size),
             hold_expiry_interval=_int(env, "HOLD_EXPIRY_INTERVAL", cls.hold_expiry_interval),
+            waiting_room_chunk=_int(env, "WAITING_ROOM_CHUNK", cls.waiting_room_chunk),
+            live_status_keepalive=_seconds(env, "LIVE_STATUS_KEEPALIVE", cls.live_status_keepalive),
         )
         settings.validate()
         return settings
@@ -184,6 +192,8 @@ class Settings:
             )
         if self.allocation_batch_size < 1:
             raise ConfigError("ALLOCATION_BATCH_SIZE must be at least 1")
+        if self.waiting_room_chunk < 1:
+            raise ConfigError("WAITING_ROOM_CHUNK must be at least 1")
         if self.trusted_proxies < 0:
             raise ConfigError("TRUSTED_PROXIES must be 0 or more")
         if not self.is_production:

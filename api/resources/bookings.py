@@ -21,6 +21,7 @@ from api.resources import examples
 from core import links, runtime
 from core.errors import Invalid
 from core.inventory import Line
+from core.models import utcnow
 from core.services import accounts, bookings, checkouts
 from core.statuses import PENDING_BOOKING_STATUSES, BookingStatus, PaymentStatus
 
@@ -29,6 +30,7 @@ blp = Blueprint(
 )
 
 MAX_RETRY_AFTER = 10
+MAX_ROOM_RETRY_AFTER = 3600
 IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,200}")
 
 
@@ -94,8 +96,13 @@ class BookingAccepted(Schema):
     queue_position = fields.Integer(
         allow_none=True,
         metadata={
-            "description": "While `queued`: its place in the event's queue (1 is next); null once decided."
+            "description": "While `queued`: its place in the event's queue (1 is next); null once decided, and in the waiting room."
         },
+    )
+    waiting_room = fields.Boolean(
+        metadata={
+            "description": "True when the request waits in the event's waiting room until `sales_start`, when the room is shuffled (see `GET /api/v1/events/{id}/waiting-room`)."
+        }
     )
 
 
@@ -173,6 +180,14 @@ class BookingOut(Schema):
             "description": "While `waitlisted`: its place on the waitlist (1 is next); otherwise null."
         },
     )
+    waiting_room = fields.Boolean(
+        metadata={
+            "description": "While `queued`: true in the event's waiting room (no position until the shuffle at `sales_start`)."
+        }
+    )
+    sales_start = fields.AwareDateTime(
+        metadata={"description": "In the waiting room: the opening, when the room is shuffled."}
+    )
     estimated_wait_seconds = fields.Float(
         allow_none=True,
         metadata={
@@ -227,7 +242,11 @@ def _booking_limit() -> str:
 
 
 def _retry_after(view: dict) -> dict:
-    """How long a client should wait before polling again, while the booking is not final."""
+    """How long a client should wait before polling again, while the booking is not final: in
+    the waiting room, until the opening; queued, its expected wait (position / decision rate)."""
+    if view.get("waiting_room") and view.get("sales_start"):
+        until_opening = (view["sales_start"] - utcnow()).total_seconds()
+        return {"Retry-After": str(max(1, min(MAX_ROOM_RETRY_AFTER, math.ceil(until_opening))))}
     if view["status"] == BookingStatus.QUEUED:
         wait = view.get("estimated_wait_seconds") or 1
         return {"Retry-After": str(max(1, min(MAX_RETRY_AFTER, math.ceil(wait))))}

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 
 from core import links, request_ids, runtime
-from core.booking_queue import Accepted, SessionRevoked, queue_for
+from core.booking_queue import Accepted, AlreadyInRoom, Entered, SessionRevoked, queue_for
 from core.booking_rules import BookingRequest, line_refusal, sales_closed
 from core.db import UnitOfWork
 from core.errors import Conflict, Invalid, NotFound, Unauthorized
@@ -24,7 +24,7 @@ from core.inventory import Line, lock_inventory
 from core.jobs import Job
 from core.lifecycle import cancel, cancel_part, shown_status
 from core.models import Booking, Event, User, new_id, utcnow
-from core.services import attendees, audit, checkouts, follow_ups, refunds, tickets, vouchers
+from core.services import attendees, audit, checkouts, follow_ups, refunds, tickets, vouchers, waiting_room
 from core.services.audit import AuditAction
 from core.services.permissions import may_read_booking
 from core.services.waitlist import promote_waitlist, waitlist_position
@@ -58,21 +58,30 @@ def request_booking(
     snapshot = load_event_snapshot(ask.event_id)
     now = utcnow()
     _check_against_snapshot(snapshot, ask, now)
+    # In a waiting room, the request is checked as of the opening (`waiting_room.checked_at`).
+    at = waiting_room.checked_at(snapshot, now)
     voucher = None
     if ask.voucher_code is not None:
-        voucher = vouchers.check_voucher_code(ask.event_id, ask.voucher_code, _ticket_type_ids(ask), now)
-    _check_lines(snapshot, ask, voucher, now)
+        voucher = vouchers.check_voucher_code(ask.event_id, ask.voucher_code, _ticket_type_ids(ask), at)
+    _check_lines(snapshot, ask, voucher, at)
     named = _checked_attendees(snapshot, ask)
     request = BookingRequest(
         booking_id=new_id(), user_id=user_id, event_id=ask.event_id, seq=0, lines=ask.items,
         join_waitlist=ask.join_waitlist, requested_at=now, idempotency_key=idempotency_key,
         request_id=request_ids.current(),
         voucher_id=voucher.id if voucher else None, attendees=named or None,
+        opening_at=at if at != now else None,
     )  # fmt: skip
     queue = queue_for(runtime.redis_client())
-    outcome = queue.accept(request, _fingerprint(ask, named), session_id)
+    room, room_ttl = waiting_room.room_step(snapshot, now)
+    outcome = queue.accept(request, _fingerprint(ask, named), session_id, room, room_ttl)
     if isinstance(outcome, SessionRevoked):
         raise Unauthorized("This session was signed out.", name="token_revoked")
+    if isinstance(outcome, AlreadyInRoom):
+        raise Conflict("You are already in this event's waiting room.", name=RejectionReason.HOLD_EXISTS)
+    if isinstance(outcome, Entered):
+        return {"id": outcome.booking_id, "status": BookingStatus.QUEUED, "queue_position": None,
+                "waiting_room": True, "sales_start": snapshot.sales_start}  # fmt: skip
     if not isinstance(outcome, Accepted):
         if not outcome.same_request:
             raise Invalid(
@@ -92,7 +101,7 @@ def request_booking(
 def _check_against_snapshot(snapshot: EventSnapshot | None, ask: BookingAsk, now: dt.datetime) -> None:
     if snapshot is None or snapshot.status == EventStatus.DRAFT:
         raise NotFound("No such event.")
-    closed = sales_closed(snapshot, now)
+    closed = sales_closed(snapshot, waiting_room.checked_at(snapshot, now))
     if closed == RejectionReason.EVENT_CANCELLED:
         raise Conflict("This event was cancelled.", name="event_cancelled")
     if closed:
@@ -171,6 +180,11 @@ def queued_booking_view(booking_id: uuid.UUID) -> tuple[uuid.UUID, uuid.UUID, di
     if queued is None:
         return None
     request: BookingRequest = queued["request"]
+    room = {}
+    if queued["waiting_room"]:
+        snapshot = load_event_snapshot(request.event_id)
+        waiting_room.wake_after_opening(snapshot, utcnow())
+        room = {"waiting_room": True, "sales_start": snapshot.sales_start if snapshot else None}
     view = {
         "id": booking_id,
         "event_id": request.event_id,
@@ -183,6 +197,8 @@ def queued_booking_view(booking_id: uuid.UUID) -> tuple[uuid.UUID, uuid.UUID, di
         "join_waitlist": request.join_waitlist,
         "requested_at": request.requested_at,
         "payment": None,
+        # Only in the room: a queued request's answer stays as it was (tests/api/test_booking_answer.py).
+        **room,
     }
     return request.user_id, request.event_id, view
 

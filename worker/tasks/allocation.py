@@ -1,4 +1,5 @@
-"""Allocation tasks: drain an event's queue; beat's sweep for lost wake-ups and its hold expiry.
+"""Allocation tasks: drain an event's queue; beat's sweeps for lost wake-ups and waiting rooms due to
+open, and its hold expiry.
 
 A drain that loses Redis or PostgreSQL mid-way is retried with growing pauses rather than left
 to the sweep: what it committed stays, what it did not is replayed (the engine is written to be
@@ -12,10 +13,12 @@ from sqlalchemy import exc
 
 from core import runtime
 from core.jobs import Job, Periodic
-from core.services import allocation, holds
+from core.services import allocation, holds, waiting_room
 from worker.celery_app import celery_app, job_task
 
 SWEEP_SECONDS = 2.0
+# A waiting room is shuffled within about this long of its opening even if no request comes.
+ROOM_SWEEP_SECONDS = 1.0
 # Errors of a server that went away or stalled, not of the work: worth a retry.
 CONNECTION_ERRORS = (redis.ConnectionError, redis.TimeoutError, exc.OperationalError, exc.InterfaceError)
 
@@ -33,6 +36,11 @@ def sweep_allocation_queues() -> list[str]:
     return allocation.sweep_allocation_queues()
 
 
+@job_task(Periodic.SWEEP_WAITING_ROOMS)
+def sweep_waiting_rooms() -> list[str]:
+    return waiting_room.sweep_waiting_rooms()
+
+
 @job_task(Periodic.EXPIRE_HOLDS)
 def expire_holds() -> dict:
     report = holds.expire_holds()
@@ -45,6 +53,10 @@ celery_app.conf.beat_schedule.update(
         "sweep-allocation-queues": {
             "task": Periodic.SWEEP_ALLOCATION_QUEUES.task_name,
             "schedule": SWEEP_SECONDS,
+        },
+        "sweep-waiting-rooms": {
+            "task": Periodic.SWEEP_WAITING_ROOMS.task_name,
+            "schedule": ROOM_SWEEP_SECONDS,
         },
         "expire-holds": {
             "task": Periodic.EXPIRE_HOLDS.task_name,
