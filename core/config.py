@@ -73,6 +73,8 @@ class Settings:
     # A hung Redis answers a request with a 503 after this long instead of holding its thread.
     redis_socket_timeout: float = 1.0
     redis_connect_timeout: float = 0.5
+    # Redis connections of one process (web or worker) at most; more callers wait for one.
+    redis_max_connections: int = 200
     jwt_secret_key: str = DEV_JWT_SECRET
     access_token_seconds: int = 15 * 60
     refresh_token_seconds: int = 30 * 24 * 3600
@@ -138,6 +140,7 @@ class Settings:
             redis_url=_str(env, "REDIS_URL", cls.redis_url),
             redis_socket_timeout=_seconds(env, "REDIS_SOCKET_TIMEOUT", cls.redis_socket_timeout),
             redis_connect_timeout=_seconds(env, "REDIS_CONNECT_TIMEOUT", cls.redis_connect_timeout),
+            redis_max_connections=_int(env, "REDIS_MAX_CONNECTIONS", cls.redis_max_connections),
             jwt_secret_key=_str(env, "JWT_SECRET_KEY", DEV_JWT_SECRET),
             access_token_seconds=_int(env, "JWT_ACCESS_TOKEN_SECONDS", cls.access_token_seconds),
             refresh_token_seconds=_int(env, "JWT_REFRESH_TOKEN_SECONDS", cls.refresh_token_seconds),
@@ -192,6 +195,8 @@ class Settings:
             )
         if self.allocation_batch_size < 1:
             raise ConfigError("ALLOCATION_BATCH_SIZE must be at least 1")
+        if self.redis_max_connections < 1:
+            raise ConfigError("REDIS_MAX_CONNECTIONS must be at least 1")
         if self.waiting_room_chunk < 1:
             raise ConfigError("WAITING_ROOM_CHUNK must be at least 1")
         if self.trusted_proxies < 0:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import math
 import re
+from collections.abc import Iterator
 
-from flask import current_app, request
+from flask import Response, current_app, request
 from flask.views import MethodView
 from flask_jwt_extended import get_jwt, jwt_required
 from flask_smorest import Blueprint
@@ -16,13 +19,14 @@ from api.auth import current_actor, current_session_id, current_user_id
 from api.db import request_uow
 from api.extensions import by_account, limiter
 from api.input import InputSchema
+from api.metrics import LIVE_WAITERS
 from api.pagination import paginate_select
 from api.resources import examples
 from core import links, runtime
 from core.errors import Invalid
 from core.inventory import Line
 from core.models import utcnow
-from core.services import accounts, bookings, checkouts
+from core.services import accounts, booking_updates, bookings, checkouts
 from core.statuses import PENDING_BOOKING_STATUSES, BookingStatus, PaymentStatus
 
 blp = Blueprint(
@@ -327,14 +331,59 @@ class Bookings(MethodView):
         ]
 
 
+class BookingWaitQuery(InputSchema):
+    wait = fields.Integer(
+        strict=False,
+        validate=validate.Range(min=0, max=booking_updates.MAX_WAIT_SECONDS),
+        metadata={
+            "description": "Long poll: answer as soon as the status, the queue position (by a tenth or more) or the waitlist position changes, or after this many seconds (0 to 60) with the booking as it is."
+        },
+    )
+
+
 @blp.route("/<uuid:booking_id>")
 class BookingById(MethodView):
     @jwt_required()
+    @blp.arguments(BookingWaitQuery(), location="query")
     @blp.response(200, BookingOut)
-    def get(self, booking_id):
-        """A booking's status; `Retry-After` says when to poll again while it is not final."""
-        view = bookings.read_booking(current_user_id(), booking_id)
+    def get(self, args, booking_id):
+        """A booking's status; `Retry-After` says when to poll again while it is not final
+        (or wait for the next change with `?wait=N`, or follow `/events`)."""
+        wait = args.get("wait")
+        if wait:
+            with LIVE_WAITERS.track_inprogress():
+                view = booking_updates.wait_for_change(current_user_id(), booking_id, wait)
+        else:
+            view = bookings.read_booking(current_user_id(), booking_id)
         return view, 200, _retry_after(view)
+
+
+_STATUS_EVENT = BookingOut()
+
+
+@blp.route("/<uuid:booking_id>/events")
+class BookingEvents(MethodView):
+    @jwt_required()
+    @blp.response(200, content_type="text/event-stream")
+    def get(self, booking_id):
+        """The booking's status as Server-Sent Events: one `status` event (the booking, as `GET`
+        answers it) at once and one at each change; the stream ends at a final status. A comment
+        line keeps an idle stream open (`LIVE_STATUS_KEEPALIVE`, 15 s)."""
+        updates = booking_updates.status_updates(
+            current_user_id(), booking_id, runtime.settings().live_status_keepalive
+        )
+        return Response(_event_stream(updates), mimetype="text/event-stream",
+                        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})  # fmt: skip
+
+
+def _event_stream(updates) -> Iterator[str]:
+    """The updates in the text/event-stream format; closing it (the client left) forgets the watch."""
+    with LIVE_WAITERS.track_inprogress(), contextlib.closing(updates):
+        for view in updates:
+            if view is None:
+                yield ": keep-alive\n\n"
+            else:
+                yield f"event: status\ndata: {json.dumps(_STATUS_EVENT.dump(view))}\n\n"
 
 
 class BookingCancelIn(InputSchema):

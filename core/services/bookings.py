@@ -193,6 +193,8 @@ def queued_booking_view(booking_id: uuid.UUID) -> tuple[uuid.UUID, uuid.UUID, di
             {"ticket_type_id": line.ticket_type_id, "quantity": line.quantity} for line in request.lines
         ],
         "queue_position": queued["queue_position"],
+        # The request's queue number: not shown, but the live status wakes a waiter by it.
+        "queue_seq": request.seq if queued["queue_position"] is not None else None,
         "estimated_wait_seconds": queued["estimated_wait"],
         "join_waitlist": request.join_waitlist,
         "requested_at": request.requested_at,
