@@ -53,10 +53,20 @@ def on_starting(server):
 
 
 def post_fork(server, worker):
-    """psycopg2 waits for PostgreSQL through gevent, so a query yields to the other greenlets."""
-    from psycogreen.gevent import patch_psycopg
+    """psycopg2 waits for PostgreSQL through gevent, so a query yields to the other greenlets
+    (only under gevent: a benchmark's reference may run this file with another worker class)."""
+    if server.cfg.worker_class_str == "gevent":
+        from psycogreen.gevent import patch_psycopg
 
-    patch_psycopg()
+        patch_psycopg()
+
+
+def post_worker_init(worker):
+    """Subscribe to the decisions before the first client waits (`core.live_status`): made in a
+    burst of clients, the subscription would wait behind them."""
+    from core import live_status
+
+    live_status.hub().start()
 
 
 def child_exit(server, worker):

@@ -34,6 +34,8 @@ CHANNEL_PREFIX = "live:"
 PING_SECONDS = 30.0
 RECONNECT_SECONDS = 0.5
 READY_SECONDS = 5.0
+# Off the request path: a busy process may take a while to run the greenlet that connects.
+CONNECT_SECONDS = 5.0
 
 log = logging.getLogger(__name__)
 
@@ -96,10 +98,10 @@ class Watch:
 class StatusHub:
     """The process's one subscription and the watches waiting on it."""
 
-    def __init__(self, redis_url: str, connect_timeout: float):
+    def __init__(self, redis_url: str):
         # No read timeout: the connection sits idle until a decision comes (pings find a dead one).
         self._client = redis.Redis.from_url(
-            redis_url, decode_responses=True, socket_timeout=None, socket_connect_timeout=connect_timeout,
+            redis_url, decode_responses=True, socket_timeout=None, socket_connect_timeout=CONNECT_SECONDS,
             socket_keepalive=True,
         )  # fmt: skip
         self._lock = threading.Lock()
@@ -110,7 +112,7 @@ class StatusHub:
     def watch(self, event_id, booking_id) -> Watch:
         """Register interest before reading the booking, so no decision falls between the two.
         Raises `redis.ConnectionError` if the subscription cannot be made."""
-        self._start()
+        self.start()
         if not self._subscribed.wait(READY_SECONDS):
             raise redis.ConnectionError("the status subscription is not established")
         watch = Watch(self, str(event_id), str(booking_id))
@@ -130,7 +132,8 @@ class StatusHub:
         with self._lock:
             return sum(len(watches) for watches in self._watches.values())
 
-    def _start(self) -> None:
+    def start(self) -> None:
+        """Subscribe (once; the web does it as each worker starts, before any client waits)."""
         with self._lock:
             if self._listener is None:
                 self._listener = threading.Thread(target=self._listen, name="live-status", daemon=True)
@@ -178,12 +181,11 @@ class StatusHub:
 
 
 @functools.lru_cache(maxsize=4)
-def _hub_for(redis_url: str, connect_timeout: float) -> StatusHub:
-    return StatusHub(redis_url, connect_timeout)
+def _hub_for(redis_url: str) -> StatusHub:
+    return StatusHub(redis_url)
 
 
 def hub() -> StatusHub:
-    """This process's hub, made at its first waiting request (after any fork: gunicorn loads
-    the app in each worker, so no listener thread is ever inherited)."""
-    settings = runtime.settings()
-    return _hub_for(settings.redis_url, settings.redis_connect_timeout)
+    """This process's hub (made in the process itself: gunicorn loads the app in each worker, so
+    no listener thread is ever inherited across a fork)."""
+    return _hub_for(runtime.settings().redis_url)
