@@ -86,16 +86,29 @@ class Clients:
         self.stream_events = 0
         self.polls = 0
         self.errors = 0
+        self.broken = 0
 
     async def stream(self, booking_id: str, token: str) -> None:
+        """Follow the stream until the booking is decided, as an EventSource does: a refused one
+        again at Retry-After, a broken one again at once."""
         url = f"{self.base}/api/v1/bookings/{booking_id}/events"
-        async with self.session.get(url, headers={"Authorization": f"Bearer {token}"}) as answer:
-            async for line in answer.content:
-                if line.startswith(b"data: "):
-                    self.stream_events += 1
-                    if json.loads(line[6:])["status"] != "queued":
-                        self.seen[booking_id] = time.time()
-                        return
+        first = True
+        while True:
+            async with self.session.get(url, headers={"Authorization": f"Bearer {token}"}) as answer:
+                if answer.status != 200:
+                    self.errors += 1
+                    await asyncio.sleep(int(answer.headers.get("Retry-After", "1")))
+                    continue
+                try:
+                    async for line in answer.content:
+                        if line.startswith(b"data: "):
+                            self.stream_events += first
+                            first = False
+                            if json.loads(line[6:])["status"] != "queued":
+                                self.seen[booking_id] = time.time()
+                                return
+                except aiohttp.ClientPayloadError:
+                    self.broken += 1
 
     async def poll(self, booking_id: str, token: str) -> None:
         url = f"{self.base}/api/v1/bookings/{booking_id}"
@@ -136,7 +149,8 @@ async def run(
             asyncio.create_task(clients.stream(b, t)) for b, t in zip(pushed_ids, pushed_tokens, strict=True)
         ]
         while clients.stream_events < len(streams):  # each stream's first event: all are waiting
-            await asyncio.sleep(0.5)
+            await asyncio.sleep(1)
+            progress(f"{clients.stream_events} streams connected ({clients.errors} refused, tried again)")
         progress(f"{len(streams)} streams waiting")
         pushed = await window()
         polls = [
@@ -166,7 +180,8 @@ async def run(
         "pushed_cpu_ms_per_client_minute": 1000 * (pushed - idle) / half * per_client_minute,
         "polled_cpu_ms_per_client_minute": 1000 * (both - pushed) / half * per_client_minute,
         "poll_requests_per_s": poll_rate,
-        "poll_errors": clients.errors,
+        "refused_then_retried": clients.errors,
+        "streams_broken_then_reopened": clients.broken,
         "pushed_latency_s": latencies(pushed_ids),
         "polled_latency_s": latencies(polled_ids),
     }
