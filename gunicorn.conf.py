@@ -2,7 +2,15 @@
 Dockerfile and docker-compose.yml all run `gunicorn "api:create_app()" --config gunicorn.conf.py`
 and add only the address to listen on.
 
-Environment: `WEB_CONCURRENCY` processes of `WEB_THREADS` threads each; `PROMETHEUS_MULTIPROC_DIR`,
+The worker class is gevent: each process serves its requests on greenlets, so the long polls and
+status streams waiting for a decision (`core.live_status`) cost a greenlet each, not a thread,
+and thousands wait at once while other requests are answered. What that asks of the code: the
+sockets (Redis, SMTP, HTTP) are made cooperative by gevent's patching when the worker starts,
+psycopg2 by psycogreen's wait callback (`post_fork`); SQLAlchemy's pool and redis-py's pool hand
+each greenlet a connection of its own (their locks are patched), and a waiting client holds
+neither: only the process's one subscription connection.
+
+Environment: `WEB_CONCURRENCY` processes of at most `WEB_CONNECTIONS` clients each; `PROMETHEUS_MULTIPROC_DIR`,
 the directory where the processes keep their metrics (emptied at start; without it, a private
 one is made and removed at exit), so that `/metrics` adds up every process whichever answers.
 """
@@ -14,9 +22,10 @@ import shutil
 import tempfile
 from pathlib import Path
 
-worker_class = "gthread"
+worker_class = "gevent"
 workers = int(os.environ.get("WEB_CONCURRENCY") or 2)
-threads = int(os.environ.get("WEB_THREADS") or 4)
+# Clients served at once by each process, waiting ones included.
+worker_connections = int(os.environ.get("WEB_CONNECTIONS") or 5000)
 # Idle connections stay open longer than the usual upstream's idle timeout (load balancers 60 s,
 # HTTP client pools less): the client or proxy closes first, never gunicorn under a request it
 # is already sending (with the old 2 s, 2 % of requests after a pause died unanswered).
@@ -41,6 +50,23 @@ def on_starting(server):
     runtime.configure(settings)
     startup.check(settings, runtime.redis_client())  # the workers log its warnings
     _fresh_metrics_directory()
+
+
+def post_fork(server, worker):
+    """psycopg2 waits for PostgreSQL through gevent, so a query yields to the other greenlets
+    (only under gevent: a benchmark's reference may run this file with another worker class)."""
+    if server.cfg.worker_class_str == "gevent":
+        from psycogreen.gevent import patch_psycopg
+
+        patch_psycopg()
+
+
+def post_worker_init(worker):
+    """Subscribe to the decisions before the first client waits (`core.live_status`): made in a
+    burst of clients, the subscription would wait behind them."""
+    from core import live_status
+
+    live_status.hub().start()
 
 
 def child_exit(server, worker):

@@ -29,6 +29,7 @@ from api.resources import (
     seating,
     tickets,
     vouchers,
+    waiting_room,
 )
 from core import request_ids, runtime, startup
 from core.config import Settings
@@ -50,6 +51,7 @@ BLUEPRINTS = (
     pages.blp,
     tickets.blp,
     back_office.blp,
+    waiting_room.blp,
 )
 
 
@@ -69,7 +71,8 @@ def create_app(config: Settings | None = None) -> Flask:
         MAX_CONTENT_LENGTH=1024 * 1024,
         RATELIMIT_ENABLED=settings.rate_limits_enabled,
         RATELIMIT_STORAGE_URI=settings.redis_url,
-        RATELIMIT_STORAGE_OPTIONS=runtime.redis_timeouts(settings),
+        # A waiting pool of its own (the limiter's client keeps bytes): see `runtime.redis_pool`.
+        RATELIMIT_STORAGE_OPTIONS={"connection_pool": runtime.redis_pool(settings)},
         RATELIMIT_KEY_PREFIX="ratelimit",
     )
     request_log.init_app(app)

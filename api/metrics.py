@@ -24,6 +24,7 @@ from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
+    Gauge,
     Histogram,
     generate_latest,
     multiprocess,
@@ -37,6 +38,9 @@ from core.statuses import BookingStatus
 
 REQUESTS = Counter("boxoffice_http_requests_total", "HTTP requests", ["method", "endpoint", "status"])
 LATENCY = Histogram("boxoffice_http_request_seconds", "HTTP request latency", ["method", "endpoint"])
+# Long polls and status streams waiting for a booking to change, summed over the live processes.
+LIVE_WAITERS = Gauge("boxoffice_live_status_waiters", "Requests waiting for a booking's status to change",
+                     multiprocess_mode="livesum")  # fmt: skip
 
 
 class EngineCollector:

@@ -21,7 +21,10 @@ all; before it, one pipelined round trip checks that the session was not signed 
 does). A poll is two round trips: the pointer, then a script reading the status and position.
 The sweep's list of queues to look at comes from PostgreSQL (the events on sale), not from a
 global key every request would write. Removing a decided batch is by sequence number, so
-replaying a batch (after a crash) removes nothing twice.
+replaying a batch (after a crash) removes nothing twice, and announces the batch to the
+waiting clients in the same step (`core.live_status`). An event with a waiting room
+(`core.waiting_room_queue`) takes requests into its room before the opening, in the same one
+step as queueing.
 
 Before its 202 the booking step can wait (Redis's WAIT) until `replicas` replicas have the
 request, so a failover that promotes one of them loses no accepted request
@@ -49,22 +52,29 @@ import json
 import time
 import uuid
 from dataclasses import dataclass
+from enum import StrEnum
 
 import redis
 from redis.cluster import RedisCluster
 
-from core import runtime, sessions
+from core import live_status, runtime, sessions
 from core.booking_requests import BookingRequest
 from core.inventory import Line
 from core.redis_cluster import event_key
+from core.waiting_room_queue import CLOSE_ROOM, numbers_key, opening_key, room_key
 
 STATUS_TTL = 24 * 3600
 IDEMPOTENCY_TTL = 24 * 3600
 # A lost wake-up (the API died between queueing and scheduling) is repaired by the sweep after this.
 PENDING_TTL = 30
 
-# KEYS: idempotency, seq, queue, status, pending, decided (all of the event's slot).
-_ACCEPT = """
+# KEYS: idempotency, seq, queue, status, pending, decided, then the event's waiting room: room,
+# opening (`core.waiting_room_queue`), all of the event's slot. With ARGV[10] 'enter' the request
+# goes into the room while it is open (one entry a customer); with 'queue' (the opening has
+# come) the room is closed first if nobody has closed it yet.
+_ACCEPT = (
+    CLOSE_ROOM
+    + """
 if ARGV[9] ~= '' then
   local now = redis.call('TIME')
   if tonumber(now[1]) + tonumber(now[2]) / 1000000 > tonumber(ARGV[9]) then return {'late'} end
@@ -72,6 +82,16 @@ end
 if ARGV[6] == '1' then
   local existing = redis.call('GET', KEYS[1])
   if existing then return {'duplicate', existing} end
+end
+if ARGV[10] ~= '' and redis.call('EXISTS', KEYS[8]) == 0 then
+  if ARGV[10] == 'enter' then
+    if redis.call('HSETNX', KEYS[7], ARGV[11], ARGV[3]) == 0 then return {'in_room'} end
+    redis.call('HSET', KEYS[4], 'request', ARGV[3], 'room', '1')
+    redis.call('EXPIRE', KEYS[4], ARGV[12])
+    if ARGV[6] == '1' then redis.call('SET', KEYS[1], ARGV[1] .. '|' .. ARGV[2], 'EX', ARGV[12]) end
+    return {'room'}
+  end
+  close_room(KEYS[7], KEYS[8], KEYS[2])
 end
 local seq = redis.call('INCR', KEYS[2])
 redis.call('ZADD', KEYS[3], seq, seq .. ':' .. ARGV[3])
@@ -82,19 +102,27 @@ local schedule = redis.call('SET', KEYS[5], '1', 'NX', 'EX', ARGV[8])
 local decided = tonumber(redis.call('GET', KEYS[6]) or '0')
 return {'accepted', tostring(seq), schedule and '1' or '0', tostring(seq - decided)}
 """
+)
 
-# KEYS: status, decided, rate. A poll's second round trip.
+# KEYS: status, decided, rate, the room's numbers. A poll's second round trip. An entrant of a
+# waiting room has no `seq` of its own: its number, once shuffled, is in the room's `numbers`
+# (an empty seq: still in the room).
 _STATUS = """
-local status = redis.call('HMGET', KEYS[1], 'seq', 'request')
-if not status[1] then return false end
-return {status[1], status[2], redis.call('GET', KEYS[2]) or '0', redis.call('GET', KEYS[3]) or '0'}
+local status = redis.call('HMGET', KEYS[1], 'seq', 'request', 'room')
+if not status[2] then return false end
+local seq = status[1]
+if status[3] then seq = redis.call('HGET', KEYS[4], ARGV[1]) or '' end
+return {seq, status[2], redis.call('GET', KEYS[2]) or '0', redis.call('GET', KEYS[3]) or '0'}
 """
 
+# ARGV: the batch's highest number, then the event's status channel and the message announcing
+# the batch (`core.live_status`): announced in the same step, so no decision goes unannounced.
 _REMOVE_DECIDED = """
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
 local decided = tonumber(redis.call('GET', KEYS[2]) or '0')
 if tonumber(ARGV[1]) > decided then redis.call('SET', KEYS[2], ARGV[1]) end
 for i = 3, #KEYS do redis.call('DEL', KEYS[i]) end
+redis.call('PUBLISH', ARGV[2], ARGV[3])
 return redis.call('ZCARD', KEYS[1])
 """
 
@@ -139,6 +167,14 @@ def lock_key(event_id) -> str:
     return _key(event_id, "lock")
 
 
+def sequence_key(event_id) -> str:
+    return _key(event_id, "seq")
+
+
+def queue_key(event_id) -> str:
+    return _key(event_id, "queue")
+
+
 @dataclass(frozen=True)
 class Accepted:
     booking_id: uuid.UUID
@@ -151,6 +187,26 @@ class Accepted:
 class Duplicate:
     booking_id: uuid.UUID
     same_request: bool
+
+
+@dataclass(frozen=True)
+class Entered:
+    """The request waits in the event's waiting room until the opening."""
+
+    booking_id: uuid.UUID
+
+
+@dataclass(frozen=True)
+class AlreadyInRoom:
+    """The customer already has a request in the room: nothing was queued."""
+
+
+class RoomStep(StrEnum):
+    """What the booking step does about the event's waiting room."""
+
+    NONE = ""  # the event has none
+    ENTER = "enter"  # the room is open: enter it (unless it was closed meanwhile: then queue)
+    QUEUE = "queue"  # the opening has come: close the room if nobody did, then queue
 
 
 @dataclass(frozen=True)
@@ -181,6 +237,7 @@ def encode_request(request: BookingRequest) -> str:
             **({"v": str(request.voucher_id)} if request.voucher_id else {}),
             **({"a": request.attendees} if request.attendees else {}),
             **({"x": True} if request.accessible else {}),
+            **({"o": request.opening_at.timestamp()} if request.opening_at else {}),
         },
         separators=(",", ":"),
     )
@@ -205,6 +262,7 @@ def decode_request(member: str) -> BookingRequest:
         voucher_id=uuid.UUID(data["v"]) if "v" in data else None,
         attendees=data.get("a"),
         accessible=data.get("x", False),
+        opening_at=dt.datetime.fromtimestamp(data["o"], dt.UTC) if "o" in data else None,
     )
 
 
@@ -225,29 +283,36 @@ class BookingQueue:
         self._repair_sequence = client.register_script(_REPAIR_SEQUENCE)
 
     def accept(
-        self, request: BookingRequest, fingerprint: str, session_id: str
-    ) -> Accepted | Duplicate | SessionRevoked:
-        """Queue the request, unless its idempotency key was seen or its session was signed out.
-        Raises `redis.TimeoutError` when Redis ran it too late, `NotReplicated` when the
-        replicas asked for did not have it in time."""
+        self, request: BookingRequest, fingerprint: str, session_id: str,
+        room: RoomStep = RoomStep.NONE, room_ttl: int = STATUS_TTL,
+    ) -> Accepted | Entered | AlreadyInRoom | Duplicate | SessionRevoked:  # fmt: skip
+        """Queue the request (or let it into the event's waiting room), unless its idempotency
+        key was seen or its session was signed out: all in one atomic step. `room_ttl` keeps an
+        entrant's status and idempotency key until well after the opening. Raises
+        `redis.TimeoutError` when Redis ran it too late, `NotReplicated` when the replicas
+        asked for did not have it in time."""
         booking_id, event_id = str(request.booking_id), str(request.event_id)
         pipe = self.redis.pipeline(transaction=False)
         pipe.exists(sessions.revocation_key(session_id))
-        pipe.set(event_pointer_key(booking_id), event_id, ex=STATUS_TTL)
+        pipe.set(event_pointer_key(booking_id), event_id, ex=max(STATUS_TTL, room_ttl))
         if pipe.execute()[0]:
             return SessionRevoked()
         key = request.idempotency_key
         keys = [_key(event_id, f"idem:{request.user_id}:{key}" if key else "idem"), _key(event_id, "seq"),
                 _key(event_id, "queue"), status_key(event_id, booking_id), _key(event_id, "pending"),
-                _key(event_id, "decided")]  # fmt: skip
+                _key(event_id, "decided"), room_key(event_id), opening_key(event_id)]  # fmt: skip
         deadline = f"{time.time() + self.timeout:.6f}" if self.timeout else ""
         args = [booking_id, fingerprint, encode_request(request), event_id, STATUS_TTL, "1" if key else "0",
-                IDEMPOTENCY_TTL, PENDING_TTL, deadline]  # fmt: skip
+                IDEMPOTENCY_TTL, PENDING_TTL, deadline, room.value, str(request.user_id), room_ttl]  # fmt: skip
         result = self._accept_replicated(keys, args)
         if result[0] == "late":
             raise redis.TimeoutError(
                 "Redis ran the booking step after its caller's deadline; nothing was queued"
             )
+        if result[0] == "room":
+            return Entered(request.booking_id)
+        if result[0] == "in_room":
+            return AlreadyInRoom()
         if result[0] == "duplicate":
             booking_id, seen_fingerprint = result[1].split("|", 1)
             return Duplicate(uuid.UUID(booking_id), seen_fingerprint == fingerprint)
@@ -291,7 +356,9 @@ class BookingQueue:
             _key(event_id, "decided"),
             *(status_key(event_id, r.booking_id) for r in requests),
         ]
-        left = self._remove_decided(keys=keys, args=[max(r.seq for r in requests)])
+        highest = max(r.seq for r in requests)
+        announcement = live_status.decision_message(highest, (r.booking_id for r in requests))
+        left = self._remove_decided(keys=keys, args=[highest, live_status.channel(event_id), announcement])
         # The pointers live in the bookings' own slots: a second step, and one a crash may skip
         # (a pointer left behind leads a poll to PostgreSQL, and expires with the status).
         self.redis.delete(*(event_pointer_key(r.booking_id) for r in requests))
@@ -302,6 +369,10 @@ class BookingQueue:
         queued requests in their order; says whether it had to."""
         keys = [_key(event_id, "seq"), _key(event_id, "queue"), _key(event_id, "decided")]
         return bool(self._repair_sequence(keys=keys, args=[highest_decided, status_key(event_id, "")]))
+
+    def claim_drain(self, event_id) -> bool:
+        """True if no drain is scheduled for the event and the caller should schedule one."""
+        return bool(self.redis.set(_key(event_id, "pending"), "1", nx=True, ex=PENDING_TTL))
 
     def clear_pending(self, event_id) -> None:
         self.redis.delete(_key(event_id, "pending"))
@@ -323,11 +394,15 @@ class BookingQueue:
         event_id = self.redis.get(event_pointer_key(booking_id))
         if event_id is None:
             return None
-        keys = [status_key(event_id, booking_id), _key(event_id, "decided"), _key(event_id, "rate")]
-        status = self._status(keys=keys)
+        keys = [status_key(event_id, booking_id), _key(event_id, "decided"), _key(event_id, "rate"),
+                numbers_key(event_id)]  # fmt: skip
+        status = self._status(keys=keys, args=[str(booking_id)])
         if not status:
             return None
         seq, payload, decided, rate = status
+        if not seq:
+            return {"request": decode_request(f"0:{payload}"), "queue_position": None, "estimated_wait": None,
+                    "waiting_room": True}  # fmt: skip
         position = max(int(seq) - int(decided), 1)
         rate = float(rate)
         request = decode_request(f"{seq}:{payload}")
@@ -335,6 +410,7 @@ class BookingQueue:
             "request": request,
             "queue_position": position,
             "estimated_wait": position / rate if rate else None,
+            "waiting_room": False,
         }
 
     def record_rate(self, event_id, decisions_per_second: float) -> None:

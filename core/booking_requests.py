@@ -38,10 +38,17 @@ class BookingRequest:
     attendees: dict[str, list[dict]] | None = None
     # Asked for accessible seats (`core.seating`): only such requests get them by best available.
     accessible: bool = False
+    # A request made in a waiting room is judged as of the opening it waited for, not its arrival.
+    opening_at: dt.datetime | None = None
 
     @property
     def quantity(self) -> int:
         return sum(line.quantity for line in self.lines)
+
+    @property
+    def judged_at(self) -> dt.datetime:
+        """The moment the sales window, the voucher's validity and the type's window apply at."""
+        return self.opening_at or self.requested_at
 
 
 @dataclass

@@ -125,7 +125,7 @@ def refusal(
 ) -> RejectionReason | None:
     """Why the request is refused whatever is free, checked in this order; None if it is not."""
     return (
-        sales_closed(inventory.event, request.requested_at)
+        sales_closed(inventory.event, request.judged_at)
         or _unknown_ticket_types(request, inventory)
         or _invalid_voucher(request, inventory, voucher)
         or _first_line_refusal(request, inventory, voucher)
@@ -146,7 +146,7 @@ def _invalid_voucher(
     if request.voucher_id is None:
         return None
     ticket_type_ids = [line.ticket_type_id for line in request.lines]
-    if not voucher_usable(voucher, inventory.event.id, request.requested_at, ticket_type_ids):
+    if not voucher_usable(voucher, inventory.event.id, request.judged_at, ticket_type_ids):
         return RejectionReason.INVALID_REQUEST
     return None
 
@@ -156,7 +156,7 @@ def _first_line_refusal(
 ) -> RejectionReason | None:
     for line in request.lines:
         refused = line_refusal(
-            inventory.ticket_types[line.ticket_type_id], line.quantity, voucher, request.requested_at
+            inventory.ticket_types[line.ticket_type_id], line.quantity, voucher, request.judged_at
         )
         if refused:
             return refused

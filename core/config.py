@@ -111,6 +111,8 @@ class Settings:
     # long to wait for them; None: 1 on a Redis Cluster, 0 on one Redis (docs/scaling.md, "Failover").
     redis_wait_replicas: int | None = None
     redis_wait_timeout: float = 0.1
+    # Redis connections of one process (web or worker) at most; more callers wait for one.
+    redis_max_connections: int = 200
     jwt_secret_key: str = DEV_JWT_SECRET
     access_token_seconds: int = 15 * 60
     refresh_token_seconds: int = 30 * 24 * 3600
@@ -154,6 +156,12 @@ class Settings:
     metrics_token: str = ""
     allocation_batch_size: int = 1000
     hold_expiry_interval: int = 5
+    # Entrants given their queue numbers per Redis step when a waiting room is shuffled: bounds
+    # how long one step blocks Redis (`core.services.waiting_room`).
+    waiting_room_chunk: int = 1000
+    # Seconds between the comments that keep an idle status stream open (`GET .../events`);
+    # a client that went away is noticed at the next one.
+    live_status_keepalive: float = 15.0
     extra: dict = field(default_factory=dict)
 
     @property
@@ -195,6 +203,7 @@ class Settings:
             redis_wait_replicas=_int(env, "REDIS_WAIT_REPLICAS", None),
             redis_wait_timeout=_seconds(env, "REDIS_WAIT_TIMEOUT", cls.redis_wait_timeout),
             jwt_secret_key=jwt_secret_key,
+            redis_max_connections=_int(env, "REDIS_MAX_CONNECTIONS", cls.redis_max_connections),
             access_token_seconds=_int(env, "JWT_ACCESS_TOKEN_SECONDS", cls.access_token_seconds),
             refresh_token_seconds=_int(env, "JWT_REFRESH_TOKEN_SECONDS", cls.refresh_token_seconds),
             # Links follow the port the app is served on unless the operator says otherwise.
@@ -232,6 +241,8 @@ class Settings:
             metrics_token=_str(env, "METRICS_TOKEN", ""),
             allocation_batch_size=_int(env, "ALLOCATION_BATCH_SIZE", cls.allocation_batch_size),
             hold_expiry_interval=_int(env, "HOLD_EXPIRY_INTERVAL", cls.hold_expiry_interval),
+            waiting_room_chunk=_int(env, "WAITING_ROOM_CHUNK", cls.waiting_room_chunk),
+            live_status_keepalive=_seconds(env, "LIVE_STATUS_KEEPALIVE", cls.live_status_keepalive),
         )
         settings.validate()
         if settings.is_production:
@@ -251,6 +262,10 @@ class Settings:
             )
         if self.allocation_batch_size < 1:
             raise ConfigError("ALLOCATION_BATCH_SIZE must be at least 1")
+        if self.redis_max_connections < 1:
+            raise ConfigError("REDIS_MAX_CONNECTIONS must be at least 1")
+        if self.waiting_room_chunk < 1:
+            raise ConfigError("WAITING_ROOM_CHUNK must be at least 1")
         if self.trusted_proxies < 0:
             raise ConfigError("TRUSTED_PROXIES must be 0 or more")
         if self.redis_wait_replicas is not None and self.redis_wait_replicas < 0:

@@ -105,6 +105,7 @@ class EventSnapshot:
     questions: tuple[QuestionSnapshot, ...] = ()
     # Whose event it is: its organizers booking a draft are told it is a draft.
     organization_id: uuid.UUID | None = None
+    waiting_room_opens_at: dt.datetime | None = None
 
     @classmethod
     def of(cls, event: Event) -> EventSnapshot:
@@ -116,6 +117,7 @@ class EventSnapshot:
                                                     tt.min_per_booking) for tt in event.ticket_types},
             questions=tuple(QuestionSnapshot(q.id, q.label, q.type, list(q.options), q.required,
                                              list(q.ticket_type_ids)) for q in event.questions),
+            waiting_room_opens_at=event.waiting_room_opens_at,
         )  # fmt: skip
 
     def to_data(self) -> dict:
@@ -125,6 +127,7 @@ class EventSnapshot:
             "sales_start": _iso(self.sales_start), "sales_end": _iso(self.sales_end),
             "max_per_booking": self.max_per_booking, "ticket_types": [tt.to_list() for tt in self.ticket_types.values()],
             "questions": [q.to_list() for q in self.questions],
+            "waiting_room_opens_at": _iso(self.waiting_room_opens_at),
         }  # fmt: skip
 
     @classmethod
@@ -140,6 +143,7 @@ class EventSnapshot:
             max_per_booking=data["max_per_booking"],
             ticket_types={tt.id: tt for tt in map(TicketTypeSnapshot.from_list, data["ticket_types"])},
             questions=tuple(map(QuestionSnapshot.from_list, data.get("questions", []))),
+            waiting_room_opens_at=_datetime(data.get("waiting_room_opens_at")),
         )  # fmt: skip
 
 

@@ -40,6 +40,7 @@ class Periodic(_TaskName):
     """Sweeps beat starts on a schedule; they repair what a lost job or a crash left undone."""
 
     SWEEP_ALLOCATION_QUEUES = "sweep_allocation_queues"
+    SWEEP_WAITING_ROOMS = "sweep_waiting_rooms"
     EXPIRE_HOLDS = "expire_holds"
     SWEEP_PAYMENTS = "sweep_payments"
     SWEEP_TICKETS = "sweep_tickets"

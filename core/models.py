@@ -189,6 +189,9 @@ class Event(Base):
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     sales_start: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     sales_end: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # From then until `sales_start`, requests wait in a room shuffled at the opening
+    # (`core.services.waiting_room`); null: no waiting room.
+    waiting_room_opens_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     status: Mapped[str] = mapped_column(String(20), default=EventStatus.DRAFT)
     hold_seconds: Mapped[int] = mapped_column(Integer, default=600)
     max_per_booking: Mapped[int] = mapped_column(Integer, default=10)
@@ -447,6 +450,25 @@ class DeadLetter(Base):
     request: Mapped[dict] = mapped_column(JSON)
     error: Mapped[str] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class WaitingRoom(Base):
+    """An event's waiting room: the secret seed that orders it, and the record of its shuffle.
+
+    The seed is drawn when the room is set up and kept here, where it survives anything that
+    happens to Redis; only its SHA-256 (`seed_commitment`) is public until `shuffled_at`.
+    """
+
+    __tablename__ = "waiting_room"
+
+    event_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("event.id", ondelete="CASCADE"), primary_key=True)
+    seed: Mapped[str] = mapped_column(String(64))  # 32 random bytes, hex
+    seed_commitment: Mapped[str] = mapped_column(String(64))  # sha256(bytes.fromhex(seed)), hex
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Set once every entrant has its queue number: the seed is public from then on.
+    shuffled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    entrants: Mapped[int | None] = mapped_column(Integer)
+    first_queue_seq: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class BookingLine(Base):

@@ -56,13 +56,6 @@ def database() -> Database:
     return database_for(settings().database_url)
 
 
-def redis_client() -> redis.Redis | redis.RedisCluster:
-    """The one Redis client of the process: a single Redis or a Redis Cluster, as `REDIS_URL`
-    says (`core.redis_cluster`); both answer the same commands."""
-    current = settings()
-    return _redis_for(current.redis_url, **redis_timeouts(current))
-
-
 def redis_timeouts(config: Settings) -> dict:
     """The socket timeouts of every Redis client of the API and the workers' jobs (the Celery
     broker keeps its own, for its long blocking reads): a hung Redis fails a call after
@@ -73,8 +66,35 @@ def redis_timeouts(config: Settings) -> dict:
     }
 
 
+# How long a caller waits for a free connection of a full pool before the request fails (503).
+# Nothing has been sent yet, so waiting is safe; under a burst a busy process hands connections
+# out slowly (each is held until its greenlet runs again), and failing after a second turned
+# most of a 2,000-client burst into 503s (tests/e2e/test_live_status_processes.py).
+POOL_WAIT_SECONDS = 10.0
+
+
+def redis_pool(config: Settings, **options) -> redis.BlockingConnectionPool:
+    """A pool of at most `redis_max_connections` connections that makes a caller wait for a free
+    one instead of failing: under gevent (`gunicorn.conf.py`) hundreds of requests of one
+    process may use Redis at the same moment."""
+    return _pool(config.redis_url, config.redis_max_connections, **redis_timeouts(config), **options)
+
+
+def _pool(url: str, max_connections: int, **options) -> redis.BlockingConnectionPool:
+    return redis.BlockingConnectionPool.from_url(
+        url, max_connections=max_connections, timeout=POOL_WAIT_SECONDS, **options
+    )
+
+
+def redis_client() -> redis.Redis | redis.RedisCluster:
+    """The one Redis client of the process: a single Redis or a Redis Cluster, as `REDIS_URL`
+    says (`core.redis_cluster`); both answer the same commands."""
+    current = settings()
+    return _redis_for(current.redis_url, current.redis_max_connections, **redis_timeouts(current))
+
+
 @lru_cache(maxsize=8)
-def _redis_for(url: str, **timeouts: float) -> redis.Redis | redis.RedisCluster:
+def _redis_for(url: str, max_connections: int, **timeouts: float) -> redis.Redis | redis.RedisCluster:
     # A command that timed out is not sent again: Redis may still run the first one when it
     # resumes (the booking step refuses to run after its deadline, see `core.booking_queue`).
     # A cluster client still follows MOVED and ASK (the command did not run) and refreshes its
@@ -86,8 +106,8 @@ def _redis_for(url: str, **timeouts: float) -> redis.Redis | redis.RedisCluster:
         **timeouts,
     }
     if is_cluster_url(url):
-        return cluster_client(url, **options)
-    return redis.Redis.from_url(url, **options)
+        return cluster_client(url, max_connections=max_connections, **options)
+    return redis.Redis.from_pool(_pool(url, max_connections, **options))
 
 
 def dispatch(job: Job, **kwargs) -> None:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import math
 import re
+from collections.abc import Iterator
 
-from flask import current_app, request
+from flask import Response, current_app, request
 from flask.views import MethodView
 from flask_jwt_extended import get_jwt, jwt_required
 from flask_smorest.error_handler import ErrorSchema
@@ -16,13 +19,15 @@ from api.db import committed, request_uow
 from api.extensions import by_account, limiter
 from api.input import InputSchema
 from api.json_body import Blueprint
+from api.metrics import LIVE_WAITERS
 from api.pagination import paginate_select
 from api.resources import examples
 from api.voucher_guesses import voucher_guess_limits
 from core import links, runtime
 from core.errors import Invalid
 from core.inventory import Line
-from core.services import accounts, bookings, checkouts
+from core.models import utcnow
+from core.services import accounts, booking_updates, bookings, checkouts
 from core.statuses import PENDING_BOOKING_STATUSES, BookingStatus, PaymentStatus
 
 blp = Blueprint(
@@ -30,6 +35,7 @@ blp = Blueprint(
 )
 
 MAX_RETRY_AFTER = 10
+MAX_ROOM_RETRY_AFTER = 3600
 IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,200}")
 
 
@@ -118,8 +124,13 @@ class BookingAccepted(Schema):
     queue_position = fields.Integer(
         allow_none=True,
         metadata={
-            "description": "While `queued`: its place in the event's queue (1 is next); null once decided."
+            "description": "While `queued`: its place in the event's queue (1 is next); null once decided, and in the waiting room."
         },
+    )
+    waiting_room = fields.Boolean(
+        metadata={
+            "description": "True when the request waits in the event's waiting room until `sales_start`, when the room is shuffled (see `GET /api/v1/events/{id}/waiting-room`)."
+        }
     )
 
 
@@ -206,6 +217,14 @@ class BookingOut(Schema):
             "description": "While `waitlisted`: its place on the waitlist (1 is next); otherwise null."
         },
     )
+    waiting_room = fields.Boolean(
+        metadata={
+            "description": "While `queued`: true in the event's waiting room (no position until the shuffle at `sales_start`)."
+        }
+    )
+    sales_start = fields.AwareDateTime(
+        metadata={"description": "In the waiting room: the opening, when the room is shuffled."}
+    )
     estimated_wait_seconds = fields.Float(
         allow_none=True,
         metadata={
@@ -265,7 +284,11 @@ def _booking_limit() -> str:
 
 
 def _retry_after(view: dict) -> dict:
-    """How long a client should wait before polling again, while the booking is not final."""
+    """How long a client should wait before polling again, while the booking is not final: in
+    the waiting room, until the opening; queued, its expected wait (position / decision rate)."""
+    if view.get("waiting_room") and view.get("sales_start"):
+        until_opening = (view["sales_start"] - utcnow()).total_seconds()
+        return {"Retry-After": str(max(1, min(MAX_ROOM_RETRY_AFTER, math.ceil(until_opening))))}
     if view["status"] == BookingStatus.QUEUED:
         wait = view.get("estimated_wait_seconds") or 1
         return {"Retry-After": str(max(1, min(MAX_RETRY_AFTER, math.ceil(wait))))}
@@ -359,14 +382,61 @@ class Bookings(MethodView):
         ]
 
 
+class BookingWaitQuery(InputSchema):
+    wait = fields.Integer(
+        strict=False,
+        validate=validate.Range(min=0, max=booking_updates.MAX_WAIT_SECONDS),
+        metadata={
+            "description": "Long poll: answer as soon as the status, the queue position (by a tenth or more) or the waitlist position changes, or after this many seconds (0 to 60) with the booking as it is."
+        },
+    )
+
+
 @blp.route("/<uuid:booking_id>")
 class BookingById(MethodView):
     @jwt_required()
+    @blp.arguments(BookingWaitQuery(), location="query")
     @blp.response(200, BookingOut)
-    def get(self, booking_id):
-        """A booking's status; `Retry-After` says when to poll again while it is not final."""
-        view = bookings.read_booking(runtime.database(), current_user_id(), booking_id)
+    def get(self, args, booking_id):
+        """A booking's status; `Retry-After` says when to poll again while it is not final
+        (or wait for the next change with `?wait=N`, or follow `/events`)."""
+        wait = args.get("wait")
+        if wait:
+            with LIVE_WAITERS.track_inprogress():
+                view = booking_updates.wait_for_change(
+                    runtime.database(), current_user_id(), booking_id, wait
+                )
+        else:
+            view = bookings.read_booking(runtime.database(), current_user_id(), booking_id)
         return view, 200, _retry_after(view)
+
+
+_STATUS_EVENT = BookingOut()
+
+
+@blp.route("/<uuid:booking_id>/events")
+class BookingEvents(MethodView):
+    @jwt_required()
+    @blp.response(200, content_type="text/event-stream")
+    def get(self, booking_id):
+        """The booking's status as Server-Sent Events: one `status` event (the booking, as `GET`
+        answers it) at once and one at each change; the stream ends at a final status. A comment
+        line keeps an idle stream open (`LIVE_STATUS_KEEPALIVE`, 15 s)."""
+        updates = booking_updates.status_updates(
+            runtime.database(), current_user_id(), booking_id, runtime.settings().live_status_keepalive
+        )
+        return Response(_event_stream(updates), mimetype="text/event-stream",
+                        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})  # fmt: skip
+
+
+def _event_stream(updates) -> Iterator[str]:
+    """The updates in the text/event-stream format; closing it (the client left) forgets the watch."""
+    with LIVE_WAITERS.track_inprogress(), contextlib.closing(updates):
+        for view in updates:
+            if view is None:
+                yield ": keep-alive\n\n"
+            else:
+                yield f"event: status\ndata: {json.dumps(_STATUS_EVENT.dump(view))}\n\n"
 
 
 class BookingCancelIn(InputSchema):

@@ -155,6 +155,12 @@ class EventFields(InputSchema):
             "description": "When sales stop (ISO 8601 with its UTC offset); null: when the event starts (sales always stop then)."
         },
     )
+    waiting_room_opens_at = fields.AwareDateTime(
+        allow_none=True,
+        metadata={
+            "description": "When the waiting room opens (ISO 8601 with its UTC offset), before `sales_start`: requests made from then until `sales_start` are shuffled into a random order at the opening (see `GET /api/v1/events/{id}/waiting-room`); null: no waiting room, first come first served. Fixed once the room is open."
+        },
+    )
     hold_seconds = fields.Integer(
         strict=True,
         validate=validate.Range(min=60, max=86_400),

@@ -12,7 +12,8 @@ queue order, until the request at fault stands alone; that one is set aside as a
 (`DeadLetter`, with the error) for an operator, and the queue goes on. A lost connection is no
 request's fault: it is raised, and the drain is retried. The happy path pays nothing for this.
 
-Each drain first makes sure the event's sequence counter in Redis is above every number already
+Each drain first shuffles the event's waiting room into the queue if its opening has come
+(`core.services.waiting_room`), then makes sure the event's sequence counter in Redis is above every number already
 decided (`BookingQueue.repair_sequence`): a Redis that lost its data restarts the counter, and
 queue numbers must never repeat.
 """
@@ -42,7 +43,7 @@ from core.inventory import lock_inventory
 from core.jobs import Job
 from core.lifecycle import decided_rows
 from core.models import Booking, BookingLine, DeadLetter, Event, SeatAssignment, utcnow
-from core.services import follow_ups, holds
+from core.services import follow_ups, holds, waiting_room
 from core.services.waitlist import promote_waitlist
 from core.statuses import COUNTED_BOOKING_STATUSES, PENDING_BOOKING_STATUSES, BookingStatus, EventStatus
 
@@ -80,6 +81,8 @@ def drain_event_queue(
         return DrainReport(busy=True)
     report = DrainReport()
     try:
+        # Before anything is decided: a waiting room due to open becomes the head of the queue.
+        waiting_room.open_if_due(db, event_id, keep_lock=lock.reacquire)
         queue.repair_sequence(event_id, highest_decided_seq(db, event_id))
         while True:
             # Cleared before each read: a request queued after this point schedules a new drain.

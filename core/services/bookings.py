@@ -15,7 +15,7 @@ from typing import NoReturn
 from sqlalchemy import select
 
 from core import booking_links, links, request_ids, runtime
-from core.booking_queue import Accepted, SessionRevoked, booking_queue
+from core.booking_queue import Accepted, AlreadyInRoom, Entered, SessionRevoked, booking_queue
 from core.booking_requests import BookingRequest
 from core.booking_rules import line_refusal, sales_closed
 from core.db import Database, UnitOfWork
@@ -27,7 +27,7 @@ from core.lifecycle import shown_hold
 from core.models import Booking, Event, User, new_id, utcnow
 from core.seating.assigned import booking_seats
 from core.seating.reading import seat_types
-from core.services import attendees, audit, cancellations, checkouts, refunds, tickets, vouchers
+from core.services import attendees, audit, cancellations, checkouts, refunds, tickets, vouchers, waiting_room
 from core.services.audit import AuditAction
 from core.services.permissions import is_organizer_of, may_read_booking
 from core.services.waitlist import waitlist_position
@@ -72,16 +72,25 @@ def request_booking(
         # Refused on what may be this process's copy: ask the shared one, in case it just changed.
         snapshot = load_event_snapshot(db, ask.event_id, fresh=True)
         voucher, named = _checked_ask(db, snapshot, user_id, ask, now)
+    # In a waiting room, the request is checked as of the opening (`waiting_room.checked_at`).
+    at = waiting_room.checked_at(snapshot, now)
     request = BookingRequest(
         booking_id=new_id(), user_id=user_id, event_id=ask.event_id, seq=0, lines=ask.items,
         join_waitlist=ask.join_waitlist, requested_at=now, idempotency_key=idempotency_key,
         request_id=request_ids.current(),
         voucher_id=voucher.id if voucher else None, attendees=named or None, accessible=ask.accessible,
+        opening_at=at if at != now else None,
     )  # fmt: skip
     queue = booking_queue()
-    outcome = queue.accept(request, _fingerprint(ask, named), session_id)
+    room, room_ttl = waiting_room.room_step(snapshot, now)
+    outcome = queue.accept(request, _fingerprint(ask, named), session_id, room, room_ttl)
     if isinstance(outcome, SessionRevoked):
         raise Unauthorized("This session was signed out.", name="token_revoked")
+    if isinstance(outcome, AlreadyInRoom):
+        raise Conflict("You are already in this event's waiting room.", name=RejectionReason.HOLD_EXISTS)
+    if isinstance(outcome, Entered):
+        return {"id": outcome.booking_id, "status": BookingStatus.QUEUED, "queue_position": None,
+                "waiting_room": True, "sales_start": snapshot.sales_start}  # fmt: skip
     if not isinstance(outcome, Accepted):
         if not outcome.same_request:
             raise Invalid(
@@ -103,10 +112,11 @@ def _checked_ask(
 ) -> tuple:
     """The request checked against the event's snapshot: its voucher (if any) and its attendees."""
     _check_against_snapshot(db, snapshot, user_id, ask, now)
+    at = waiting_room.checked_at(snapshot, now)  # in a waiting room: as of the opening
     voucher = None
     if ask.voucher_code is not None:
-        voucher = vouchers.check_voucher_code(db, ask.event_id, ask.voucher_code, _ticket_type_ids(ask), now)
-    _check_lines(snapshot, ask, voucher, now)
+        voucher = vouchers.check_voucher_code(db, ask.event_id, ask.voucher_code, _ticket_type_ids(ask), at)
+    _check_lines(snapshot, ask, voucher, at)
     _check_chosen_seats(db, ask)
     return voucher, _checked_attendees(snapshot, ask)
 
@@ -118,7 +128,7 @@ def _check_against_snapshot(
         raise NotFound("No such event.")
     if snapshot.status == EventStatus.DRAFT:
         _refuse_draft(db, snapshot, user_id)
-    closed = sales_closed(snapshot, now)
+    closed = sales_closed(snapshot, waiting_room.checked_at(snapshot, now))
     if closed == RejectionReason.EVENT_CANCELLED:
         raise Conflict("This event was cancelled.", name="event_cancelled")
     if closed:
@@ -231,6 +241,11 @@ def queued_booking_view(booking_id: uuid.UUID) -> tuple[uuid.UUID, uuid.UUID, di
     if queued is None:
         return None
     request: BookingRequest = queued["request"]
+    room = {}
+    if queued["waiting_room"]:
+        snapshot = load_event_snapshot(request.event_id)
+        waiting_room.wake_after_opening(snapshot, utcnow())
+        room = {"waiting_room": True, "sales_start": snapshot.sales_start if snapshot else None}
     view = {
         "id": booking_id,
         "event_id": request.event_id,
@@ -239,10 +254,14 @@ def queued_booking_view(booking_id: uuid.UUID) -> tuple[uuid.UUID, uuid.UUID, di
             {"ticket_type_id": line.ticket_type_id, "quantity": line.quantity} for line in request.lines
         ],
         "queue_position": queued["queue_position"],
+        # The request's queue number: not shown, but the live status wakes a waiter by it.
+        "queue_seq": request.seq if queued["queue_position"] is not None else None,
         "estimated_wait_seconds": queued["estimated_wait"],
         "join_waitlist": request.join_waitlist,
         "requested_at": request.requested_at,
         "payment": None,
+        # Only in the room: a queued request's answer stays as it was (tests/api/test_booking_answer.py).
+        **room,
     }
     return request.user_id, request.event_id, view
 

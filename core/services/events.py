@@ -26,7 +26,7 @@ from core.event_times import check_event_times
 from core.inventory import Inventory, event_free, event_free_sql, lock_inventory, ticket_type_free
 from core.models import Event, Organization, Seat, TicketType, User, Voucher, utcnow
 from core.pricing import current_price, discounted_price
-from core.services import audit, follow_ups
+from core.services import audit, follow_ups, waiting_room
 from core.services.audit import AuditAction
 from core.services.permissions import is_organizer_of, require_organizer, require_organizer_of
 from core.services.waitlist import promote_waitlist
@@ -34,7 +34,7 @@ from core.statuses import EventStatus
 
 EVENT_FIELDS = (
     "title", "description", "category", "venue", "address", "latitude", "longitude",
-    "starts_at", "ends_at", "timezone", "sales_start", "sales_end", "hold_seconds",
+    "starts_at", "ends_at", "timezone", "sales_start", "sales_end", "waiting_room_opens_at", "hold_seconds",
     "max_per_booking", "max_per_user", "waitlist_enabled", "refund_until", "capacity",
 )  # fmt: skip
 TICKET_TYPE_FIELDS = ("name", "price", "currency", "quota", "surge_price", "surge_threshold", "hidden",
@@ -105,6 +105,7 @@ def create_event(uow: UnitOfWork, actor: User, data: dict) -> Event:
     _check_ticket_types_together(event)
     uow.session.add(event)
     uow.session.flush()  # gives the event its id, for the audit entry
+    waiting_room.prepare_room(uow, event)
     created = {name: getattr(event, name) for name in ("title", "starts_at", "ends_at", "capacity")}
     created["ticket_types"] = [tt.name for tt in event.ticket_types]
     _audit_event(uow, actor, AuditAction.EVENT_CREATE, event, created)
@@ -123,6 +124,7 @@ def update_event(
             f"Capacity cannot go below the {event.held + event.sold} tickets already held or sold.",
             name="capacity_below_allocated",
         )
+    waiting_room.check_change(event, changes, utcnow())
     _audit_event(uow, actor, AuditAction.EVENT_UPDATE, event, audit.diff(event, changes, EVENT_FIELDS))
     for name in EVENT_FIELDS:
         if name in changes:
@@ -130,6 +132,7 @@ def update_event(
     _check_event_rules(event)
     check_event_times(changes, event.timezone)
     _check_booking_total(event)
+    waiting_room.prepare_room(uow, event)
     event.version += 1
     return event
 
@@ -311,6 +314,7 @@ def _check_event_rules(event: Event) -> None:
             name="sales_end_before_start",
             details={"sales_end": ["must be after sales_start"]},
         )
+    waiting_room.check_opening_time(event)
     if event.sales_end and event.sales_end > event.ends_at:
         raise Invalid(
             "Sales cannot go on after the event ends.",

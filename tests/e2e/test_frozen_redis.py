@@ -26,7 +26,7 @@ def test_frozen_redis_answers_503_and_leaves_no_hold_behind(
     customers = [auth_header(make_user()) for _ in range(REQUESTS)]
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    env = {**stack_env(PORT=str(port), WEB_CONCURRENCY="2", WEB_THREADS="2"), "REDIS_URL": private_redis.url}
+    env = {**stack_env(PORT=str(port), WEB_CONCURRENCY="2"), "REDIS_URL": private_redis.url}
     with running(procfile_command("web"), env, answers(f"{base}/healthz")):
         first = requests.post(f"{base}/api/v1/bookings", json=body, headers=customers[0], timeout=10)
         assert first.status_code == 202

@@ -155,16 +155,18 @@ def test_gunicorn_keeps_idle_connections_longer_than_upstreams_do():
 
 
 def test_gunicorn_takes_its_size_from_the_environment():
-    default = gunicorn_settings(WEB_CONCURRENCY="", WEB_THREADS="")
-    assert (default["workers"], default["threads"], default["worker_class"]) == (2, 4, "gthread")
-    sized = gunicorn_settings(WEB_CONCURRENCY="3", WEB_THREADS="7")
-    assert (sized["workers"], sized["threads"]) == (3, 7)
+    default = gunicorn_settings(WEB_CONCURRENCY="", WEB_CONNECTIONS="")
+    # gevent: thousands of waiting clients (long polls, status streams) per process.
+    assert (default["workers"], default["worker_connections"], default["worker_class"]) == (2, 5000, "gevent")
+    sized = gunicorn_settings(WEB_CONCURRENCY="3", WEB_CONNECTIONS="7")
+    assert (sized["workers"], sized["worker_connections"]) == (3, 7)
     assert (
         interpolate(compose()["services"]["web"]["environment"]["WEB_CONCURRENCY"], {"WEB_CONCURRENCY": "9"})
         == "9"
     )
     assert (
-        interpolate(compose()["services"]["web"]["environment"]["WEB_THREADS"], {"WEB_THREADS": "9"}) == "9"
+        interpolate(compose()["services"]["web"]["environment"]["WEB_CONNECTIONS"], {"WEB_CONNECTIONS": "9"})
+        == "9"
     )
 
 

@@ -1,4 +1,5 @@
-"""Allocation tasks: drain an event's queue; beat's sweep for lost wake-ups and its hold expiry.
+"""Allocation tasks: drain an event's queue; beat's sweeps for lost wake-ups and waiting rooms due to
+open, and its hold expiry.
 
 A drain that loses Redis or PostgreSQL mid-way is retried with growing pauses rather than left
 to the sweep: what it committed stays, what it did not is replayed (the engine is written to be
@@ -12,10 +13,12 @@ from sqlalchemy import exc
 from core import runtime
 from core.jobs import Job, Periodic
 from core.redis_cluster import OUTAGE_ERRORS
-from core.services import allocation, holds
+from core.services import allocation, holds, waiting_room
 from worker.celery_app import job_task, periodic_task
 
 SWEEP_SECONDS = 2.0
+# A waiting room is shuffled within about this long of its opening even if no request comes.
+ROOM_SWEEP_SECONDS = 1.0
 # Errors of a server that went away or stalled, not of the work: worth a retry.
 CONNECTION_ERRORS = (*OUTAGE_ERRORS, exc.OperationalError, exc.InterfaceError)
 
@@ -31,6 +34,11 @@ def drain_event(event_id: str) -> dict:
 @periodic_task(Periodic.SWEEP_ALLOCATION_QUEUES, every=SWEEP_SECONDS)
 def sweep_allocation_queues() -> list[str]:
     return allocation.sweep_allocation_queues(runtime.database())
+
+
+@periodic_task(Periodic.SWEEP_WAITING_ROOMS, every=ROOM_SWEEP_SECONDS)
+def sweep_waiting_rooms() -> list[str]:
+    return waiting_room.sweep_waiting_rooms(runtime.database())
 
 
 @periodic_task(Periodic.EXPIRE_HOLDS, every=float(runtime.settings().hold_expiry_interval))

@@ -1,0 +1,191 @@
+"""Pushed booking status: the drainer announces its decisions on a pub/sub channel per event, and
+each web process fans them out to the requests waiting in it (the long poll and the stream).
+
+Each process keeps ONE subscription (a pattern over every event's channel, on a connection of its
+own) read by one listener thread; a waiting request registers a `Watch` and sleeps on it, so it
+costs neither a Redis connection nor CPU while nothing changes. Channel `live:{E}:status` carries
+the event's hash tag. Messages are JSON:
+  {"decided": N, "ids": [...]}   a batch was decided: its booking ids, and the highest queue
+                                 number decided so far (a queued request's position is seq - N)
+  {"shuffled": true}             the waiting room was shuffled: entrants have queue numbers
+A watch wakes when its booking is decided, when the room is shuffled, and when its position has
+moved by a tenth since it was last reported: each batch would move every position, and waking
+every waiting client at every batch would be polling again.
+
+Messages published while the subscription is down are lost, so after (re)subscribing the
+listener wakes every watch to read its booking again.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import threading
+import time
+from collections import defaultdict
+
+import redis
+
+from core import runtime
+
+CHANNEL_PREFIX = "live:"
+# The listener pings this often when nothing arrives, so a dead connection is noticed.
+PING_SECONDS = 30.0
+RECONNECT_SECONDS = 0.5
+READY_SECONDS = 5.0
+# Off the request path: a busy process may take a while to run the greenlet that connects.
+CONNECT_SECONDS = 5.0
+
+log = logging.getLogger(__name__)
+
+
+def channel(event_id) -> str:
+    return f"{CHANNEL_PREFIX}{{{event_id}}}:status"
+
+
+def decision_message(highest_decided: int, booking_ids) -> str:
+    return json.dumps(
+        {"decided": highest_decided, "ids": [str(b) for b in booking_ids]}, separators=(",", ":")
+    )
+
+
+def shuffled_message() -> str:
+    return json.dumps({"shuffled": True})
+
+
+def _event_of(channel_name: str) -> str:
+    return channel_name[len(CHANNEL_PREFIX) + 1 : channel_name.index("}")]
+
+
+class Watch:
+    """One waiting request's interest in one booking; `wait` sleeps until something concerns it."""
+
+    def __init__(self, hub: StatusHub, event_id: str, booking_id: str):
+        self.hub, self.event_id, self.booking_id = hub, event_id, booking_id
+        self._woken = threading.Event()
+        self._seq: int | None = None
+        self._next_position = 0
+
+    def follow(self, seq: int | None, position: int | None) -> None:
+        """What the waiter last saw: wake it again when the position drops by a tenth."""
+        self._seq = seq
+        self._next_position = position - max(1, position // 10) if position else 0
+
+    def wait(self, timeout: float) -> bool:
+        """True if woken (then re-armed), False after `timeout` seconds of nothing."""
+        woken = self._woken.wait(timeout)
+        self._woken.clear()
+        return woken
+
+    def offer(self, message: dict, decided_ids: frozenset) -> None:
+        if "decided" in message:
+            moved = self._seq is not None and self._seq - message["decided"] <= self._next_position
+            if not moved and self.booking_id not in decided_ids:
+                return
+        self._woken.set()
+
+    def wake(self) -> None:
+        self._woken.set()
+
+    def __enter__(self) -> Watch:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.hub.forget(self)
+
+
+class StatusHub:
+    """The process's one subscription and the watches waiting on it."""
+
+    def __init__(self, redis_url: str):
+        # No read timeout: the connection sits idle until a decision comes (pings find a dead one).
+        self._client = redis.Redis.from_url(
+            redis_url, decode_responses=True, socket_timeout=None, socket_connect_timeout=CONNECT_SECONDS,
+            socket_keepalive=True,
+        )  # fmt: skip
+        self._lock = threading.Lock()
+        self._watches: dict[str, set[Watch]] = defaultdict(set)
+        self._subscribed = threading.Event()
+        self._listener: threading.Thread | None = None
+
+    def watch(self, event_id, booking_id) -> Watch:
+        """Register interest before reading the booking, so no decision falls between the two.
+        Raises `redis.ConnectionError` if the subscription cannot be made."""
+        self.start()
+        if not self._subscribed.wait(READY_SECONDS):
+            raise redis.ConnectionError("the status subscription is not established")
+        watch = Watch(self, str(event_id), str(booking_id))
+        with self._lock:
+            self._watches[watch.event_id].add(watch)
+        return watch
+
+    def forget(self, watch: Watch) -> None:
+        with self._lock:
+            watches = self._watches.get(watch.event_id)
+            if watches is not None:
+                watches.discard(watch)
+                if not watches:
+                    del self._watches[watch.event_id]
+
+    def watching(self) -> int:
+        with self._lock:
+            return sum(len(watches) for watches in self._watches.values())
+
+    def start(self) -> None:
+        """Subscribe (once; the web does it as each worker starts, before any client waits)."""
+        with self._lock:
+            if self._listener is None:
+                self._listener = threading.Thread(target=self._listen, name="live-status", daemon=True)
+                self._listener.start()
+
+    def _listen(self) -> None:
+        while True:
+            pubsub = self._client.pubsub()
+            try:
+                pubsub.psubscribe(f"{CHANNEL_PREFIX}*")
+                self._read(pubsub)
+            except redis.RedisError as error:
+                log.warning("status subscription lost (%s); subscribing again", error)
+            finally:
+                self._subscribed.clear()
+                pubsub.close()
+            time.sleep(RECONNECT_SECONDS)
+
+    def _read(self, pubsub) -> None:
+        while True:
+            message = pubsub.get_message(timeout=PING_SECONDS)
+            if message is None:
+                pubsub.ping()
+            elif message["type"] == "psubscribe":
+                self._subscribed.set()
+                self._wake_all()  # anything published while unsubscribed was missed
+            elif message["type"] == "pmessage":
+                self._deliver(_event_of(message["channel"]), message["data"])
+
+    def _deliver(self, event_id: str, data: str) -> None:
+        with self._lock:
+            watches = list(self._watches.get(event_id, ()))
+        if not watches:
+            return
+        message = json.loads(data)
+        decided_ids = frozenset(message.get("ids", ()))
+        for watch in watches:
+            watch.offer(message, decided_ids)
+
+    def _wake_all(self) -> None:
+        with self._lock:
+            watches = [watch for every in self._watches.values() for watch in every]
+        for watch in watches:
+            watch.wake()
+
+
+@functools.lru_cache(maxsize=4)
+def _hub_for(redis_url: str) -> StatusHub:
+    return StatusHub(redis_url)
+
+
+def hub() -> StatusHub:
+    """This process's hub (made in the process itself: gunicorn loads the app in each worker, so
+    no listener thread is ever inherited across a fork)."""
+    return _hub_for(runtime.settings().redis_url)
