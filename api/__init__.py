@@ -71,8 +71,7 @@ def create_app(config: Settings | None = None) -> Flask:
         MAX_CONTENT_LENGTH=1024 * 1024,
         RATELIMIT_ENABLED=settings.rate_limits_enabled,
         RATELIMIT_STORAGE_URI=settings.redis_url,
-        # A waiting pool of its own (the limiter's client keeps bytes): see `runtime.redis_pool`.
-        RATELIMIT_STORAGE_OPTIONS={"connection_pool": runtime.redis_pool(settings)},
+        RATELIMIT_STORAGE_OPTIONS=runtime.limiter_storage_options(settings),
         RATELIMIT_KEY_PREFIX="ratelimit",
     )
     request_log.init_app(app)

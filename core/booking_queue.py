@@ -374,6 +374,9 @@ class BookingQueue:
         """True if no drain is scheduled for the event and the caller should schedule one."""
         return bool(self.redis.set(_key(event_id, "pending"), "1", nx=True, ex=PENDING_TTL))
 
+    def is_draining(self, event_id) -> bool:
+        return bool(self.redis.exists(lock_key(event_id)))
+
     def clear_pending(self, event_id) -> None:
         self.redis.delete(_key(event_id, "pending"))
 

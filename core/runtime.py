@@ -86,6 +86,12 @@ def _pool(url: str, max_connections: int, **options) -> redis.BlockingConnection
     )
 
 
+def limiter_storage_options(config: Settings) -> dict:
+    """The rate limiter's storage options: on one Redis a waiting pool of its own (the limiter's
+    client keeps bytes, see `redis_pool`); on a cluster the `limits` library's own cluster client."""
+    return {} if is_cluster_url(config.redis_url) else {"connection_pool": redis_pool(config)}
+
+
 def redis_client() -> redis.Redis | redis.RedisCluster:
     """The one Redis client of the process: a single Redis or a Redis Cluster, as `REDIS_URL`
     says (`core.redis_cluster`); both answer the same commands."""

@@ -243,9 +243,9 @@ def queued_booking_view(booking_id: uuid.UUID) -> tuple[uuid.UUID, uuid.UUID, di
     request: BookingRequest = queued["request"]
     room = {}
     if queued["waiting_room"]:
-        snapshot = load_event_snapshot(request.event_id)
-        waiting_room.wake_after_opening(snapshot, utcnow())
-        room = {"waiting_room": True, "sales_start": snapshot.sales_start if snapshot else None}
+        # An entrant's request carries the opening it waits for (`BookingRequest.opening_at`).
+        waiting_room.wake_after_opening(request.event_id, request.opening_at, utcnow())
+        room = {"waiting_room": True, "sales_start": request.opening_at}
     view = {
         "id": booking_id,
         "event_id": request.event_id,

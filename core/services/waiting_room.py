@@ -98,13 +98,13 @@ def checked_at(snapshot: EventSnapshot, now: dt.datetime) -> dt.datetime:
     return now
 
 
-def wake_after_opening(snapshot: EventSnapshot | None, now: dt.datetime) -> None:
+def wake_after_opening(event_id: uuid.UUID, sales_start: dt.datetime | None, now: dt.datetime) -> None:
     """An entrant polls after the opening and the room is still there: schedule the drain that
     shuffles it (once per drain cycle), so a slow beat delays nobody."""
-    if snapshot is None or snapshot.sales_start is None or now < snapshot.sales_start:
+    if sales_start is None or now < sales_start:
         return
-    if booking_queue().claim_drain(snapshot.id):
-        runtime.dispatch(Job.DRAIN_EVENT, event_id=str(snapshot.id))
+    if booking_queue().claim_drain(event_id):
+        runtime.dispatch(Job.DRAIN_EVENT, event_id=str(event_id))
 
 
 # --- the opening ------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ import pytest
 import requests
 from sqlalchemy import update
 
+from core import runtime
 from core.inventory import Line
 from core.models import Booking, utcnow
 from core.redis_cluster import event_key
@@ -114,13 +115,16 @@ def test_two_beats_and_one_killed(db, on_cluster, organizer, make_event, make_us
     first, _second = start_beat(), start_beat()
     event = make_event(organizer, quota=2)
     items = (Line(event.ticket_types[0].id, 1),)
-    held = [bookings.request_booking(make_user().id, bookings.BookingAsk(event.id, items), session_id="s")["id"]
+    held = [bookings.request_booking(runtime.database(), make_user().id, bookings.BookingAsk(event.id, items), session_id="s")["id"]
             for _ in range(2)]  # fmt: skip
     wait_until_decided(db, event, 2)  # the lost wake-ups, repaired by a beat's sweep
     os.killpg(first.pid, signal.SIGKILL)
     first.wait()
     waiting = bookings.request_booking(
-        make_user().id, bookings.BookingAsk(event.id, items, join_waitlist=True), session_id="s"
+        runtime.database(),
+        make_user().id,
+        bookings.BookingAsk(event.id, items, join_waitlist=True),
+        session_id="s",
     )["id"]
     wait_until_decided(db, event, 3)  # the surviving beat's sweep
     assert load(db, waiting).status == "waitlisted"

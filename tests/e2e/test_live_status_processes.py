@@ -20,6 +20,7 @@ import aiohttp
 import pytest
 import requests
 
+from core import runtime
 from core.inventory import Line
 from core.models import utcnow
 from core.services import bookings
@@ -139,7 +140,7 @@ def test_the_web_holds_2000_waiting_clients_and_answers_other_requests(organizer
     event = make_event(organizer)
     customers = many_customers(2001)
     items = (Line(event.ticket_types[0].id, 1),)
-    waiting = [(bookings.request_booking(user_id, bookings.BookingAsk(event.id, items), session_id="s")["id"], token)
+    waiting = [(bookings.request_booking(runtime.database(), user_id, bookings.BookingAsk(event.id, items), session_id="s")["id"], token)
                for user_id, token in customers[:2000]]  # fmt: skip
 
     async def wait_all():

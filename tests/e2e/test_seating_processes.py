@@ -15,6 +15,7 @@ import requests
 from flask_jwt_extended import create_access_token
 from sqlalchemy import select
 
+from core import runtime
 from core.inventory import Line
 from core.models import Booking, SeatAssignment, TicketType
 from core.seating.assigned import seat_words
@@ -36,7 +37,9 @@ def test_a_rush_of_groups_on_a_2000_seat_plan_with_a_worker_killed_mid_batch(
     requests_count = 3000
     for user_id, _ in many_customers(requests_count):
         line = Line(event.ticket_types[0].id, rng.randint(1, 6))
-        bookings.request_booking(user_id, bookings.BookingAsk(event.id, (line,)), session_id="s")
+        bookings.request_booking(
+            runtime.database(), user_id, bookings.BookingAsk(event.id, (line,)), session_id="s"
+        )
     worker = start_worker(ALLOCATION_BATCH_SIZE="50")
     while decided_count(db, event) < requests_count // 4:
         time.sleep(0.01)

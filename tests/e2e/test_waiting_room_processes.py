@@ -103,7 +103,11 @@ def test_the_shuffle_is_exactly_once_with_a_worker_killed_during_it_and_two_beat
     add_waiting_room(db, event)
     items = (Line(event.ticket_types[0].id, 1),)
     entrants = [
-        str(bookings.request_booking(user_id, bookings.BookingAsk(event.id, items), session_id="s")["id"])
+        str(
+            bookings.request_booking(
+                runtime.database(), user_id, bookings.BookingAsk(event.id, items), session_id="s"
+            )["id"]
+        )
         for user_id, _ in many_customers(entrants_count)
     ]
     redis = runtime.redis_client()

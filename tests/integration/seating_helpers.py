@@ -49,7 +49,7 @@ def ask_seats(
 ):
     line = Line(event.ticket_types[0].id, quantity or len(chosen), tuple(chosen))
     ask = bookings.BookingAsk(event.id, (line,), join_waitlist, accessible=accessible)
-    return bookings.request_booking(user.id, ask, None, session_id="s")["id"]
+    return bookings.request_booking(runtime.database(), user.id, ask, None, session_id="s")["id"]
 
 
 def live_seats(db, event) -> dict[uuid.UUID, uuid.UUID]:

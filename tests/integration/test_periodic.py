@@ -8,7 +8,7 @@ import os
 import threading
 import time
 
-from core import periodic
+from core import periodic, runtime
 from core.jobs import Periodic
 from core.services import holds
 from tests.integration.booking_helpers import ask, assert_counters_agree, drain, end_holds_now, load
@@ -61,7 +61,7 @@ def test_hold_expiry_run_twice_at_the_same_moment_expires_each_hold_once(
 
     def sweep():
         start.wait()
-        reports.append(holds.expire_holds())
+        reports.append(holds.expire_holds(runtime.database()))
 
     threads = [threading.Thread(target=sweep) for _ in range(2)]
     for thread in threads:

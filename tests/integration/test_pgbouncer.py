@@ -32,7 +32,7 @@ def test_a_sale_through_pgbouncer_in_transaction_mode(
             # Four drainers at once on the pooler's two server connections, each locking its event's
             # inventory.
             assert sum(report.decided for report in pool.map(drain, events)) == 32
-        holds.expire_holds()
+        holds.expire_holds(runtime.database())
         polled = client.get(f"/api/v1/bookings/{answers[0].json['id']}", headers=customers[0])
         assert polled.json["status"] == "held"
         with runtime.database().engine.connect() as connection:

@@ -7,6 +7,7 @@ import pytest
 from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 
+from core import runtime
 from core.models import SeatAssignment, Ticket, new_id, utcnow
 from core.services import bookings, event_cancellation, events, holds
 from tests.integration.booking_helpers import assert_counters_agree, drain, end_holds_now, load
@@ -68,7 +69,7 @@ def test_expired_holds_release_their_seats_and_the_map_follows(db, organizer, ma
     drain(event)
     lapsed_seats = set(seats_of(db, lapsing))
     end_holds_now(db, [lapsing])
-    holds.expire_holds()
+    holds.expire_holds(runtime.database())
     assert load(db, lapsing).status == "expired"
     assert seats_of(db, lapsing) == []
     live = live_seats(db, event)
@@ -176,7 +177,7 @@ def test_after_a_rush_with_expiries_and_cancellations_the_map_agrees_with_the_da
     assert together > apart
     confirm_and_issue(db, held[::3])
     end_holds_now(db, held[1::3])
-    holds.expire_holds()
+    holds.expire_holds(runtime.database())
     for booking_id in held[2::6]:
         with db.unit_of_work() as uow:
             bookings.cancel_booking(uow, uow.session.merge(organizer), booking_id)

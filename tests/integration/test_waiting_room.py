@@ -21,10 +21,7 @@ from core.waiting_room_queue import room_queue_for
 from tests.integration.booking_helpers import ask, drain, queue_length, statuses
 from tests.waiting_room_helpers import add_waiting_room, open_sales_now, recomputed_queue_numbers
 
-
-@pytest.fixture()
-def customers(make_user):
-    return [make_user(email=f"entrant{i}@example.test") for i in range(40)]
+CUSTOMERS = 40  # the shared `customers` fixture makes this many
 
 
 @pytest.fixture()
@@ -107,7 +104,8 @@ def test_the_opening_shuffles_entrants_in_the_seed_order_ahead_of_later_requests
 
 def test_an_entrant_polling_after_the_opening_schedules_the_shuffle(db, room_event, customers, monkeypatch):
     booking_id = ask(customers[0], room_event)
-    open_sales_now(db, room_event)
+    # The opening has come: the entrant's request carries the opening it waits for.
+    monkeypatch.setattr(bookings, "utcnow", lambda: room_event.sales_start + dt.timedelta(seconds=1))
     sent = []
     monkeypatch.setattr(runtime, "_dispatcher", lambda job, kwargs: sent.append((job, kwargs)))
     bookings.queued_booking_view(booking_id)
@@ -119,11 +117,11 @@ def test_beat_sweeps_rooms_whose_opening_came(db, room_event, customers, monkeyp
     ask(customers[0], room_event)
     sent = []
     monkeypatch.setattr(runtime, "_dispatcher", lambda job, kwargs: sent.append(kwargs))
-    assert waiting_room.sweep_waiting_rooms() == []
+    assert waiting_room.sweep_waiting_rooms(db) == []
     open_sales_now(db, room_event)
-    assert waiting_room.sweep_waiting_rooms() == [str(room_event.id)]
+    assert waiting_room.sweep_waiting_rooms(db) == [str(room_event.id)]
     drain(room_event)
-    assert waiting_room.sweep_waiting_rooms() == []  # recorded: nothing more to do
+    assert waiting_room.sweep_waiting_rooms(db) == []  # recorded: nothing more to do
 
 
 class Killed(Exception):
@@ -143,13 +141,13 @@ def test_a_shuffle_killed_half_way_is_finished_by_the_next_drain_exactly_once(db
             raise Killed
 
     with pytest.raises(Killed):
-        waiting_room.open_if_due(room_event.id, keep_lock=die_after_three_steps)
+        waiting_room.open_if_due(db, room_event.id, keep_lock=die_after_three_steps)
     assert queue_length(room_event) == 9  # three steps of three
-    assert allocation.drain_event_queue(room_event.id).decided == 20
+    assert allocation.drain_event_queue(db, room_event.id).decided == 20
     view = public_view(db, room_event)
     numbers = queue_numbers(db, room_event)
     assert numbers == recomputed_queue_numbers(view, entrants)
-    assert waiting_room.open_if_due(room_event.id) is None  # recorded once and for all
+    assert waiting_room.open_if_due(db, room_event.id) is None  # recorded once and for all
 
 
 def test_two_shufflers_at_once_agree_and_place_everyone_once(db, room_event, customers, small_chunks):
@@ -160,7 +158,7 @@ def test_two_shufflers_at_once_agree_and_place_everyone_once(db, room_event, cus
 
     def shuffle():
         barrier.wait()
-        openings.append(waiting_room.open_if_due(room_event.id))
+        openings.append(waiting_room.open_if_due(db, room_event.id))
 
     threads = [threading.Thread(target=shuffle) for _ in range(2)]
     for thread in threads:
@@ -189,6 +187,7 @@ def test_a_room_opens_before_sales_start_and_stays_fixed_once_open(db, organizer
         assert refused.value.name == "waiting_room_without_sales_start"
     with db.unit_of_work() as uow:
         events.update_event(uow, organizer, event.id, {"waiting_room_opens_at": utcnow()}, 1)
+        uow.commit()
         commitment = uow.session.get(WaitingRoom, event.id).seed_commitment
     with db.unit_of_work() as uow:
         with pytest.raises(Conflict) as refused:
@@ -196,3 +195,9 @@ def test_a_room_opens_before_sales_start_and_stays_fixed_once_open(db, organizer
         assert refused.value.name == "waiting_room_open"
     with db.unit_of_work() as uow:
         assert uow.session.get(WaitingRoom, event.id).seed_commitment == commitment
+
+
+def test_an_event_without_a_waiting_room_has_no_room_to_show(client, organizer, make_event):
+    event = make_event(organizer)
+    answer = client.get(f"/api/v1/events/{event.id}/waiting-room")
+    assert (answer.status_code, answer.json["errors"]["reason"]) == (404, "no_waiting_room")
