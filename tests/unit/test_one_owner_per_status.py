@@ -5,9 +5,9 @@ every way Python and SQLAlchemy write a `status` (attribute, tuple assignment, c
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.source_lines import lines_matching
+
 OWNERS = {
     "core/lifecycle.py",
     "core/payment_lifecycle.py",
@@ -25,14 +25,7 @@ WRITES = re.compile(
 
 
 def status_writes() -> list[str]:
-    found = []
-    for package in ("core", "api", "worker"):
-        for path in sorted((ROOT / package).rglob("*.py")):
-            name = path.relative_to(ROOT).as_posix()
-            for number, line in enumerate(path.read_text().splitlines(), 1):
-                if WRITES.search(line):
-                    found.append(f"{name}:{number}: {line.strip()}")
-    return found
+    return lines_matching(WRITES, ("core", "api", "worker"))
 
 
 def test_statuses_are_written_only_by_their_state_machines():
