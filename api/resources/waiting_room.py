@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from flask.views import MethodView
 from flask_jwt_extended import get_jwt, verify_jwt_in_request
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
 from api.auth import current_actor
 from api.db import request_uow
+from api.json_body import Blueprint
 from core.services import waiting_room
 
 blp = Blueprint(
