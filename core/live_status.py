@@ -13,12 +13,15 @@ moved by a tenth since it was last reported: each batch would move every positio
 every waiting client at every batch would be polling again.
 
 Messages published while the subscription is down are lost, so after (re)subscribing the
-listener wakes every watch to read its booking again.
+listener wakes every watch to read its booking again. On a Redis Cluster the subscription is
+made to one node (a cluster passes every classic PUBLISH to all its nodes), the next one named
+in `REDIS_URL` after a lost connection.
 """
 
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 import logging
 import threading
@@ -28,6 +31,7 @@ from collections import defaultdict
 import redis
 
 from core import runtime
+from core.redis_cluster import node_urls
 
 CHANNEL_PREFIX = "live:"
 # The listener pings this often when nothing arrives, so a dead connection is noticed.
@@ -100,10 +104,12 @@ class StatusHub:
 
     def __init__(self, redis_url: str):
         # No read timeout: the connection sits idle until a decision comes (pings find a dead one).
-        self._client = redis.Redis.from_url(
-            redis_url, decode_responses=True, socket_timeout=None, socket_connect_timeout=CONNECT_SECONDS,
-            socket_keepalive=True,
-        )  # fmt: skip
+        # On a cluster, one node at a time, the next after a lost subscription (a failover).
+        self._clients = itertools.cycle([
+            redis.Redis.from_url(url, decode_responses=True, socket_timeout=None,
+                                 socket_connect_timeout=CONNECT_SECONDS, socket_keepalive=True)
+            for url in node_urls(redis_url)
+        ])  # fmt: skip
         self._lock = threading.Lock()
         self._watches: dict[str, set[Watch]] = defaultdict(set)
         self._subscribed = threading.Event()
@@ -141,7 +147,7 @@ class StatusHub:
 
     def _listen(self) -> None:
         while True:
-            pubsub = self._client.pubsub()
+            pubsub = next(self._clients).pubsub()
             try:
                 pubsub.psubscribe(f"{CHANNEL_PREFIX}*")
                 self._read(pubsub)

@@ -39,6 +39,18 @@ def event_key(prefix: str, event_id, what: str) -> str:
     return f"{prefix}:{{{event_id}}}:{what}"
 
 
+def node_urls(url: str) -> list[str]:
+    """A `redis://` URL for each node a cluster URL names (the URL itself for one Redis): a
+    classic pub/sub subscription is made to one node, as a cluster passes every PUBLISH to all."""
+    if not is_cluster_url(url):
+        return [url]
+    parts = urlsplit(url)
+    credentials, _, locations = parts.netloc.rpartition("@")
+    scheme = "rediss" if parts.scheme == "rediss+cluster" else "redis"
+    prefix = f"{credentials}@" if credentials else ""
+    return [f"{scheme}://{prefix}{location}" for location in locations.split(",")]
+
+
 def cluster_client(url: str, **options) -> RedisCluster:
     """A cluster client from a `redis+cluster://[user:password@]host:port,host:port` URL."""
     parts = urlsplit(url)
