@@ -24,6 +24,7 @@ from core import runtime
 from core.inventory import Line
 from core.models import utcnow
 from core.services import bookings
+from tests.conftest import METRICS_AUTH
 from tests.integration.booking_helpers import load
 from tests.processes import answers, free_port, procfile_command, running
 
@@ -43,7 +44,7 @@ def live_web(stack_env):
 
 def waiters(web) -> int:
     """Clients waiting in the web's processes (-1 before any process has had one)."""
-    found = WAITERS.search(requests.get(f"{web}/metrics", timeout=30).text)
+    found = WAITERS.search(requests.get(f"{web}/metrics", headers=METRICS_AUTH, timeout=30).text)
     return int(float(found.group(1))) if found else -1
 
 
