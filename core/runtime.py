@@ -88,8 +88,9 @@ def _pool(url: str, max_connections: int, **options) -> redis.BlockingConnection
 
 def limiter_storage_options(config: Settings) -> dict:
     """The rate limiter's storage options: on one Redis a waiting pool of its own (the limiter's
-    client keeps bytes, see `redis_pool`); on a cluster the `limits` library's own cluster client."""
-    return {} if is_cluster_url(config.redis_url) else {"connection_pool": redis_pool(config)}
+    client keeps bytes, see `redis_pool`); on a cluster the `limits` library's own cluster client,
+    said outright (`None`) because Flask-Limiter merges each app's options into those it kept."""
+    return {"connection_pool": None if is_cluster_url(config.redis_url) else redis_pool(config)}
 
 
 def redis_client() -> redis.Redis | redis.RedisCluster:
