@@ -13,7 +13,6 @@ from api.db import committed, request_uow
 from api.input import InputSchema
 from api.json_body import Blueprint
 from api.resources import examples
-from core.errors import Invalid
 from core.formatting import booking_reference
 from core.services import bookings, tickets
 
@@ -132,14 +131,7 @@ class TicketById(MethodView):
         to another free seat of its type (`seat_id`, the event's organizers): it gets a new code
         and QR, and the old ones stop working at the door."""
         uow = request_uow()
-        if "seat_id" in data:
-            if len(data) > 1:
-                raise Invalid(
-                    "Move a ticket (seat_id) on its own, without other changes.", name="seat_move_alone"
-                )
-            ticket = committed(tickets.move_ticket(uow, current_actor(), ticket_id, data["seat_id"]))
-        else:
-            ticket = committed(tickets.edit_ticket(uow, current_actor(), ticket_id, data))
+        ticket = committed(tickets.edit_ticket(uow, current_actor(), ticket_id, data))
         return tickets.ticket_views(uow, [ticket])[0]
 
 

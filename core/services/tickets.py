@@ -160,7 +160,14 @@ def _signed_code(
 def edit_ticket(uow: UnitOfWork, actor: User, ticket_id: uuid.UUID, changes: dict) -> Ticket:
     """Change who a valid ticket is for (name, email, answers), by the booking's customer until
     the event starts. The ticket gets a new code and QR payload: the old ones no longer admit
-    anyone (the door answers them like an unknown code)."""
+    anyone (the door answers them like an unknown code). A `seat_id` moves the ticket instead
+    (`move_ticket`), and only on its own."""
+    if "seat_id" in changes:
+        if len(changes) > 1:
+            raise Invalid(
+                "Move a ticket (seat_id) on its own, without other changes.", name="seat_move_alone"
+            )
+        return move_ticket(uow, actor, ticket_id, changes["seat_id"])
     if not changes:
         raise Invalid(
             "Say what to change: attendee_name, attendee_email or answers.", name="nothing_to_change"
