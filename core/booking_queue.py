@@ -46,9 +46,7 @@ the hosts' clocks must agree to well within that timeout (NTP does).
 
 from __future__ import annotations
 
-import datetime as dt
 import functools
-import json
 import time
 import uuid
 from dataclasses import dataclass
@@ -59,7 +57,7 @@ from redis.cluster import RedisCluster
 
 from core import live_status, runtime, sessions
 from core.booking_requests import BookingRequest
-from core.inventory import Line
+from core.queued_form import RequestReader, encode_request
 from core.redis_cluster import event_key
 from core.waiting_room_queue import CLOSE_ROOM, numbers_key, opening_key, room_key
 
@@ -138,7 +136,10 @@ for rank, member in ipairs(queued) do
   local seq = floor + rank
   redis.call('ZREM', KEYS[2], member)
   redis.call('ZADD', KEYS[2], seq, seq .. ':' .. payload)
-  local status_key = ARGV[2] .. cjson.decode(payload)['b']
+  local booking_id
+  if string.sub(payload, 1, 1) == '{' then booking_id = cjson.decode(payload)['b']  -- queued before the compact form
+  else booking_id = string.match(payload, '^[^|]*|([^|]*)') end
+  local status_key = ARGV[2] .. booking_id
   if redis.call('EXISTS', status_key) == 1 then redis.call('HSET', status_key, 'seq', seq) end
 end
 redis.call('SET', KEYS[1], floor + #queued)
@@ -212,58 +213,6 @@ class RoomStep(StrEnum):
 @dataclass(frozen=True)
 class SessionRevoked:
     """The customer's session was signed out: nothing was queued."""
-
-
-def encode_request(request: BookingRequest) -> str:
-    """The queued form of a request (the sequence number is added by Redis)."""
-    return json.dumps(
-        {
-            "b": str(request.booking_id),
-            "u": str(request.user_id),
-            "e": str(request.event_id),
-            "l": [
-                [
-                    str(line.ticket_type_id),
-                    line.quantity,
-                    *([[str(s) for s in line.seat_ids]] if line.seat_ids else []),
-                ]
-                for line in request.lines
-            ],  # fmt: skip
-            "w": request.join_waitlist,
-            "t": request.requested_at.timestamp(),
-            "k": request.idempotency_key,
-            "r": request.request_id,
-            # Only when there is one, so the common request stays as short as before.
-            **({"v": str(request.voucher_id)} if request.voucher_id else {}),
-            **({"a": request.attendees} if request.attendees else {}),
-            **({"x": True} if request.accessible else {}),
-            **({"o": request.opening_at.timestamp()} if request.opening_at else {}),
-        },
-        separators=(",", ":"),
-    )
-
-
-def decode_request(member: str) -> BookingRequest:
-    seq, payload = member.split(":", 1)
-    data = json.loads(payload)
-    return BookingRequest(
-        booking_id=uuid.UUID(data["b"]),
-        user_id=uuid.UUID(data["u"]),
-        event_id=uuid.UUID(data["e"]),
-        seq=int(seq),
-        lines=tuple(
-            Line(uuid.UUID(tt), quantity, tuple(uuid.UUID(s) for s in seats[0]) if seats else ())
-            for tt, quantity, *seats in data["l"]
-        ),  # fmt: skip
-        join_waitlist=data["w"],
-        requested_at=dt.datetime.fromtimestamp(data["t"], dt.UTC),
-        idempotency_key=data["k"],
-        request_id=data.get("r"),  # absent from requests queued before request ids were kept
-        voucher_id=uuid.UUID(data["v"]) if "v" in data else None,
-        attendees=data.get("a"),
-        accessible=data.get("x", False),
-        opening_at=dt.datetime.fromtimestamp(data["o"], dt.UTC) if "o" in data else None,
-    )
 
 
 class BookingQueue:
@@ -347,7 +296,8 @@ class BookingQueue:
         return result, acknowledged
 
     def head(self, event_id, count: int) -> list[BookingRequest]:
-        return [decode_request(member) for member in self.redis.zrange(_key(event_id, "queue"), 0, count - 1)]
+        reader = RequestReader(event_id)
+        return [reader.read(member) for member in self.redis.zrange(_key(event_id, "queue"), 0, count - 1)]
 
     def remove_decided(self, event_id, requests: list[BookingRequest]) -> int:
         """Drop a committed batch from the queue and its in-flight statuses; returns what is left."""
@@ -403,12 +353,13 @@ class BookingQueue:
         if not status:
             return None
         seq, payload, decided, rate = status
+        reader = RequestReader(event_id)
         if not seq:
-            return {"request": decode_request(f"0:{payload}"), "queue_position": None, "estimated_wait": None,
+            return {"request": reader.read_payload(0, payload), "queue_position": None, "estimated_wait": None,
                     "waiting_room": True}  # fmt: skip
         position = max(int(seq) - int(decided), 1)
         rate = float(rate)
-        request = decode_request(f"{seq}:{payload}")
+        request = reader.read_payload(int(seq), payload)
         return {
             "request": request,
             "queue_position": position,

@@ -25,12 +25,12 @@ Nothing is decided until `shuffled` is set, so no later request can overtake an 
 from __future__ import annotations
 
 import functools
-import json
 from dataclasses import dataclass
 
 import redis
 
 from core import live_status
+from core.queued_form import booking_id_of
 
 # How long an entrant's queue number stays readable after the shuffle (it is decided long before).
 NUMBERS_TTL = 24 * 3600
@@ -125,7 +125,7 @@ class WaitingRoomQueue:
     def room_requests(self, event_id) -> dict[str, str]:
         """booking id -> queued request, for every entrant (read in steps: the room may be huge)."""
         return {
-            _booking_id(payload): payload
+            booking_id_of(payload): payload
             for _, payload in self.redis.hscan_iter(room_key(event_id), count=1000)
         }
 
@@ -139,10 +139,6 @@ class WaitingRoomQueue:
         keys = [opening_key(event_id), room_key(event_id), queue_key, numbers_key(event_id)]
         args = [when, NUMBERS_TTL, live_status.channel(event_id), live_status.shuffled_message()]
         return self._finish(keys=keys, args=args)
-
-
-def _booking_id(payload: str) -> str:
-    return json.loads(payload)["b"]
 
 
 @functools.lru_cache(maxsize=8)

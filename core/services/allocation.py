@@ -34,7 +34,7 @@ from sqlalchemy import func, or_, select, union_all
 from sqlalchemy.exc import DataError, IntegrityError
 
 from core import metrics, runtime
-from core.booking_queue import booking_queue, encode_request, lock_key
+from core.booking_queue import booking_queue, lock_key
 from core.booking_requests import BookingRequest, CustomerState
 from core.booking_rules import decide
 from core.bulk_insert import insert_rows
@@ -43,6 +43,7 @@ from core.inventory import lock_inventory
 from core.jobs import Job
 from core.lifecycle import decided_rows
 from core.models import Booking, BookingLine, DeadLetter, Event, SeatAssignment, utcnow
+from core.queued_form import request_fields
 from core.services import follow_ups, holds, waiting_room
 from core.services.waitlist import promote_waitlist
 from core.statuses import COUNTED_BOOKING_STATUSES, PENDING_BOOKING_STATUSES, BookingStatus, EventStatus
@@ -135,7 +136,7 @@ def set_aside(db: Database, event_id: uuid.UUID, request: BookingRequest, error:
         if uow.session.get(DeadLetter, request.booking_id) is not None:
             return
         uow.session.add(DeadLetter(booking_id=request.booking_id, event_id=event_id, user_id=request.user_id,
-                                   queue_seq=request.seq, request=json.loads(encode_request(request)),
+                                   queue_seq=request.seq, request=request_fields(request),
                                    error=reason))  # fmt: skip
         uow.commit()
     metrics.record_dead_letter(runtime.redis_client())

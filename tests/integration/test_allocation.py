@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import threading
 
 import pytest
@@ -13,6 +14,7 @@ from core import runtime
 from core.booking_queue import BookingQueue, status_key
 from core.errors import Conflict, Invalid, NotFound
 from core.models import Booking, Event, TicketType, utcnow
+from core.queued_form import encode_request, request_fields
 from core.services import allocation, bookings
 from tests.integration.booking_helpers import ask, assert_counters_agree, drain, load, queue_length, statuses
 
@@ -30,6 +32,31 @@ def test_requests_are_decided_first_come_first_served(db, organizer, make_event,
     assert [outcome[i] for i in ids[5:]] == ["rejected", "waitlisted", "rejected", "waitlisted", "rejected"]
     assert load(db, ids[5]).reason == "sold_out"
     assert queue_length(event) == 0
+    assert_counters_agree(db, event)
+
+
+def test_requests_queued_in_the_previous_releases_form_are_decided_after_an_upgrade(
+    db, organizer, make_event, customers, redis_client
+):
+    """An upgrade in the middle of a sale: what the old release queued (its JSON form) is polled,
+    renumbered by a sequence repair, and decided in order with what the new one queues."""
+    event = make_event(organizer, quota=3)
+    ids = [ask(customer, event, join_waitlist=True) for customer in customers[:4]]
+    queue = BookingQueue(runtime.redis_client())
+    queue_key = f"bq:{{{event.id}}}:queue"
+    for request in queue.head(event.id, 10):  # as the old release wrote them
+        old = json.dumps(request_fields(request))
+        redis_client.zrem(queue_key, f"{request.seq}:{encode_request(request)}")
+        redis_client.zadd(queue_key, {f"{request.seq}:{old}": request.seq})
+        redis_client.hset(status_key(event.id, request.booking_id), "request", old)
+    assert [bookings.queued_booking_view(i)[2]["queue_position"] for i in ids] == [1, 2, 3, 4]
+    assert queue.repair_sequence(event.id, 10)  # as after a Redis that lost its counter
+    assert [bookings.queued_booking_view(i)[2]["queue_seq"] for i in ids] == [11, 12, 13, 14]
+    ids.append(ask(customers[4], event, join_waitlist=True))
+    assert drain(event).decided == 5
+    outcome = statuses(db, event)
+    assert [outcome[i] for i in ids] == ["held"] * 3 + ["waitlisted"] * 2
+    assert [load(db, i).queue_seq for i in ids] == [11, 12, 13, 14, 15]
     assert_counters_agree(db, event)
 
 
