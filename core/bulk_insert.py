@@ -1,38 +1,43 @@
-"""Bulk inserts for the drainer's batches: COPY on PostgreSQL, a multi-row INSERT elsewhere.
+"""Bulk inserts for the drainer's batches: one COPY per table on PostgreSQL, a multi-row INSERT
+elsewhere.
 
-Measured on one hot event, COPY writes a batch of bookings and their lines several times faster
-than multi-row INSERT statements, which were half of the time a drain took. It runs inside the
-caller's transaction, so the batch still commits or rolls back as one. COPY goes around
-SQLAlchemy, so its errors are raised as SQLAlchemy's, like those of any other statement: the
-drainer tells a bad row (`IntegrityError`, `DataError`) from a lost connection by them.
+COPY writes a batch of bookings and their lines several times faster than multi-row INSERT
+statements, and turning the rows into COPY's text is the client's share of it, so that is done
+column by column (docs/architecture.md, "How a booking flows"): each column's values go through
+one conversion chosen once from the column's type, and a column whose values repeat through the
+batch (the event, the decision time, a status, a ticket type) converts each distinct value once.
+It runs inside the caller's transaction, so the batch still commits or rolls back as one. COPY
+goes around SQLAlchemy, so its errors are raised as SQLAlchemy's, like those of any other
+statement: the drainer tells a bad row (`IntegrityError`, `DataError`) from a lost connection by
+them.
 """
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import io
 import json
 import uuid
+from collections.abc import Callable, Sequence
 
-from sqlalchemy import Connection, Table, exc, insert
+from sqlalchemy import JSON, Column, Connection, Table, TypeDecorator, exc, insert
 
 NULL = r"\N"
+# COPY's text format: a backslash, a tab or a line break inside a value is escaped.
+_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 
 def insert_rows(connection: Connection, table: Table, rows: list[dict]) -> None:
+    """Insert `rows` (dicts with the same keys, in the same order) into `table` in one statement."""
     if not rows:
         return
     if connection.dialect.name != "postgresql":
         connection.execute(insert(table), rows)
         return
     columns = list(rows[0])
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerows([_csv_value(row[column]) for column in columns] for row in rows)
-    buffer.seek(0)
+    buffer = io.StringIO(copy_text([table.c[name] for name in columns], rows))
     names = ", ".join(f'"{column}"' for column in columns)
-    statement = f"COPY \"{table.name}\" ({names}) FROM STDIN WITH (FORMAT csv, NULL '{NULL}')"
+    statement = f'COPY "{table.name}" ({names}) FROM STDIN'
     dbapi_connection = connection.connection.dbapi_connection
     dialect = connection.dialect
     with dbapi_connection.cursor() as cursor:
@@ -45,17 +50,49 @@ def insert_rows(connection: Connection, table: Table, rows: list[dict]) -> None:
             ) from error  # fmt: skip
 
 
-def _csv_value(value):
-    if value is None:
-        return NULL
-    if isinstance(value, bool):
-        return "t" if value else "f"
-    if isinstance(value, dt.datetime):
-        if value.tzinfo is None:
-            raise ValueError("naive datetime in a bulk insert")
-        return value.isoformat()
-    if isinstance(value, uuid.UUID):
-        return str(value)
-    if isinstance(value, dict | list):  # a JSON column
-        return json.dumps(value)
-    return value
+def copy_text(columns: Sequence[Column], rows: list[dict]) -> str:
+    """The rows in COPY's text format, one line each, the columns in the order given."""
+    texts = [_column_text(_converter(column), [row[column.name] for row in rows]) for column in columns]
+    return "\n".join(map("\t".join, zip(*texts, strict=True))) + "\n"
+
+
+def _column_text(convert: Callable[[object], str], values: list) -> list[str]:
+    # The values that repeat are the same objects (one `now`, one event id), so identity finds
+    # them without hashing: while `values` holds them, no two live objects share an id.
+    distinct = dict(zip(map(id, values), values, strict=True))
+    if len(distinct) > len(values) // 2:
+        return list(map(convert, values))
+    converted = {key: convert(value) for key, value in distinct.items()}
+    return list(map(converted.__getitem__, map(id, values)))
+
+
+def _converter(column: Column) -> Callable[[object], str]:
+    sql_type = column.type
+    if isinstance(sql_type, TypeDecorator):  # `UTCDateTime`: what it stores is its `impl`'s
+        sql_type = sql_type.impl_instance
+    convert = _json if isinstance(sql_type, JSON) else _BY_TYPE.get(sql_type.python_type, _text)
+    if not column.nullable:
+        return convert
+    return lambda value: NULL if value is None else convert(value)
+
+
+def _text(value) -> str:
+    return str(value).translate(_ESCAPES)
+
+
+def _json(value) -> str:
+    return json.dumps(value).translate(_ESCAPES)
+
+
+def _timestamp(value: dt.datetime) -> str:
+    if value.tzinfo is None:
+        raise ValueError("naive datetime in a bulk insert")
+    return value.isoformat()
+
+
+_BY_TYPE: dict[type, Callable[[object], str]] = {
+    uuid.UUID: str,
+    int: str,
+    bool: {True: "t", False: "f"}.__getitem__,
+    dt.datetime: _timestamp,
+}
