@@ -6,7 +6,7 @@ how the inventory counters move on the way. Every change of status goes through 
 that moves the counters (through `core.inventory.Inventory`) and writes the booking's fields
 together, in the caller's transaction, under the event's inventory lock:
 
-    queued     → held | confirmed | waitlisted | rejected     the drainer (`admit`, `decided_rows`)
+    queued     → held | confirmed | waitlisted | rejected     the drainer (`admit`, `DecidedRows`)
     waitlisted → held | confirmed                             promotion (`promote`)
     held       → confirmed, expired → confirmed               payment, on time or late (`confirm`)
     held | waitlisted → expired                               hold ran out, event started (`expire`...)
@@ -30,7 +30,7 @@ cleared: once the hold has ended it stays as the record of the hold the customer
 show it only while the booking is held), so expiry, payment and cancellation all treat it alike.
 
 The hot and wide paths have bulk forms that keep to the same diagram and fields: the drainer
-builds rows for COPY (`decided_rows`), expiry is one guarded UPDATE per chunk that touches only
+builds rows for COPY (`DecidedRows`), expiry is one guarded UPDATE per chunk that touches only
 rows still in the status the transition starts from (`expire_due_holds`,
 `expire_waitlists_of_started_events`).
 """
@@ -194,7 +194,7 @@ def admit(
     inventory: Inventory, lines: Iterable[Line], prices: dict[uuid.UUID, int], voucher: Voucher | None = None
 ) -> BookingStatus:
     """The drainer's `queued` → `held` | `confirmed` for tickets (and a redemption) that fit: the
-    counters move at once, so the next decision of the batch sees them; `decided_rows` writes
+    counters move at once, so the next decision of the batch sees them; `DecidedRows` writes
     the fields."""
     target = admission(prices)
     TRANSITIONS[QUEUED][target](inventory, lines)
@@ -202,51 +202,69 @@ def admit(
     return target
 
 
-def decided_rows(
-    request: BookingRequest, decision: Decision, inventory: Inventory, now: dt.datetime
-) -> tuple[dict, list[dict]]:
-    """The drainer's bulk form of `queued` → the decision's status: the booking row and its line
-    rows, ready for COPY. The counters already moved when the request was decided (`admit`, so
-    each decision sees the one before); this writes the fields by the same rules."""
-    _move_for(QUEUED, decision.status)
-    event = inventory.event
-    known = inventory.knows(request.lines)
-    prices = decision.unit_prices or (
-        {line.ticket_type_id: inventory.price(line) for line in request.lines} if known else {}
-    )
-    booking = {
-        "id": request.booking_id,
-        "user_id": request.user_id,
-        "event_id": event.id,
-        "queue_seq": request.seq,
-        "join_waitlist": request.join_waitlist,
-        "accessible": request.accessible,
-        "total": sum(prices.get(line.ticket_type_id, 0) * line.quantity for line in request.lines)
-        if decision.status != REJECTED
-        else 0,
-        "currency": next(iter(inventory.ticket_types.values())).currency,
-        "hold_expires_at": None,
-        "idempotency_key": request.idempotency_key,
-        # Only a voucher the inventory found: one deleted since the API accepted the code is not
-        # referred to (the request was rejected for it).
-        "voucher_id": request.voucher_id if request.voucher_id in inventory.vouchers else None,
-        "requested_at": request.requested_at,
-        "confirmed_at": None,
-        # Every row of a COPY has the same columns: the transition fills in what it sets.
-        **transition_fields(QUEUED, decision.status, now, event=event, reason=decision.reason),
-    }
-    lines = [
-        {
-            "booking_id": request.booking_id,
-            "ticket_type_id": line.ticket_type_id,
-            "quantity": line.quantity,
-            "unit_price": prices[line.ticket_type_id],
-            "attendees": (request.attendees or {}).get(str(line.ticket_type_id)),
-        }  # fmt: skip
-        for line in request.lines
-        if known
-    ]
-    return booking, lines
+class DecidedRows:
+    """The drainer's bulk form of `queued` → each decision's status, for a whole batch decided at
+    `now`: the booking rows and their line rows, ready for COPY. The counters already moved when
+    each request was decided (`admit`, so each decision sees the one before); this writes the
+    fields by the same rules. What every row of the batch shares (the event, its currency, the
+    fields each transition sets at `now`) is worked out once, not once a request."""
+
+    def __init__(self, inventory: Inventory, now: dt.datetime):
+        self.inventory, self.now = inventory, now
+        self.bookings: list[dict] = []
+        self.lines: list[dict] = []
+        self._shared = {"event_id": inventory.event.id, "currency": next(iter(inventory.ticket_types.values())).currency,
+                        "hold_expires_at": None, "confirmed_at": None}  # fmt: skip
+        self._transitions: dict[tuple, dict] = {}
+
+    def _fields(self, decision: Decision) -> dict:
+        """The booking's fields shared with every decision like this one (a transition the
+        diagram lacks is refused here, before any row is written)."""
+        key = (decision.status, decision.reason)
+        fields = self._transitions.get(key)
+        if fields is None:
+            _move_for(QUEUED, decision.status)
+            transition = transition_fields(QUEUED, decision.status, self.now, event=self.inventory.event,
+                                           reason=decision.reason)  # fmt: skip
+            # Every row of a COPY has the same columns: the transition fills in what it sets.
+            fields = self._transitions[key] = {**self._shared, **transition}
+        return fields
+
+    def add(self, request: BookingRequest, decision: Decision) -> dict:
+        """The rows of one decided request; returns its booking row."""
+        inventory = self.inventory
+        fields = self._fields(decision)
+        rejected = decision.status == REJECTED
+        known = not rejected or inventory.knows(request.lines)
+        prices = decision.unit_prices or (
+            {line.ticket_type_id: inventory.price(line) for line in request.lines} if known else {}
+        )
+        booking = {
+            **fields,
+            "id": request.booking_id,
+            "user_id": request.user_id,
+            "queue_seq": request.seq,
+            "join_waitlist": request.join_waitlist,
+            "accessible": request.accessible,
+            "total": 0
+            if rejected
+            else sum(prices[line.ticket_type_id] * line.quantity for line in request.lines),
+            "idempotency_key": request.idempotency_key,
+            # Only a voucher the inventory found: one deleted since the API accepted the code is
+            # not referred to (the request was rejected for it).
+            "voucher_id": request.voucher_id if request.voucher_id in inventory.vouchers else None,
+            "requested_at": request.requested_at,
+        }
+        self.bookings.append(booking)
+        if known:
+            attendees = request.attendees
+            self.lines.extend(
+                {"booking_id": request.booking_id, "ticket_type_id": line.ticket_type_id, "quantity": line.quantity,
+                 "unit_price": prices[line.ticket_type_id],
+                 "attendees": attendees.get(str(line.ticket_type_id)) if attendees else None}
+                for line in request.lines
+            )  # fmt: skip
+        return booking
 
 
 def promote(booking: Booking, inventory: Inventory, now: dt.datetime) -> None:

@@ -41,7 +41,7 @@ from core.bulk_insert import insert_rows
 from core.db import Database, UnitOfWork
 from core.inventory import lock_inventory
 from core.jobs import Job
-from core.lifecycle import decided_rows
+from core.lifecycle import DecidedRows
 from core.models import Booking, BookingLine, DeadLetter, Event, SeatAssignment, utcnow
 from core.queued_form import request_fields
 from core.services import follow_ups, holds, waiting_room
@@ -177,20 +177,20 @@ def decide_requests(uow: UnitOfWork, event_id: uuid.UUID, batch: list[BookingReq
     fresh = [request for request in batch if request.booking_id not in seen]
     customers = customer_states(uow, event_id, {request.user_id for request in fresh})
     inventory.lock_vouchers({request.voucher_id for request in fresh if request.voucher_id is not None})
-    bookings, lines = [], []
+    rows = DecidedRows(inventory, now)
     for request in fresh:
-        decision = decide(request, inventory, customers[request.user_id])
-        booking, booking_lines = decided_rows(request, decision, inventory, now)
-        bookings.append(booking)
-        lines.extend(booking_lines)
+        rows.add(request, decide(request, inventory, customers[request.user_id]))
+    # One COPY for each table the batch writes.
     connection = uow.session.connection()
-    insert_rows(connection, Booking.__table__, bookings)
-    insert_rows(connection, BookingLine.__table__, lines)
+    insert_rows(connection, Booking.__table__, rows.bookings)
+    insert_rows(connection, BookingLine.__table__, rows.lines)
     if inventory.seating_loaded:
         insert_rows(connection, SeatAssignment.__table__, inventory.seating.new_rows())
-    follow_ups.bookings_held(uow, [b["id"] for b in bookings if b["status"] == BookingStatus.HELD])
-    follow_ups.bookings_confirmed(uow, [b["id"] for b in bookings if b["status"] == BookingStatus.CONFIRMED])
-    return bookings
+    follow_ups.bookings_held(uow, [b["id"] for b in rows.bookings if b["status"] == BookingStatus.HELD])
+    follow_ups.bookings_confirmed(
+        uow, [b["id"] for b in rows.bookings if b["status"] == BookingStatus.CONFIRMED]
+    )
+    return rows.bookings
 
 
 def customer_states(uow: UnitOfWork, event_id: uuid.UUID, user_ids: set[uuid.UUID]) -> dict:

@@ -130,7 +130,7 @@ def test_the_drainer_cannot_write_a_decision_the_diagram_lacks(db, put, customer
         request = BookingRequest(uuid.uuid4(), customer.id, event.id, 99,
                                  (Line(event.ticket_types[0].id, 1),), False, utcnow())  # fmt: skip
         with pytest.raises(Conflict) as refused:
-            lifecycle.decided_rows(request, Decision(target), inventory, utcnow())
+            lifecycle.DecidedRows(inventory, utcnow()).add(request, Decision(target))
         assert refused.value.name == "invalid_transition"
 
 
