@@ -301,17 +301,18 @@ class BookingQueue:
 
     def remove_decided(self, event_id, requests: list[BookingRequest]) -> int:
         """Drop a committed batch from the queue and its in-flight statuses; returns what is left."""
+        booking_ids = [str(r.booking_id) for r in requests]  # written three times below
         keys = [
             _key(event_id, "queue"),
             _key(event_id, "decided"),
-            *(status_key(event_id, r.booking_id) for r in requests),
+            *(status_key(event_id, booking_id) for booking_id in booking_ids),
         ]
         highest = max(r.seq for r in requests)
-        announcement = live_status.decision_message(highest, (r.booking_id for r in requests))
+        announcement = live_status.decision_message(highest, booking_ids)
         left = self._remove_decided(keys=keys, args=[highest, live_status.channel(event_id), announcement])
         # The pointers live in the bookings' own slots: a second step, and one a crash may skip
         # (a pointer left behind leads a poll to PostgreSQL, and expires with the status).
-        self.redis.delete(*(event_pointer_key(r.booking_id) for r in requests))
+        self.redis.delete(*map(event_pointer_key, booking_ids))
         return left
 
     def repair_sequence(self, event_id, highest_decided: int) -> bool:

@@ -131,12 +131,16 @@ class Inventory:
         self._move(lines, sold=-1)
 
     def _move(self, lines: Iterable[Line], held: int = 0, sold: int = 0) -> None:
+        # Only the counters that move are set: each set is tracked by the ORM, once a decision.
+        event = self.event
         for line in lines:
             ticket_type = self.ticket_types[line.ticket_type_id]
-            ticket_type.held += held * line.quantity
-            ticket_type.sold += sold * line.quantity
-            self.event.held += held * line.quantity
-            self.event.sold += sold * line.quantity
+            if held:
+                ticket_type.held += held * line.quantity
+                event.held += held * line.quantity
+            if sold:
+                ticket_type.sold += sold * line.quantity
+                event.sold += sold * line.quantity
 
 
 def lock_inventory(uow: UnitOfWork, event_id: uuid.UUID) -> Inventory:
