@@ -13,12 +13,12 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Iterable
+from dataclasses import dataclass, fields
 from typing import Protocol
 
 from core.booking_requests import BookingRequest, CustomerState, Decision
 from core.inventory import Inventory
 from core.lifecycle import admit
-from core.models import Voucher
 from core.pricing import applies_to
 from core.seating.engine import seat_refusal, seats_fit, take_seats
 from core.statuses import AdmissionReason, BookingStatus, EventStatus, RejectionReason
@@ -108,66 +108,141 @@ def line_refusal(
     return None
 
 
-def decide(request: BookingRequest, inventory: Inventory, customer: CustomerState) -> Decision:
+@dataclass(frozen=True, slots=True)
+class EventTerms:
+    """The event as the rules read it: its sales window (`SalesWindow`), limits and waitlist."""
+
+    id: uuid.UUID
+    status: str
+    starts_at: dt.datetime
+    sales_start: dt.datetime | None
+    sales_end: dt.datetime | None
+    max_per_booking: int
+    max_per_user: int
+    waitlist_enabled: bool
+
+
+@dataclass(frozen=True, slots=True)
+class TicketTypeTerms:
+    """A ticket type as the rules read it (`TicketTypeRules`), and whether it is seated."""
+
+    id: uuid.UUID
+    hidden: bool
+    sales_start: dt.datetime | None
+    sales_end: dt.datetime | None
+    min_per_booking: int
+    seated: bool
+
+
+@dataclass(frozen=True, slots=True)
+class VoucherRules:
+    """A voucher as the rules read it (`VoucherTerms`) and as it discounts (`core.pricing.Discount`)."""
+
+    id: uuid.UUID
+    event_id: uuid.UUID
+    valid_from: dt.datetime | None
+    valid_until: dt.datetime | None
+    disabled_at: dt.datetime | None
+    ticket_type_ids: tuple
+    unlocks_hidden: bool
+    discount_percent: int | None
+    discount_amount: int | None
+
+
+def _copy(terms: type, row, **given):
+    """The row's fields that `terms` names, in a `terms` (those `given` as given)."""
+    return terms(**{field.name: getattr(row, field.name) for field in fields(terms) if field.name not in given},
+                 **given)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Terms:
+    """What deciding reads of the locked rows that no decision moves, copied into plain objects:
+    a mapped attribute pays the ORM's bookkeeping on every read, and the rules read some thirty
+    a request. The drainer copies them once per batch, after locking (docs/architecture.md, "How
+    a booking is decided"); the counters stay on the rows, where `Inventory` moves them."""
+
+    event: EventTerms
+    ticket_types: dict[uuid.UUID, TicketTypeTerms]
+    vouchers: dict[uuid.UUID, VoucherRules]
+    seated: bool  # some ticket type is seated: the seat steps have work to do
+
+    @classmethod
+    def of(cls, inventory: Inventory) -> Terms:
+        ticket_types = {tt_id: _copy(TicketTypeTerms, tt) for tt_id, tt in inventory.ticket_types.items()}
+        vouchers = {
+            voucher_id: _copy(VoucherRules, voucher, ticket_type_ids=tuple(voucher.ticket_type_ids))
+            for voucher_id, voucher in inventory.vouchers.items()
+        }
+        seated = any(tt.seated for tt in ticket_types.values())
+        return cls(_copy(EventTerms, inventory.event), ticket_types, vouchers, seated)
+
+
+def decide(
+    request: BookingRequest, inventory: Inventory, customer: CustomerState, terms: Terms | None = None
+) -> Decision:
     """Decide one request and apply it to the inventory and the customer's state: refused for
-    the first rule it breaks, else placed (tickets, the waitlist, or what ran out)."""
+    the first rule it breaks, else placed (tickets, the waitlist, or what ran out). `terms` are
+    the batch's (`Terms.of` the same inventory, after its vouchers were locked); read afresh
+    when not given."""
+    terms = terms or Terms.of(inventory)
     if request.complimentary:
-        return _decide_complimentary(request, inventory)
-    voucher = inventory.vouchers.get(request.voucher_id)
-    refused = refusal(request, inventory, customer, voucher)
+        return _decide_complimentary(request, inventory, terms)
+    voucher = terms.vouchers.get(request.voucher_id)
+    refused = refusal(request, inventory, terms, customer, voucher)
     if refused:
         return Decision(BookingStatus.REJECTED, refused)
-    return _place(request, inventory, customer, voucher)
+    return _place(request, inventory, terms, customer, voucher)
 
 
 def refusal(
-    request: BookingRequest, inventory: Inventory, customer: CustomerState, voucher: Voucher | None
-) -> RejectionReason | None:
+    request: BookingRequest, inventory: Inventory, terms: Terms, customer: CustomerState,
+    voucher: VoucherRules | None,
+) -> RejectionReason | None:  # fmt: skip
     """Why the request is refused whatever is free, checked in this order; None if it is not."""
     return (
-        sales_closed(inventory.event, request.judged_at)
-        or _unknown_ticket_types(request, inventory)
-        or _invalid_voucher(request, inventory, voucher)
-        or _first_line_refusal(request, inventory, voucher)
-        or _over_limits(request, inventory, customer)
+        sales_closed(terms.event, request.judged_at)
+        or _unknown_ticket_types(request, terms)
+        or _invalid_voucher(request, terms, voucher)
+        or _first_line_refusal(request, terms, voucher)
+        or _over_limits(request, terms, customer)
         or _pending_elsewhere(customer)
-        or seat_refusal(inventory, request)
+        or (seat_refusal(inventory, request) if terms.seated else None)
     )
 
 
-def _unknown_ticket_types(request: BookingRequest, inventory: Inventory) -> RejectionReason | None:
-    return None if inventory.knows(request.lines) else RejectionReason.INVALID_REQUEST
+def _unknown_ticket_types(request: BookingRequest, terms: Terms) -> RejectionReason | None:
+    known = all(line.ticket_type_id in terms.ticket_types for line in request.lines)
+    return None if known else RejectionReason.INVALID_REQUEST
 
 
 def _invalid_voucher(
-    request: BookingRequest, inventory: Inventory, voucher: Voucher | None
+    request: BookingRequest, terms: Terms, voucher: VoucherRules | None
 ) -> RejectionReason | None:
     """A code the request carried that is not valid for it (the API checked it, but time passed)."""
     if request.voucher_id is None:
         return None
     ticket_type_ids = [line.ticket_type_id for line in request.lines]
-    if not voucher_usable(voucher, inventory.event.id, request.judged_at, ticket_type_ids):
+    if not voucher_usable(voucher, terms.event.id, request.judged_at, ticket_type_ids):
         return RejectionReason.INVALID_REQUEST
     return None
 
 
 def _first_line_refusal(
-    request: BookingRequest, inventory: Inventory, voucher: Voucher | None
+    request: BookingRequest, terms: Terms, voucher: VoucherRules | None
 ) -> RejectionReason | None:
     for line in request.lines:
         refused = line_refusal(
-            inventory.ticket_types[line.ticket_type_id], line.quantity, voucher, request.judged_at
+            terms.ticket_types[line.ticket_type_id], line.quantity, voucher, request.judged_at
         )
         if refused:
             return refused
     return None
 
 
-def _over_limits(
-    request: BookingRequest, inventory: Inventory, customer: CustomerState
-) -> RejectionReason | None:
+def _over_limits(request: BookingRequest, terms: Terms, customer: CustomerState) -> RejectionReason | None:
     """More than one booking may carry, or than the customer may have at the event in all."""
-    event = inventory.event
+    event = terms.event
     if request.quantity > event.max_per_booking or customer.tickets + request.quantity > event.max_per_user:
         return RejectionReason.LIMIT_EXCEEDED
     return None
@@ -179,18 +254,22 @@ def _pending_elsewhere(customer: CustomerState) -> RejectionReason | None:
 
 
 def _place(
-    request: BookingRequest, inventory: Inventory, customer: CustomerState, voucher: Voucher | None
-) -> Decision:
+    request: BookingRequest, inventory: Inventory, terms: Terms, customer: CustomerState,
+    voucher: VoucherRules | None,
+) -> Decision:  # fmt: skip
     """A request no rule refuses: its tickets if they (and a redemption of its code) are free,
-    else a waitlist place if it asked and the event has a waitlist, else refused for what ran out."""
-    tickets_fit = inventory.fits(request.lines) and seats_fit(inventory, request)
-    if tickets_fit and inventory.has_redemption(voucher):
+    else a waitlist place if it asked and the event has a waitlist, else refused for what ran out.
+    The voucher's redemptions are counted on its row."""
+    tickets_fit = inventory.fits(request.lines) and (not terms.seated or seats_fit(inventory, request))
+    voucher_row = inventory.vouchers.get(request.voucher_id)
+    if tickets_fit and inventory.has_redemption(voucher_row):
         prices = _prices(request, inventory, voucher)
-        status = admit(inventory, request.lines, prices, voucher)
-        take_seats(inventory, request, status)
+        status = admit(inventory, request.lines, prices, voucher_row)
+        if terms.seated:
+            take_seats(inventory, request, status)
         _count(customer, request, pending=status == BookingStatus.HELD)
         return Decision(status, unit_prices=prices)
-    if request.join_waitlist and inventory.event.waitlist_enabled:
+    if request.join_waitlist and terms.event.waitlist_enabled:
         _count(customer, request, pending=True)
         return Decision(BookingStatus.WAITLISTED, unit_prices=_prices(request, inventory, voucher))
     if tickets_fit:
@@ -198,7 +277,9 @@ def _place(
     return Decision(BookingStatus.REJECTED, RejectionReason.SOLD_OUT)
 
 
-def _prices(request: BookingRequest, inventory: Inventory, voucher: Voucher | None) -> dict[uuid.UUID, int]:
+def _prices(
+    request: BookingRequest, inventory: Inventory, voucher: VoucherRules | None
+) -> dict[uuid.UUID, int]:
     return {line.ticket_type_id: inventory.price(line, voucher) for line in request.lines}
 
 
@@ -208,15 +289,16 @@ def _count(customer: CustomerState, request: BookingRequest, pending: bool) -> N
     customer.tickets += request.quantity
 
 
-def _decide_complimentary(request: BookingRequest, inventory: Inventory) -> Decision:
+def _decide_complimentary(request: BookingRequest, inventory: Inventory, terms: Terms) -> Decision:
     """A guest's tickets: confirmed at price 0 if the quotas allow, never beyond them."""
-    if inventory.event.status == EventStatus.CANCELLED:
+    if terms.event.status == EventStatus.CANCELLED:
         return Decision(BookingStatus.REJECTED, RejectionReason.EVENT_CANCELLED)
-    if not inventory.knows(request.lines):
+    if _unknown_ticket_types(request, terms):
         return Decision(BookingStatus.REJECTED, RejectionReason.INVALID_REQUEST)
-    if not (inventory.fits(request.lines) and seats_fit(inventory, request)):
+    if not (inventory.fits(request.lines) and (not terms.seated or seats_fit(inventory, request))):
         return Decision(BookingStatus.REJECTED, RejectionReason.SOLD_OUT)
     prices = {line.ticket_type_id: 0 for line in request.lines}
     status = admit(inventory, request.lines, prices)
-    take_seats(inventory, request, status)
+    if terms.seated:
+        take_seats(inventory, request, status)
     return Decision(status, AdmissionReason.COMPLIMENTARY, prices)

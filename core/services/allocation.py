@@ -36,7 +36,7 @@ from sqlalchemy.exc import DataError, IntegrityError
 from core import metrics, runtime
 from core.booking_queue import booking_queue, lock_key
 from core.booking_requests import BookingRequest, CustomerState
-from core.booking_rules import decide
+from core.booking_rules import Terms, decide
 from core.bulk_insert import insert_rows
 from core.db import Database, UnitOfWork
 from core.inventory import lock_inventory
@@ -179,9 +179,10 @@ def decide_requests(uow: UnitOfWork, event_id: uuid.UUID, batch: list[BookingReq
     fresh = [request for request in batch if request.booking_id not in seen]
     customers = customer_states(uow, event_id, {request.user_id for request in fresh})
     inventory.lock_vouchers({request.voucher_id for request in fresh if request.voucher_id is not None})
+    terms = Terms.of(inventory)  # the rows' fixed fields, read once for the batch
     rows = DecidedRows(inventory, now)
     for request in fresh:
-        rows.add(request, decide(request, inventory, customers[request.user_id]))
+        rows.add(request, decide(request, inventory, customers[request.user_id], terms))
     # One COPY for each table the batch writes.
     connection = uow.session.connection()
     insert_rows(connection, Booking.__table__, rows.bookings)
