@@ -301,7 +301,8 @@ class BookingQueue:
 
     def remove_decided(self, event_id, requests: list[BookingRequest]) -> int:
         """Drop a committed batch from the queue and its in-flight statuses; returns what is left."""
-        booking_ids = [str(r.booking_id) for r in requests]  # written three times below
+        event_id = str(event_id)  # and each id written once, though each is written thrice below
+        booking_ids = [str(r.booking_id) for r in requests]
         keys = [
             _key(event_id, "queue"),
             _key(event_id, "decided"),

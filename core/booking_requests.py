@@ -9,7 +9,6 @@ so those two never import each other to name a type.
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import uuid
 from dataclasses import dataclass, field
 
@@ -42,9 +41,8 @@ class BookingRequest:
     # A request made in a waiting room is judged as of the opening it waited for, not its arrival.
     opening_at: dt.datetime | None = None
 
-    @functools.cached_property
+    @property
     def quantity(self) -> int:
-        """Counted once: the rules ask for it several times a decision."""
         return sum(line.quantity for line in self.lines)
 
     @property

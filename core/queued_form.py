@@ -12,8 +12,8 @@ version,
 `attendees` is JSON. An empty field is an absent value (the API refuses an empty request id or
 Idempotency-Key). The free-text fields (request id, key, attendees) have `%` and `|` escaped as
 `%25` and `%7C`. The event is not written: the queue's key names it, so the reader supplies it.
-Ids that repeat through a batch (ticket types, a voucher) are parsed once per batch
-(`RequestReader`).
+What repeats through a batch (a ticket type's id, a voucher's, a line like `one ticket of this
+type`) is parsed once per batch (`RequestReader`).
 
 Requests queued by a release before this form are JSON objects (`{"b": booking id, ...}`); they
 are still read, so an upgrade in the middle of a sale decides what was already queued. The same
@@ -79,6 +79,7 @@ class RequestReader:
     def __init__(self, event_id: uuid.UUID | str):
         self.event_id = event_id if isinstance(event_id, uuid.UUID) else uuid.UUID(event_id)
         self._ids: dict[str, uuid.UUID] = {}
+        self._lines: dict[str, Line] = {}  # a line is immutable: requests asking alike share one
 
     def _id(self, text: str) -> uuid.UUID:
         found = self._ids.get(text)
@@ -87,9 +88,12 @@ class RequestReader:
         return found
 
     def _line(self, text: str) -> Line:
-        ticket_type_id, quantity, *seats = text.split(":")
-        seat_ids = tuple(map(self._id, seats[0].split("."))) if seats else ()
-        return Line(self._id(ticket_type_id), int(quantity), seat_ids)
+        found = self._lines.get(text)
+        if found is None:
+            ticket_type_id, quantity, *seats = text.split(":")
+            seat_ids = tuple(uuid.UUID(seat_id) for seat_id in seats[0].split(".")) if seats else ()
+            found = self._lines[text] = Line(self._id(ticket_type_id), int(quantity), seat_ids)
+        return found
 
     def read(self, member: str) -> BookingRequest:
         """A queue's member, `seq:payload`."""

@@ -30,7 +30,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from redis.exceptions import LockError
-from sqlalchemy import ARRAY, ColumnElement, any_, bindparam, func, or_, select, union_all
+from sqlalchemy import ARRAY, ColumnElement, Text, any_, bindparam, cast, func, or_, select, union_all
 from sqlalchemy.exc import DataError, IntegrityError
 
 from core import metrics, runtime
@@ -183,12 +183,10 @@ def decide_requests(uow: UnitOfWork, event_id: uuid.UUID, batch: list[BookingReq
     rows = DecidedRows(inventory, now)
     for request in fresh:
         rows.add(request, decide(request, inventory, customers[request.user_id], terms))
+    assignments = inventory.seating.new_rows() if inventory.seating_loaded else []
     # One COPY for each table the batch writes.
-    connection = uow.session.connection()
-    insert_rows(connection, Booking.__table__, rows.bookings)
-    insert_rows(connection, BookingLine.__table__, rows.lines)
-    if inventory.seating_loaded:
-        insert_rows(connection, SeatAssignment.__table__, inventory.seating.new_rows())
+    insert_rows(uow.session.connection(), [(Booking.__table__, rows.bookings), (BookingLine.__table__, rows.lines),
+                                           (SeatAssignment.__table__, assignments)])  # fmt: skip
     follow_ups.bookings_held(uow, [b["id"] for b in rows.bookings if b["status"] == BookingStatus.HELD])
     follow_ups.bookings_confirmed(
         uow, [b["id"] for b in rows.bookings if b["status"] == BookingStatus.CONFIRMED]
@@ -219,10 +217,11 @@ def customer_states(uow: UnitOfWork, event_id: uuid.UUID, user_ids: set[uuid.UUI
 
 
 def among(uow: UnitOfWork, column, values: list) -> ColumnElement[bool]:
-    """`column IN values`: on PostgreSQL as one array parameter, so a batch's thousand ids are
-    one value to compile and send, not a thousand."""
+    """`column IN values`: on PostgreSQL as one array written as text, so a batch's thousand
+    ids are one parameter to compile and send, not a thousand to adapt one by one."""
     if uow.session.get_bind().dialect.name == "postgresql":
-        return column == any_(bindparam("values", values, type_=ARRAY(column.type), unique=True))
+        array = "{" + ",".join(map(str, values)) + "}"
+        return column == any_(cast(bindparam("values", array, type_=Text, unique=True), ARRAY(column.type)))
     return column.in_(values)
 
 

@@ -32,8 +32,7 @@ def test_every_value_is_written_as_given(db, organizer, make_event, customers):
     lines = [{"booking_id": row["id"], "ticket_type_id": event.ticket_types[0].id, "quantity": 1, "unit_price": 0,
               "attendees": attendees if i % 2 else None} for i, row in enumerate(rows)]  # fmt: skip
     with db.unit_of_work() as uow:
-        insert_rows(uow.session.connection(), Booking.__table__, rows)
-        insert_rows(uow.session.connection(), BookingLine.__table__, lines)
+        insert_rows(uow.session.connection(), [(Booking.__table__, rows), (BookingLine.__table__, lines)])
         uow.commit()
     with db.unit_of_work() as uow:
         written = {b.id: b for b in uow.session.scalars(select(Booking).where(Booking.event_id == event.id))}
@@ -48,4 +47,4 @@ def test_a_naive_time_is_refused(db, organizer, make_event, customers):
     event = make_event(organizer, quota=5)
     with db.unit_of_work() as uow, pytest.raises(ValueError, match="naive"):
         row = booking_row(event, customers[0], None, 1, dt.datetime(2030, 1, 1))
-        insert_rows(uow.session.connection(), Booking.__table__, [row])
+        insert_rows(uow.session.connection(), [(Booking.__table__, [row])])
