@@ -81,9 +81,21 @@ def _running_sums(seats: Iterable[PlanSeat]) -> tuple[list[float], list[float], 
     return xs, ys, assisted
 
 
+def _mask(places: Iterable[int]) -> int:
+    """The bit mask of these places of a row (bit i: the row's i-th seat)."""
+    mask = 0
+    for place in places:
+        mask |= 1 << place
+    return mask
+
+
 class Layout:
     """The fixed part of a plan: its seats numbered 0..n-1 in plan order, grouped in rows, and
-    the aisles of each row. Immutable once built; shared by pictures of the same plan."""
+    the aisles of each row. Immutable once built, but for the centre distances it memoizes;
+    shared by pictures of the same plan.
+
+    A row's seats are bits of an int (bit i: the row's i-th seat), so a picture keeps a row's
+    free seats as one int and finds its runs of free seats with a few integer operations."""
 
     def __init__(self, seats: Iterable[PlanSeat]):
         self.seats: list[PlanSeat] = list(seats)
@@ -94,10 +106,12 @@ class Layout:
         self.rows: list[list[int]] = list(rows.values())
         self.aisles = [aisles([self.seats[n] for n in row]) for row in self.rows]
         self.row_of = [0] * len(self.seats)
+        self.place_of = [0] * len(self.seats)  # the seat's place along its row
         rows_of_type: dict[Hashable, set[int]] = defaultdict(set)
         for row_number, row in enumerate(self.rows):
-            for number in row:
+            for place, number in enumerate(row):
                 self.row_of[number] = row_number
+                self.place_of[number] = place
                 rows_of_type[self.seats[number].ticket_type_id].add(row_number)
         self.rows_of_type = {tt: sorted(rows) for tt, rows in rows_of_type.items()}
         self.types_of_row = [{self.seats[n].ticket_type_id for n in row} for row in self.rows]
@@ -105,6 +119,35 @@ class Layout:
         self.sums = [_running_sums(self.seats[n] for n in row) for row in self.rows]
         self.ticket_type = [seat.ticket_type_id for seat in self.seats]
         self.special = [seat.special for seat in self.seats]
+        # Per row: the whole row, the aisles (bit i: an aisle between places i and i + 1), and
+        # for each (ticket type, accessible request) the seats such a request may be given.
+        self.full = [(1 << len(row)) - 1 for row in self.rows]
+        self.breaks = [_mask(place for place, aisle in enumerate(row) if aisle) for row in self.aisles]
+        self.eligible: list[dict[tuple, int]] = []
+        for row in self.rows:
+            masks: dict[tuple, int] = defaultdict(int)
+            for place, number in enumerate(row):
+                masks[(self.ticket_type[number], True)] |= 1 << place
+                if not self.special[number]:
+                    masks[(self.ticket_type[number], False)] |= 1 << place
+            self.eligible.append(dict(masks))
+        self._centres: dict[tuple, list[tuple[float, int]]] = {}
+
+    def centres(self, focal: tuple[float, float], row: int, size: int) -> list[tuple[float, int]]:
+        """(distance of the group's centre to `focal`, first place) of every group of `size`
+        seats side by side in the row, by first place: fixed while the plan stands, so worked
+        out once and kept."""
+        key = (focal, row, size)
+        found = self._centres.get(key)
+        if found is None:
+            xs, ys, _ = self.sums[row]
+            fx, fy = focal
+            hypot = math.hypot
+            found = self._centres[key] = [
+                (hypot((xs[a + size] - xs[a]) / size - fx, (ys[a + size] - ys[a]) / size - fy), a)
+                for a in range(len(self.rows[row]) - size + 1)
+            ]
+        return found
 
 
 class SeatPicture:
@@ -115,16 +158,19 @@ class SeatPicture:
     ):
         self.layout = layout if isinstance(layout, Layout) else Layout(layout)
         self.focal = focal
-        index = self.layout.index
-        self._free: set[int] = set(range(len(self.layout.seats))) - {
-            index[s] for s in unavailable if s in index
-        }
+        layout = self.layout
+        self._free_rows = list(layout.full)  # each row's free seats, as a bit mask
         # Free seats per (ticket type, kept for accessible requests).
         self._free_count: dict[tuple, int] = defaultdict(int)
-        for number in self._free:
-            self._free_count[(self.layout.ticket_type[number], self.layout.special[number])] += 1
+        for number, seat in enumerate(layout.seats):
+            self._free_count[(seat.ticket_type_id, seat.special)] += 1
+        for seat_id in set(unavailable):
+            number = layout.index.get(seat_id)
+            if number is not None:
+                self._free_rows[layout.row_of[number]] &= ~(1 << layout.place_of[number])
+                self._free_count[(layout.ticket_type[number], layout.special[number])] -= 1
         self._changes: list[int] = []  # rows changed, in order; each heap remembers how far it read
-        self._version = [0] * len(self.layout.rows)
+        self._version = [0] * len(layout.rows)
         self._heaps: dict[tuple, tuple[list, list[int]]] = {}
         self._run_cache: dict[tuple, tuple[int, list]] = {}
 
@@ -141,32 +187,36 @@ class SeatPicture:
     @property
     def free(self) -> set:
         """The ids of the free seats."""
-        return {self.layout.seats[n].id for n in self._free}
+        return {self.layout.seats[n].id for n in range(len(self.layout.seats)) if self._is_free(n)}
+
+    def _is_free(self, number: int) -> bool:
+        return bool(self._free_rows[self.layout.row_of[number]] >> self.layout.place_of[number] & 1)
 
     def is_free(self, seat_id) -> bool:
         number = self.layout.index.get(seat_id)
-        return number is not None and number in self._free
+        return number is not None and self._is_free(number)
 
-    def _changed(self, number: int, delta: int) -> None:
-        self._free_count[(self.layout.ticket_type[number], self.layout.special[number])] += delta
-        row = self.layout.row_of[number]
+    def _flip(self, number: int, delta: int) -> None:
+        """Seat `number` becomes free (`delta` +1) or not (-1); its row is marked changed."""
+        layout = self.layout
+        row = layout.row_of[number]
+        self._free_rows[row] ^= 1 << layout.place_of[number]
+        self._free_count[(layout.ticket_type[number], layout.special[number])] += delta
         self._version[row] += 1
         self._changes.append(row)
 
     def take(self, seat_ids: Iterable) -> None:
         for seat_id in seat_ids:
             number = self.layout.index[seat_id]
-            if number not in self._free:
+            if not self._is_free(number):
                 raise ValueError(f"seat {seat_id} is not free")
-            self._free.discard(number)
-            self._changed(number, -1)
+            self._flip(number, -1)
 
     def release(self, seat_ids: Iterable) -> None:
         for seat_id in seat_ids:
             number = self.layout.index.get(seat_id)
-            if number is not None and number not in self._free:
-                self._free.add(number)
-                self._changed(number, +1)
+            if number is not None and not self._is_free(number):
+                self._flip(number, +1)
 
     def free_for(self, ticket_type_id, accessible: bool) -> int:
         """How many free seats of the type a request may be given."""
@@ -189,18 +239,20 @@ class SeatPicture:
             self._push(heap, row, key, sift=True)
         read[0] = len(self._changes)
         while heap:
-            _rank, row, version, placement = heap[0]
+            rank, row, version = heap[0]
             if version == self._version[row]:
-                return placement
+                first = rank[4]
+                numbers = self.layout.rows[row][first : first + size]
+                return Placement(rank, tuple(self.layout.seats[n].id for n in numbers))
             heapq.heappop(heap)  # the row changed since: its current best was pushed with it
         return None
 
     def _push(self, heap: list, row: int, key: tuple, sift: bool = False) -> None:
         if key[0] not in self.layout.types_of_row[row]:
             return
-        placement = self._best_in_row(row, *key)
-        if placement is not None:
-            entry = (placement.rank, row, self._version[row], placement)
+        rank = self._best_in_row(row, *key)
+        if rank is not None:
+            entry = (rank, row, self._version[row])
             if sift:
                 heapq.heappush(heap, entry)
             else:
@@ -235,58 +287,83 @@ class SeatPicture:
         cached = self._run_cache.get(key)
         if cached is not None and cached[0] == self._version[row]:
             return cached[1]
-        layout, free = self.layout, self._free
-        numbers, breaks = layout.rows[row], layout.aisles[row]
-        types, special = layout.ticket_type, layout.special
-        runs, start = [], None
-        for place, number in enumerate(numbers):
-            if number in free and types[number] == ticket_type_id and (accessible or not special[number]):
-                if start is None:
-                    start = place
-                if place + 1 == len(numbers) or breaks[place]:
-                    runs.append((start, place))
-                    start = None
-            elif start is not None:
-                runs.append((start, place - 1))
-                start = None
+        free = self._free_rows[row] & self.layout.eligible[row].get((ticket_type_id, accessible), 0)
+        breaks = self.layout.breaks[row]
+        runs = []
+        while free:
+            first = (free & -free).bit_length() - 1
+            shifted = free >> first
+            last = first + (shifted ^ (shifted + 1)).bit_length() - 2  # the run of ones from `first`
+            free &= -(1 << (last + 1))
+            aisle = (breaks >> first) & ((1 << (last - first)) - 1)  # aisles inside the run
+            while aisle:
+                cut = first + (aisle & -aisle).bit_length() - 1
+                runs.append((first, cut))
+                aisle >>= cut + 1 - first
+                first = cut + 1
+            runs.append((first, last))
         self._run_cache[key] = (self._version[row], runs)
         return runs
 
-    def _best_in_row(self, row: int, ticket_type_id, size: int, accessible: bool) -> Placement | None:
-        xs, ys, assisted = self.layout.sums[row]
-        fx, fy = self.focal
-        hypot = math.hypot
+    def _best_in_row(self, row: int, ticket_type_id, size: int, accessible: bool) -> tuple | None:
+        """The rank (see `Placement`) of the row's best placement of `size`, or None.
+
+        Within a run of `spare` seats more than the group needs, the group starting `offset`
+        seats in strands a single seat when `offset` or `spare - offset` is 1, so for the
+        ordinary request the best is the nearest of the other starts (the run's two ends and
+        the starts from 2 to `spare - 2` in, a slice of the row's fixed distances), and only a
+        run with exactly one seat to spare has nothing better than a stranding start."""
+        runs = self._runs(row, ticket_type_id, accessible)
+        if accessible:
+            return self._best_assisted(row, runs, size)
+        centres = self.layout.centres(self.focal, row, size)
         best = None
-        for first, last in self._runs(row, ticket_type_id, accessible):
+        for first, last in runs:
             spare = last - first + 1 - size
             if spare < 0:
                 continue
+            if spare == 1:
+                found = (True, *min(centres[first], centres[first + 1]))
+            else:
+                nearest = min(centres[first], centres[first + spare])
+                if spare >= 4:
+                    nearest = min(nearest, min(centres[first + 2 : first + spare - 1]))
+                found = (False, *nearest)
+            if best is None or found < best:
+                best = found
+        if best is None:
+            return None
+        strands, distance, first = best
+        return (False, strands, distance, row, first)
+
+    def _best_assisted(self, row: int, runs: list[tuple[int, int]], size: int) -> tuple | None:
+        """`_best_in_row` for a request that asked for accessible seats: each start is weighed
+        for whether its group has an accessible seat, which no slice of distances tells."""
+        _xs, _ys, assisted = self.layout.sums[row]
+        centres = self.layout.centres(self.focal, row, size)
+        best = None
+        for first, last in runs:
+            spare = last - first + 1 - size
             for a in range(first, first + spare + 1):
-                b = a + size
                 offset = a - first
-                rank = (
-                    accessible and assisted[b] == assisted[a],
-                    offset == 1 or spare - offset == 1,
-                    hypot((xs[b] - xs[a]) / size - fx, (ys[b] - ys[a]) / size - fy),
-                    row,
-                    a,
-                )
+                rank = (assisted[a + size] == assisted[a], offset == 1 or spare - offset == 1, *centres[a])
                 if best is None or rank < best:
                     best = rank
         if best is None:
             return None
-        numbers = self.layout.rows[row]
-        return Placement(best, tuple(self.layout.seats[n].id for n in numbers[best[4] : best[4] + size]))
+        lacking, strands, distance, first = best
+        return (lacking, strands, distance, row, first)
 
     # --- measuring ----------------------------------------------------------------------------
 
     def stranded_singles(self) -> int:
         """Free seats alone between taken seats, aisles or a row's end (of their ticket type)."""
-        layout, free = self.layout, self._free
+        layout = self.layout
         stranded = 0
-        for numbers, breaks in zip(layout.rows, layout.aisles, strict=True):
+        for row, (numbers, breaks) in enumerate(zip(layout.rows, layout.aisles, strict=True)):
+            free = self._free_rows[row]
             for index, number in enumerate(numbers):
-                if number not in free:
+                if not free >> index & 1:
                     continue
                 before = index > 0 and not breaks[index - 1] and self._joins(numbers[index - 1], number)
                 after = (
@@ -296,6 +373,4 @@ class SeatPicture:
         return stranded
 
     def _joins(self, neighbour: int, number: int) -> bool:
-        return (
-            neighbour in self._free and self.layout.ticket_type[neighbour] == self.layout.ticket_type[number]
-        )
+        return self._is_free(neighbour) and self.layout.ticket_type[neighbour] == self.layout.ticket_type[number]
