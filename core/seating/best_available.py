@@ -142,11 +142,9 @@ class Layout:
         if found is None:
             xs, ys, _ = self.sums[row]
             fx, fy = focal
-            hypot = math.hypot
-            found = self._centres[key] = [
-                (hypot((xs[a + size] - xs[a]) / size - fx, (ys[a + size] - ys[a]) / size - fy), a)
-                for a in range(len(self.rows[row]) - size + 1)
-            ]
+            dx = [(b - a) / size - fx for a, b in zip(xs, xs[size:], strict=False)]
+            dy = [(b - a) / size - fy for a, b in zip(ys, ys[size:], strict=False)]
+            found = self._centres[key] = list(zip(map(math.hypot, dx, dy), range(len(dx)), strict=True))
         return found
 
 
@@ -228,35 +226,33 @@ class SeatPicture:
     def best_together(self, ticket_type_id, size: int, accessible: bool = False) -> Placement | None:
         """The best placement of `size` seats side by side in one row, or None."""
         key = (ticket_type_id, size, accessible)
-        if key not in self._heaps:
-            heap = []
-            for row in self.layout.rows_of_type.get(ticket_type_id, ()):
-                self._push(heap, row, key)
+        kept = self._heaps.get(key)
+        if kept is None:
+            rows = self.layout.rows_of_type.get(ticket_type_id, ())
+            heap = [entry for row in rows if (entry := self._entry(row, key)) is not None]
             heapq.heapify(heap)
-            self._heaps[key] = (heap, [len(self._changes)])
-        heap, read = self._heaps[key]
-        for row in set(self._changes[read[0] :]):
-            self._push(heap, row, key, sift=True)
-        read[0] = len(self._changes)
+            kept = self._heaps[key] = (heap, [len(self._changes)])
+        heap, read = kept
+        changes = self._changes
+        if read[0] < len(changes):
+            for row in set(changes[read[0] :]):
+                if (entry := self._entry(row, key)) is not None:
+                    heapq.heappush(heap, entry)
+            read[0] = len(changes)
+        versions = self._version
         while heap:
-            rank, row, version = heap[0]
-            if version == self._version[row]:
+            rank, version = heap[0]
+            if version == versions[rank[3]]:
                 first = rank[4]
-                numbers = self.layout.rows[row][first : first + size]
+                numbers = self.layout.rows[rank[3]][first : first + size]
                 return Placement(rank, tuple(self.layout.seats[n].id for n in numbers))
             heapq.heappop(heap)  # the row changed since: its current best was pushed with it
         return None
 
-    def _push(self, heap: list, row: int, key: tuple, sift: bool = False) -> None:
-        if key[0] not in self.layout.types_of_row[row]:
-            return
+    def _entry(self, row: int, key: tuple) -> tuple | None:
+        """The heap entry of the row's best placement for `key`: (rank, the row's version)."""
         rank = self._best_in_row(row, *key)
-        if rank is not None:
-            entry = (rank, row, self._version[row])
-            if sift:
-                heapq.heappush(heap, entry)
-            else:
-                heap.append(entry)
+        return None if rank is None else (rank, self._version[row])
 
     def place(self, ticket_type_id, size: int, accessible: bool = False) -> tuple | None:
         """The seats best available gives a group of `size`: together if any row can seat it,
@@ -314,6 +310,8 @@ class SeatPicture:
         the starts from 2 to `spare - 2` in, a slice of the row's fixed distances), and only a
         run with exactly one seat to spare has nothing better than a stranding start."""
         runs = self._runs(row, ticket_type_id, accessible)
+        if not runs:
+            return None
         if accessible:
             return self._best_assisted(row, runs, size)
         centres = self.layout.centres(self.focal, row, size)
@@ -323,17 +321,16 @@ class SeatPicture:
             if spare < 0:
                 continue
             if spare == 1:
-                found = (True, *min(centres[first], centres[first + 1]))
+                found = (True, min(centres[first], centres[first + 1]))
+            elif spare < 4:
+                found = (False, min(centres[first], centres[first + spare]))
             else:
-                nearest = min(centres[first], centres[first + spare])
-                if spare >= 4:
-                    nearest = min(nearest, min(centres[first + 2 : first + spare - 1]))
-                found = (False, *nearest)
+                found = (False, min(centres[first], centres[first + spare], *centres[first + 2 : first + spare - 1]))
             if best is None or found < best:
                 best = found
         if best is None:
             return None
-        strands, distance, first = best
+        strands, (distance, first) = best
         return (False, strands, distance, row, first)
 
     def _best_assisted(self, row: int, runs: list[tuple[int, int]], size: int) -> tuple | None:

@@ -93,6 +93,10 @@ class SeatingState:
         self._planned: dict[uuid.UUID, list[uuid.UUID]] = {}
         self._new_rows: list[dict] = []
         self._changed = False
+        # The map in Redis, if current, is of this version: `seat_map.publish` patches it with
+        # the seats changed since (None: the plan itself changed, the map is written whole).
+        self.base_version = plan.version
+        self.changed_seats: set[uuid.UUID] | None = set()
         # The plan's seats themselves changed (a new plan): the seat → type hash is rewritten.
         self.types_changed = False
 
@@ -126,7 +130,7 @@ class SeatingState:
             self._assign(seat_id, booking_id, status)
             self._new_rows.append({"id": new_id(), "event_id": self.plan.event_id, "seat_id": seat_id,
                                    "booking_id": booking_id, "assigned_at": now})  # fmt: skip
-        self._mark_changed(bool(seat_ids))
+        self._mark_changed(seat_ids)
         return seat_ids
 
     def new_rows(self) -> list[dict]:
@@ -150,7 +154,7 @@ class SeatingState:
         """The booking's held seats are paid for."""
         seats = self.by_booking.get(booking_id, [])
         self.sold.update(seats)
-        self._mark_changed(bool(seats))
+        self._mark_changed(seats)
 
     # --- giving back --------------------------------------------------------------------------
 
@@ -167,7 +171,6 @@ class SeatingState:
         )
         for booking_id in booking_ids:
             self._free(self.by_booking.pop(booking_id))
-        self._mark_changed(True)
 
     def release_tickets(self, ticket_ids: Iterable[uuid.UUID], now: dt.datetime) -> None:
         """The seats of these tickets go back (tickets given back one by one, a ticket moved)."""
@@ -181,13 +184,13 @@ class SeatingState:
         for seat_id in released:
             self.by_booking[self.holder[seat_id]].remove(seat_id)
         self._free(released)
-        self._mark_changed(bool(released))
 
     def _free(self, seat_ids: list[uuid.UUID]) -> None:
         for seat_id in seat_ids:
             del self.holder[seat_id]
             self.sold.discard(seat_id)
         self.picture.release(seat_ids)
+        self._mark_changed(seat_ids)
 
     # --- blocking -----------------------------------------------------------------------------
 
@@ -199,21 +202,29 @@ class SeatingState:
         else:
             self.blocked.difference_update(seat_ids)
             self.picture.release([s for s in seat_ids if s not in self.holder])
-        self._mark_changed(bool(seat_ids))
+        self._mark_changed(seat_ids)
 
     # --- publishing ---------------------------------------------------------------------------
 
     def touch(self) -> None:
-        """The plan itself changed: publish it on commit, under a new version."""
-        self._mark_changed(True)
+        """The plan itself changed: publish it whole on commit, under a new version."""
+        self.changed_seats = None
+        self._move_version()
 
-    def _mark_changed(self, changed: bool) -> None:
+    def _mark_changed(self, seat_ids: list[uuid.UUID]) -> None:
+        """These seats' status changed: the map will show it."""
+        if not seat_ids:
+            return
+        if self.changed_seats is not None:
+            self.changed_seats.update(seat_ids)
+        self._move_version()
+
+    def _move_version(self) -> None:
         """The first change of the transaction moves the plan's version; the seat map is
         published once the transaction commits (`committed`)."""
-        if not changed or self._changed:
-            return
-        self._changed = True
-        self.plan.version += 1
+        if not self._changed:
+            self._changed = True
+            self.plan.version += 1
 
     def committed(self) -> None:
         """After the transaction's commit (never before: a map must not show a hold that a
@@ -243,7 +254,7 @@ def load_seating_state(uow: UnitOfWork, event: Event) -> SeatingState | None:
     if state is not None and version == plan.version and state.fixed.layout_id == plan.layout_id:
         state.begin(uow, plan)
     else:
-        state = _read_state(uow, plan)
+        state = read_seating_state(uow, plan)
     uow.after_commit(state.committed)
     return state
 
@@ -255,7 +266,8 @@ def _keep(state: SeatingState) -> None:
         _COMMITTED.popitem(last=False)
 
 
-def _read_state(uow: UnitOfWork, plan: SeatingPlan) -> SeatingState:
+def read_seating_state(uow: UnitOfWork, plan: SeatingPlan) -> SeatingState:
+    """The event's seats as PostgreSQL holds them (only the plan's fixed part from the cache)."""
     fixed = fixed_plan(uow, plan)
     blocked = uow.session.scalars(
         select(Seat.id).where(Seat.event_id == plan.event_id, Seat.blocked.is_(True))
