@@ -131,20 +131,34 @@ class Layout:
                 if not self.special[number]:
                     masks[(self.ticket_type[number], False)] |= 1 << place
             self.eligible.append(dict(masks))
-        self._centres: dict[tuple, list[tuple[float, int]]] = {}
+        self._centres: dict[tuple[float, float], Centres] = {}
 
-    def centres(self, focal: tuple[float, float], row: int, size: int) -> list[tuple[float, int]]:
-        """(distance of the group's centre to `focal`, first place) of every group of `size`
-        seats side by side in the row, by first place: fixed while the plan stands, so worked
-        out once and kept."""
-        key = (focal, row, size)
-        found = self._centres.get(key)
+    def centres(self, focal: tuple[float, float]) -> Centres:
+        """The distances of groups' centres to `focal` (see `Centres`), shared by every picture
+        of the plan with that focal point."""
+        found = self._centres.get(focal)
         if found is None:
-            xs, ys, _ = self.sums[row]
-            fx, fy = focal
-            dx = [(b - a) / size - fx for a, b in zip(xs, xs[size:], strict=False)]
-            dy = [(b - a) / size - fy for a, b in zip(ys, ys[size:], strict=False)]
-            found = self._centres[key] = list(zip(map(math.hypot, dx, dy), range(len(dx)), strict=True))
+            found = self._centres[focal] = Centres(self, focal)
+        return found
+
+
+class Centres(dict):
+    """(distance of the group's centre to the focal point, first place) of every group of
+    `size` seats side by side in a row, by first place, keyed by (row, size): fixed while the
+    plan stands, so worked out the first time a row is weighed for a size, and kept."""
+
+    def __init__(self, layout: Layout, focal: tuple[float, float]):
+        super().__init__()
+        self.layout = layout
+        self.focal = focal
+
+    def __missing__(self, key: tuple[int, int]) -> list[tuple[float, int]]:
+        row, size = key
+        xs, ys, _ = self.layout.sums[row]
+        fx, fy = self.focal
+        dx = [(b - a) / size - fx for a, b in zip(xs, xs[size:], strict=False)]
+        dy = [(b - a) / size - fy for a, b in zip(ys, ys[size:], strict=False)]
+        found = self[key] = list(zip(map(math.hypot, dx, dy), range(len(dx)), strict=True))
         return found
 
 
@@ -167,9 +181,13 @@ class SeatPicture:
             if number is not None:
                 self._free_rows[layout.row_of[number]] &= ~(1 << layout.place_of[number])
                 self._free_count[(layout.ticket_type[number], layout.special[number])] -= 1
-        self._changes: list[int] = []  # rows changed, in order; each heap remembers how far it read
+        self._changes: list[int] = []  # rows changed, in order
         self._version = [0] * len(layout.rows)
-        self._heaps: dict[tuple, tuple[list, list[int]]] = {}
+        # Per (ticket type, accessible request): a heap per group size asked for, of each row's
+        # best placement (rank, the row's version then), and how far into `_changes` they are.
+        self._heaps: dict[tuple, dict[int, list]] = {}
+        self._read: dict[tuple, int] = {}
+        self._centres = layout.centres(focal)
         self._run_cache: dict[tuple, tuple[int, list]] = {}
 
     # --- the state ----------------------------------------------------------------------------
@@ -225,20 +243,21 @@ class SeatPicture:
 
     def best_together(self, ticket_type_id, size: int, accessible: bool = False) -> Placement | None:
         """The best placement of `size` seats side by side in one row, or None."""
-        key = (ticket_type_id, size, accessible)
-        kept = self._heaps.get(key)
-        if kept is None:
-            rows = self.layout.rows_of_type.get(ticket_type_id, ())
-            heap = [entry for row in rows if (entry := self._entry(row, key)) is not None]
+        mode = (ticket_type_id, accessible)
+        heaps = self._heaps.get(mode)
+        if heaps is None:
+            heaps = self._heaps[mode] = {}
+        elif self._read[mode] < len(self._changes):
+            self._catch_up(mode, heaps)
+        self._read[mode] = len(self._changes)
+        heap = heaps.get(size)
+        if heap is None:
+            heap = heaps[size] = []
+            for row in self.layout.rows_of_type.get(ticket_type_id, ()):
+                rank = self._best_in_row(row, self._runs(row, ticket_type_id, accessible), size, accessible)
+                if rank is not None:
+                    heap.append((rank, self._version[row]))
             heapq.heapify(heap)
-            kept = self._heaps[key] = (heap, [len(self._changes)])
-        heap, read = kept
-        changes = self._changes
-        if read[0] < len(changes):
-            for row in set(changes[read[0] :]):
-                if (entry := self._entry(row, key)) is not None:
-                    heapq.heappush(heap, entry)
-            read[0] = len(changes)
         versions = self._version
         while heap:
             rank, version = heap[0]
@@ -249,10 +268,18 @@ class SeatPicture:
             heapq.heappop(heap)  # the row changed since: its current best was pushed with it
         return None
 
-    def _entry(self, row: int, key: tuple) -> tuple | None:
-        """The heap entry of the row's best placement for `key`: (rank, the row's version)."""
-        rank = self._best_in_row(row, *key)
-        return None if rank is None else (rank, self._version[row])
+    def _catch_up(self, mode: tuple, heaps: dict[int, list]) -> None:
+        """Weigh again, for every group size of the mode, the rows changed since it last read."""
+        ticket_type_id, accessible = mode
+        versions, best_in_row, push = self._version, self._best_in_row, heapq.heappush
+        for row in set(self._changes[self._read[mode] :]):
+            if ticket_type_id not in self.layout.types_of_row[row]:
+                continue
+            runs = self._runs(row, ticket_type_id, accessible)
+            for size, heap in heaps.items():
+                rank = best_in_row(row, runs, size, accessible)
+                if rank is not None:
+                    push(heap, (rank, versions[row]))
 
     def place(self, ticket_type_id, size: int, accessible: bool = False) -> tuple | None:
         """The seats best available gives a group of `size`: together if any row can seat it,
@@ -301,20 +328,20 @@ class SeatPicture:
         self._run_cache[key] = (self._version[row], runs)
         return runs
 
-    def _best_in_row(self, row: int, ticket_type_id, size: int, accessible: bool) -> tuple | None:
-        """The rank (see `Placement`) of the row's best placement of `size`, or None.
+    def _best_in_row(self, row: int, runs: list[tuple[int, int]], size: int, accessible: bool) -> tuple | None:
+        """The rank (see `Placement`) of the row's best placement of `size` over its `runs`
+        (`_runs`), or None.
 
         Within a run of `spare` seats more than the group needs, the group starting `offset`
         seats in strands a single seat when `offset` or `spare - offset` is 1, so for the
         ordinary request the best is the nearest of the other starts (the run's two ends and
         the starts from 2 to `spare - 2` in, a slice of the row's fixed distances), and only a
         run with exactly one seat to spare has nothing better than a stranding start."""
-        runs = self._runs(row, ticket_type_id, accessible)
         if not runs:
             return None
         if accessible:
             return self._best_assisted(row, runs, size)
-        centres = self.layout.centres(self.focal, row, size)
+        centres = self._centres[row, size]
         best = None
         for first, last in runs:
             spare = last - first + 1 - size
@@ -337,7 +364,7 @@ class SeatPicture:
         """`_best_in_row` for a request that asked for accessible seats: each start is weighed
         for whether its group has an accessible seat, which no slice of distances tells."""
         _xs, _ys, assisted = self.layout.sums[row]
-        centres = self.layout.centres(self.focal, row, size)
+        centres = self._centres[row, size]
         best = None
         for first, last in runs:
             spare = last - first + 1 - size

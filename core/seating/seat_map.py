@@ -124,19 +124,19 @@ class Rendering:
         return f"{self.head}{seats}{self.tail}"
 
 
-def _audience_statuses(state: SeatingState, variant: str, seat_ids) -> list[SeatStatus]:
+def _statuses(state: SeatingState, seat_ids) -> dict[str, list[SeatStatus]]:
+    """The seats' statuses for each variant: as staff see them, or as the public does."""
     staff = [state.status(seat_id) for seat_id in seat_ids]
-    return staff if variant.startswith("staff") else [public_status(status) for status in staff]
+    public = [public_status(status) for status in staff]
+    return {variant: staff if variant.startswith("staff") else public for variant in VARIANTS}
 
 
 def documents(state: SeatingState) -> dict[str, str]:
     """The four renderings of the map as it stands in `state`: the fixed pieces of each seat
     (made once per plan, `fragments`) around its status."""
     renderings = fragments(state)
-    return {
-        variant: renderings[variant].document(_audience_statuses(state, variant, state.seats))
-        for variant in VARIANTS
-    }
+    statuses = _statuses(state, state.seats)
+    return {variant: renderings[variant].document(statuses[variant]) for variant in VARIANTS}
 
 
 def fragments(state: SeatingState) -> dict[str, Rendering]:
@@ -248,11 +248,11 @@ def _patches(state: SeatingState, changed) -> list:
     renderings = fragments(state)
     index = state.fixed.layout.index
     numbers = sorted(index[seat_id] for seat_id in changed)
-    seat_ids = [state.fixed.layout.seats[number].id for number in numbers]
+    statuses = _statuses(state, [state.fixed.layout.seats[number].id for number in numbers])
     args = []
     for variant in VARIANTS:
         rendering = renderings[variant]
         offsets = ",".join(str(rendering.offsets[number]) for number in numbers)
-        text = "".join(rendering.slots[status] for status in _audience_statuses(state, variant, seat_ids))
+        text = "".join(rendering.slots[status] for status in statuses[variant])
         args += [rendering.width, offsets, text]
     return args

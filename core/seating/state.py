@@ -79,7 +79,7 @@ class SeatingState:
         self.sold: set[uuid.UUID] = set()
         self.by_booking: dict[uuid.UUID, list[uuid.UUID]] = defaultdict(list)
         for seat_id, booking_id, status in live:
-            self._assign(seat_id, booking_id, status)
+            self._assign([seat_id], booking_id, status)
         focal = (plan.focal_x, plan.focal_y)
         self.picture = SeatPicture(fixed.layout, focal, unavailable=self.blocked | self.holder.keys())
         self.begin(uow, plan)
@@ -100,11 +100,11 @@ class SeatingState:
         # The plan's seats themselves changed (a new plan): the seat → type hash is rewritten.
         self.types_changed = False
 
-    def _assign(self, seat_id: uuid.UUID, booking_id: uuid.UUID, status: str) -> None:
-        self.holder[seat_id] = booking_id
-        self.by_booking[booking_id].append(seat_id)
+    def _assign(self, seat_ids: list[uuid.UUID], booking_id: uuid.UUID, status: str) -> None:
+        self.holder.update(dict.fromkeys(seat_ids, booking_id))
+        self.by_booking[booking_id].extend(seat_ids)
         if status == BookingStatus.CONFIRMED:
-            self.sold.add(seat_id)
+            self.sold.update(seat_ids)
 
     def status(self, seat_id: uuid.UUID) -> SeatStatus:
         """The seat's status as organizers and staff see it."""
@@ -126,10 +126,10 @@ class SeatingState:
         now = now or self.loaded_at
         seat_ids = self._planned.pop(booking_id, [])
         self.picture.take(seat_ids)
-        for seat_id in seat_ids:
-            self._assign(seat_id, booking_id, status)
-            self._new_rows.append({"id": new_id(), "event_id": self.plan.event_id, "seat_id": seat_id,
-                                   "booking_id": booking_id, "assigned_at": now})  # fmt: skip
+        self._assign(seat_ids, booking_id, status)
+        event_id = self.plan.event_id
+        self._new_rows.extend({"id": new_id(), "event_id": event_id, "seat_id": seat_id, "booking_id": booking_id,
+                               "assigned_at": now} for seat_id in seat_ids)  # fmt: skip
         self._mark_changed(seat_ids)
         return seat_ids
 
