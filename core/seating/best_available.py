@@ -143,22 +143,22 @@ class Layout:
 
 
 class Centres(dict):
-    """(distance of the group's centre to the focal point, first place) of every group of
-    `size` seats side by side in a row, by first place, keyed by (row, size): fixed while the
-    plan stands, so worked out the first time a row is weighed for a size, and kept."""
+    """The distance of the group's centre to the focal point of every group of `size` seats
+    side by side in a row, by first place, keyed by (row, size): fixed while the plan stands,
+    so worked out the first time a row is weighed for a size, and kept."""
 
     def __init__(self, layout: Layout, focal: tuple[float, float]):
         super().__init__()
         self.layout = layout
         self.focal = focal
 
-    def __missing__(self, key: tuple[int, int]) -> list[tuple[float, int]]:
+    def __missing__(self, key: tuple[int, int]) -> list[float]:
         row, size = key
         xs, ys, _ = self.layout.sums[row]
         fx, fy = self.focal
         dx = [(b - a) / size - fx for a, b in zip(xs, xs[size:], strict=False)]
         dy = [(b - a) / size - fy for a, b in zip(ys, ys[size:], strict=False)]
-        found = self[key] = list(zip(map(math.hypot, dx, dy), range(len(dx)), strict=True))
+        found = self[key] = list(map(math.hypot, dx, dy))
         return found
 
 
@@ -184,7 +184,7 @@ class SeatPicture:
         self._changes: list[int] = []  # rows changed, in order
         self._version = [0] * len(layout.rows)
         # Per (ticket type, accessible request): a heap per group size asked for, of each row's
-        # best placement (rank, the row's version then), and how far into `_changes` they are.
+        # best placement (its rank, then the row's version), and how far into `_changes` they are.
         self._heaps: dict[tuple, dict[int, list]] = {}
         self._read: dict[tuple, int] = {}
         self._centres = layout.centres(focal)
@@ -254,32 +254,37 @@ class SeatPicture:
         if heap is None:
             heap = heaps[size] = []
             for row in self.layout.rows_of_type.get(ticket_type_id, ()):
-                rank = self._best_in_row(row, self._runs(row, ticket_type_id, accessible), size, accessible)
-                if rank is not None:
-                    heap.append((rank, self._version[row]))
+                entry = self._best_in_row(row, self._runs(row, ticket_type_id, accessible), size, accessible)
+                if entry is not None:
+                    heap.append(entry)
             heapq.heapify(heap)
         versions = self._version
         while heap:
-            rank, version = heap[0]
-            if version == versions[rank[3]]:
-                first = rank[4]
-                numbers = self.layout.rows[rank[3]][first : first + size]
-                return Placement(rank, tuple(self.layout.seats[n].id for n in numbers))
+            entry = heap[0]
+            row, first = entry[3], entry[4]
+            if entry[5] == versions[row]:
+                numbers = self.layout.rows[row][first : first + size]
+                return Placement(entry[:5], tuple(self.layout.seats[n].id for n in numbers))
             heapq.heappop(heap)  # the row changed since: its current best was pushed with it
         return None
 
     def _catch_up(self, mode: tuple, heaps: dict[int, list]) -> None:
         """Weigh again, for every group size of the mode, the rows changed since it last read."""
         ticket_type_id, accessible = mode
-        versions, best_in_row, push = self._version, self._best_in_row, heapq.heappush
+        best_in_row, push, replace, pop = self._best_in_row, heapq.heappush, heapq.heapreplace, heapq.heappop
         for row in set(self._changes[self._read[mode] :]):
             if ticket_type_id not in self.layout.types_of_row[row]:
                 continue
             runs = self._runs(row, ticket_type_id, accessible)
             for size, heap in heaps.items():
-                rank = best_in_row(row, runs, size, accessible)
-                if rank is not None:
-                    push(heap, (rank, versions[row]))
+                entry = best_in_row(row, runs, size, accessible)
+                if heap and heap[0][3] == row:  # the row's own outdated best is on top: swap it
+                    if entry is None:
+                        pop(heap)
+                    else:
+                        replace(heap, entry)
+                elif entry is not None:
+                    push(heap, entry)
 
     def place(self, ticket_type_id, size: int, accessible: bool = False) -> tuple | None:
         """The seats best available gives a group of `size`: together if any row can seat it,
@@ -329,8 +334,8 @@ class SeatPicture:
         return runs
 
     def _best_in_row(self, row: int, runs: list[tuple[int, int]], size: int, accessible: bool) -> tuple | None:
-        """The rank (see `Placement`) of the row's best placement of `size` over its `runs`
-        (`_runs`), or None.
+        """The heap entry of the row's best placement of `size` over its `runs` (`_runs`), or
+        None: its rank (see `Placement`) followed by the row's version.
 
         Within a run of `spare` seats more than the group needs, the group starting `offset`
         seats in strands a single seat when `offset` or `spare - offset` is 1, so for the
@@ -341,42 +346,43 @@ class SeatPicture:
             return None
         if accessible:
             return self._best_assisted(row, runs, size)
-        centres = self._centres[row, size]
+        distances = self._centres[row, size]
         best = None
         for first, last in runs:
             spare = last - first + 1 - size
             if spare < 0:
                 continue
-            if spare == 1:
-                found = (True, min(centres[first], centres[first + 1]))
-            elif spare < 4:
-                found = (False, min(centres[first], centres[first + spare]))
-            else:
-                found = (False, min(centres[first], centres[first + spare], *centres[first + 2 : first + spare - 1]))
+            end = first + spare  # the last start; on equal distances the earlier start wins
+            nearest = first if distances[first] <= distances[end] else end
+            if spare >= 4:
+                middle = min(distances[first + 2 : end - 1])
+                if middle < distances[nearest] or (middle == distances[nearest] and nearest == end):
+                    nearest = distances.index(middle, first + 2, end - 1)
+            found = (spare == 1, distances[nearest], nearest)
             if best is None or found < best:
                 best = found
         if best is None:
             return None
-        strands, (distance, first) = best
-        return (False, strands, distance, row, first)
+        strands, distance, first = best
+        return (False, strands, distance, row, first, self._version[row])
 
     def _best_assisted(self, row: int, runs: list[tuple[int, int]], size: int) -> tuple | None:
         """`_best_in_row` for a request that asked for accessible seats: each start is weighed
         for whether its group has an accessible seat, which no slice of distances tells."""
         _xs, _ys, assisted = self.layout.sums[row]
-        centres = self._centres[row, size]
+        distances = self._centres[row, size]
         best = None
         for first, last in runs:
             spare = last - first + 1 - size
             for a in range(first, first + spare + 1):
                 offset = a - first
-                rank = (assisted[a + size] == assisted[a], offset == 1 or spare - offset == 1, *centres[a])
+                rank = (assisted[a + size] == assisted[a], offset == 1 or spare - offset == 1, distances[a], a)
                 if best is None or rank < best:
                     best = rank
         if best is None:
             return None
         lacking, strands, distance, first = best
-        return (lacking, strands, distance, row, first)
+        return (lacking, strands, distance, row, first, self._version[row])
 
     # --- measuring ----------------------------------------------------------------------------
 
