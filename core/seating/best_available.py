@@ -174,7 +174,7 @@ class SeatPicture:
         self._free_rows = list(layout.full)  # each row's free seats, as a bit mask
         # Free seats per (ticket type, kept for accessible requests).
         self._free_count: dict[tuple, int] = defaultdict(int)
-        for number, seat in enumerate(layout.seats):
+        for seat in layout.seats:
             self._free_count[(seat.ticket_type_id, seat.special)] += 1
         for seat_id in set(unavailable):
             number = layout.index.get(seat_id)
@@ -333,7 +333,9 @@ class SeatPicture:
         self._run_cache[key] = (self._version[row], runs)
         return runs
 
-    def _best_in_row(self, row: int, runs: list[tuple[int, int]], size: int, accessible: bool) -> tuple | None:
+    def _best_in_row(
+        self, row: int, runs: list[tuple[int, int]], size: int, accessible: bool
+    ) -> tuple | None:
         """The heap entry of the row's best placement of `size` over its `runs` (`_runs`), or
         None: its rank (see `Placement`) followed by the row's version.
 
@@ -376,7 +378,12 @@ class SeatPicture:
             spare = last - first + 1 - size
             for a in range(first, first + spare + 1):
                 offset = a - first
-                rank = (assisted[a + size] == assisted[a], offset == 1 or spare - offset == 1, distances[a], a)
+                rank = (
+                    assisted[a + size] == assisted[a],
+                    offset == 1 or spare - offset == 1,
+                    distances[a],
+                    a,
+                )
                 if best is None or rank < best:
                     best = rank
         if best is None:
@@ -403,4 +410,6 @@ class SeatPicture:
         return stranded
 
     def _joins(self, neighbour: int, number: int) -> bool:
-        return self._is_free(neighbour) and self.layout.ticket_type[neighbour] == self.layout.ticket_type[number]
+        return (
+            self._is_free(neighbour) and self.layout.ticket_type[neighbour] == self.layout.ticket_type[number]
+        )

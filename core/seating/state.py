@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import Row, insert, select, update
 
 from core.db import UnitOfWork
-from core.models import Booking, Event, Seat, SeatAssignment, SeatingPlan, new_id, utcnow
+from core.models import Booking, Event, Seat, SeatAssignment, SeatingPlan, new_ids, utcnow
 from core.seating import seat_map
 from core.seating.best_available import Layout, PlanSeat, SeatPicture
 from core.statuses import BookingStatus, SeatStatus
@@ -91,7 +91,7 @@ class SeatingState:
         self.plan = plan
         self.loaded_at = utcnow()
         self._planned: dict[uuid.UUID, list[uuid.UUID]] = {}
-        self._new_rows: list[dict] = []
+        self._new_rows: list[tuple] = []  # (seat, booking, when) of each assignment made
         self._changed = False
         # The map in Redis, if current, is of this version: `seat_map.publish` patches it with
         # the seats changed since (None: the plan itself changed, the map is written whole).
@@ -127,16 +127,17 @@ class SeatingState:
         seat_ids = self._planned.pop(booking_id, [])
         self.picture.take(seat_ids)
         self._assign(seat_ids, booking_id, status)
-        event_id = self.plan.event_id
-        self._new_rows.extend({"id": new_id(), "event_id": event_id, "seat_id": seat_id, "booking_id": booking_id,
-                               "assigned_at": now} for seat_id in seat_ids)  # fmt: skip
+        self._new_rows.extend((seat_id, booking_id, now) for seat_id in seat_ids)
         self._mark_changed(seat_ids)
         return seat_ids
 
     def new_rows(self) -> list[dict]:
         """The assignments made since the last call, for the caller to insert."""
-        rows, self._new_rows = self._new_rows, []
-        return rows
+        taken, self._new_rows = self._new_rows, []
+        event_id = self.plan.event_id
+        return [{"id": assignment_id, "event_id": event_id, "seat_id": seat_id, "booking_id": booking_id,
+                 "assigned_at": at} for assignment_id, (seat_id, booking_id, at) in zip(new_ids(len(taken)), taken,
+                                                                                         strict=True)]  # fmt: skip
 
     def write_new_rows(self) -> None:
         """Insert the new assignments now (the bookings they name are already rows)."""

@@ -55,7 +55,13 @@ def reference_best_together(rows, free: set, focal, ticket_type, size: int, acce
             seats = [row[p] for p in window]
             centre = (sum(s.x for s in seats) / size, sum(s.y for s in seats) / size)
             lacking = accessible and not any(s.accessible for s in seats)
-            rank = (lacking, strands, math.hypot(centre[0] - focal[0], centre[1] - focal[1]), row_number, first)
+            rank = (
+                lacking,
+                strands,
+                math.hypot(centre[0] - focal[0], centre[1] - focal[1]),
+                row_number,
+                first,
+            )
             if best is None or rank < best[0]:
                 best = (rank, tuple(s.id for s in seats))
     return None if best is None else best[1]
