@@ -119,6 +119,11 @@ class Layout:
         self.sums = [_running_sums(self.seats[n] for n in row) for row in self.rows]
         self.ticket_type = [seat.ticket_type_id for seat in self.seats]
         self.special = [seat.special for seat in self.seats]
+        # Each seat's kind, a number for its (ticket type, kept for accessible requests).
+        self.kinds: dict[tuple, int] = {}
+        self.kind = [
+            self.kinds.setdefault((seat.ticket_type_id, seat.special), len(self.kinds)) for seat in self.seats
+        ]
         # Per row: the whole row, the aisles (bit i: an aisle between places i and i + 1), and
         # for each (ticket type, accessible request) the seats such a request may be given.
         self.full = [(1 << len(row)) - 1 for row in self.rows]
@@ -172,15 +177,9 @@ class SeatPicture:
         self.focal = focal
         layout = self.layout
         self._free_rows = list(layout.full)  # each row's free seats, as a bit mask
-        # Free seats per (ticket type, kept for accessible requests).
-        self._free_count: dict[tuple, int] = defaultdict(int)
-        for seat in layout.seats:
-            self._free_count[(seat.ticket_type_id, seat.special)] += 1
-        for seat_id in set(unavailable):
-            number = layout.index.get(seat_id)
-            if number is not None:
-                self._free_rows[layout.row_of[number]] &= ~(1 << layout.place_of[number])
-                self._free_count[(layout.ticket_type[number], layout.special[number])] -= 1
+        self._free_count = [0] * len(layout.kinds)  # free seats of each kind
+        for kind in layout.kind:
+            self._free_count[kind] += 1
         self._changes: list[int] = []  # rows changed, in order
         self._version = [0] * len(layout.rows)
         # Per (ticket type, accessible request): a heap per group size asked for, of each row's
@@ -189,6 +188,7 @@ class SeatPicture:
         self._read: dict[tuple, int] = {}
         self._centres = layout.centres(focal)
         self._run_cache: dict[tuple, tuple[int, list]] = {}
+        self._flip([n for seat_id in set(unavailable) if (n := layout.index.get(seat_id)) is not None], -1)
 
     # --- the state ----------------------------------------------------------------------------
 
@@ -212,32 +212,43 @@ class SeatPicture:
         number = self.layout.index.get(seat_id)
         return number is not None and self._is_free(number)
 
-    def _flip(self, number: int, delta: int) -> None:
-        """Seat `number` becomes free (`delta` +1) or not (-1); its row is marked changed."""
-        layout = self.layout
-        row = layout.row_of[number]
-        self._free_rows[row] ^= 1 << layout.place_of[number]
-        self._free_count[(layout.ticket_type[number], layout.special[number])] += delta
-        self._version[row] += 1
-        self._changes.append(row)
+    def _flip(self, numbers: list[int], delta: int) -> None:
+        """These seats become free (`delta` +1) or not (-1); their rows are marked changed."""
+        layout, counts = self.layout, self._free_count
+        masks: dict[int, int] = {}
+        for number in numbers:
+            row = layout.row_of[number]
+            masks[row] = masks.get(row, 0) | 1 << layout.place_of[number]
+            counts[layout.kind[number]] += delta
+        for row, mask in masks.items():
+            self._free_rows[row] ^= mask
+            self._version[row] += 1
+            self._changes.append(row)
 
     def take(self, seat_ids: Iterable) -> None:
-        for seat_id in seat_ids:
-            number = self.layout.index[seat_id]
-            if not self._is_free(number):
-                raise ValueError(f"seat {seat_id} is not free")
-            self._flip(number, -1)
+        """Take these seats: all of them, or none if one is not free (ValueError)."""
+        seat_ids = list(seat_ids)
+        numbers = [self.layout.index[seat_id] for seat_id in seat_ids]
+        taken = [seat_id for seat_id, n in zip(seat_ids, numbers, strict=True) if not self._is_free(n)]
+        if taken or len(set(numbers)) < len(numbers):
+            raise ValueError(f"seats {taken or seat_ids} are not free")
+        self._flip(numbers, -1)
 
     def release(self, seat_ids: Iterable) -> None:
-        for seat_id in seat_ids:
-            number = self.layout.index.get(seat_id)
-            if number is not None and not self._is_free(number):
-                self._flip(number, +1)
+        """Give back these seats (those of another plan or already free are passed over)."""
+        index = self.layout.index
+        numbers = {
+            n for seat_id in seat_ids if (n := index.get(seat_id)) is not None and not self._is_free(n)
+        }
+        self._flip(list(numbers), +1)
 
     def free_for(self, ticket_type_id, accessible: bool) -> int:
         """How many free seats of the type a request may be given."""
-        count = self._free_count[(ticket_type_id, False)]
-        return count + self._free_count[(ticket_type_id, True)] if accessible else count
+        kinds = self.layout.kinds
+        wanted = (
+            ((ticket_type_id, False), (ticket_type_id, True)) if accessible else ((ticket_type_id, False),)
+        )
+        return sum(self._free_count[kinds[kind]] for kind in wanted if kind in kinds)
 
     # --- choosing -----------------------------------------------------------------------------
 

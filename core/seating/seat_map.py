@@ -252,7 +252,7 @@ def _patches(state: SeatingState, changed) -> list:
     args = []
     for variant in VARIANTS:
         rendering = renderings[variant]
-        offsets = ",".join(str(rendering.offsets[number]) for number in numbers)
-        text = "".join(rendering.slots[status] for status in statuses[variant])
+        offsets = ",".join(map(str, map(rendering.offsets.__getitem__, numbers)))
+        text = "".join(map(rendering.slots.__getitem__, statuses[variant]))
         args += [rendering.width, offsets, text]
     return args
