@@ -81,9 +81,21 @@ def _running_sums(seats: Iterable[PlanSeat]) -> tuple[list[float], list[float], 
     return xs, ys, assisted
 
 
+def _mask(places: Iterable[int]) -> int:
+    """The bit mask of these places of a row (bit i: the row's i-th seat)."""
+    mask = 0
+    for place in places:
+        mask |= 1 << place
+    return mask
+
+
 class Layout:
     """The fixed part of a plan: its seats numbered 0..n-1 in plan order, grouped in rows, and
-    the aisles of each row. Immutable once built; shared by pictures of the same plan."""
+    the aisles of each row. Immutable once built, but for the centre distances it memoizes;
+    shared by pictures of the same plan.
+
+    A row's seats are bits of an int (bit i: the row's i-th seat), so a picture keeps a row's
+    free seats as one int and finds its runs of free seats with a few integer operations."""
 
     def __init__(self, seats: Iterable[PlanSeat]):
         self.seats: list[PlanSeat] = list(seats)
@@ -94,10 +106,12 @@ class Layout:
         self.rows: list[list[int]] = list(rows.values())
         self.aisles = [aisles([self.seats[n] for n in row]) for row in self.rows]
         self.row_of = [0] * len(self.seats)
+        self.place_of = [0] * len(self.seats)  # the seat's place along its row
         rows_of_type: dict[Hashable, set[int]] = defaultdict(set)
         for row_number, row in enumerate(self.rows):
-            for number in row:
+            for place, number in enumerate(row):
                 self.row_of[number] = row_number
+                self.place_of[number] = place
                 rows_of_type[self.seats[number].ticket_type_id].add(row_number)
         self.rows_of_type = {tt: sorted(rows) for tt, rows in rows_of_type.items()}
         self.types_of_row = [{self.seats[n].ticket_type_id for n in row} for row in self.rows]
@@ -105,6 +119,52 @@ class Layout:
         self.sums = [_running_sums(self.seats[n] for n in row) for row in self.rows]
         self.ticket_type = [seat.ticket_type_id for seat in self.seats]
         self.special = [seat.special for seat in self.seats]
+        # Each seat's kind, a number for its (ticket type, kept for accessible requests).
+        self.kinds: dict[tuple, int] = {}
+        self.kind = [
+            self.kinds.setdefault((seat.ticket_type_id, seat.special), len(self.kinds)) for seat in self.seats
+        ]
+        # Per row: the whole row, the aisles (bit i: an aisle between places i and i + 1), and
+        # for each (ticket type, accessible request) the seats such a request may be given.
+        self.full = [(1 << len(row)) - 1 for row in self.rows]
+        self.breaks = [_mask(place for place, aisle in enumerate(row) if aisle) for row in self.aisles]
+        self.eligible: list[dict[tuple, int]] = []
+        for row in self.rows:
+            masks: dict[tuple, int] = defaultdict(int)
+            for place, number in enumerate(row):
+                masks[(self.ticket_type[number], True)] |= 1 << place
+                if not self.special[number]:
+                    masks[(self.ticket_type[number], False)] |= 1 << place
+            self.eligible.append(dict(masks))
+        self._centres: dict[tuple[float, float], Centres] = {}
+
+    def centres(self, focal: tuple[float, float]) -> Centres:
+        """The distances of groups' centres to `focal` (see `Centres`), shared by every picture
+        of the plan with that focal point."""
+        found = self._centres.get(focal)
+        if found is None:
+            found = self._centres[focal] = Centres(self, focal)
+        return found
+
+
+class Centres(dict):
+    """The distance of the group's centre to the focal point of every group of `size` seats
+    side by side in a row, by first place, keyed by (row, size): fixed while the plan stands,
+    so worked out the first time a row is weighed for a size, and kept."""
+
+    def __init__(self, layout: Layout, focal: tuple[float, float]):
+        super().__init__()
+        self.layout = layout
+        self.focal = focal
+
+    def __missing__(self, key: tuple[int, int]) -> list[float]:
+        row, size = key
+        xs, ys, _ = self.layout.sums[row]
+        fx, fy = self.focal
+        dx = [(b - a) / size - fx for a, b in zip(xs, xs[size:], strict=False)]
+        dy = [(b - a) / size - fy for a, b in zip(ys, ys[size:], strict=False)]
+        found = self[key] = list(map(math.hypot, dx, dy))
+        return found
 
 
 class SeatPicture:
@@ -115,18 +175,20 @@ class SeatPicture:
     ):
         self.layout = layout if isinstance(layout, Layout) else Layout(layout)
         self.focal = focal
-        index = self.layout.index
-        self._free: set[int] = set(range(len(self.layout.seats))) - {
-            index[s] for s in unavailable if s in index
-        }
-        # Free seats per (ticket type, kept for accessible requests).
-        self._free_count: dict[tuple, int] = defaultdict(int)
-        for number in self._free:
-            self._free_count[(self.layout.ticket_type[number], self.layout.special[number])] += 1
-        self._changes: list[int] = []  # rows changed, in order; each heap remembers how far it read
-        self._version = [0] * len(self.layout.rows)
-        self._heaps: dict[tuple, tuple[list, list[int]]] = {}
+        layout = self.layout
+        self._free_rows = list(layout.full)  # each row's free seats, as a bit mask
+        self._free_count = [0] * len(layout.kinds)  # free seats of each kind
+        for kind in layout.kind:
+            self._free_count[kind] += 1
+        self._changes: list[int] = []  # rows changed, in order
+        self._version = [0] * len(layout.rows)
+        # Per (ticket type, accessible request): a heap per group size asked for, of each row's
+        # best placement (its rank, then the row's version), and how far into `_changes` they are.
+        self._heaps: dict[tuple, dict[int, list]] = {}
+        self._read: dict[tuple, int] = {}
+        self._centres = layout.centres(focal)
         self._run_cache: dict[tuple, tuple[int, list]] = {}
+        self._flip([n for seat_id in set(unavailable) if (n := layout.index.get(seat_id)) is not None], -1)
 
     # --- the state ----------------------------------------------------------------------------
 
@@ -141,70 +203,99 @@ class SeatPicture:
     @property
     def free(self) -> set:
         """The ids of the free seats."""
-        return {self.layout.seats[n].id for n in self._free}
+        return {self.layout.seats[n].id for n in range(len(self.layout.seats)) if self._is_free(n)}
+
+    def _is_free(self, number: int) -> bool:
+        return bool(self._free_rows[self.layout.row_of[number]] >> self.layout.place_of[number] & 1)
 
     def is_free(self, seat_id) -> bool:
         number = self.layout.index.get(seat_id)
-        return number is not None and number in self._free
+        return number is not None and self._is_free(number)
 
-    def _changed(self, number: int, delta: int) -> None:
-        self._free_count[(self.layout.ticket_type[number], self.layout.special[number])] += delta
-        row = self.layout.row_of[number]
-        self._version[row] += 1
-        self._changes.append(row)
+    def _flip(self, numbers: list[int], delta: int) -> None:
+        """These seats become free (`delta` +1) or not (-1); their rows are marked changed."""
+        layout, counts = self.layout, self._free_count
+        masks: dict[int, int] = {}
+        for number in numbers:
+            row = layout.row_of[number]
+            masks[row] = masks.get(row, 0) | 1 << layout.place_of[number]
+            counts[layout.kind[number]] += delta
+        for row, mask in masks.items():
+            self._free_rows[row] ^= mask
+            self._version[row] += 1
+            self._changes.append(row)
 
     def take(self, seat_ids: Iterable) -> None:
-        for seat_id in seat_ids:
-            number = self.layout.index[seat_id]
-            if number not in self._free:
-                raise ValueError(f"seat {seat_id} is not free")
-            self._free.discard(number)
-            self._changed(number, -1)
+        """Take these seats: all of them, or none if one is not free (ValueError)."""
+        seat_ids = list(seat_ids)
+        numbers = [self.layout.index[seat_id] for seat_id in seat_ids]
+        taken = [seat_id for seat_id, n in zip(seat_ids, numbers, strict=True) if not self._is_free(n)]
+        if taken or len(set(numbers)) < len(numbers):
+            raise ValueError(f"seats {taken or seat_ids} are not free")
+        self._flip(numbers, -1)
 
     def release(self, seat_ids: Iterable) -> None:
-        for seat_id in seat_ids:
-            number = self.layout.index.get(seat_id)
-            if number is not None and number not in self._free:
-                self._free.add(number)
-                self._changed(number, +1)
+        """Give back these seats (those of another plan or already free are passed over)."""
+        index = self.layout.index
+        numbers = {
+            n for seat_id in seat_ids if (n := index.get(seat_id)) is not None and not self._is_free(n)
+        }
+        self._flip(list(numbers), +1)
 
     def free_for(self, ticket_type_id, accessible: bool) -> int:
         """How many free seats of the type a request may be given."""
-        count = self._free_count[(ticket_type_id, False)]
-        return count + self._free_count[(ticket_type_id, True)] if accessible else count
+        kinds = self.layout.kinds
+        wanted = (
+            ((ticket_type_id, False), (ticket_type_id, True)) if accessible else ((ticket_type_id, False),)
+        )
+        return sum(self._free_count[kinds[kind]] for kind in wanted if kind in kinds)
 
     # --- choosing -----------------------------------------------------------------------------
 
     def best_together(self, ticket_type_id, size: int, accessible: bool = False) -> Placement | None:
         """The best placement of `size` seats side by side in one row, or None."""
-        key = (ticket_type_id, size, accessible)
-        if key not in self._heaps:
-            heap = []
+        mode = (ticket_type_id, accessible)
+        heaps = self._heaps.get(mode)
+        if heaps is None:
+            heaps = self._heaps[mode] = {}
+        elif self._read[mode] < len(self._changes):
+            self._catch_up(mode, heaps)
+        self._read[mode] = len(self._changes)
+        heap = heaps.get(size)
+        if heap is None:
+            heap = heaps[size] = []
             for row in self.layout.rows_of_type.get(ticket_type_id, ()):
-                self._push(heap, row, key)
+                entry = self._best_in_row(row, self._runs(row, ticket_type_id, accessible), size, accessible)
+                if entry is not None:
+                    heap.append(entry)
             heapq.heapify(heap)
-            self._heaps[key] = (heap, [len(self._changes)])
-        heap, read = self._heaps[key]
-        for row in set(self._changes[read[0] :]):
-            self._push(heap, row, key, sift=True)
-        read[0] = len(self._changes)
+        versions = self._version
         while heap:
-            _rank, row, version, placement = heap[0]
-            if version == self._version[row]:
-                return placement
+            entry = heap[0]
+            row, first = entry[3], entry[4]
+            if entry[5] == versions[row]:
+                numbers = self.layout.rows[row][first : first + size]
+                return Placement(entry[:5], tuple(self.layout.seats[n].id for n in numbers))
             heapq.heappop(heap)  # the row changed since: its current best was pushed with it
         return None
 
-    def _push(self, heap: list, row: int, key: tuple, sift: bool = False) -> None:
-        if key[0] not in self.layout.types_of_row[row]:
-            return
-        placement = self._best_in_row(row, *key)
-        if placement is not None:
-            entry = (placement.rank, row, self._version[row], placement)
-            if sift:
-                heapq.heappush(heap, entry)
-            else:
-                heap.append(entry)
+    def _catch_up(self, mode: tuple, heaps: dict[int, list]) -> None:
+        """Weigh again, for every group size of the mode, the rows changed since it last read."""
+        ticket_type_id, accessible = mode
+        best_in_row, push, replace, pop = self._best_in_row, heapq.heappush, heapq.heapreplace, heapq.heappop
+        for row in set(self._changes[self._read[mode] :]):
+            if ticket_type_id not in self.layout.types_of_row[row]:
+                continue
+            runs = self._runs(row, ticket_type_id, accessible)
+            for size, heap in heaps.items():
+                entry = best_in_row(row, runs, size, accessible)
+                if heap and heap[0][3] == row:  # the row's own outdated best is on top: swap it
+                    if entry is None:
+                        pop(heap)
+                    else:
+                        replace(heap, entry)
+                elif entry is not None:
+                    push(heap, entry)
 
     def place(self, ticket_type_id, size: int, accessible: bool = False) -> tuple | None:
         """The seats best available gives a group of `size`: together if any row can seat it,
@@ -235,58 +326,92 @@ class SeatPicture:
         cached = self._run_cache.get(key)
         if cached is not None and cached[0] == self._version[row]:
             return cached[1]
-        layout, free = self.layout, self._free
-        numbers, breaks = layout.rows[row], layout.aisles[row]
-        types, special = layout.ticket_type, layout.special
-        runs, start = [], None
-        for place, number in enumerate(numbers):
-            if number in free and types[number] == ticket_type_id and (accessible or not special[number]):
-                if start is None:
-                    start = place
-                if place + 1 == len(numbers) or breaks[place]:
-                    runs.append((start, place))
-                    start = None
-            elif start is not None:
-                runs.append((start, place - 1))
-                start = None
+        free = self._free_rows[row] & self.layout.eligible[row].get((ticket_type_id, accessible), 0)
+        breaks = self.layout.breaks[row]
+        runs = []
+        while free:
+            first = (free & -free).bit_length() - 1
+            shifted = free >> first
+            last = first + (shifted ^ (shifted + 1)).bit_length() - 2  # the run of ones from `first`
+            free &= -(1 << (last + 1))
+            aisle = (breaks >> first) & ((1 << (last - first)) - 1)  # aisles inside the run
+            while aisle:
+                cut = first + (aisle & -aisle).bit_length() - 1
+                runs.append((first, cut))
+                aisle >>= cut + 1 - first
+                first = cut + 1
+            runs.append((first, last))
         self._run_cache[key] = (self._version[row], runs)
         return runs
 
-    def _best_in_row(self, row: int, ticket_type_id, size: int, accessible: bool) -> Placement | None:
-        xs, ys, assisted = self.layout.sums[row]
-        fx, fy = self.focal
-        hypot = math.hypot
+    def _best_in_row(
+        self, row: int, runs: list[tuple[int, int]], size: int, accessible: bool
+    ) -> tuple | None:
+        """The heap entry of the row's best placement of `size` over its `runs` (`_runs`), or
+        None: its rank (see `Placement`) followed by the row's version.
+
+        Within a run of `spare` seats more than the group needs, the group starting `offset`
+        seats in strands a single seat when `offset` or `spare - offset` is 1, so for the
+        ordinary request the best is the nearest of the other starts (the run's two ends and
+        the starts from 2 to `spare - 2` in, a slice of the row's fixed distances), and only a
+        run with exactly one seat to spare has nothing better than a stranding start."""
+        if not runs:
+            return None
+        if accessible:
+            return self._best_assisted(row, runs, size)
+        distances = self._centres[row, size]
         best = None
-        for first, last in self._runs(row, ticket_type_id, accessible):
+        for first, last in runs:
             spare = last - first + 1 - size
             if spare < 0:
                 continue
+            end = first + spare  # the last start; on equal distances the earlier start wins
+            nearest = first if distances[first] <= distances[end] else end
+            if spare >= 4:
+                middle = min(distances[first + 2 : end - 1])
+                if middle < distances[nearest] or (middle == distances[nearest] and nearest == end):
+                    nearest = distances.index(middle, first + 2, end - 1)
+            found = (spare == 1, distances[nearest], nearest)
+            if best is None or found < best:
+                best = found
+        if best is None:
+            return None
+        strands, distance, first = best
+        return (False, strands, distance, row, first, self._version[row])
+
+    def _best_assisted(self, row: int, runs: list[tuple[int, int]], size: int) -> tuple | None:
+        """`_best_in_row` for a request that asked for accessible seats: each start is weighed
+        for whether its group has an accessible seat, which no slice of distances tells."""
+        _xs, _ys, assisted = self.layout.sums[row]
+        distances = self._centres[row, size]
+        best = None
+        for first, last in runs:
+            spare = last - first + 1 - size
             for a in range(first, first + spare + 1):
-                b = a + size
                 offset = a - first
                 rank = (
-                    accessible and assisted[b] == assisted[a],
+                    assisted[a + size] == assisted[a],
                     offset == 1 or spare - offset == 1,
-                    hypot((xs[b] - xs[a]) / size - fx, (ys[b] - ys[a]) / size - fy),
-                    row,
+                    distances[a],
                     a,
                 )
                 if best is None or rank < best:
                     best = rank
         if best is None:
             return None
-        numbers = self.layout.rows[row]
-        return Placement(best, tuple(self.layout.seats[n].id for n in numbers[best[4] : best[4] + size]))
+        lacking, strands, distance, first = best
+        return (lacking, strands, distance, row, first, self._version[row])
 
     # --- measuring ----------------------------------------------------------------------------
 
     def stranded_singles(self) -> int:
         """Free seats alone between taken seats, aisles or a row's end (of their ticket type)."""
-        layout, free = self.layout, self._free
+        layout = self.layout
         stranded = 0
-        for numbers, breaks in zip(layout.rows, layout.aisles, strict=True):
+        for row, (numbers, breaks) in enumerate(zip(layout.rows, layout.aisles, strict=True)):
+            free = self._free_rows[row]
             for index, number in enumerate(numbers):
-                if number not in free:
+                if not free >> index & 1:
                     continue
                 before = index > 0 and not breaks[index - 1] and self._joins(numbers[index - 1], number)
                 after = (
@@ -297,5 +422,5 @@ class SeatPicture:
 
     def _joins(self, neighbour: int, number: int) -> bool:
         return (
-            neighbour in self._free and self.layout.ticket_type[neighbour] == self.layout.ticket_type[number]
+            self._is_free(neighbour) and self.layout.ticket_type[neighbour] == self.layout.ticket_type[number]
         )

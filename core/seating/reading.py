@@ -43,11 +43,12 @@ def seat_map(
 def read_map(db: Database, event_id: uuid.UUID, variant: str) -> tuple[str, str] | None:
     """(entity tag, body) of one rendering of the map; None for an event without a seating plan."""
     client = runtime.redis_client()
-    version, body = client.hmget(map_key(event_id), ["version", variant])
+    keys = [map_key(event_id, "version"), map_key(event_id, variant)]
+    version, body = client.mget(keys)
     if body is None:
         if not rebuild(db, event_id):
             return None
-        version, body = client.hmget(map_key(event_id), ["version", variant])
+        version, body = client.mget(keys)
     return f"{version}-{variant}", body
 
 

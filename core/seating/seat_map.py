@@ -3,12 +3,19 @@ PostgreSQL read per request (docs/seating.md, "The cache").
 
 Every transaction that changes a seat's state moves the plan's version and, once committed,
 publishes the map of that version (`SeatingState` calls `publish`): the JSON and the SVG, for
-the public and for the event's organizers and staff, all rendered once per change, not per
-request. The hash is replaced only by a newer version (one Lua step), so two publishers racing
-after their commits never leave an older map on top. Keys carry the event's hash tag:
+the public and for the event's organizers and staff. The map of a 20,000-seat plan is about
+19 MB; writing it whole after every batch of the drainer cost more than deciding the batch, so
+each seat's status sits in a slot of fixed width in every rendering (JSON and SVG allow the
+spaces that pad it) and a transaction that changed a few seats overwrites just their slots
+(`SETRANGE`), in one Lua step, if the map in Redis is the version it started from (and of the
+same layout); otherwise, or when the plan itself changed, the map is written whole. A map is
+replaced only by a newer version, so two publishers racing after their commits never leave an
+older map on top. Keys carry the event's hash tag:
 
-  seats:{E}:map    version, public.json, staff.json, public.svg, staff.svg
-  seats:{E}:types  seat id → ticket type id, for the booking path's `unknown_seat` check
+  seats:{E}:map:version    the version of the map below
+  seats:{E}:map:layout     the plan's layout id the map was drawn for (a patch must match it)
+  seats:{E}:map:<variant>  public.json, staff.json, public.svg, staff.svg
+  seats:{E}:types          seat id → ticket type id, for the booking path's `unknown_seat` check
 
 A map missing from Redis (a flushed or restarted Redis) is rebuilt from PostgreSQL by the first
 reader (`core.seating.reading`), and published under the same version rule.
@@ -18,6 +25,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from dataclasses import dataclass
 from html import escape
 from typing import TYPE_CHECKING
 
@@ -35,18 +43,44 @@ COLOURS = {
     SeatStatus.SOLD: "#c62828",
     SeatStatus.BLOCKED: "#37474f",
 }
+# A patch of more seats than this share of the plan costs Redis more than writing the map whole.
+PATCH_SHARE = 0.25
 
 _PUBLISH = """
-local current = tonumber(redis.call('HGET', KEYS[1], 'version') or '-1')
+local current = tonumber(redis.call('GET', KEYS[1]) or '-1')
 if tonumber(ARGV[1]) <= current then return 0 end
-redis.call('HSET', KEYS[1], 'version', ARGV[1], 'public.json', ARGV[2], 'staff.json', ARGV[3],
-           'public.svg', ARGV[4], 'staff.svg', ARGV[5])
+redis.call('MSET', KEYS[1], ARGV[1], KEYS[2], ARGV[2], KEYS[3], ARGV[3], KEYS[4], ARGV[4],
+           KEYS[5], ARGV[5], KEYS[6], ARGV[6])
+return 1
+"""
+
+# ARGV: the version the patch starts from, the new version, the layout id, then for each variant
+# the width of its slots, their byte offsets (comma-separated) and their new text, end to end.
+# Answers 1 (patched), 0 (a newer map is there already) or -1 (the map must be written whole).
+_PATCH = """
+local current = tonumber(redis.call('GET', KEYS[1]) or '-1')
+if tonumber(ARGV[2]) <= current then return 0 end
+if current ~= tonumber(ARGV[1]) or redis.call('GET', KEYS[2]) ~= ARGV[3]
+   or redis.call('EXISTS', KEYS[3], KEYS[4], KEYS[5], KEYS[6]) ~= 4 then return -1 end
+for v = 1, 4 do
+  local width, text, i = tonumber(ARGV[3 * v + 1]), ARGV[3 * v + 3], 0
+  for offset in string.gmatch(ARGV[3 * v + 2], '%d+') do
+    redis.call('SETRANGE', KEYS[2 + v], tonumber(offset), string.sub(text, i * width + 1, (i + 1) * width))
+    i = i + 1
+  end
+end
+redis.call('SET', KEYS[1], ARGV[2])
 return 1
 """
 
 
-def map_key(event_id) -> str:
-    return f"seats:{{{event_id}}}:map"
+def map_key(event_id, part: str) -> str:
+    """One key of the map: `version`, `layout` or a variant."""
+    return f"seats:{{{event_id}}}:map:{part}"
+
+
+def map_keys(event_id) -> list[str]:
+    return [map_key(event_id, part) for part in ("version", "layout", *VARIANTS)]
 
 
 def types_key(event_id) -> str:
@@ -57,34 +91,55 @@ def public_status(status: SeatStatus) -> SeatStatus:
     return SeatStatus.AVAILABLE if status == SeatStatus.AVAILABLE else SeatStatus.UNAVAILABLE
 
 
+@dataclass(frozen=True)
+class Rendering:
+    """One variant's fixed text around the seats' status slots, and where each slot lies."""
+
+    head: str
+    before: list[str]  # per seat, in plan order: the text between the previous slot and its own
+    after: list[str]  # per seat: the text that follows its slot
+    tail: str
+    slots: dict[SeatStatus, str]  # each status as it fills a slot, padded to one width
+    offsets: list[int]  # per seat: the byte offset of its slot in the document
+
+    @classmethod
+    def of(cls, head: str, before: list[str], after: list[str], tail: str, slot_text) -> Rendering:
+        width = max(len(slot_text(status)) for status in SeatStatus)
+        slots = {status: slot_text(status).ljust(width) for status in SeatStatus}
+        offsets, offset = [], len(head.encode())
+        for ahead, behind in zip(before, after, strict=True):
+            offset += len(ahead.encode())
+            offsets.append(offset)
+            offset += width + len(behind.encode())
+        return cls(head, before, after, tail, slots, offsets)
+
+    @property
+    def width(self) -> int:
+        return len(self.slots[SeatStatus.AVAILABLE])
+
+    def document(self, statuses: list[SeatStatus]) -> str:
+        slots = self.slots
+        seats = "".join(f"{ahead}{slots[status]}{behind}"
+                        for ahead, behind, status in zip(self.before, self.after, statuses, strict=True))  # fmt: skip
+        return f"{self.head}{seats}{self.tail}"
+
+
+def _statuses(state: SeatingState, seat_ids) -> dict[str, list[SeatStatus]]:
+    """The seats' statuses for each variant: as staff see them, or as the public does."""
+    staff = [state.status(seat_id) for seat_id in seat_ids]
+    public = [public_status(status) for status in staff]
+    return {variant: staff if variant.startswith("staff") else public for variant in VARIANTS}
+
+
 def documents(state: SeatingState) -> dict[str, str]:
     """The four renderings of the map as it stands in `state`: the fixed pieces of each seat
-    (made once per plan, `fragments`) joined with its status."""
-    pieces = fragments(state)
-    staff = [state.status(seat_id) for seat_id in state.seats]
-    public = [public_status(status) for status in staff]
-    return {
-        "public.json": _json(pieces, public),
-        "staff.json": _json(pieces, staff),
-        "public.svg": _svg(pieces, public),
-        "staff.svg": _svg(pieces, staff),
-    }
+    (made once per plan, `fragments`) around its status."""
+    renderings = fragments(state)
+    statuses = _statuses(state, state.seats)
+    return {variant: renderings[variant].document(statuses[variant]) for variant in VARIANTS}
 
 
-def _json(pieces: dict, statuses: list[SeatStatus]) -> str:
-    seats = ",".join(
-        f'{prefix}{status.value}"}}' for prefix, status in zip(pieces["json"], statuses, strict=True)
-    )
-    return f"{pieces['json_head']}{seats}]}}"
-
-
-def _svg(pieces: dict, statuses: list[SeatStatus]) -> str:
-    seats = "".join(f'{prefix}{status.value}" fill="{COLOURS[status]}"{suffix}'
-                    for prefix, suffix, status in zip(pieces["svg"], pieces["svg_tail"], statuses, strict=True))  # fmt: skip
-    return f"{pieces['svg_head']}{seats}</svg>"
-
-
-def fragments(state: SeatingState) -> dict:
+def fragments(state: SeatingState) -> dict[str, Rendering]:
     """The parts of the map that do not change while the plan stands, rendered once and kept
     with the plan's fixed part (`core.seating.state.FixedPlan`)."""
     cached = state.fixed.fragments
@@ -93,22 +148,25 @@ def fragments(state: SeatingState) -> dict:
     return cached
 
 
-def _render_fixed(state: SeatingState) -> dict:
+def _render_fixed(state: SeatingState) -> dict[str, Rendering]:
     seats = list(state.seats.values())
     fx, fy = state.plan.focal_x, state.plan.focal_y
     focal = json.dumps({"x": fx, "y": fy}, separators=(",", ":"))
-    json_pieces = []
+    json_before = []
     for seat in seats:
         view = json.dumps({"id": str(seat.id), "section": seat.section, "row": seat.row, "label": seat.label,
                            "x": seat.x, "y": seat.y, "ticket_type_id": str(seat.ticket_type_id),
                            "accessible": seat.accessible, "companion": seat.companion}, separators=(",", ":"))  # fmt: skip
-        json_pieces.append(f'{view[:-1]},"status":"')
+        json_before.append(f'{"," if json_before else ""}{view[:-1]},"status":"')
     radius = _seat_radius(state)
-    svg_pieces = [f'<circle class="seat" data-seat-id="{seat.id}" data-status="' for seat in seats]
-    svg_tails = [f' cx="{seat.x:.2f}" cy="{seat.y:.2f}" r="{radius:.2f}"><title>{escape(seat.section)}, '
+    svg_before = [f'<circle class="seat" data-seat-id="{seat.id}" data-status="' for seat in seats]
+    svg_after = [f' cx="{seat.x:.2f}" cy="{seat.y:.2f}" r="{radius:.2f}"><title>{escape(seat.section)}, '
                  f"row {escape(seat.row)}, seat {escape(seat.label)}</title></circle>" for seat in seats]  # fmt: skip
-    return {"json_head": f'{{"focal_point":{focal},"seats":[', "json": json_pieces,
-            "svg_head": _svg_head(state, seats, radius), "svg": svg_pieces, "svg_tail": svg_tails}  # fmt: skip
+    as_json = Rendering.of(f'{{"focal_point":{focal},"seats":[', json_before, [""] * len(seats), "]}",
+                           lambda status: f'{status.value}"}}')  # fmt: skip
+    as_svg = Rendering.of(_svg_head(state, seats, radius), svg_before, svg_after, "</svg>",
+                          lambda status: f'{status.value}" fill="{COLOURS[status]}"')  # fmt: skip
+    return {"public.json": as_json, "staff.json": as_json, "public.svg": as_svg, "staff.svg": as_svg}
 
 
 def _svg_head(state: SeatingState, seats: list, radius: float) -> str:
@@ -159,11 +217,15 @@ def _seat_radius(state: SeatingState) -> float:
 
 
 def publish(state: SeatingState, with_types: bool = False) -> bool:
-    """Put the map of `state` in Redis unless a newer one is there; says whether it did.
-    `with_types`: the plan's seats changed, so the seat → ticket type hash is written anew."""
+    """Put the map of `state` in Redis unless a newer one is there; says whether it did. Only
+    the slots of the seats the transaction changed are written when the map in Redis is the
+    version the transaction started from; else the whole map. `with_types`: the plan's seats
+    changed, so the seat → ticket type hash is written anew (and the map whole)."""
     client = runtime.redis_client()
     event_id = state.plan.event_id
-    rendered = documents(state)
+    keys = map_keys(event_id)
+    layout = str(state.fixed.layout_id)
+    changed = state.changed_seats
     if with_types:
         pipe = client.pipeline()
         pipe.delete(types_key(event_id))
@@ -171,5 +233,26 @@ def publish(state: SeatingState, with_types: bool = False) -> bool:
             types_key(event_id), mapping={str(s.id): str(s.ticket_type_id) for s in state.seats.values()}
         )
         pipe.execute()
-    args = [state.plan.version, *(rendered[variant] for variant in VARIANTS)]
-    return bool(client.register_script(_PUBLISH)(keys=[map_key(event_id)], args=args))
+    elif changed is not None and len(changed) <= len(state.seats) * PATCH_SHARE:
+        patched = client.register_script(_PATCH)(keys=keys, args=[state.base_version, state.plan.version,
+                                                                   layout, *_patches(state, changed)])  # fmt: skip
+        if patched >= 0:
+            return bool(patched)
+    rendered = documents(state)
+    args = [state.plan.version, layout, *(rendered[variant] for variant in VARIANTS)]
+    return bool(client.register_script(_PUBLISH)(keys=keys, args=args))
+
+
+def _patches(state: SeatingState, changed) -> list:
+    """Width, offsets and new text of the changed seats' slots, for each variant in turn."""
+    renderings = fragments(state)
+    index = state.fixed.layout.index
+    numbers = sorted(index[seat_id] for seat_id in changed)
+    statuses = _statuses(state, [state.fixed.layout.seats[number].id for number in numbers])
+    args = []
+    for variant in VARIANTS:
+        rendering = renderings[variant]
+        offsets = ",".join(map(str, map(rendering.offsets.__getitem__, numbers)))
+        text = "".join(map(rendering.slots.__getitem__, statuses[variant]))
+        args += [rendering.width, offsets, text]
+    return args

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import Row, insert, select, update
 
 from core.db import UnitOfWork
-from core.models import Booking, Event, Seat, SeatAssignment, SeatingPlan, new_id, utcnow
+from core.models import Booking, Event, Seat, SeatAssignment, SeatingPlan, new_ids, utcnow
 from core.seating import seat_map
 from core.seating.best_available import Layout, PlanSeat, SeatPicture
 from core.statuses import BookingStatus, SeatStatus
@@ -79,7 +79,7 @@ class SeatingState:
         self.sold: set[uuid.UUID] = set()
         self.by_booking: dict[uuid.UUID, list[uuid.UUID]] = defaultdict(list)
         for seat_id, booking_id, status in live:
-            self._assign(seat_id, booking_id, status)
+            self._assign([seat_id], booking_id, status)
         focal = (plan.focal_x, plan.focal_y)
         self.picture = SeatPicture(fixed.layout, focal, unavailable=self.blocked | self.holder.keys())
         self.begin(uow, plan)
@@ -91,16 +91,20 @@ class SeatingState:
         self.plan = plan
         self.loaded_at = utcnow()
         self._planned: dict[uuid.UUID, list[uuid.UUID]] = {}
-        self._new_rows: list[dict] = []
+        self._new_rows: list[tuple] = []  # (seat, booking, when) of each assignment made
         self._changed = False
+        # The map in Redis, if current, is of this version: `seat_map.publish` patches it with
+        # the seats changed since (None: the plan itself changed, the map is written whole).
+        self.base_version = plan.version
+        self.changed_seats: set[uuid.UUID] | None = set()
         # The plan's seats themselves changed (a new plan): the seat → type hash is rewritten.
         self.types_changed = False
 
-    def _assign(self, seat_id: uuid.UUID, booking_id: uuid.UUID, status: str) -> None:
-        self.holder[seat_id] = booking_id
-        self.by_booking[booking_id].append(seat_id)
+    def _assign(self, seat_ids: list[uuid.UUID], booking_id: uuid.UUID, status: str) -> None:
+        self.holder.update(dict.fromkeys(seat_ids, booking_id))
+        self.by_booking[booking_id].extend(seat_ids)
         if status == BookingStatus.CONFIRMED:
-            self.sold.add(seat_id)
+            self.sold.update(seat_ids)
 
     def status(self, seat_id: uuid.UUID) -> SeatStatus:
         """The seat's status as organizers and staff see it."""
@@ -122,17 +126,18 @@ class SeatingState:
         now = now or self.loaded_at
         seat_ids = self._planned.pop(booking_id, [])
         self.picture.take(seat_ids)
-        for seat_id in seat_ids:
-            self._assign(seat_id, booking_id, status)
-            self._new_rows.append({"id": new_id(), "event_id": self.plan.event_id, "seat_id": seat_id,
-                                   "booking_id": booking_id, "assigned_at": now})  # fmt: skip
-        self._mark_changed(bool(seat_ids))
+        self._assign(seat_ids, booking_id, status)
+        self._new_rows.extend((seat_id, booking_id, now) for seat_id in seat_ids)
+        self._mark_changed(seat_ids)
         return seat_ids
 
     def new_rows(self) -> list[dict]:
         """The assignments made since the last call, for the caller to insert."""
-        rows, self._new_rows = self._new_rows, []
-        return rows
+        taken, self._new_rows = self._new_rows, []
+        event_id = self.plan.event_id
+        return [{"id": assignment_id, "event_id": event_id, "seat_id": seat_id, "booking_id": booking_id,
+                 "assigned_at": at} for assignment_id, (seat_id, booking_id, at) in zip(new_ids(len(taken)), taken,
+                                                                                         strict=True)]  # fmt: skip
 
     def write_new_rows(self) -> None:
         """Insert the new assignments now (the bookings they name are already rows)."""
@@ -150,7 +155,7 @@ class SeatingState:
         """The booking's held seats are paid for."""
         seats = self.by_booking.get(booking_id, [])
         self.sold.update(seats)
-        self._mark_changed(bool(seats))
+        self._mark_changed(seats)
 
     # --- giving back --------------------------------------------------------------------------
 
@@ -167,7 +172,6 @@ class SeatingState:
         )
         for booking_id in booking_ids:
             self._free(self.by_booking.pop(booking_id))
-        self._mark_changed(True)
 
     def release_tickets(self, ticket_ids: Iterable[uuid.UUID], now: dt.datetime) -> None:
         """The seats of these tickets go back (tickets given back one by one, a ticket moved)."""
@@ -181,13 +185,13 @@ class SeatingState:
         for seat_id in released:
             self.by_booking[self.holder[seat_id]].remove(seat_id)
         self._free(released)
-        self._mark_changed(bool(released))
 
     def _free(self, seat_ids: list[uuid.UUID]) -> None:
         for seat_id in seat_ids:
             del self.holder[seat_id]
             self.sold.discard(seat_id)
         self.picture.release(seat_ids)
+        self._mark_changed(seat_ids)
 
     # --- blocking -----------------------------------------------------------------------------
 
@@ -199,21 +203,29 @@ class SeatingState:
         else:
             self.blocked.difference_update(seat_ids)
             self.picture.release([s for s in seat_ids if s not in self.holder])
-        self._mark_changed(bool(seat_ids))
+        self._mark_changed(seat_ids)
 
     # --- publishing ---------------------------------------------------------------------------
 
     def touch(self) -> None:
-        """The plan itself changed: publish it on commit, under a new version."""
-        self._mark_changed(True)
+        """The plan itself changed: publish it whole on commit, under a new version."""
+        self.changed_seats = None
+        self._move_version()
 
-    def _mark_changed(self, changed: bool) -> None:
+    def _mark_changed(self, seat_ids: list[uuid.UUID]) -> None:
+        """These seats' status changed: the map will show it."""
+        if not seat_ids:
+            return
+        if self.changed_seats is not None:
+            self.changed_seats.update(seat_ids)
+        self._move_version()
+
+    def _move_version(self) -> None:
         """The first change of the transaction moves the plan's version; the seat map is
         published once the transaction commits (`committed`)."""
-        if not changed or self._changed:
-            return
-        self._changed = True
-        self.plan.version += 1
+        if not self._changed:
+            self._changed = True
+            self.plan.version += 1
 
     def committed(self) -> None:
         """After the transaction's commit (never before: a map must not show a hold that a
@@ -243,7 +255,7 @@ def load_seating_state(uow: UnitOfWork, event: Event) -> SeatingState | None:
     if state is not None and version == plan.version and state.fixed.layout_id == plan.layout_id:
         state.begin(uow, plan)
     else:
-        state = _read_state(uow, plan)
+        state = read_seating_state(uow, plan)
     uow.after_commit(state.committed)
     return state
 
@@ -255,7 +267,8 @@ def _keep(state: SeatingState) -> None:
         _COMMITTED.popitem(last=False)
 
 
-def _read_state(uow: UnitOfWork, plan: SeatingPlan) -> SeatingState:
+def read_seating_state(uow: UnitOfWork, plan: SeatingPlan) -> SeatingState:
+    """The event's seats as PostgreSQL holds them (only the plan's fixed part from the cache)."""
     fixed = fixed_plan(uow, plan)
     blocked = uow.session.scalars(
         select(Seat.id).where(Seat.event_id == plan.event_id, Seat.blocked.is_(True))

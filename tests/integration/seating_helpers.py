@@ -14,6 +14,8 @@ from core.models import Booking, BookingLine, Seat, SeatAssignment, SeatingPlan,
 from core.seating import plans
 from core.seating.best_available import PlanSeat, SeatPicture
 from core.seating.reading import read_map
+from core.seating.seat_map import VARIANTS, documents, map_key
+from core.seating.state import read_seating_state
 from core.services import bookings
 
 
@@ -99,6 +101,19 @@ def assert_map_agrees(db, event) -> None:
         seat: "available" if status == "available" else "unavailable" for seat, status in expected.items()
     }
     assert map_statuses(event, "public") == public
+
+
+def assert_map_is_drawn_whole(db, event) -> None:
+    """Each rendering in Redis, patched seat by seat after every change, is byte for byte the
+    map drawn whole from PostgreSQL, of the plan's version."""
+    with db.unit_of_work() as uow:
+        plan = uow.session.get(SeatingPlan, event.id)
+        expected = documents(read_seating_state(uow, plan))
+        version = plan.version
+    client = runtime.redis_client()
+    assert client.get(map_key(event.id, "version")) == str(version)
+    for variant in VARIANTS:
+        assert client.get(map_key(event.id, variant)) == expected[variant], variant
 
 
 def replay_in_queue_order(db, event) -> tuple[int, int]:

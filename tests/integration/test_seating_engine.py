@@ -9,12 +9,14 @@ from sqlalchemy.exc import IntegrityError
 
 from core import runtime
 from core.models import SeatAssignment, Ticket, new_id, utcnow
+from core.seating.seat_map import map_keys
 from core.services import bookings, event_cancellation, events, holds
 from tests.integration.booking_helpers import assert_counters_agree, drain, end_holds_now, load
 from tests.integration.payment_helpers import pay_on_local_page
 from tests.integration.seating_helpers import (
     ask_seats,
     assert_map_agrees,
+    assert_map_is_drawn_whole,
     lay_out,
     live_seats,
     map_statuses,
@@ -186,4 +188,24 @@ def test_after_a_rush_with_expiries_and_cancellations_the_map_agrees_with_the_da
     drain(event)
     assert {load(db, b).status for b in late} == {"held"}
     assert_map_agrees(db, event)
+    assert_map_is_drawn_whole(db, event)
     assert_counters_agree(db, event)
+
+
+def test_a_map_that_missed_a_publication_is_written_whole_at_the_next_change(
+    db, organizer, make_event, make_user
+):
+    event = seated_event(make_event, organizer, rows=3, seats_per_row=8)
+    ask_seats(make_user(), event, 2)
+    drain(event)
+    assert_map_is_drawn_whole(db, event)  # patched: two slots of each rendering
+    client = runtime.redis_client()
+    keys = map_keys(event.id)
+    missed = dict(zip(keys, client.mget(keys), strict=True))
+    ask_seats(make_user(), event, 3)
+    drain(event)
+    client.mset(missed)  # as if Redis had lost the last publication: the map is a version behind
+    ask_seats(make_user(), event, 1)
+    drain(event)
+    assert_map_is_drawn_whole(db, event)
+    assert_map_agrees(db, event)

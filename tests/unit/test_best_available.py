@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from core.seating.best_available import PlanSeat, SeatPicture
 
 STANDARD = "standard"
@@ -105,6 +107,15 @@ def test_taking_and_releasing_move_the_answer():
     assert plan.place(STANDARD, 4) == ("B1", "B2", "B3", "B4")
     plan.release(["A1", "A2", "A3", "A4"])
     assert plan.place(STANDARD, 4) == first
+
+
+def test_taking_a_seat_that_is_not_free_takes_none_of_the_group():
+    plan = picture(row("A", 4, 0.0), taken=("A3",))
+    with pytest.raises(ValueError):
+        plan.take(["A1", "A2", "A3"])
+    with pytest.raises(ValueError):
+        plan.take(["A1", "A1"])
+    assert plan.free == {"A1", "A2", "A4"}
 
 
 def test_stranded_singles_are_counted_per_run():
