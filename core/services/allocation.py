@@ -33,7 +33,7 @@ from redis.exceptions import LockError
 from sqlalchemy import func, or_, select, union_all
 from sqlalchemy.exc import DataError, IntegrityError
 
-from core import metrics, runtime
+from core import drain_trace, metrics, runtime
 from core.booking_queue import booking_queue, encode_request, lock_key
 from core.booking_requests import BookingRequest, CustomerState
 from core.booking_rules import decide
@@ -76,8 +76,11 @@ def drain_event_queue(
     event_id = uuid.UUID(str(event_id))
     batch_size = batch_size or runtime.settings().allocation_batch_size
     queue = booking_queue()
+    trace = drain_trace.drain(event_id)
     lock = queue.redis.lock(lock_key(event_id), timeout=LOCK_SECONDS, blocking_timeout=lock_wait)
-    if not lock.acquire():
+    acquired = lock.acquire()
+    trace.locked(acquired)
+    if not acquired:
         return DrainReport(busy=True)
     report = DrainReport()
     try:
@@ -87,12 +90,15 @@ def drain_event_queue(
         while True:
             # Cleared before each read: a request queued after this point schedules a new drain.
             queue.clear_pending(event_id)
+            trace.batch_read()
             batch = queue.head(event_id, batch_size)
             if not batch:
                 break
             started = time.perf_counter()
             decided = decide_batch(db, event_id, batch)
+            trace.batch_committed()
             queue.remove_decided(event_id, batch)
+            trace.batch_visible(r.booking_id for r in batch)
             elapsed = max(time.perf_counter() - started, 1e-6)
             queue.record_rate(event_id, len(batch) / elapsed)
             metrics.observe_batch(queue.redis, event_id, batch, decided, elapsed)
