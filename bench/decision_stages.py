@@ -241,17 +241,23 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--quick", action="store_true", help="a tenth of the load")
     parser.add_argument("--sale-requests", type=int, help="the sale's requests (its tickets: a tenth)")
     parser.add_argument("--name", default="decision_stages", help="the result file's name")
+    parser.add_argument("--keep-trace", type=Path, metavar="DIR",
+                        help="write the trace (and the customers' sending times) into DIR and keep it")  # fmt: skip
     args = parser.parse_args(argv)
     scale = flash_sale.Scale().tenth() if args.quick else flash_sale.Scale()
     if args.sale_requests:
         scale = flash_sale.Scale(sale_requests=args.sale_requests, sale_tickets=args.sale_requests // 10)
     with tempfile.TemporaryDirectory(prefix="boxoffice-drain-trace-") as directory:
-        bench = flash_sale.Bench(args.dsn, args.redis_url, drain_trace=directory)
+        if args.keep_trace:
+            args.keep_trace.mkdir(parents=True, exist_ok=True)
+        trace_dir = args.keep_trace or Path(directory)
+        bench = flash_sale.Bench(args.dsn, args.redis_url, drain_trace=str(trace_dir.resolve()))
         try:
             sale = flash_sale.sale_through_queue(bench, scale, bench.customers(scale.sale_requests))
         finally:
             bench.close()
-        analysis = analyse(sale.sent_at, read_trace(Path(directory)))
+        (trace_dir / "sent_at.json").write_text(json.dumps(sale.sent_at))
+        analysis = analyse(sale.sent_at, read_trace(trace_dir))
     analysis["sale"] = sale.summary()
     print(f"sale: p50 {sale.p50_ms:,.0f} ms, p99 {sale.p99_ms:,.0f} ms (request to decision committed)")
     print_analysis(analysis)
