@@ -9,8 +9,16 @@ dropped, the decision readable). A moment that came before the previous one coun
 (a drainer already running when the request came in was sent, started and locked before it):
 so the stages add up to the whole wait, and a stage is what the request waited for it.
 
-    python -m bench.decision_stages                # the full sale (20,000 requests)
-    python -m bench.decision_stages --quick        # a tenth
+Beside the stages, what each group's requests overlapped while they waited: beat's sweeps (hold
+expiry among them), garbage-collection pauses of the drainer and of the API, and the load
+generator's own event loop waking late (it shares the cores, and a request it is sending meanwhile
+looks slower than the server made it); and the run as the worker saw it: each task's wait in the
+broker, drains that found the lock taken, batch sizes and times.
+
+    python -m bench.decision_stages                      # the full sale (20,000 requests)
+    python -m bench.decision_stages --quick              # a tenth
+    python -m bench.decision_stages --keep-trace DIR     # and keep the trace;
+    python -m bench.decision_stages --analyse DIR        # analyse it again, without a sale
 """
 
 from __future__ import annotations
@@ -42,6 +50,8 @@ STAGES = (
 SLOWEST = 1.0  # per cent
 MEDIAN_BAND = (49.0, 51.0)  # percentiles: the requests "around the median"
 PERIODIC_NAMES = {periodic.task_name for periodic in Periodic}
+# The load generator's side of a traced sale, kept beside the processes' trace.
+SALE_FILE = "sale.json"
 
 
 @dataclass
@@ -144,7 +154,7 @@ def overlap(start: float, end: float, spans: Iterable[tuple[float, float]]) -> f
     return sum(max(0.0, min(end, b) - max(start, a)) for a, b in spans)
 
 
-def compare(group: list[Way], trace: Trace) -> dict:
+def compare(group: list[Way], trace: Trace, loop_late: list[tuple[float, float]]) -> dict:
     """What the requests of `group` waited for, on average (milliseconds where it is a time)."""
     periodic = [(t["b"], t["f"]) for t in trace.tasks.values() if t["n"] in PERIODIC_NAMES]
     expiry = [(t["b"], t["f"]) for t in trace.tasks.values() if t["n"] == Periodic.EXPIRE_HOLDS.task_name]
@@ -153,6 +163,7 @@ def compare(group: list[Way], trace: Trace) -> dict:
         pauses[pause["p"]].append((pause["t"], pause["t"] + pause["ms"] / 1000))
     drainer_gc = [span for pid in trace.drainer_pids for span in pauses[pid]]
     api_gc = [span for pid in trace.api_pids for span in pauses[pid]]
+    client_late = [(when, when + late) for when, late in loop_late]
     fresh = [way for way in group if (trace.tasks.get(way.batch["i"], {}).get("s") or 0) > way.accepted]
     return {
         "requests": len(group),
@@ -165,6 +176,7 @@ def compare(group: list[Way], trace: Trace) -> dict:
         "hold_expiry_running_ms": mean(overlap(w.accepted, w.visible, expiry) for w in group) * 1000,
         "drainer_gc_ms": mean(overlap(w.accepted, w.visible, drainer_gc) for w in group) * 1000,
         "api_gc_ms": mean(overlap(w.moments[0], w.accepted, api_gc) for w in group) * 1000,
+        "load_generator_late_ms": mean(overlap(w.moments[0], w.accepted, client_late) for w in group) * 1000,
     }
 
 
@@ -202,16 +214,20 @@ def _pct(values: list[float], q: float) -> float:
     return ordered[max(math.ceil(q / 100 * len(ordered)), 1) - 1] if ordered else math.nan
 
 
-def analyse(sent_at: dict[str, float], trace: Trace) -> dict:
+def analyse(sent_at: dict[str, float], loop_late: list[tuple[float, float]], trace: Trace) -> dict:
+    """The slowest 1 % against those around the median; `sent_at` and `loop_late` are the load
+    generator's (`flash_sale.SaleResult`)."""
     traced = sorted(ways(sent_at, trace), key=lambda way: way.total)
     slowest = traced[-max(math.ceil(len(traced) * SLOWEST / 100), 1) :]
+    late = sorted(seconds * 1000 for _, seconds in loop_late)
     return {
         "requests": len(sent_at),
         "traced": len(traced),
-        "median": compare(percentile_band(traced, *MEDIAN_BAND), trace),
-        "slowest": compare(slowest, trace),
-        "run": run_summary(trace),
-    }
+        "median": compare(percentile_band(traced, *MEDIAN_BAND), trace, loop_late),
+        "slowest": compare(slowest, trace, loop_late),
+        "run": {**run_summary(trace), "load_generator_late": {
+            "times": len(late), "ms_total": sum(late), "ms_max": late[-1] if late else 0.0}},
+    }  # fmt: skip
 
 
 def print_analysis(analysis: dict) -> None:
@@ -224,10 +240,23 @@ def print_analysis(analysis: dict) -> None:
     rows.append(("sent -> visible, in all", f"{median['total_ms']:,.1f}", f"{slowest['total_ms']:,.1f}"))
     rows.append(("", "", ""))
     for key in ("batch_size", "batch_ms", "waited_for_a_new_drain_task", "beat_sweep_running_ms",
-                "hold_expiry_running_ms", "drainer_gc_ms", "api_gc_ms"):  # fmt: skip
+                "hold_expiry_running_ms", "drainer_gc_ms", "api_gc_ms", "load_generator_late_ms"):  # fmt: skip
         rows.append((key.replace("_", " "), f"{median[key]:,.2f}", f"{slowest[key]:,.2f}"))
     report.print_rows(rows, "Request to decision, stage by stage (means over each group)")
     print(json.dumps(analysis["run"], indent=2))
+
+
+def run_sale(args, scale: flash_sale.Scale, trace_dir: Path) -> dict:
+    """The sale through the queue with every process writing its trace into `trace_dir`, where
+    the customers' side goes too (`sale.json`)."""
+    bench = flash_sale.Bench(args.dsn, args.redis_url, drain_trace=str(trace_dir.resolve()))
+    try:
+        sale = flash_sale.sale_through_queue(bench, scale, bench.customers(scale.sale_requests))
+    finally:
+        bench.close()
+    customers = {"sent_at": sale.sent_at, "loop_late": sale.loop_late, "summary": sale.summary()}
+    (trace_dir / SALE_FILE).write_text(json.dumps(customers))
+    return customers
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -241,25 +270,25 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--quick", action="store_true", help="a tenth of the load")
     parser.add_argument("--sale-requests", type=int, help="the sale's requests (its tickets: a tenth)")
     parser.add_argument("--name", default="decision_stages", help="the result file's name")
-    parser.add_argument("--keep-trace", type=Path, metavar="DIR",
-                        help="write the trace (and the customers' sending times) into DIR and keep it")  # fmt: skip
+    parser.add_argument("--keep-trace", type=Path, metavar="DIR", help="write the trace into DIR and keep it")
+    parser.add_argument(
+        "--analyse", type=Path, metavar="DIR", help="run no sale: analyse the trace kept in DIR"
+    )
     args = parser.parse_args(argv)
     scale = flash_sale.Scale().tenth() if args.quick else flash_sale.Scale()
     if args.sale_requests:
         scale = flash_sale.Scale(sale_requests=args.sale_requests, sale_tickets=args.sale_requests // 10)
     with tempfile.TemporaryDirectory(prefix="boxoffice-drain-trace-") as directory:
-        if args.keep_trace:
-            args.keep_trace.mkdir(parents=True, exist_ok=True)
-        trace_dir = args.keep_trace or Path(directory)
-        bench = flash_sale.Bench(args.dsn, args.redis_url, drain_trace=str(trace_dir.resolve()))
-        try:
-            sale = flash_sale.sale_through_queue(bench, scale, bench.customers(scale.sale_requests))
-        finally:
-            bench.close()
-        (trace_dir / "sent_at.json").write_text(json.dumps(sale.sent_at))
-        analysis = analyse(sale.sent_at, read_trace(trace_dir))
-    analysis["sale"] = sale.summary()
-    print(f"sale: p50 {sale.p50_ms:,.0f} ms, p99 {sale.p99_ms:,.0f} ms (request to decision committed)")
+        trace_dir = args.analyse or args.keep_trace or Path(directory)
+        if args.analyse:
+            customers = json.loads((trace_dir / SALE_FILE).read_text())
+        else:
+            trace_dir.mkdir(parents=True, exist_ok=True)
+            customers = run_sale(args, scale, trace_dir)
+        analysis = analyse(customers["sent_at"], customers["loop_late"], read_trace(trace_dir))
+    analysis["sale"] = customers["summary"]
+    print(f"sale: p50 {analysis['sale']['p50_ms']:,.0f} ms, p99 {analysis['sale']['p99_ms']:,.0f} ms "
+          "(request to decision committed)")  # fmt: skip
     print_analysis(analysis)
     path = report.write_result(args.name, [], details=analysis, dsn=flash_sale.server_dsn(args.dsn),
                                redis_url=args.redis_url)  # fmt: skip

@@ -317,11 +317,15 @@ class SaleResult:
     statuses: dict
     # (seconds since the sale began, ms to the decision) per request: the chart, not the JSON
     waits: list[tuple[float, float]] = field(repr=False, default_factory=list)
-    # booking id -> when its customer sent the request (time.time()): for bench/decision_stages.py
+    # For bench/decision_stages.py, in time.time(): booking id -> when its customer sent the
+    # request; (when, seconds) each time the load generator's event loop woke late
     sent_at: dict[str, float] = field(repr=False, default_factory=dict)
+    loop_late: list[tuple[float, float]] = field(repr=False, default_factory=list)
 
     def summary(self) -> dict:
-        return {name: value for name, value in vars(self).items() if name not in ("waits", "sent_at")}
+        return {
+            name: value for name, value in vars(self).items() if name not in ("waits", "sent_at", "loop_late")
+        }
 
 
 def sale_through_queue(bench: Bench, scale: Scale, customers) -> SaleResult:
@@ -372,6 +376,7 @@ def sale_through_queue(bench: Bench, scale: Scale, customers) -> SaleResult:
         statuses=polled.values,
         waits=waits,
         sent_at=sent_at,
+        loop_late=[(load.wall(when), late) for when, late in load.loop_late],
     )
 
 
