@@ -3,7 +3,7 @@ every process tracing (`core.drain_trace`), then, stage by stage, the slowest 1 
 against those around the median (docs/latency-tail.md).
 
 Each request's way is cut at the timestamps the trace gives it: sent by the customer (the load
-generator), accepted by the API, the drain task that decided it sent, received by the worker,
+generator), begun by the API (what came before is the client's and the server's queues), accepted, the drain task that decided it sent, received by the worker,
 started, the event's lock taken, its batch read, committed, and visible (the in-flight status
 dropped, the decision readable). A moment that came before the previous one counts as that one
 (a drainer already running when the request came in was sent, started and locked before it):
@@ -38,7 +38,8 @@ from bench import flash_sale, report, servers
 from core.jobs import Periodic
 
 STAGES = (
-    "API: sent -> accepted",
+    "to the API: sent -> handler started",
+    "API handler: -> accepted",
     "accepted -> drain task sent",
     "broker: sent -> received by the worker",
     "worker: received -> started (prefetched)",
@@ -58,7 +59,7 @@ SALE_FILE = "sale.json"
 class Trace:
     """The records of one traced run, indexed."""
 
-    accepted: dict[str, float]
+    accepted: dict[str, tuple[float | None, float]]  # booking id -> (handler started, accepted)
     batches: dict[str, dict]  # booking id -> its batch's record
     tasks: dict[str, dict]  # task id -> its task record
     received: dict[str, float]  # task id -> received
@@ -76,7 +77,7 @@ def read_trace(directory: Path) -> Trace:
             record = json.loads(line)
             kind = record["k"]
             if kind == "a":
-                trace.accepted[record["b"]] = record["t"]
+                trace.accepted[record["b"]] = (record["h"], record["t"])
                 trace.api_pids.add(pid)
             elif kind == "q":
                 for booking_id in record["ids"]:
@@ -118,7 +119,7 @@ class Way:
 
     @property
     def accepted(self) -> float:
-        return self.moments[1]
+        return self.moments[2]
 
     @property
     def visible(self) -> float:
@@ -134,7 +135,7 @@ def ways(sent_at: dict[str, float], trace: Trace) -> list[Way]:
             continue  # decided by nothing traced (cannot happen in a whole run: counted below)
         task = trace.tasks.get(batch["i"], {})
         drain = drains.get(batch["i"], {})
-        moments = [sent, trace.accepted[booking_id], task.get("s"), trace.received.get(batch["i"]),
+        moments = [sent, *trace.accepted[booking_id], task.get("s"), trace.received.get(batch["i"]),
                    task.get("b"), drain.get("l"), batch["r"], batch["c"], batch["v"]]  # fmt: skip
         found.append(Way(booking_id, moments, batch))
     return found

@@ -3,15 +3,15 @@
 
 Off unless the `DRAIN_TRACE` setting names a directory; then every process of the booking path
 appends JSON lines to a file of its own there (`<pid>.jsonl`, written through, so a process
-stopped by a signal loses nothing): the API when it accepts a request, the worker when a task is
+stopped by a signal loses nothing): the API when it begins a request and when it accepts it, the worker when a task is
 sent, received, started and ended, the drainer when it takes the event's lock and when each
 batch is read, committed and made visible, and any process when the garbage collector stops it
 for a millisecond or more. Times are `time.time()`, comparable between the processes of one machine.
 Off, each hook is one look at the settings: nothing is written, nothing is timed.
 
 Records, one a line (`k` says which):
-  a  accepted      e event, b booking, t when the booking step returned (after sending the drain
-                   it asked for, if any)
+  a  accepted      e event, b booking, h when the API began handling the request, t when the
+                   booking step returned (after sending the drain it asked for, if any)
   r  received      i task id, t when the worker took the message from the broker (it may then
                    wait, prefetched, for a free process)
   t  task          n task name, i task id, s sent (the message's header), b started, f finished
@@ -38,6 +38,7 @@ SENT_HEADER = "trace_sent_at"
 GC_PAUSE_MS = 1.0
 
 _current_task: ContextVar[str | None] = ContextVar("drain_trace_task", default=None)
+_request_started: ContextVar[float | None] = ContextVar("drain_trace_request", default=None)
 _lock = threading.Lock()
 _file = None
 _file_pid = None
@@ -93,10 +94,18 @@ def _on_gc(phase: str, info: dict) -> None:
             _lock.release()
 
 
+def request_started() -> None:
+    """The API begins handling a request (what came before is the client's and the server's
+    queues: how long a request waited for a thread of the API)."""
+    if directory():
+        _request_started.set(time.time())
+
+
 def accepted(event_id, booking_id) -> None:
     """The booking step queued the request (and sent the drain it asked for, if any)."""
     if directory():
-        _write({"k": "a", "e": str(event_id), "b": str(booking_id), "t": time.time()})
+        _write({"k": "a", "e": str(event_id), "b": str(booking_id), "h": _request_started.get(),
+                "t": time.time()})  # fmt: skip
 
 
 def stamp_sent(headers: dict | None) -> None:
