@@ -127,11 +127,13 @@ redis.call('PUBLISH', ARGV[2], ARGV[3])
 return redis.call('ZCARD', KEYS[1])
 """
 
-# KEYS: queue, pending; ARGV: how many, the pending flag's lifetime, '1' on the drainer's last
-# look. The head of the queue, read in the same step that says whether a drain is needed: while
-# the drainer reads requests (or waits for more) the flag stays set, so the booking step sends no
-# second drain to queue behind it; on its last look an empty queue clears the flag, and the first
-# request queued after that step (there is no instant between the two) schedules a new drain.
+# KEYS: queue, pending, then the event's waiting room: room, opening (`core.waiting_room_queue`);
+# ARGV: how many, the pending flag's lifetime, '1' on the drainer's last look. The head of the
+# queue, read in the same step that says whether a drain is needed: while the drainer reads
+# requests (or waits for more) the flag stays set, so the booking step sends no second drain to
+# queue behind it; on its last look an empty queue clears the flag, and the first request queued
+# after that step (there is no instant between the two) schedules a new drain. Also says whether
+# the event has a waiting room not yet shuffled into the queue (1) or not (0).
 _NEXT_BATCH = """
 local batch = redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1)
 if #batch == 0 and ARGV[3] == '1' then
@@ -139,7 +141,9 @@ if #batch == 0 and ARGV[3] == '1' then
 else
   redis.call('SET', KEYS[2], '1', 'EX', ARGV[2])
 end
-return batch
+local room = redis.call('EXISTS', KEYS[3]) == 1
+  or (redis.call('EXISTS', KEYS[4]) == 1 and redis.call('HEXISTS', KEYS[4], 'shuffled') == 0)
+return {room and 1 or 0, batch}
 """
 
 # KEYS: seq, queue, decided; ARGV: the highest number decided (in PostgreSQL), the status keys'
@@ -367,13 +371,14 @@ class BookingQueue:
         """The first `count` queued requests, touching nothing (the drainer reads with `next_batch`)."""
         return [decode_request(member) for member in self.redis.zrange(_key(event_id, "queue"), 0, count - 1)]
 
-    def next_batch(self, event_id, count: int, last_look: bool) -> list[BookingRequest]:
-        """The drainer's read of the first `count` requests. The event's pending flag stays set
-        meanwhile (a drain is under way: the booking step schedules none); on the `last_look`
-        before the drainer lets go, an empty queue clears it in the same step."""
-        keys = [_key(event_id, "queue"), _key(event_id, "pending")]
-        members = self._next_batch(keys=keys, args=[count, PENDING_TTL, "1" if last_look else "0"])
-        return [decode_request(member) for member in members]
+    def next_batch(self, event_id, count: int, last_look: bool) -> tuple[list[BookingRequest], bool]:
+        """The drainer's read of the first `count` requests, and whether the event has a waiting
+        room not yet shuffled into the queue. The event's pending flag stays set meanwhile (a
+        drain is under way: the booking step schedules none); on the `last_look` before the
+        drainer lets go, an empty queue clears it in the same step."""
+        keys = [_key(event_id, "queue"), _key(event_id, "pending"), room_key(event_id), opening_key(event_id)]
+        room, members = self._next_batch(keys=keys, args=[count, PENDING_TTL, "1" if last_look else "0"])
+        return [decode_request(member) for member in members], bool(room)
 
     def remove_decided(self, event_id, requests: list[BookingRequest]) -> int:
         """Drop a committed batch from the queue and its in-flight statuses; returns what is left."""

@@ -13,7 +13,7 @@ queue order, until the request at fault stands alone; that one is set aside as a
 request's fault: it is raised, and the drain is retried. The happy path pays nothing for this.
 
 Each drain first shuffles the event's waiting room into the queue if its opening has come
-(`core.services.waiting_room`; again whenever requests come after the queue stood empty), then
+(`core.services.waiting_room`; and again before a batch while the room is still there), then
 makes sure the event's sequence counter in Redis is above every number already decided
 (`BookingQueue.repair_sequence`): a Redis that lost its data restarts the counter, and queue
 numbers must never repeat.
@@ -116,7 +116,7 @@ def drain_event_queue(
         while True:
             last_look = time.monotonic() >= quiet_until
             trace.batch_read()
-            batch = queue.next_batch(event_id, batch_size, last_look)
+            batch, room_waiting = queue.next_batch(event_id, batch_size, last_look)
             if not batch:
                 if last_look:
                     break
@@ -126,9 +126,9 @@ def drain_event_queue(
             if idle:
                 idle = False
                 lock.reacquire()  # still this drain's after the idle spell, or it raises
-                # The opening may have come while the queue was empty: its entrants go first.
-                if waiting_room.open_if_due(db, event_id, keep_lock=lock.reacquire) is not None:
-                    continue
+            # A room whose opening came since: its entrants go first (the batch is read again).
+            if room_waiting and waiting_room.open_if_due(db, event_id, keep_lock=lock.reacquire) is not None:
+                continue
             started = time.perf_counter()
             decided = decide_batch(db, event_id, batch)
             trace.batch_committed()

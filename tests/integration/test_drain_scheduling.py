@@ -18,6 +18,7 @@ from core.jobs import Job
 from core.services import allocation
 from tests.integration.booking_helpers import ask, drain, queue_length, statuses
 from tests.jobs import names, take_jobs
+from tests.waiting_room_helpers import add_waiting_room, open_sales_now
 
 CUSTOMERS = 8
 ROUNDS = 200
@@ -30,25 +31,25 @@ def test_a_drain_under_way_answers_for_the_queue_until_its_last_look_finds_it_em
     queue = BookingQueue(redis_client)
     first = ask(customers[0], event)
     assert names(take_jobs()) == ["drain_event"]
-    assert [r.booking_id for r in queue.next_batch(event.id, 10, last_look=False)] == [first]
+    assert [r.booking_id for r in queue.next_batch(event.id, 10, last_look=False)[0]] == [first]
     ask(customers[1], event)
     assert take_jobs() == []  # the drain under way will read it: no second drain behind it
-    batch = queue.next_batch(event.id, 10, last_look=True)
+    batch, _ = queue.next_batch(event.id, 10, last_look=True)
     assert len(batch) == 2  # not empty: the last look changes nothing
     ask(customers[2], event)
     assert take_jobs() == []
-    three = queue.next_batch(event.id, 10, last_look=False)
+    three, _ = queue.next_batch(event.id, 10, last_look=False)
     allocation.decide_batch(db, event.id, three)
     queue.remove_decided(event.id, three)
     take_jobs()  # the batch's checkouts
-    assert queue.next_batch(event.id, 10, last_look=False) == []  # lingering on an empty queue
+    assert queue.next_batch(event.id, 10, last_look=False) == ([], False)  # lingering on an empty queue
     ask(customers[3], event)
     assert take_jobs() == []  # the lingering drain reads it
-    lingered = queue.next_batch(event.id, 10, last_look=True)
+    lingered, _ = queue.next_batch(event.id, 10, last_look=True)
     allocation.decide_batch(db, event.id, lingered)
     queue.remove_decided(event.id, lingered)
     take_jobs()
-    assert queue.next_batch(event.id, 10, last_look=True) == []  # the last look: the drainer lets go
+    assert queue.next_batch(event.id, 10, last_look=True) == ([], False)  # the last look: the drainer lets go
     last = ask(customers[4], event)
     assert names(take_jobs()) == ["drain_event"]  # queued after the last look: a new drain
     drain(event)
@@ -102,6 +103,29 @@ def test_a_request_queued_as_a_drainer_lets_go_is_never_left_waiting(
     assert stranded == []
     assert {request.booking_id for request in decided} == set(booked)
     assert len(drains) >= ROUNDS  # every round started at least one drain
+
+
+def test_an_opening_that_comes_while_a_drain_lingers_puts_the_entrants_first(
+    db, organizer, make_event, customers, redis_client
+):
+    """A drain started before the opening (the queue empty: its requests wait in the room) still
+    lingers when the opening comes and the first request after it closes the room: the drain
+    shuffles the room before deciding that request, which goes behind every entrant."""
+    event = make_event(organizer, quota=3)
+    add_waiting_room(db, event)
+    entrants = {ask(customer, event) for customer in customers[:6]}
+    lingering = threading.Thread(
+        target=allocation.drain_event_queue, args=(db, event.id), kwargs={"linger": 3.0}
+    )
+    lingering.start()
+    while not BookingQueue(redis_client).is_draining(event.id):
+        time.sleep(0.005)
+    open_sales_now(db, event)
+    later = ask(customers[6], event)  # closes the room: queued behind the numbers kept for it
+    lingering.join()
+    outcome = statuses(db, event)
+    assert {booking_id for booking_id, status in outcome.items() if status == "held"} <= entrants
+    assert outcome[later] == "rejected" and set(outcome) == {*entrants, later}
 
 
 KILLED_BETWEEN_BATCHES = """
