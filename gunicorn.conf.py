@@ -63,10 +63,17 @@ def post_fork(server, worker):
 
 def post_worker_init(worker):
     """Subscribe to the decisions before the first client waits (`core.live_status`): made in a
-    burst of clients, the subscription would wait behind them."""
+    burst of clients, the subscription would wait behind them. Then put what start-up built (the
+    modules, the app: some 180,000 objects, alive until the process ends) out of the garbage
+    collector's reach: each full collection walked them all and stopped every request of the
+    process for a quarter of a second on a busy machine, the API's share of a sale's slowest
+    decisions (docs/latency-tail.md)."""
+    import gc
+
     from core import live_status
 
     live_status.hub().start()
+    gc.freeze()
 
 
 def child_exit(server, worker):

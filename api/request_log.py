@@ -12,7 +12,7 @@ import time
 
 from flask import Flask, g, request
 
-from core import request_ids
+from core import drain_trace, request_ids
 
 log = logging.getLogger("api.requests")
 
@@ -24,6 +24,7 @@ def init_app(app: Flask) -> None:
         g.request_id = request_id
         g.request_id_token = request_ids.bind(request_id)
         g.request_log_started = time.perf_counter()
+        drain_trace.request_started()
 
     @app.after_request
     def _log_request(response):

@@ -17,7 +17,7 @@ import time
 import traceback
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, NamedTuple
 
@@ -25,6 +25,8 @@ import aiohttp
 
 # Time a load process may take to start (interpreter, imports, session) before the run is abandoned.
 _STARTUP_LIMIT = 60.0
+# How often a run checks how late its own event loop is (`LoadResult.loop_late`).
+_LOOP_PROBE_SECONDS = 0.005
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,10 @@ class LoadResult:
     started: float
     finished: float
     wall_offset: float
+    # (when, seconds) each time the load generator's own event loop woke later than asked: the
+    # requests it was sending meanwhile look slower than the server made them (a load generator
+    # sharing the cores with the servers it loads is stopped now and then).
+    loop_late: list[tuple[float, float]] = field(default_factory=list)
 
     @property
     def count(self) -> int:
@@ -130,14 +136,16 @@ class LoadResult:
         """
         base = parts[0].wall_offset
         samples: list[Sample] = []
+        loop_late: list[tuple[float, float]] = []
         started, finished = math.inf, -math.inf
         for part in parts:
             shift = part.wall_offset - base
             samples.extend(s._replace(start=s.start + shift, end=s.end + shift) for s in part.samples)
+            loop_late.extend((when + shift, late) for when, late in part.loop_late)
             started = min(started, part.started + shift)
             finished = max(finished, part.finished + shift)
         samples.sort(key=lambda s: s.index)
-        return cls(samples, started, finished, base)
+        return cls(samples, started, finished, base, sorted(loop_late))
 
 
 def run_load(
@@ -215,8 +223,20 @@ async def _load(
                     status, location = 0, None
                 samples.append(Sample(i, t0, time.perf_counter(), status, location))
 
+        loop_late: list[tuple[float, float]] = []
+
+        async def probe() -> None:
+            while True:
+                asked = time.perf_counter() + _LOOP_PROBE_SECONDS
+                await asyncio.sleep(_LOOP_PROBE_SECONDS)
+                woke = time.perf_counter()
+                if woke - asked > _LOOP_PROBE_SECONDS:
+                    loop_late.append((asked, woke - asked))
+
+        probing = asyncio.create_task(probe())
         await asyncio.gather(*(client() for _ in range(concurrency)))
-        return LoadResult(samples, started, time.perf_counter(), wall_offset)
+        probing.cancel()
+        return LoadResult(samples, started, time.perf_counter(), wall_offset, loop_late)
 
 
 def _load_in_processes(

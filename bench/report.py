@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
@@ -60,16 +61,57 @@ def print_table(figures: Sequence[Figure], title: str = "", file: TextIO = sys.s
         )
         for f in figures
     ]
-    widths = [max(len(row[i]) for row in rows) for i in range(5)]
+    print_rows(rows, title, (0, 2), file)
+
+
+def print_spread(runs: Sequence[Sequence[Figure]], title: str = "", file: TextIO = sys.stdout) -> None:
+    """The same figures measured in several runs: each one's minimum, median and maximum, and
+    those of its reference and of its ratio (each run's ratio is against that run's reference)."""
+    rows = [
+        ("name", "min", "median", "max", "unit", "reference min / median / max", "ratio min / median / max")
+    ]
+    for figures in zip(*runs, strict=True):
+        value = _spread([f.value for f in figures])
+        references = [f.reference for f in figures if f.reference is not None]
+        ratios = [f.ratio for f in figures if f.ratio is not None]
+        rows.append((
+            figures[0].name, *(_number(v) for v in value), figures[0].unit,
+            " / ".join(_number(v) for v in _spread(references)) if references else "",
+            " / ".join(f"{v:.2f}" for v in _spread(ratios)) if ratios else "",
+        ))  # fmt: skip
+    print_rows(rows, title, (0, 4), file)
+
+
+def print_rows(
+    rows: Sequence[Sequence[str]],
+    title: str = "",
+    text_columns: tuple[int, ...] = (0,),
+    file: TextIO = sys.stdout,
+) -> None:
+    """Columns as wide as their widest cell: text columns aligned left, numbers right."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     if title:
         print(title, file=file)
     for row in rows:
-        # Text columns (name, unit) align left, numbers right.
         cells = [
-            cell.ljust(w) if i in (0, 2) else cell.rjust(w)
+            cell.ljust(w) if i in text_columns else cell.rjust(w)
             for i, (cell, w) in enumerate(zip(row, widths, strict=True))
         ]
         print("  ".join(cells).rstrip(), file=file)
+
+
+def medians(runs: Sequence[Sequence[Figure]]) -> list[Figure]:
+    """One figure per name: the median of its runs' values beside the median of their references."""
+    merged = []
+    for figures in zip(*runs, strict=True):
+        references = [f.reference for f in figures if f.reference is not None]
+        merged.append(Figure(figures[0].name, statistics.median(f.value for f in figures), figures[0].unit,
+                             statistics.median(references) if references else None))  # fmt: skip
+    return merged
+
+
+def _spread(values: Sequence[float]) -> tuple[float, float, float]:
+    return min(values), statistics.median(values), max(values)
 
 
 def _number(value: float | None) -> str:

@@ -5,7 +5,7 @@ one slot of a Redis Cluster and each script below touches one slot (`core.redis_
   bq:{E}:seq         counter handing out queue sequence numbers (the order of acceptance)
   bq:{E}:queue       sorted set of accepted requests, scored by sequence number
   bq:{E}:decided     highest sequence number decided so far (queue position = seq - decided)
-  bq:{E}:pending     set while a drain task is scheduled and not yet started
+  bq:{E}:pending     set while a drain is scheduled or under way (`next_batch`)
   bq:{E}:lock        the drainer's lock: one drainer per event at a time
   bq:{E}:rate        recent decisions per second, for the estimated wait
   bq:{E}:booking:B   hash describing a request while it is queued
@@ -63,7 +63,8 @@ from core.waiting_room_queue import CLOSE_ROOM, numbers_key, opening_key, room_k
 
 STATUS_TTL = 24 * 3600
 IDEMPOTENCY_TTL = 24 * 3600
-# A lost wake-up (the API died between queueing and scheduling) is repaired by the sweep after this.
+# A lost wake-up (the API died between queueing and scheduling, a drainer killed between batches)
+# is repaired by the sweep; the flag lapses after this anyway.
 PENDING_TTL = 30
 
 # KEYS: idempotency, seq, queue, status, pending, decided, then the event's waiting room: room,
@@ -122,6 +123,25 @@ if tonumber(ARGV[1]) > decided then redis.call('SET', KEYS[2], ARGV[1]) end
 for i = 3, #KEYS do redis.call('DEL', KEYS[i]) end
 redis.call('PUBLISH', ARGV[2], ARGV[3])
 return redis.call('ZCARD', KEYS[1])
+"""
+
+# KEYS: queue, pending, then the event's waiting room: room, opening (`core.waiting_room_queue`);
+# ARGV: how many, the pending flag's lifetime, '1' on the drainer's last look. The head of the
+# queue, read in the same step that says whether a drain is needed: while the drainer reads
+# requests (or waits for more) the flag stays set, so the booking step sends no second drain to
+# queue behind it; on its last look an empty queue clears the flag, and the first request queued
+# after that step (there is no instant between the two) schedules a new drain. Also says whether
+# the event has a waiting room not yet shuffled into the queue (1) or not (0).
+_NEXT_BATCH = """
+local batch = redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1)
+if #batch == 0 and ARGV[3] == '1' then
+  redis.call('DEL', KEYS[2])
+else
+  redis.call('SET', KEYS[2], '1', 'EX', ARGV[2])
+end
+local room = redis.call('EXISTS', KEYS[3]) == 1
+  or (redis.call('EXISTS', KEYS[4]) == 1 and redis.call('HEXISTS', KEYS[4], 'shuffled') == 0)
+return {room and 1 or 0, batch}
 """
 
 # KEYS: seq, queue, decided; ARGV: the highest number decided (in PostgreSQL), the status keys'
@@ -230,6 +250,7 @@ class BookingQueue:
         self._remove_decided = client.register_script(_REMOVE_DECIDED)
         self._status = client.register_script(_STATUS)
         self._repair_sequence = client.register_script(_REPAIR_SEQUENCE)
+        self._next_batch = client.register_script(_NEXT_BATCH)
 
     def accept(
         self, request: BookingRequest, fingerprint: str, session_id: str,
@@ -296,8 +317,19 @@ class BookingQueue:
         return result, acknowledged
 
     def head(self, event_id, count: int) -> list[BookingRequest]:
+        """The first `count` queued requests, touching nothing (the drainer reads with `next_batch`)."""
         reader = RequestReader(event_id)
         return [reader.read(member) for member in self.redis.zrange(_key(event_id, "queue"), 0, count - 1)]
+
+    def next_batch(self, event_id, count: int, last_look: bool) -> tuple[list[BookingRequest], bool]:
+        """The drainer's read of the first `count` requests, and whether the event has a waiting
+        room not yet shuffled into the queue. The event's pending flag stays set meanwhile (a
+        drain is under way: the booking step schedules none); on the `last_look` before the
+        drainer lets go, an empty queue clears it in the same step."""
+        keys = [_key(event_id, "queue"), _key(event_id, "pending"), room_key(event_id), opening_key(event_id)]
+        room, members = self._next_batch(keys=keys, args=[count, PENDING_TTL, "1" if last_look else "0"])
+        reader = RequestReader(event_id)
+        return [reader.read(member) for member in members], bool(room)
 
     def remove_decided(self, event_id, requests: list[BookingRequest]) -> int:
         """Drop a committed batch from the queue and its in-flight statuses; returns what is left."""
@@ -328,9 +360,6 @@ class BookingQueue:
 
     def is_draining(self, event_id) -> bool:
         return bool(self.redis.exists(lock_key(event_id)))
-
-    def clear_pending(self, event_id) -> None:
-        self.redis.delete(_key(event_id, "pending"))
 
     def waiting(self, event_ids: list) -> dict[str, tuple[int, bool]]:
         """(queued requests, being drained) of each event, in one pipelined round trip (one per

@@ -162,6 +162,9 @@ class Settings:
     # Seconds between the comments that keep an idle status stream open (`GET .../events`);
     # a client that went away is noticed at the next one.
     live_status_keepalive: float = 15.0
+    # A directory: every process of the booking path writes its timestamps there
+    # (`core.drain_trace`, for `bench/decision_stages.py`); empty: no trace, and no cost.
+    drain_trace: str = ""
     extra: dict = field(default_factory=dict)
 
     @property
@@ -243,6 +246,7 @@ class Settings:
             hold_expiry_interval=_int(env, "HOLD_EXPIRY_INTERVAL", cls.hold_expiry_interval),
             waiting_room_chunk=_int(env, "WAITING_ROOM_CHUNK", cls.waiting_room_chunk),
             live_status_keepalive=_seconds(env, "LIVE_STATUS_KEEPALIVE", cls.live_status_keepalive),
+            drain_trace=_str(env, "DRAIN_TRACE", ""),
         )
         settings.validate()
         if settings.is_production:

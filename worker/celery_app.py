@@ -14,8 +14,9 @@ Its signals carry the request id (`core.request_ids`) from whatever sends a task
 message headers, and bind it while the task runs, so a task's log lines (and the tasks it sends
 in turn) name the HTTP request that caused it; a task beat started is named by its own task id.
 They also log as JSON (`core.logging_setup`) instead of Celery's own format, count failed tasks,
-and note when each of beat's sweeps last succeeded (for /metrics). A worker or beat started on a
-published secret says so loudly, as the web does.
+note when each of beat's sweeps last succeeded (for /metrics) and, with `DRAIN_TRACE` set, stamp
+each task's sending, receipt, start and end (`core.drain_trace`). A worker or beat started on a published
+secret says so loudly, as the web does.
 """
 
 from __future__ import annotations
@@ -32,11 +33,12 @@ from celery.signals import (
     task_failure,
     task_postrun,
     task_prerun,
+    task_received,
     worker_init,
     worker_process_init,
 )
 
-from core import metrics, request_ids, runtime, startup
+from core import drain_trace, metrics, request_ids, runtime, startup
 from core import periodic as periodic_runs
 from core.config import ConfigError, Settings
 from core.jobs import Job, Periodic
@@ -185,6 +187,27 @@ def _unbind_request_id(sender=None, task=None, state=None, **_kwargs) -> None:
     name = getattr(sender, "name", None)
     if state == "SUCCESS" and name in PERIODIC_TASKS:
         metrics.record_periodic_success(runtime.redis_client(), PERIODIC_TASKS[name])
+
+
+@before_task_publish.connect
+def _trace_sent(headers=None, **_kwargs) -> None:
+    drain_trace.stamp_sent(headers)
+
+
+@task_received.connect
+def _trace_received(request=None, **_kwargs) -> None:
+    drain_trace.task_received(request.id)
+
+
+@task_prerun.connect
+def _trace_started(task_id=None, task=None, **_kwargs) -> None:
+    task.request.trace_started = drain_trace.task_started(task_id)
+
+
+@task_postrun.connect
+def _trace_finished(sender=None, task_id=None, task=None, **_kwargs) -> None:
+    sent_at = getattr(task.request, drain_trace.SENT_HEADER, None)
+    drain_trace.task_finished(getattr(task.request, "trace_started", None), sender.name, task_id, sent_at)
 
 
 @task_failure.connect

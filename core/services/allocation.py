@@ -13,9 +13,15 @@ queue order, until the request at fault stands alone; that one is set aside as a
 request's fault: it is raised, and the drain is retried. The happy path pays nothing for this.
 
 Each drain first shuffles the event's waiting room into the queue if its opening has come
-(`core.services.waiting_room`), then makes sure the event's sequence counter in Redis is above every number already
-decided (`BookingQueue.repair_sequence`): a Redis that lost its data restarts the counter, and
-queue numbers must never repeat.
+(`core.services.waiting_room`; and again before a batch while the room is still there), then
+makes sure the event's sequence counter in Redis is above every number already decided
+(`BookingQueue.repair_sequence`): a Redis that lost its data restarts the counter, and queue
+numbers must never repeat.
+
+A sale's tail is set by how a drain is scheduled (docs/latency-tail.md): the drain under way
+keeps the event's pending flag set, so the booking step sends no spare drain tasks to wait for
+its lock while checkouts queue behind them in the broker; the worker's drain lingers a moment on
+an empty queue, so the next request is decided at once rather than by a task sent afresh.
 """
 
 from __future__ import annotations
@@ -33,7 +39,7 @@ from redis.exceptions import LockError
 from sqlalchemy import ARRAY, ColumnElement, Text, any_, bindparam, cast, func, or_, select, union_all
 from sqlalchemy.exc import DataError, IntegrityError
 
-from core import metrics, runtime
+from core import drain_trace, metrics, runtime
 from core.booking_queue import booking_queue, lock_key
 from core.booking_requests import BookingRequest, CustomerState
 from core.booking_rules import Terms, decide
@@ -50,6 +56,11 @@ from core.statuses import COUNTED_BOOKING_STATUSES, PENDING_BOOKING_STATUSES, Bo
 
 # A drainer that dies keeps the event's queue waiting at most this long before another takes over.
 LOCK_SECONDS = 5
+# How often a drain waiting for the event's lock asks for it: the drainer before it lets go just
+# after its last look, and the requests queued since wait for this one (redis-py's default: 0.1 s).
+LOCK_POLL = 0.005
+# How often a lingering drainer looks at the empty queue again.
+IDLE_POLL = 0.01
 # What the database says when a row of the batch cannot be written: the data's fault, not the
 # connection's, so splitting the batch finds the request at fault.
 UNWRITABLE = (IntegrityError, DataError)
@@ -69,37 +80,68 @@ class DrainReport:
 
 
 def drain_event_queue(
-    db: Database, event_id: uuid.UUID | str, batch_size: int | None = None, lock_wait: float = 1.0
+    db: Database,
+    event_id: uuid.UUID | str,
+    batch_size: int | None = None,
+    lock_wait: float = 1.0,
+    linger: float = 0.0,
 ) -> DrainReport:
-    """Decide everything queued for the event, batch after batch, while holding its lock.
+    """Decide everything queued for the event, batch after batch, while holding its lock; then
+    keep looking for `linger` seconds after the last batch before letting go, so a request that
+    comes meanwhile is decided by this drain rather than by a new task queued behind other work.
+
+    While the drain reads (or lingers) the event's pending flag stays set, so the booking step
+    schedules no second drain; the last look clears it in the same step that finds the queue
+    empty (`BookingQueue.next_batch`): a request queued after that schedules a new drain, which
+    takes the lock as soon as this one lets go (polled every `LOCK_POLL` seconds). A drain killed
+    between batches leaves the flag set: the sweep reschedules the queue once its lock has run out.
 
     Commits once per batch, in `db` (`decide_batch`), before the batch leaves the queue."""
     event_id = uuid.UUID(str(event_id))
     batch_size = batch_size or runtime.settings().allocation_batch_size
     queue = booking_queue()
-    lock = queue.redis.lock(lock_key(event_id), timeout=LOCK_SECONDS, blocking_timeout=lock_wait)
-    if not lock.acquire():
+    trace = drain_trace.drain(event_id)
+    lock = queue.redis.lock(
+        lock_key(event_id), timeout=LOCK_SECONDS, blocking_timeout=lock_wait, sleep=LOCK_POLL
+    )
+    acquired = lock.acquire()
+    trace.locked(acquired)
+    if not acquired:
         return DrainReport(busy=True)
     report = DrainReport()
     try:
         # Before anything is decided: a waiting room due to open becomes the head of the queue.
         waiting_room.open_if_due(db, event_id, keep_lock=lock.reacquire)
         queue.repair_sequence(event_id, highest_decided_seq(db, event_id))
+        quiet_until, idle = time.monotonic() + linger, False
         while True:
-            # Cleared before each read: a request queued after this point schedules a new drain.
-            queue.clear_pending(event_id)
-            batch = queue.head(event_id, batch_size)
+            last_look = time.monotonic() >= quiet_until
+            trace.batch_read()
+            batch, room_waiting = queue.next_batch(event_id, batch_size, last_look)
             if not batch:
-                break
+                if last_look:
+                    break
+                idle = True
+                time.sleep(IDLE_POLL)
+                continue
+            if idle:
+                idle = False
+                lock.reacquire()  # still this drain's after the idle spell, or it raises
+            # A room whose opening came since: its entrants go first (the batch is read again).
+            if room_waiting and waiting_room.open_if_due(db, event_id, keep_lock=lock.reacquire) is not None:
+                continue
             started = time.perf_counter()
             decided = decide_batch(db, event_id, batch)
+            trace.batch_committed()
             queue.remove_decided(event_id, batch)
+            trace.batch_visible(r.booking_id for r in batch)
             elapsed = max(time.perf_counter() - started, 1e-6)
             queue.record_rate(event_id, len(batch) / elapsed)
             metrics.observe_batch(queue.redis, event_id, batch, decided, elapsed)
             report.decided += len(batch)
             report.batches += 1
             lock.reacquire()  # raises if the lock was lost: another drainer has taken over
+            quiet_until = time.monotonic() + linger
     except LockError:
         return report
     finally:

@@ -14,7 +14,7 @@ from typing import NoReturn
 
 from sqlalchemy import select
 
-from core import booking_links, links, request_ids, runtime
+from core import booking_links, drain_trace, links, request_ids, runtime
 from core.booking_queue import Accepted, AlreadyInRoom, Entered, SessionRevoked, booking_queue
 from core.booking_requests import BookingRequest
 from core.booking_rules import line_refusal, sales_closed
@@ -100,6 +100,7 @@ def request_booking(
         return {"id": outcome.booking_id, "duplicate": True}
     if outcome.must_schedule_drain:
         runtime.dispatch(Job.DRAIN_EVENT, event_id=str(ask.event_id))
+    drain_trace.accepted(ask.event_id, outcome.booking_id)
     return {
         "id": outcome.booking_id,
         "status": BookingStatus.QUEUED,

@@ -118,7 +118,7 @@ def test_the_sweep_finds_a_lost_wake_up_from_postgresql(
     client = on_cluster()
     event, elsewhere = make_event(organizer), make_event(organizer)
     client.post("/api/v1/bookings", json=body(event), headers=auth_header(make_user()))
-    booking_queue().clear_pending(event.id)  # as if the API died before scheduling the drain
+    booking_queue().redis.delete(f"bq:{{{event.id}}}:pending")  # as if the API died before scheduling
     assert allocation.sweep_allocation_queues(runtime.database()) == [str(event.id)]
     assert str(elsewhere.id) not in allocation.sweep_allocation_queues(runtime.database())
     drain(event)

@@ -17,6 +17,10 @@ from core.services import allocation, holds, waiting_room
 from worker.celery_app import job_task, periodic_task
 
 SWEEP_SECONDS = 2.0
+# How long a drain keeps looking at the empty queue before letting go: in a rush the next request
+# comes well within it and is decided by this drain, not by a task sent afresh behind other work;
+# a quiet event keeps a worker process this long and no longer.
+LINGER_SECONDS = 0.25
 # A waiting room is shuffled within about this long of its opening even if no request comes.
 ROOM_SWEEP_SECONDS = 1.0
 # Errors of a server that went away or stalled, not of the work: worth a retry.
@@ -27,7 +31,7 @@ CONNECTION_ERRORS = (*OUTAGE_ERRORS, exc.OperationalError, exc.InterfaceError)
 @job_task(Job.DRAIN_EVENT, autoretry_for=CONNECTION_ERRORS, retry_backoff=1, retry_backoff_max=16,
           retry_jitter=True, max_retries=8)  # fmt: skip
 def drain_event(event_id: str) -> dict:
-    report = allocation.drain_event_queue(runtime.database(), event_id)
+    report = allocation.drain_event_queue(runtime.database(), event_id, linger=LINGER_SECONDS)
     return {"decided": report.decided, "batches": report.batches, "busy": report.busy}
 
 
