@@ -12,6 +12,11 @@ A watch wakes when its booking is decided, when the room is shuffled, and when i
 moved by a tenth since it was last reported: each batch would move every position, and waking
 every waiting client at every batch would be polling again.
 
+A watch woken by a decided batch is handed the batch's `Announcement`, which the process received
+once and shares between every watch it woke: what the first of them reads for the batch (the
+decided bookings of all of them, in one read) the others take, rather than each reading its
+own at the same moment (docs/architecture.md, "Status is pushed"; `core.services.booking_updates`).
+
 Messages published while the subscription is down are lost, so after (re)subscribing the
 listener wakes every watch to read its booking again. On a Redis Cluster the subscription is
 made to one node (a cluster passes every classic PUBLISH to all its nodes), the next one named
@@ -27,6 +32,8 @@ import logging
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Callable
+from typing import TypeVar
 
 import redis
 
@@ -42,6 +49,7 @@ READY_SECONDS = 5.0
 CONNECT_SECONDS = 5.0
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 def channel(event_id) -> str:
@@ -62,6 +70,27 @@ def _event_of(channel_name: str) -> str:
     return channel_name[len(CHANNEL_PREFIX) + 1 : channel_name.index("}")]
 
 
+class Announcement:
+    """A decided batch as this process received it, shared by the watches it woke."""
+
+    def __init__(self, event_id: str, message: dict):
+        self.event_id = event_id
+        self.highest_decided: int = message["decided"]
+        self.ids = frozenset(message.get("ids", ()))
+        # The decided bookings waited for in this process: what a shared read has to read.
+        self.watched: set[str] = set()
+        self._lock = threading.Lock()
+        self._shared: dict[str, object] = {}
+
+    def shared(self, name: str, load: Callable[[], T]) -> T:
+        """`load()` run once, by the first watch to ask; the others wait for it and take its
+        result (one that fails is run again by the next to ask)."""
+        with self._lock:
+            if name not in self._shared:
+                self._shared[name] = load()
+            return self._shared[name]
+
+
 class Watch:
     """One waiting request's interest in one booking; `wait` sleeps until something concerns it."""
 
@@ -70,6 +99,7 @@ class Watch:
         self._woken = threading.Event()
         self._seq: int | None = None
         self._next_position = 0
+        self._news: list[Announcement | None] = []
 
     def follow(self, seq: int | None, position: int | None) -> None:
         """What the waiter last saw: wake it again when the position drops by a tenth."""
@@ -82,14 +112,21 @@ class Watch:
         self._woken.clear()
         return woken
 
-    def offer(self, message: dict, decided_ids: frozenset) -> None:
-        if "decided" in message:
-            moved = self._seq is not None and self._seq - message["decided"] <= self._next_position
-            if not moved and self.booking_id not in decided_ids:
-                return
-        self._woken.set()
+    def news(self) -> list[Announcement | None]:
+        """What woke it since it last asked, oldest first: the announcements that concern it,
+        None for a wake that says nothing (the room shuffled, the subscription made again)."""
+        news, self._news = self._news, []
+        return news
+
+    def offer(self, announcement: Announcement) -> None:
+        """Wake on a batch that decided the booking or moved its position by a tenth."""
+        moved = self._seq is not None and self._seq - announcement.highest_decided <= self._next_position
+        if moved or self.booking_id in announcement.ids:
+            self._news.append(announcement)
+            self._woken.set()
 
     def wake(self) -> None:
+        self._news.append(None)
         self._woken.set()
 
     def __enter__(self) -> Watch:
@@ -175,9 +212,15 @@ class StatusHub:
         if not watches:
             return
         message = json.loads(data)
-        decided_ids = frozenset(message.get("ids", ()))
+        if "decided" not in message:  # the room was shuffled: every entrant reads its number
+            for watch in watches:
+                watch.wake()
+            return
+        announcement = Announcement(event_id, message)
+        # All of them before any watch wakes, so the first to read reads for every other.
+        announcement.watched.update(w.booking_id for w in watches if w.booking_id in announcement.ids)
         for watch in watches:
-            watch.offer(message, decided_ids)
+            watch.offer(announcement)
 
     def _wake_all(self) -> None:
         with self._lock:
