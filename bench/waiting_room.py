@@ -195,7 +195,9 @@ def percentile(values: list[float], p: float) -> float:
 class Run:
     """One run: the web, its worker processes, the worker deciding, and the clients."""
 
-    def __init__(self, args, bench: Bench, web: servers.Server, metrics_token: str, announcements: Announcements):
+    def __init__(
+        self, args, bench: Bench, web: servers.Server, metrics_token: str, announcements: Announcements
+    ):
         self.args, self.bench, self.web = args, bench, web
         self.metrics_headers = {"Authorization": f"Bearer {metrics_token}"}
         self.announcements = announcements
@@ -224,12 +226,15 @@ class Run:
             found = WAITERS.search(await answer.text())
         return int(float(found.group(1))) if found else 0
 
-    async def decide(self, event_id: str, tasks: list[asyncio.Task]) -> float:
+    async def decide(self, event_id: str, tasks: list[asyncio.Task]) -> dict:
         """Ask the worker to decide the event and wait for every client to see its decision."""
-        began = time.monotonic()
+        began, web = time.monotonic(), cpu_seconds(self.pids)
         runtime.dispatch(Job.DRAIN_EVENT, event_id=event_id)
         await asyncio.wait_for(asyncio.gather(*tasks), timeout=600)
-        return time.monotonic() - began
+        return {
+            "decided_and_seen_in_s": time.monotonic() - began,
+            "web_cpu_s_deciding": cpu_seconds(self.pids) - web,
+        }
 
     def latencies(self, clients: Clients, ids: list[str]) -> dict:
         with self.bench.db.unit_of_work() as uow:
@@ -238,7 +243,8 @@ class Run:
         announced = self.announcements.at
         after = [clients.seen[b] - announced[b] for b in ids]
         batch = [announced[b] - decided[uuid.UUID(b)].timestamp() for b in ids]
-        return {"p50_s": percentile(after, 50), "p99_s": percentile(after, 99), "max_s": max(after),
+        return {"min_s": min(after), "p50_s": percentile(after, 50), "p99_s": percentile(after, 99),
+                "max_s": max(after),
                 "decided_at_to_announced_p50_s": percentile(batch, 50),
                 "decided_at_to_announced_max_s": max(batch)}  # fmt: skip
 
@@ -248,25 +254,31 @@ class Run:
         began = time.monotonic()
         tasks = await self.arrive([getattr(clients, way) for way in ways], ids, tokens, began)
         try:
-            while (count := await self.waiting(session) if name == "pushed" else len(clients.answered)) < len(ids):
+            while (count := await self.waiting(session) if name == "pushed" else len(clients.answered)) < len(
+                ids
+            ):
                 progress(f"{name}: {count} of {len(ids)} waiting")
                 await asyncio.sleep(1)
             ready = time.monotonic() - began
-            progress(f"{name}: {len(ids)} clients waiting after {ready:.1f} s; measuring {self.args.window:.0f} s")
+            progress(
+                f"{name}: {len(ids)} clients waiting after {ready:.1f} s; measuring {self.args.window:.0f} s"
+            )
             measured = await self.window(clients)
             progress(f"{name}: deciding")
-            decided_in = await self.decide(event_id, tasks)
+            deciding = await self.decide(event_id, tasks)
         finally:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
         by_way = {way: self.latencies(clients, ids[i :: len(ways)]) for i, way in enumerate(ways)}
-        return {"clients": len(ids), "all_waiting_after_s": ready, **measured, "decided_and_seen_in_s": decided_in,
+        return {"clients": len(ids), "all_waiting_after_s": ready, **measured, **deciding,
                 "requests": clients.requests, "stream_status_events": clients.status_events,
                 "refused_then_retried": clients.refused, "streams_broken_then_reopened": clients.broken,
                 "latency": by_way}  # fmt: skip
 
-    async def run(self, pushed: tuple[str, list[str]], polled: tuple[str, list[str]], tokens: list[str]) -> dict:
+    async def run(
+        self, pushed: tuple[str, list[str]], polled: tuple[str, list[str]], tokens: list[str]
+    ) -> dict:
         connector = aiohttp.TCPConnector(limit=0)
         timeout = aiohttp.ClientTimeout(total=None, sock_read=LONG_POLL_SECONDS + 60)
         async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
@@ -341,7 +353,9 @@ def main(argv: list[str] | None = None) -> None:
         figures = asyncio.run(run.run(events[0], events[1], [token for _, token in customers]))
     measured = summary(figures, args.window)
     print(json.dumps(figures, indent=2))
-    report.print_table(measured, f"{args.clients} waiting clients a phase on the Procfile's web, pushed vs polled")
+    report.print_table(
+        measured, f"{args.clients} waiting clients a phase on the Procfile's web, pushed vs polled"
+    )
     path = report.write_result("waiting_room", measured, details={"args": vars(args), **figures}, dsn=bench.libpq_dsn,
                                redis_url=args.redis_url)  # fmt: skip
     print(f"\nwritten to {path.relative_to(servers.REPO_ROOT)}")
