@@ -107,10 +107,16 @@ class Watch:
         self._next_position = position - max(1, position // 10) if position else 0
 
     def wait(self, timeout: float) -> bool:
-        """True if woken (then re-armed), False after `timeout` seconds of nothing."""
-        woken = self._woken.wait(timeout)
+        """True if woken (then re-armed), False after `timeout` seconds of nothing.
+
+        Whether it was woken is what it was told (`_news`), not what the event's `wait` says:
+        gevent's says False when a wake comes as the time runs out, and clearing the event after
+        that lost the wake for good (a stream then slept through its decision, keep-alive after
+        keep-alive: 3 of 1,000 in a benchmark run)."""
+        if not self._news:
+            self._woken.wait(timeout)
         self._woken.clear()
-        return woken
+        return bool(self._news)
 
     def news(self) -> list[Announcement | None]:
         """What woke it since it last asked, oldest first: the announcements that concern it,
