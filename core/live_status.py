@@ -13,9 +13,12 @@ moved by a tenth since it was last reported: each batch would move every positio
 every waiting client at every batch would be polling again.
 
 A watch woken by a decided batch is handed the batch's `Announcement`, which the process received
-once and shares between every watch it woke: what the first of them reads for the batch (the
-decided bookings of all of them, in one read) the others take, rather than each reading its
-own at the same moment (docs/architecture.md, "Status is pushed"; `core.services.booking_updates`).
+once and shares between every watch it woke: what the first of them reads for the batch (its
+decided bookings, in one read) the others take, rather than each reading its own at the same
+moment (docs/architecture.md, "Status is pushed"; `core.services.booking_updates`). The process
+keeps the batches it was told of for `RECENT_SECONDS`, for the clients that ask again just after
+their decision (a long poll answered for a move of its position asks again at once, and finds
+its booking decided meanwhile): they take it from the same read.
 
 Messages published while the subscription is down are lost, so after (re)subscribing the
 listener wakes every watch to read its booking again. On a Redis Cluster the subscription is
@@ -31,7 +34,7 @@ import json
 import logging
 import threading
 import time
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -45,6 +48,7 @@ CHANNEL_PREFIX = "live:"
 PING_SECONDS = 30.0
 RECONNECT_SECONDS = 0.5
 READY_SECONDS = 5.0
+RECENT_SECONDS = 10.0
 # Off the request path: a busy process may take a while to run the greenlet that connects.
 CONNECT_SECONDS = 5.0
 
@@ -77,8 +81,6 @@ class Announcement:
         self.event_id = event_id
         self.highest_decided: int = message["decided"]
         self.ids = frozenset(message.get("ids", ()))
-        # The decided bookings waited for in this process: what a shared read has to read.
-        self.watched: set[str] = set()
         self._lock = threading.Lock()
         self._shared: dict[str, object] = {}
 
@@ -100,11 +102,19 @@ class Watch:
         self._seq: int | None = None
         self._next_position = 0
         self._news: list[Announcement | None] = []
+        # A batch announced between the watch's registration and its first `follow`: whether it
+        # moved the position is judged once the position is known.
+        self._following = False
+        self._early: Announcement | None = None
 
     def follow(self, seq: int | None, position: int | None) -> None:
         """What the waiter last saw: wake it again when the position drops by a tenth."""
         self._seq = seq
         self._next_position = position - max(1, position // 10) if position else 0
+        self._following = True
+        early, self._early = self._early, None
+        if early is not None:
+            self.offer(early)
 
     def wait(self, timeout: float) -> bool:
         """True if woken (then re-armed), False after `timeout` seconds of nothing.
@@ -126,6 +136,9 @@ class Watch:
 
     def offer(self, announcement: Announcement) -> None:
         """Wake on a batch that decided the booking or moved its position by a tenth."""
+        if not self._following and self.booking_id not in announcement.ids:
+            self._early = announcement  # the latest says most: positions only go down
+            return
         moved = self._seq is not None and self._seq - announcement.highest_decided <= self._next_position
         if moved or self.booking_id in announcement.ids:
             self._news.append(announcement)
@@ -157,6 +170,9 @@ class StatusHub:
         self._watches: dict[str, set[Watch]] = defaultdict(set)
         self._subscribed = threading.Event()
         self._listener: threading.Thread | None = None
+        # The batches received in the last RECENT_SECONDS, by booking id, and in their order.
+        self._recent: dict[str, Announcement] = {}
+        self._received: deque[tuple[float, Announcement]] = deque()
 
     def watch(self, event_id, booking_id) -> Watch:
         """Register interest before reading the booking, so no decision falls between the two.
@@ -176,6 +192,26 @@ class StatusHub:
                 watches.discard(watch)
                 if not watches:
                     del self._watches[watch.event_id]
+
+    def recently_decided(self, booking_id) -> Announcement | None:
+        """The batch that decided the booking, if this process was told of it lately."""
+        with self._lock:
+            self._forget_old(time.monotonic())
+            return self._recent.get(str(booking_id))
+
+    def _remember(self, announcement: Announcement) -> None:
+        now = time.monotonic()
+        with self._lock:
+            self._forget_old(now)
+            self._received.append((now, announcement))
+            self._recent.update(dict.fromkeys(announcement.ids, announcement))
+
+    def _forget_old(self, now: float) -> None:
+        while self._received and self._received[0][0] < now - RECENT_SECONDS:
+            _, old = self._received.popleft()
+            for booking_id in old.ids:
+                if self._recent.get(booking_id) is old:
+                    del self._recent[booking_id]
 
     def watching(self) -> int:
         with self._lock:
@@ -223,8 +259,7 @@ class StatusHub:
                 watch.wake()
             return
         announcement = Announcement(event_id, message)
-        # All of them before any watch wakes, so the first to read reads for every other.
-        announcement.watched.update(w.booking_id for w in watches if w.booking_id in announcement.ids)
+        self._remember(announcement)
         for watch in watches:
             watch.offer(announcement)
 

@@ -7,10 +7,11 @@ waiting room. A queued request is woken by the push alone; a held or waitlisted 
 other hands (payment, expiry, promotion), so the stream reads it again at each keep-alive.
 
 A wake costs no read of its own: the clients woken by one decided batch take their bookings from
-one read made for all of them in the process (`bookings.decided_views`, shared through the
-batch's `live_status.Announcement`), and a client whose position moved works the new one out
-from the batch's highest number. At a sale every batch wakes hundreds of clients at once, and
-each reading its booking for itself made the last of them wait seconds (docs/waiting-room.md).
+one read of the batch made in the process (`bookings.decided_views`, shared through the batch's
+`live_status.Announcement`), and so do those that ask again in the seconds after it; a client
+whose position moved works the new one out from the batch's highest number. At a sale every
+batch wakes hundreds of clients at once, and each reading its booking for itself made the last
+of them wait seconds, and exhausted the database pool (docs/waiting-room.md).
 """
 
 from __future__ import annotations
@@ -37,6 +38,24 @@ def _watch(view: dict, booking_id: uuid.UUID) -> live_status.Watch:
     return live_status.hub().watch(view["event_id"], booking_id)
 
 
+def _decided(
+    db: Database, actor_id: uuid.UUID, booking_id: uuid.UUID, batch: live_status.Announcement
+) -> dict:
+    """The booking `batch` decided, from the batch's one read in this process."""
+    views = batch.shared("views", lambda: decided_views(db, [uuid.UUID(b) for b in batch.ids]))
+    customer_id, view = views.get(booking_id, (None, None))
+    # Someone else's (an organizer following it) is read as they may see it.
+    return view if customer_id == actor_id else read_booking(db, actor_id, booking_id)
+
+
+def _read(db: Database, actor_id: uuid.UUID, booking_id: uuid.UUID) -> dict:
+    """The booking, from its batch's read if it was decided a moment ago."""
+    batch = live_status.hub().recently_decided(booking_id)
+    return (
+        read_booking(db, actor_id, booking_id) if batch is None else _decided(db, actor_id, booking_id, batch)
+    )
+
+
 def _after(db: Database, actor_id: uuid.UUID, booking_id: uuid.UUID, view: dict, news: list) -> dict:
     """The booking after what woke its watch: from the announcements when they tell it all,
     else read again."""
@@ -44,10 +63,7 @@ def _after(db: Database, actor_id: uuid.UUID, booking_id: uuid.UUID, view: dict,
         return read_booking(db, actor_id, booking_id)
     decided = next((a for a in news if str(booking_id) in a.ids), None)
     if decided is not None:
-        views = decided.shared("views", lambda: decided_views(db, [uuid.UUID(b) for b in decided.watched]))
-        customer_id, decided_view = views.get(booking_id, (None, None))
-        # Someone else's (an organizer following it) is read as they may see it.
-        return decided_view if customer_id == actor_id else read_booking(db, actor_id, booking_id)
+        return _decided(db, actor_id, booking_id, decided)
     if view.get("queue_seq") is None:
         return read_booking(db, actor_id, booking_id)
     moved = news[-1]
@@ -58,13 +74,13 @@ def _after(db: Database, actor_id: uuid.UUID, booking_id: uuid.UUID, view: dict,
 
 def wait_for_change(db: Database, actor_id: uuid.UUID, booking_id: uuid.UUID, wait: float) -> dict:
     """The booking as soon as it differs from now, or after `wait` seconds as it is."""
-    first = read_booking(db, actor_id, booking_id)
+    first = _read(db, actor_id, booking_id)
     if wait <= 0 or first["status"] in FINAL_BOOKING_STATUSES:
         return first
     deadline = time.monotonic() + min(wait, MAX_WAIT_SECONDS)
     with _watch(first, booking_id) as watch:
         # Read after the watch is registered: a decision just before it is not missed.
-        view = read_booking(db, actor_id, booking_id)
+        view = _read(db, actor_id, booking_id)
         while True:
             remaining = deadline - time.monotonic()
             if _visible(view) != _visible(first) or remaining <= 0:
@@ -79,7 +95,7 @@ def status_updates(
 ) -> Iterator[dict | None]:
     """The booking now, then at each change until it is final; None every `keepalive` seconds
     of nothing. The first read happens here, so an unknown booking raises before anything is sent."""
-    first = read_booking(db, actor_id, booking_id)
+    first = _read(db, actor_id, booking_id)
     return _updates(db, actor_id, booking_id, first, keepalive)
 
 
@@ -89,7 +105,7 @@ def _updates(db: Database, actor_id, booking_id, first: dict, keepalive: float) 
         return
     shown = _visible(first)
     with _watch(first, booking_id) as watch:
-        view = read_booking(db, actor_id, booking_id)
+        view = _read(db, actor_id, booking_id)
         while True:
             if _visible(view) != shown:
                 shown = _visible(view)

@@ -1,6 +1,7 @@
 """Pushed status on real PostgreSQL and Redis, without a web: the clients woken by one decided
-batch take their bookings from one read shared by the process, a client whose position moved is
-told the new one without reading anything, and a batch's views are the ones each customer reads."""
+batch, and those asking again just after it, take their bookings from one read shared by the
+process; a client whose position moved is told the new one without reading anything; a batch's
+views are the ones each customer reads."""
 
 from __future__ import annotations
 
@@ -84,6 +85,10 @@ def test_the_clients_woken_by_a_batch_share_one_read_of_it(db, organizer, make_e
     assert {answer["status"] for answer in answers.values()} == {"held"}
     # Each long poll read its booking twice before it waited (before and after its watch was
     # registered) and never after: the decided batch was read once for the three.
+    assert counted == {"read_booking": 2 * 3, "decided_views": 1}
+    # A client asking again just after its decision takes it from the same read.
+    customer, booking_id = waiting[0]
+    assert next(booking_updates.status_updates(db, customer.id, booking_id, 15)) == answers[booking_id]
     assert counted == {"read_booking": 2 * 3, "decided_views": 1}
 
 

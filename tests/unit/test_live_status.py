@@ -44,6 +44,15 @@ def test_a_watch_wakes_for_its_decision_and_for_a_move_by_a_tenth():
     assert watch.wait(0) is True and watch.news() == [moved, decided]
 
 
+def test_a_move_announced_before_the_watch_knows_its_position_is_judged_when_it_does():
+    watch = live_status.Watch(None, "e", "b")
+    moved = announcement(30, "y")
+    watch.offer(moved)  # registered, still reading its booking
+    assert watch.news() == []
+    watch.follow(seq=120, position=100)
+    assert watch.wait(0) is True and watch.news() == [moved]
+
+
 def test_what_one_watch_loads_for_an_announcement_the_others_take():
     shared, loads = announcement(1, "a", "b"), []
 
