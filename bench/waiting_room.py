@@ -35,6 +35,7 @@ import os
 import re
 import secrets
 import signal
+import statistics
 import sys
 import threading
 import time
@@ -132,6 +133,7 @@ class Clients:
         self.base, self.session = base, session
         self.seen: dict[str, float] = {}
         self.answered: set[str] = set()  # the pollers that had their first answer
+        self.retry_after: list[int] = []  # what the pollers were told
         self.requests = 0
         self.status_events = 0  # the streams' `status` events, the first included
         self.refused = 0
@@ -197,6 +199,7 @@ class Clients:
                     return True
                 self.refused += answer.status != 200
                 wait = int(answer.headers.get("Retry-After", "1"))
+                self.retry_after.append(wait)
             await asyncio.sleep(wait)
             return False
 
@@ -273,17 +276,19 @@ class Run:
         clients = Clients(self.web.url, session)
         began, web = time.monotonic(), cpu_seconds(self.pids)
         tasks = await self.arrive([getattr(clients, way) for way in ways], ids, tokens, began)
+        arrived = time.monotonic()
         try:
+            # Every client waiting: the streams and long polls registered, every poller answered
+            # once. A web saturated by polls may take long to answer them all: then the window
+            # starts `--window` seconds after the last arrival (the figures say how many had been).
             while (count := await self.waiting(session) if name == "pushed" else len(clients.answered)) < len(
                 ids
-            ):
+            ) and (name == "pushed" or time.monotonic() - arrived < self.args.window):
                 progress(f"{name}: {count} of {len(ids)} waiting")
                 await asyncio.sleep(1)
             ready, arriving = time.monotonic() - began, cpu_seconds(self.pids) - web
-            progress(
-                f"{name}: {len(ids)} clients waiting after {ready:.1f} s; measuring {self.args.window:.0f} s"
-            )
-            measured = await self.window(clients)
+            progress(f"{name}: {count} of {len(ids)} clients waiting after {ready:.1f} s; measuring")
+            measured = {**await self.window(clients), "waiting_when_measured": count}
             progress(f"{name}: deciding")
             deciding = await self.decide(event_id, tasks)
         finally:
@@ -293,6 +298,7 @@ class Run:
         by_way = {way: self.latencies(clients, ids[i :: len(ways)]) for i, way in enumerate(ways)}
         return {"clients": len(ids), "all_waiting_after_s": ready, "web_cpu_s_arriving": arriving, **measured, **deciding,
                 "requests": clients.requests, "stream_status_events": clients.status_events,
+                "mean_retry_after_s": statistics.fmean(clients.retry_after) if clients.retry_after else None,
                 "refused_then_retried": clients.refused, "broken_then_made_again": clients.broken,
                 "latency": by_way}  # fmt: skip
 
@@ -330,6 +336,11 @@ def summary(figures: dict, way: str, window: float) -> list[report.Figure]:
         report.Figure(f"requests/s while waiting, {name} (ref: polling)", pushed["requests_per_s"], "req/s",
                       polled["requests_per_s"]),
         report.Figure("requests/s saved by pushing", polled["requests_per_s"] - pushed["requests_per_s"], "req/s"),
+        report.Figure("web CPU per poll answered", 1000 * polled["web_cpu_s"] / (polled["requests_per_s"] * window),
+                      "ms"),
+        report.Figure("web CPU per polling client per minute, served at its Retry-After",
+                      1000 * polled["web_cpu_s"] / (polled["requests_per_s"] * window)
+                      * 60 / polled["mean_retry_after_s"], "ms"),
         report.Figure(f"web CPU to decide and tell every client, {name} (ref: polling)", pushed["web_cpu_s_deciding"],
                       "s", polled["web_cpu_s_deciding"]),
         report.Figure("load generator CPU while polled (ref: the web's)", polled["load_generator_cpu_s"] / window,
