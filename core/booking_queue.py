@@ -388,21 +388,31 @@ class BookingQueue:
         if not seq:
             return {"request": reader.read_payload(0, payload), "queue_position": None, "estimated_wait": None,
                     "waiting_room": True}  # fmt: skip
-        position = max(int(seq) - int(decided), 1)
-        rate = float(rate)
+        position, estimated_wait = place_in_queue(int(seq), int(decided), float(rate))
         request = reader.read_payload(int(seq), payload)
         return {
             "request": request,
             "queue_position": position,
-            "estimated_wait": position / rate if rate else None,
+            "estimated_wait": estimated_wait,
             "waiting_room": False,
         }
 
     def record_rate(self, event_id, decisions_per_second: float) -> None:
         self.redis.set(_key(event_id, "rate"), f"{decisions_per_second:.1f}", ex=60)
 
+    def decision_rate(self, event_id) -> float:
+        """The event's recent decisions per second (0 when none were made lately), as a poll reads it."""
+        return float(self.redis.get(_key(event_id, "rate")) or 0)
+
     def queue_length(self, event_id) -> int:
         return self.redis.zcard(_key(event_id, "queue"))
+
+
+def place_in_queue(seq: int, highest_decided: int, decisions_per_second: float) -> tuple[int, float | None]:
+    """A queued request's position (1 is next) and its expected wait in seconds (None while the
+    event has no recent rate)."""
+    position = max(seq - highest_decided, 1)
+    return position, position / decisions_per_second if decisions_per_second else None
 
 
 @functools.lru_cache(maxsize=8)

@@ -12,6 +12,14 @@ A watch wakes when its booking is decided, when the room is shuffled, and when i
 moved by a tenth since it was last reported: each batch would move every position, and waking
 every waiting client at every batch would be polling again.
 
+A watch woken by a decided batch is handed the batch's `Announcement`, which the process received
+once and shares between every watch it woke: what the first of them reads for the batch (its
+decided bookings, in one read) the others take, rather than each reading its own at the same
+moment (docs/architecture.md, "Status is pushed"; `core.services.booking_updates`). The process
+keeps the batches it was told of for `RECENT_SECONDS`, for the clients that ask again just after
+their decision (a long poll answered for a move of its position asks again at once, and finds
+its booking decided meanwhile): they take it from the same read.
+
 Messages published while the subscription is down are lost, so after (re)subscribing the
 listener wakes every watch to read its booking again. On a Redis Cluster the subscription is
 made to one node (a cluster passes every classic PUBLISH to all its nodes), the next one named
@@ -26,7 +34,9 @@ import json
 import logging
 import threading
 import time
-from collections import defaultdict
+from collections import defaultdict, deque
+from collections.abc import Callable
+from typing import TypeVar
 
 import redis
 
@@ -38,10 +48,12 @@ CHANNEL_PREFIX = "live:"
 PING_SECONDS = 30.0
 RECONNECT_SECONDS = 0.5
 READY_SECONDS = 5.0
+RECENT_SECONDS = 10.0
 # Off the request path: a busy process may take a while to run the greenlet that connects.
 CONNECT_SECONDS = 5.0
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 def channel(event_id) -> str:
@@ -62,6 +74,25 @@ def _event_of(channel_name: str) -> str:
     return channel_name[len(CHANNEL_PREFIX) + 1 : channel_name.index("}")]
 
 
+class Announcement:
+    """A decided batch as this process received it, shared by the watches it woke."""
+
+    def __init__(self, event_id: str, message: dict):
+        self.event_id = event_id
+        self.highest_decided: int = message["decided"]
+        self.ids = frozenset(message.get("ids", ()))
+        self._lock = threading.Lock()
+        self._shared: dict[str, object] = {}
+
+    def shared(self, name: str, load: Callable[[], T]) -> T:
+        """`load()` run once, by the first watch to ask; the others wait for it and take its
+        result (one that fails is run again by the next to ask)."""
+        with self._lock:
+            if name not in self._shared:
+                self._shared[name] = load()
+            return self._shared[name]
+
+
 class Watch:
     """One waiting request's interest in one booking; `wait` sleeps until something concerns it."""
 
@@ -70,26 +101,51 @@ class Watch:
         self._woken = threading.Event()
         self._seq: int | None = None
         self._next_position = 0
+        self._news: list[Announcement | None] = []
+        # A batch announced between the watch's registration and its first `follow`: whether it
+        # moved the position is judged once the position is known.
+        self._following = False
+        self._early: Announcement | None = None
 
     def follow(self, seq: int | None, position: int | None) -> None:
         """What the waiter last saw: wake it again when the position drops by a tenth."""
         self._seq = seq
         self._next_position = position - max(1, position // 10) if position else 0
+        self._following = True
+        early, self._early = self._early, None
+        if early is not None:
+            self.offer(early)
 
     def wait(self, timeout: float) -> bool:
-        """True if woken (then re-armed), False after `timeout` seconds of nothing."""
-        woken = self._woken.wait(timeout)
-        self._woken.clear()
-        return woken
+        """True if woken (then re-armed), False after `timeout` seconds of nothing.
 
-    def offer(self, message: dict, decided_ids: frozenset) -> None:
-        if "decided" in message:
-            moved = self._seq is not None and self._seq - message["decided"] <= self._next_position
-            if not moved and self.booking_id not in decided_ids:
-                return
-        self._woken.set()
+        Whether it was woken is what it was told (`_news`), not what the event's `wait` says:
+        gevent's says False when a wake comes as the time runs out, and clearing the event after
+        that lost the wake for good (a stream then slept through its decision, keep-alive after
+        keep-alive: 3 of 1,000 in a benchmark run)."""
+        if not self._news:
+            self._woken.wait(timeout)
+        self._woken.clear()
+        return bool(self._news)
+
+    def news(self) -> list[Announcement | None]:
+        """What woke it since it last asked, oldest first: the announcements that concern it,
+        None for a wake that says nothing (the room shuffled, the subscription made again)."""
+        news, self._news = self._news, []
+        return news
+
+    def offer(self, announcement: Announcement) -> None:
+        """Wake on a batch that decided the booking or moved its position by a tenth."""
+        if not self._following and self.booking_id not in announcement.ids:
+            self._early = announcement  # the latest says most: positions only go down
+            return
+        moved = self._seq is not None and self._seq - announcement.highest_decided <= self._next_position
+        if moved or self.booking_id in announcement.ids:
+            self._news.append(announcement)
+            self._woken.set()
 
     def wake(self) -> None:
+        self._news.append(None)
         self._woken.set()
 
     def __enter__(self) -> Watch:
@@ -114,6 +170,9 @@ class StatusHub:
         self._watches: dict[str, set[Watch]] = defaultdict(set)
         self._subscribed = threading.Event()
         self._listener: threading.Thread | None = None
+        # The batches received in the last RECENT_SECONDS, by booking id, and in their order.
+        self._recent: dict[str, Announcement] = {}
+        self._received: deque[tuple[float, Announcement]] = deque()
 
     def watch(self, event_id, booking_id) -> Watch:
         """Register interest before reading the booking, so no decision falls between the two.
@@ -133,6 +192,26 @@ class StatusHub:
                 watches.discard(watch)
                 if not watches:
                     del self._watches[watch.event_id]
+
+    def recently_decided(self, booking_id) -> Announcement | None:
+        """The batch that decided the booking, if this process was told of it lately."""
+        with self._lock:
+            self._forget_old(time.monotonic())
+            return self._recent.get(str(booking_id))
+
+    def _remember(self, announcement: Announcement) -> None:
+        now = time.monotonic()
+        with self._lock:
+            self._forget_old(now)
+            self._received.append((now, announcement))
+            self._recent.update(dict.fromkeys(announcement.ids, announcement))
+
+    def _forget_old(self, now: float) -> None:
+        while self._received and self._received[0][0] < now - RECENT_SECONDS:
+            _, old = self._received.popleft()
+            for booking_id in old.ids:
+                if self._recent.get(booking_id) is old:
+                    del self._recent[booking_id]
 
     def watching(self) -> int:
         with self._lock:
@@ -175,9 +254,14 @@ class StatusHub:
         if not watches:
             return
         message = json.loads(data)
-        decided_ids = frozenset(message.get("ids", ()))
+        if "decided" not in message:  # the room was shuffled: every entrant reads its number
+            for watch in watches:
+                watch.wake()
+            return
+        announcement = Announcement(event_id, message)
+        self._remember(announcement)
         for watch in watches:
-            watch.offer(message, decided_ids)
+            watch.offer(announcement)
 
     def _wake_all(self) -> None:
         with self._lock:

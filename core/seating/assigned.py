@@ -35,15 +35,22 @@ def seat_words(seat: dict | None) -> str | None:
 
 def booking_seats(uow: UnitOfWork, booking_id: uuid.UUID) -> dict[uuid.UUID, list[dict]]:
     """The booking's live seats by ticket type, in plan order."""
+    return bookings_seats(uow, [booking_id])[booking_id]
+
+
+def bookings_seats(
+    uow: UnitOfWork, booking_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, dict[uuid.UUID, list[dict]]]:
+    """`booking_seats` of many bookings in one query (a batch of decisions read at once)."""
     rows = uow.session.execute(
-        select(Seat.id, Seat.section, Seat.row, Seat.label, Seat.ticket_type_id)
+        select(SeatAssignment.booking_id, Seat.id, Seat.section, Seat.row, Seat.label, Seat.ticket_type_id)
         .join(SeatAssignment, SeatAssignment.seat_id == Seat.id)
-        .where(SeatAssignment.booking_id == booking_id, SeatAssignment.released_at.is_(None))
+        .where(SeatAssignment.booking_id.in_(booking_ids), SeatAssignment.released_at.is_(None))
         .order_by(Seat.position)
     )
-    seats: dict[uuid.UUID, list[dict]] = defaultdict(list)
+    seats: dict[uuid.UUID, dict[uuid.UUID, list[dict]]] = defaultdict(lambda: defaultdict(list))
     for seat in rows:
-        seats[seat.ticket_type_id].append(seat_view(seat))
+        seats[seat.booking_id][seat.ticket_type_id].append(seat_view(seat))
     return seats
 
 

@@ -25,12 +25,12 @@ from core.inventory import Line, lock_inventory
 from core.jobs import Job
 from core.lifecycle import shown_hold
 from core.models import Booking, Event, User, new_id, utcnow
-from core.seating.assigned import booking_seats
+from core.seating.assigned import bookings_seats
 from core.seating.reading import seat_types
 from core.services import attendees, audit, cancellations, checkouts, refunds, tickets, vouchers, waiting_room
 from core.services.audit import AuditAction
 from core.services.permissions import is_organizer_of, may_read_booking
-from core.services.waitlist import waitlist_position
+from core.services.waitlist import waitlist_positions
 from core.statuses import (
     FINAL_BOOKING_STATUSES,
     OPEN_BOOKING_STATUSES,
@@ -310,9 +310,7 @@ def read_booking(db: Database, actor_id: uuid.UUID, booking_id: uuid.UUID) -> di
         ):
             raise NotFound("No such booking.")
         view = booking_view(uow, booking)
-        if booking.user_id == actor_id:  # the link is the customer's credential: theirs alone
-            view["booking_page_url"] = booking_links.link_for(booking).url
-        return view
+        return _with_link(view, booking) if booking.user_id == actor_id else view
 
 
 def _reader(uow: UnitOfWork, actor_id: uuid.UUID) -> User:
@@ -323,9 +321,41 @@ def _reader(uow: UnitOfWork, actor_id: uuid.UUID) -> User:
 
 
 def booking_view(uow: UnitOfWork, booking: Booking) -> dict:
+    return booking_views(uow, [booking])[booking.id]
+
+
+def booking_views(uow: UnitOfWork, bookings: list[Booking]) -> dict[uuid.UUID, dict]:
+    """Each booking as its readers see it, in the same few queries however many there are."""
+    now = utcnow()
+    seats = bookings_seats(uow, [booking.id for booking in bookings])
+    places = waitlist_positions(uow, bookings)
+    payments = checkouts.payment_views(uow, bookings)
+    return {
+        booking.id: _view(
+            booking, now, seats.get(booking.id, {}), places.get(booking.id), payments[booking.id]
+        )
+        for booking in bookings
+    }
+
+
+def decided_views(db: Database, booking_ids: list[uuid.UUID]) -> dict[uuid.UUID, tuple[uuid.UUID, dict]]:
+    """(customer id, the view its customer sees) of bookings just decided, read at once: the
+    live status reads a batch of decisions once for every client of a process that waits for
+    one of them (`core.services.booking_updates`), not once for each."""
+    with db.unit_of_work() as uow:
+        found = list(uow.session.scalars(select(Booking).where(Booking.id.in_(booking_ids))))
+        views = booking_views(uow, found)
+        return {booking.id: (booking.user_id, _with_link(views[booking.id], booking)) for booking in found}
+
+
+def _with_link(view: dict, booking: Booking) -> dict:
+    """The view as the booking's own customer sees it: the link is their credential, theirs alone."""
+    return {**view, "booking_page_url": booking_links.link_for(booking).url}
+
+
+def _view(booking: Booking, now: dt.datetime, seats: dict, waitlist_position: int | None, payment) -> dict:
     tickets_path = links.BOOKING_TICKETS.path(booking_id=booking.id)
-    status, hold_expires_at = shown_hold(booking.status, booking.hold_expires_at, utcnow())
-    seats = booking_seats(uow, booking.id)
+    status, hold_expires_at = shown_hold(booking.status, booking.hold_expires_at, now)
     return {
         "id": booking.id,
         "event_id": booking.event_id,
@@ -342,16 +372,14 @@ def booking_view(uow: UnitOfWork, booking: Booking) -> dict:
         "total": booking.total,
         "currency": booking.currency,
         "queue_position": None,
-        "waitlist_position": waitlist_position(uow, booking)
-        if booking.status == BookingStatus.WAITLISTED
-        else None,
+        "waitlist_position": waitlist_position,
         "hold_expires_at": hold_expires_at,
         "reason": booking.reason,
         "join_waitlist": booking.join_waitlist,
         "requested_at": booking.requested_at,
         "decided_at": booking.decided_at,
         "is_final": status in FINAL_BOOKING_STATUSES,
-        "payment": checkouts.payment_view(uow, booking),
+        "payment": payment,
         "tickets_url": tickets_path if booking.status == BookingStatus.CONFIRMED else None,
     }
 

@@ -191,11 +191,18 @@ def checkout_view(payment: Payment, booking: Booking) -> dict:
     return {"checkout_url": payment.checkout_url, "expires_at": min(ends) if ends else None}
 
 
-def payment_view(uow: UnitOfWork, booking: Booking) -> dict | None:
-    """The booking's latest payment as its customer sees it; the link only while it can be paid."""
-    payment = uow.session.scalar(
-        select(Payment).where(Payment.booking_id == booking.id).order_by(Payment.created_at.desc()).limit(1)
-    )
+def payment_views(uow: UnitOfWork, bookings: list[Booking]) -> dict[uuid.UUID, dict | None]:
+    """Each booking's latest payment as its customer sees it (the link only while it can be
+    paid), in one query for them all (a batch of decisions is read at once)."""
+    latest: dict[uuid.UUID, Payment] = {}
+    for payment in uow.session.scalars(
+        select(Payment).where(Payment.booking_id.in_([b.id for b in bookings])).order_by(Payment.created_at)
+    ):
+        latest[payment.booking_id] = payment
+    return {booking.id: _payment_view(latest.get(booking.id), booking) for booking in bookings}
+
+
+def _payment_view(payment: Payment | None, booking: Booking) -> dict | None:
     if payment is None:
         return None
     payable = payment.status == PaymentStatus.PENDING and booking.status == BookingStatus.HELD
