@@ -35,7 +35,7 @@ from dataclasses import dataclass
 AISLE_FACTOR = 1.5
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PlanSeat:
     """A seat as best available sees it."""
 

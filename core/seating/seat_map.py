@@ -55,7 +55,7 @@ return 1
 """
 
 # ARGV: the version the patch starts from, the new version, the layout id, then for each variant
-# the width of its slots, their byte offsets (comma-separated) and their new text, end to end.
+# its pieces' byte offsets and lengths (`offset:length,...`) and their new text, end to end.
 # Answers 1 (patched), 0 (a newer map is there already) or -1 (the map must be written whole).
 _PATCH = """
 local current = tonumber(redis.call('GET', KEYS[1]) or '-1')
@@ -63,10 +63,11 @@ if tonumber(ARGV[2]) <= current then return 0 end
 if current ~= tonumber(ARGV[1]) or redis.call('GET', KEYS[2]) ~= ARGV[3]
    or redis.call('EXISTS', KEYS[3], KEYS[4], KEYS[5], KEYS[6]) ~= 4 then return -1 end
 for v = 1, 4 do
-  local width, text, i = tonumber(ARGV[3 * v + 1]), ARGV[3 * v + 3], 0
-  for offset in string.gmatch(ARGV[3 * v + 2], '%d+') do
-    redis.call('SETRANGE', KEYS[2 + v], tonumber(offset), string.sub(text, i * width + 1, (i + 1) * width))
-    i = i + 1
+  local text, at = ARGV[2 * v + 3], 1
+  for offset, length in string.gmatch(ARGV[2 * v + 2], '(%d+):(%d+)') do
+    length = tonumber(length)
+    redis.call('SETRANGE', KEYS[2 + v], tonumber(offset), string.sub(text, at, at + length - 1))
+    at = at + length
   end
 end
 redis.call('SET', KEYS[1], ARGV[2])
@@ -244,15 +245,29 @@ def publish(state: SeatingState, with_types: bool = False) -> bool:
 
 
 def _patches(state: SeatingState, changed) -> list:
-    """Width, offsets and new text of the changed seats' slots, for each variant in turn."""
+    """For each variant in turn, the pieces to overwrite (their offsets and lengths) and their
+    new text: one piece per run of changed seats next to each other in the plan (a group's
+    seats, groups seated side by side), from the first one's slot to the last one's, with the
+    fixed text between them."""
     renderings = fragments(state)
-    index = state.fixed.layout.index
-    numbers = sorted(index[seat_id] for seat_id in changed)
-    statuses = _statuses(state, [state.fixed.layout.seats[number].id for number in numbers])
+    layout = state.fixed.layout
+    numbers = sorted(layout.index[seat_id] for seat_id in changed)
+    statuses = _statuses(state, [layout.seats[number].id for number in numbers])
+    # Where each run of consecutive seats starts and ends, as positions in `numbers`.
+    breaks = [i for i in range(1, len(numbers)) if numbers[i] != numbers[i - 1] + 1]
+    runs = list(zip([0, *breaks], [*breaks, len(numbers)], strict=True))
     args = []
     for variant in VARIANTS:
         rendering = renderings[variant]
-        offsets = ",".join(map(str, map(rendering.offsets.__getitem__, numbers)))
-        text = "".join(map(rendering.slots.__getitem__, statuses[variant]))
-        args += [rendering.width, offsets, text]
+        slots = [rendering.slots[status] for status in statuses[variant]]
+        pieces, text = [], []
+        for start, end in runs:
+            first, last = numbers[start], numbers[end - 1]
+            pieces.append(
+                f"{rendering.offsets[first]}:{rendering.offsets[last] + rendering.width - rendering.offsets[first]}"
+            )
+            for i in range(start, end - 1):
+                text += (slots[i], rendering.after[numbers[i]], rendering.before[numbers[i] + 1])
+            text.append(slots[end - 1])
+        args += [",".join(pieces), "".join(text)]
     return args

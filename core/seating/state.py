@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import uuid
-from collections import OrderedDict, defaultdict
+from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -77,7 +77,7 @@ class SeatingState:
         self.blocked = set(blocked)
         self.holder: dict[uuid.UUID, uuid.UUID] = {}
         self.sold: set[uuid.UUID] = set()
-        self.by_booking: dict[uuid.UUID, list[uuid.UUID]] = defaultdict(list)
+        self.by_booking: dict[uuid.UUID, list[uuid.UUID]] = {}
         for seat_id, booking_id, status in live:
             self._assign([seat_id], booking_id, status)
         focal = (plan.focal_x, plan.focal_y)
@@ -91,7 +91,7 @@ class SeatingState:
         self.plan = plan
         self.loaded_at = utcnow()
         self._planned: dict[uuid.UUID, list[uuid.UUID]] = {}
-        self._new_rows: list[tuple] = []  # (seat, booking, when) of each assignment made
+        self._new_rows: list[tuple] = []  # (booking, its seats, when) of each booking given seats
         self._changed = False
         # The map in Redis, if current, is of this version: `seat_map.publish` patches it with
         # the seats changed since (None: the plan itself changed, the map is written whole).
@@ -102,7 +102,10 @@ class SeatingState:
 
     def _assign(self, seat_ids: list[uuid.UUID], booking_id: uuid.UUID, status: str) -> None:
         self.holder.update(dict.fromkeys(seat_ids, booking_id))
-        self.by_booking[booking_id].extend(seat_ids)
+        if booking_id in self.by_booking:
+            self.by_booking[booking_id].extend(seat_ids)
+        else:
+            self.by_booking[booking_id] = seat_ids  # the list is the state's from here on
         if status == BookingStatus.CONFIRMED:
             self.sold.update(seat_ids)
 
@@ -127,7 +130,7 @@ class SeatingState:
         seat_ids = self._planned.pop(booking_id, [])
         self.picture.take(seat_ids)
         self._assign(seat_ids, booking_id, status)
-        self._new_rows.extend((seat_id, booking_id, now) for seat_id in seat_ids)
+        self._new_rows.append((booking_id, seat_ids, now))
         self._mark_changed(seat_ids)
         return seat_ids
 
@@ -135,8 +138,9 @@ class SeatingState:
         """The assignments made since the last call, for the caller to insert."""
         taken, self._new_rows = self._new_rows, []
         event_id = self.plan.event_id
+        seats = [(seat_id, booking_id, at) for booking_id, seat_ids, at in taken for seat_id in seat_ids]
         return [{"id": assignment_id, "event_id": event_id, "seat_id": seat_id, "booking_id": booking_id,
-                 "assigned_at": at} for assignment_id, (seat_id, booking_id, at) in zip(new_ids(len(taken)), taken,
+                 "assigned_at": at} for assignment_id, (seat_id, booking_id, at) in zip(new_ids(len(seats)), seats,
                                                                                          strict=True)]  # fmt: skip
 
     def write_new_rows(self) -> None:
