@@ -611,6 +611,8 @@ def main(argv: list[str] | None = None) -> None:
         if args.repeat > 1:
             report.print_table(figures, f"Run {number} of {args.repeat}")
     title = f"Flash sale ({'quick' if args.quick else 'full'} scale)"
+    if args.sale_requests:
+        title = f"Flash sale ({scale.sale_requests:,} requests for {scale.sale_tickets:,} tickets)"
     if args.repeat > 1:
         report.print_spread(runs, f"{title}, {args.repeat} runs")
     else:
