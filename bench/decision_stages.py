@@ -3,17 +3,18 @@ every process tracing (`core.drain_trace`), then, stage by stage, the slowest 1 
 against those around the median (docs/latency-tail.md).
 
 Each request's way is cut at the timestamps the trace gives it: sent by the customer (the load
-generator), begun by the API (what came before is the client's and the server's queues), accepted, the drain task that decided it sent, received by the worker,
-started, the event's lock taken, its batch read, committed, and visible (the in-flight status
-dropped, the decision readable). A moment that came before the previous one counts as that one
-(a drainer already running when the request came in was sent, started and locked before it):
-so the stages add up to the whole wait, and a stage is what the request waited for it.
+generator), begun by the API (what came before is the client's and the server's queues),
+accepted, the drain task that decided it sent, received by the worker, started, the event's lock
+taken, its batch read, committed, and visible (the in-flight status dropped, the decision
+readable). A moment that came before the previous one counts as that one (a drainer already
+running when the request came in was sent, started and locked before it): so the stages add up
+to the whole wait, and a stage is what the request waited for it.
 
 Beside the stages, what each group's requests overlapped while they waited: beat's sweeps (hold
-expiry among them), garbage-collection pauses of the drainer and of the API, and the load
-generator's own event loop waking late (it shares the cores, and a request it is sending meanwhile
-looks slower than the server made it); and the run as the worker saw it: each task's wait in the
-broker, drains that found the lock taken, batch sizes and times.
+expiry among them), garbage-collection pauses of the drainer and of the API, and how late the
+load generator's own event loop woke while the request was in flight (it shares the cores: such
+time counts in the request's latency though the server never saw it); and the run as the worker
+saw it: each task's wait in the broker, drains that found the lock taken, batch sizes and times.
 
     python -m bench.decision_stages                      # the full sale (20,000 requests)
     python -m bench.decision_stages --quick              # a tenth
@@ -155,7 +156,7 @@ def overlap(start: float, end: float, spans: Iterable[tuple[float, float]]) -> f
     return sum(max(0.0, min(end, b) - max(start, a)) for a, b in spans)
 
 
-def compare(group: list[Way], trace: Trace, loop_late: list[tuple[float, float]]) -> dict:
+def compare(group: list[Way], trace: Trace, client_late: dict[str, float]) -> dict:
     """What the requests of `group` waited for, on average (milliseconds where it is a time)."""
     periodic = [(t["b"], t["f"]) for t in trace.tasks.values() if t["n"] in PERIODIC_NAMES]
     expiry = [(t["b"], t["f"]) for t in trace.tasks.values() if t["n"] == Periodic.EXPIRE_HOLDS.task_name]
@@ -164,7 +165,6 @@ def compare(group: list[Way], trace: Trace, loop_late: list[tuple[float, float]]
         pauses[pause["p"]].append((pause["t"], pause["t"] + pause["ms"] / 1000))
     drainer_gc = [span for pid in trace.drainer_pids for span in pauses[pid]]
     api_gc = [span for pid in trace.api_pids for span in pauses[pid]]
-    client_late = [(when, when + late) for when, late in loop_late]
     fresh = [way for way in group if (trace.tasks.get(way.batch["i"], {}).get("s") or 0) > way.accepted]
     return {
         "requests": len(group),
@@ -177,7 +177,7 @@ def compare(group: list[Way], trace: Trace, loop_late: list[tuple[float, float]]
         "hold_expiry_running_ms": mean(overlap(w.accepted, w.visible, expiry) for w in group) * 1000,
         "drainer_gc_ms": mean(overlap(w.accepted, w.visible, drainer_gc) for w in group) * 1000,
         "api_gc_ms": mean(overlap(w.moments[0], w.accepted, api_gc) for w in group) * 1000,
-        "load_generator_late_ms": mean(overlap(w.moments[0], w.accepted, client_late) for w in group) * 1000,
+        "load_generator_late_ms": mean(client_late[w.booking_id] for w in group) * 1000,
     }
 
 
@@ -215,19 +215,19 @@ def _pct(values: list[float], q: float) -> float:
     return ordered[max(math.ceil(q / 100 * len(ordered)), 1) - 1] if ordered else math.nan
 
 
-def analyse(sent_at: dict[str, float], loop_late: list[tuple[float, float]], trace: Trace) -> dict:
-    """The slowest 1 % against those around the median; `sent_at` and `loop_late` are the load
+def analyse(sent_at: dict[str, float], client_late: dict[str, float], trace: Trace) -> dict:
+    """The slowest 1 % against those around the median; `sent_at` and `client_late` are the load
     generator's (`flash_sale.SaleResult`)."""
     traced = sorted(ways(sent_at, trace), key=lambda way: way.total)
     slowest = traced[-max(math.ceil(len(traced) * SLOWEST / 100), 1) :]
-    late = sorted(seconds * 1000 for _, seconds in loop_late)
+    late = sorted(seconds * 1000 for seconds in client_late.values())
     return {
         "requests": len(sent_at),
         "traced": len(traced),
-        "median": compare(percentile_band(traced, *MEDIAN_BAND), trace, loop_late),
-        "slowest": compare(slowest, trace, loop_late),
-        "run": {**run_summary(trace), "load_generator_late": {
-            "times": len(late), "ms_total": sum(late), "ms_max": late[-1] if late else 0.0}},
+        "median": compare(percentile_band(traced, *MEDIAN_BAND), trace, client_late),
+        "slowest": compare(slowest, trace, client_late),
+        "run": {**run_summary(trace),
+                "load_generator_late_ms_p50_p99_max": [_pct(late, 50), _pct(late, 99), late[-1] if late else math.nan]},
     }  # fmt: skip
 
 
@@ -255,7 +255,7 @@ def run_sale(args, scale: flash_sale.Scale, trace_dir: Path) -> dict:
         sale = flash_sale.sale_through_queue(bench, scale, bench.customers(scale.sale_requests))
     finally:
         bench.close()
-    customers = {"sent_at": sale.sent_at, "loop_late": sale.loop_late, "summary": sale.summary()}
+    customers = {"sent_at": sale.sent_at, "client_late": sale.client_late, "summary": sale.summary()}
     (trace_dir / SALE_FILE).write_text(json.dumps(customers))
     return customers
 
@@ -286,7 +286,7 @@ def main(argv: list[str] | None = None) -> None:
         else:
             trace_dir.mkdir(parents=True, exist_ok=True)
             customers = run_sale(args, scale, trace_dir)
-        analysis = analyse(customers["sent_at"], customers["loop_late"], read_trace(trace_dir))
+        analysis = analyse(customers["sent_at"], customers["client_late"], read_trace(trace_dir))
     analysis["sale"] = customers["summary"]
     print(f"sale: p50 {analysis['sale']['p50_ms']:,.0f} ms, p99 {analysis['sale']['p99_ms']:,.0f} ms "
           "(request to decision committed)")  # fmt: skip

@@ -317,14 +317,16 @@ class SaleResult:
     statuses: dict
     # (seconds since the sale began, ms to the decision) per request: the chart, not the JSON
     waits: list[tuple[float, float]] = field(repr=False, default_factory=list)
-    # For bench/decision_stages.py, in time.time(): booking id -> when its customer sent the
-    # request; (when, seconds) each time the load generator's event loop woke late
+    # For bench/decision_stages.py: booking id -> when its customer sent the request
+    # (time.time()), and how late the load generator's loop woke while it was in flight (seconds)
     sent_at: dict[str, float] = field(repr=False, default_factory=dict)
-    loop_late: list[tuple[float, float]] = field(repr=False, default_factory=list)
+    client_late: dict[str, float] = field(repr=False, default_factory=dict)
 
     def summary(self) -> dict:
         return {
-            name: value for name, value in vars(self).items() if name not in ("waits", "sent_at", "loop_late")
+            name: value
+            for name, value in vars(self).items()
+            if name not in ("waits", "sent_at", "client_late")
         }
 
 
@@ -376,7 +378,7 @@ def sale_through_queue(bench: Bench, scale: Scale, customers) -> SaleResult:
         statuses=polled.values,
         waits=waits,
         sent_at=sent_at,
-        loop_late=[(load.wall(when), late) for when, late in load.loop_late],
+        client_late={s.location.rsplit("/", 1)[1]: s.loop_late for s in accepted},
     )
 
 
@@ -611,6 +613,8 @@ def main(argv: list[str] | None = None) -> None:
         if args.repeat > 1:
             report.print_table(figures, f"Run {number} of {args.repeat}")
     title = f"Flash sale ({'quick' if args.quick else 'full'} scale)"
+    if args.sale_requests:
+        title = f"Flash sale ({scale.sale_requests:,} requests for {scale.sale_tickets:,} tickets)"
     if args.repeat > 1:
         report.print_spread(runs, f"{title}, {args.repeat} runs")
     else:

@@ -17,7 +17,7 @@ import time
 import traceback
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, NamedTuple
 
@@ -25,7 +25,7 @@ import aiohttp
 
 # Time a load process may take to start (interpreter, imports, session) before the run is abandoned.
 _STARTUP_LIMIT = 60.0
-# How often a run checks how late its own event loop is (`LoadResult.loop_late`).
+# How often a run checks how late its own event loop wakes (`Sample.loop_late`).
 _LOOP_PROBE_SECONDS = 0.005
 
 
@@ -45,13 +45,18 @@ function, or a `functools.partial` of one over plain data (a list of tokens, say
 
 
 class Sample(NamedTuple):
-    """One request: `time.perf_counter()` at start and end; status 0 means no HTTP answer."""
+    """One request: `time.perf_counter()` at start and end; status 0 means no HTTP answer.
+
+    `loop_late`: seconds the load generator's own event loop woke late (by more than its probe's
+    period) while the request was in flight: time counted in its latency that the server never
+    saw (a load generator sharing the cores with the servers it loads is stopped now and then)."""
 
     index: int
     start: float
     end: float
     status: int
     location: str | None
+    loop_late: float = 0.0
 
 
 def percentile(sorted_values: Sequence[float], q: float) -> float:
@@ -74,10 +79,6 @@ class LoadResult:
     started: float
     finished: float
     wall_offset: float
-    # (when, seconds) each time the load generator's own event loop woke later than asked: the
-    # requests it was sending meanwhile look slower than the server made them (a load generator
-    # sharing the cores with the servers it loads is stopped now and then).
-    loop_late: list[tuple[float, float]] = field(default_factory=list)
 
     @property
     def count(self) -> int:
@@ -136,16 +137,14 @@ class LoadResult:
         """
         base = parts[0].wall_offset
         samples: list[Sample] = []
-        loop_late: list[tuple[float, float]] = []
         started, finished = math.inf, -math.inf
         for part in parts:
             shift = part.wall_offset - base
             samples.extend(s._replace(start=s.start + shift, end=s.end + shift) for s in part.samples)
-            loop_late.extend((when + shift, late) for when, late in part.loop_late)
             started = min(started, part.started + shift)
             finished = max(finished, part.finished + shift)
         samples.sort(key=lambda s: s.index)
-        return cls(samples, started, finished, base, sorted(loop_late))
+        return cls(samples, started, finished, base)
 
 
 def run_load(
@@ -201,12 +200,22 @@ async def _load(
         started = time.perf_counter()
         deadline = started + time_limit
 
+        late = [0.0]  # the loop's lateness so far, added to by `probe`
+
+        async def probe() -> None:
+            while True:
+                asked = time.perf_counter() + _LOOP_PROBE_SECONDS
+                await asyncio.sleep(_LOOP_PROBE_SECONDS)
+                overslept = time.perf_counter() - asked
+                if overslept > _LOOP_PROBE_SECONDS:
+                    late[0] += overslept
+
         async def client() -> None:
             for i in pending:
                 if time.perf_counter() >= deadline:
                     return
                 request = make_request(i)
-                t0 = time.perf_counter()
+                t0, late0 = time.perf_counter(), late[0]
                 try:
                     async with session.request(
                         request.method,
@@ -221,22 +230,12 @@ async def _load(
                         )
                 except (aiohttp.ClientError, TimeoutError):
                     status, location = 0, None
-                samples.append(Sample(i, t0, time.perf_counter(), status, location))
-
-        loop_late: list[tuple[float, float]] = []
-
-        async def probe() -> None:
-            while True:
-                asked = time.perf_counter() + _LOOP_PROBE_SECONDS
-                await asyncio.sleep(_LOOP_PROBE_SECONDS)
-                woke = time.perf_counter()
-                if woke - asked > _LOOP_PROBE_SECONDS:
-                    loop_late.append((asked, woke - asked))
+                samples.append(Sample(i, t0, time.perf_counter(), status, location, late[0] - late0))
 
         probing = asyncio.create_task(probe())
         await asyncio.gather(*(client() for _ in range(concurrency)))
         probing.cancel()
-        return LoadResult(samples, started, time.perf_counter(), wall_offset, loop_late)
+        return LoadResult(samples, started, time.perf_counter(), wall_offset)
 
 
 def _load_in_processes(
