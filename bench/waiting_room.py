@@ -268,8 +268,11 @@ class Run:
                 Booking.id.in_([uuid.UUID(b) for b in ids]))).all())  # fmt: skip
         announced = self.announcements.at
         # A client that never saw its decision counts as the slowest (p99 = inf: more than 1 % did not).
-        after = [clients.seen[b] - announced[b] if b in clients.seen else math.inf for b in ids]
-        batch = [announced[b] - decided[uuid.UUID(b)].timestamp() for b in ids]
+        told = [b for b in ids if b in clients.seen and b in announced]
+        after = [clients.seen[b] - announced[b] for b in told] + [math.inf] * (len(ids) - len(told))
+        # Within the patience a starved worker may not have decided (or announced) them all.
+        batch = [announced[b] - decided[uuid.UUID(b)].timestamp() for b in ids
+                 if b in announced and uuid.UUID(b) in decided] or [math.inf]  # fmt: skip
         return {"min_s": min(after), "p50_s": percentile(after, 50), "p99_s": percentile(after, 99),
                 "max_s": max(after),
                 "decided_at_to_announced_p50_s": percentile(batch, 50),
