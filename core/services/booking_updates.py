@@ -11,7 +11,7 @@ one read of the batch made in the process (`bookings.decided_views`, shared thro
 `live_status.Announcement`), and so do those that ask again in the seconds after it; a client
 whose position moved works the new one out from the batch's highest number. At a sale every
 batch wakes hundreds of clients at once, and each reading its booking for itself made the last
-of them wait seconds, and exhausted the database pool (docs/waiting-room.md).
+of them wait seconds, and exhausted the database pool (docs/architecture.md, "Status is pushed").
 """
 
 from __future__ import annotations
