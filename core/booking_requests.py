@@ -11,9 +11,12 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from dataclasses import dataclass, field
+from operator import attrgetter
 
 from core.inventory import Line
 from core.statuses import AdmissionReason, BookingStatus, RejectionReason
+
+_QUANTITY = attrgetter("quantity")
 
 
 @dataclass(frozen=True)
@@ -41,9 +44,18 @@ class BookingRequest:
     # A request made in a waiting room is judged as of the opening it waited for, not its arrival.
     opening_at: dt.datetime | None = None
 
+    @classmethod
+    def of_fields(cls, **fields) -> BookingRequest:
+        """A request from every one of its fields, read back from its queued form: set at once,
+        not through the frozen dataclass's `__init__`, which pays a call per field, fourteen
+        a request, a thousand requests a batch."""
+        request = object.__new__(cls)
+        request.__dict__.update(fields)
+        return request
+
     @property
     def quantity(self) -> int:
-        return sum(line.quantity for line in self.lines)
+        return sum(map(_QUANTITY, self.lines))
 
     @property
     def judged_at(self) -> dt.datetime:

@@ -212,8 +212,10 @@ def refusal(
 
 
 def _unknown_ticket_types(request: BookingRequest, terms: Terms) -> RejectionReason | None:
-    known = all(line.ticket_type_id in terms.ticket_types for line in request.lines)
-    return None if known else RejectionReason.INVALID_REQUEST
+    for line in request.lines:
+        if line.ticket_type_id not in terms.ticket_types:
+            return RejectionReason.INVALID_REQUEST
+    return None
 
 
 def _invalid_voucher(

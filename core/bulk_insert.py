@@ -4,9 +4,9 @@ elsewhere.
 COPY writes a batch of bookings and their lines several times faster than multi-row INSERT
 statements, and turning the rows into COPY's text is the client's share of it, so that is done
 column by column (docs/architecture.md, "How a booking flows"): each column's values go through
-one conversion chosen once from the column's type, and a value met before in the batch (the
-event, the decision time, a status, a ticket type, a booking's id in its lines) is converted
-once. It runs inside the caller's transaction, so the batch still commits or rolls back as one. COPY
+one conversion chosen once from the column's type, and a column whose values repeat through the
+batch (the event, the decision time, a status, a ticket type) converts each distinct value once.
+It runs inside the caller's transaction, so the batch still commits or rolls back as one. COPY
 goes around SQLAlchemy, so its errors are raised as SQLAlchemy's, like those of any other
 statement: the drainer tells a bad row (`IntegrityError`, `DataError`) from a lost connection by
 them.
@@ -30,7 +30,6 @@ _ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 def insert_rows(connection: Connection, tables: list[tuple[Table, list[dict]]]) -> None:
     """Insert each table's rows (dicts with the same keys, in the same order) in one statement,
     table after table, in the order given (a row's references before it)."""
-    texts = _Texts()  # one for the batch: a booking's id is converted once for all its tables
     for table, rows in tables:
         if not rows:
             continue
@@ -38,7 +37,7 @@ def insert_rows(connection: Connection, tables: list[tuple[Table, list[dict]]]) 
             connection.execute(insert(table), rows)
             continue
         columns = list(rows[0])
-        buffer = io.StringIO(texts.copy_text([table.c[name] for name in columns], rows))
+        buffer = io.StringIO(copy_text([table.c[name] for name in columns], rows))
         names = ", ".join(f'"{column}"' for column in columns)
         _copy(connection, f'COPY "{table.name}" ({names}) FROM STDIN', buffer)
 
@@ -56,39 +55,37 @@ def _copy(connection: Connection, statement: str, buffer: io.StringIO) -> None:
             ) from error  # fmt: skip
 
 
-class _Texts:
-    """Values turned into COPY's text, each object once per conversion. The values that repeat
-    are the same objects (one `now`, one event id, a booking's id in its lines), so identity
-    finds them without hashing the values: while the rows hold them, no two live objects
-    share an id."""
+def copy_text(columns: Sequence[Column], rows: list[dict]) -> str:
+    """The rows in COPY's text format, one line each, the columns in the order given."""
+    texts = [_column_text(_converter(column), [row[column.name] for row in rows]) for column in columns]
+    return "\n".join(map("\t".join, zip(*texts, strict=True))) + "\n"
 
-    def __init__(self):
-        self._done: dict[Callable, dict[int, str]] = {}
 
-    def copy_text(self, columns: Sequence[Column], rows: list[dict]) -> str:
-        """The rows in COPY's text format, one line each, the columns in the order given."""
-        texts = [self._column(_converter(column), [row[column.name] for row in rows]) for column in columns]
-        return "\n".join(map("\t".join, zip(*texts, strict=True))) + "\n"
-
-    def _column(self, convert: Callable[[object], str], values: list) -> list[str]:
-        done = self._done.setdefault(convert, {})
-        keys = list(map(id, values))
-        done.update({key: convert(value) for key, value in zip(keys, values, strict=True) if key not in done})
-        return list(map(done.__getitem__, keys))
+def _column_text(convert: Callable[[object], str], values: list) -> list[str]:
+    # The values that repeat are the same objects (one `now`, one event id, one status), so
+    # identity finds them without hashing: while `values` holds them, no two share an id.
+    distinct = dict(zip(map(id, values), values, strict=True))
+    if len(distinct) > len(values) // 2:
+        return list(map(convert, values))
+    converted = {key: convert(value) for key, value in distinct.items()}
+    return list(map(converted.__getitem__, map(id, values)))
 
 
 def _converter(column: Column) -> Callable[[object], str]:
-    """The column's conversion: one of a few functions, so `_Texts` shares the work of columns
-    that convert alike."""
     sql_type = column.type
     if isinstance(sql_type, TypeDecorator):  # `UTCDateTime`: what it stores is its `impl`'s
         sql_type = sql_type.impl_instance
     convert = _json if isinstance(sql_type, JSON) else _BY_TYPE.get(sql_type.python_type, _text)
-    return _NULLABLE[convert] if column.nullable else convert
+    if not column.nullable:
+        return convert
+    return lambda value: NULL if value is None else convert(value)
 
 
 def _text(value) -> str:
-    return str(value).translate(_ESCAPES)
+    text = str(value)
+    if "\\" in text or "\t" in text or "\n" in text or "\r" in text:  # rare: looked for before translating
+        return text.translate(_ESCAPES)
+    return text
 
 
 def _json(value) -> str:
@@ -107,10 +104,3 @@ _BY_TYPE: dict[type, Callable[[object], str]] = {
     bool: {True: "t", False: "f"}.__getitem__,
     dt.datetime: _timestamp,
 }
-
-
-def _or_null(convert: Callable[[object], str]) -> Callable[[object], str]:
-    return lambda value: NULL if value is None else convert(value)
-
-
-_NULLABLE = {convert: _or_null(convert) for convert in (*_BY_TYPE.values(), _text, _json)}

@@ -102,13 +102,16 @@ class Inventory:
         return event_free(self.event, self.ticket_types.values())
 
     def fits(self, lines: Iterable[Line]) -> bool:
-        lines = list(lines)
-        if not self.knows(lines):
-            return False
+        """Whether every line's type is known and has its quantity left, and the event's
+        capacity takes them all (a loop, not generators: the drainer asks once a request)."""
+        asked = 0
+        for line in lines:
+            ticket_type = self.ticket_types.get(line.ticket_type_id)
+            if ticket_type is None or _quota_left(ticket_type) < line.quantity:
+                return False
+            asked += line.quantity
         left = _capacity_left(self.event)
-        if left is not None and sum(line.quantity for line in lines) > left:
-            return False
-        return all(_quota_left(self.ticket_types[line.ticket_type_id]) >= line.quantity for line in lines)
+        return left is None or asked <= left
 
     def price(self, line: Line, voucher: Voucher | None = None) -> int:
         price = current_price(self.ticket_types[line.ticket_type_id])

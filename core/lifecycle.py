@@ -187,7 +187,7 @@ def transition(
 def admission(prices: dict[uuid.UUID, int]) -> BookingStatus:
     """Where a request whose tickets fit goes: free tickets are confirmed at once (nothing to
     pay), others are held until paid."""
-    return CONFIRMED if all(price == 0 for price in prices.values()) else HELD
+    return HELD if any(prices.values()) else CONFIRMED  # prices are never negative
 
 
 def admit(
@@ -258,12 +258,12 @@ class DecidedRows:
         self.bookings.append(booking)
         if known:
             attendees = request.attendees
-            self.lines.extend(
-                {"booking_id": request.booking_id, "ticket_type_id": line.ticket_type_id, "quantity": line.quantity,
-                 "unit_price": prices[line.ticket_type_id],
-                 "attendees": attendees.get(str(line.ticket_type_id)) if attendees else None}
-                for line in request.lines
-            )  # fmt: skip
+            for line in request.lines:
+                self.lines.append({
+                    "booking_id": request.booking_id, "ticket_type_id": line.ticket_type_id, "quantity": line.quantity,
+                    "unit_price": prices[line.ticket_type_id],
+                    "attendees": attendees.get(str(line.ticket_type_id)) if attendees else None,
+                })  # fmt: skip
         return booking
 
 

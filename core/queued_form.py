@@ -13,7 +13,7 @@ version,
 Idempotency-Key). The free-text fields (request id, key, attendees) have `%` and `|` escaped as
 `%25` and `%7C`. The event is not written: the queue's key names it, so the reader supplies it.
 What repeats through a batch (a ticket type's id, a voucher's, a line like `one ticket of this
-type`) is parsed once per batch (`RequestReader`).
+type`) is parsed once per batch (`RequestReader`), and the ids read keep their text (`QueuedId`).
 
 Requests queued by a release before this form are JSON objects (`{"b": booking id, ...}`); they
 are still read, so an upgrade in the middle of a sale decides what was already queued. The same
@@ -65,6 +65,27 @@ def encode_request(request: BookingRequest) -> str:
     ))  # fmt: skip
 
 
+class QueuedId(uuid.UUID):
+    """A customer's or a booking's id read from a queued form, which keeps its text: a batch
+    writes each of its ids as text several times (COPY, Redis keys, the log), and `UUID`
+    formats its text anew every time. Equal to, and hashed like, the plain `UUID`; a copy of it
+    is a plain `UUID`."""
+
+    __slots__ = ("_text",)
+
+    def __init__(self, text: str):
+        if not (len(text) == 36 and text.islower() and text[8] == text[13] == text[18] == text[23] == "-"):
+            text = str(uuid.UUID(text))  # the queued form is written by `str(UUID)`: this is rare
+        super().__init__(int=int(text.replace("-", ""), 16))
+        object.__setattr__(self, "_text", text)
+
+    def __str__(self) -> str:
+        return self._text
+
+    def __reduce__(self):
+        return uuid.UUID, (self._text,)
+
+
 def booking_id_of(payload: str) -> str:
     """The booking id of a queued form, without reading the rest."""
     if payload.startswith("{"):
@@ -105,15 +126,16 @@ class RequestReader:
             return _from_fields(json.loads(payload), seq)
         (_, booking_id, user_id, requested_at, flags, lines, voucher_id, opening_at, request_id, key,
          attendees) = payload.split(SEP)  # fmt: skip
-        return BookingRequest(
-            booking_id=uuid.UUID(booking_id),
-            user_id=uuid.UUID(user_id),
+        return BookingRequest.of_fields(
+            booking_id=QueuedId(booking_id),
+            user_id=QueuedId(user_id),
             event_id=self.event_id,
             seq=seq,
             lines=tuple(map(self._line, lines.split(","))) if lines else (),
             join_waitlist="w" in flags,
             requested_at=dt.datetime.fromtimestamp(float(requested_at), dt.UTC),
             idempotency_key=_unescape(key),
+            complimentary=False,  # a guest's tickets are decided at once, never queued
             request_id=_unescape(request_id),
             voucher_id=self._id(voucher_id) if voucher_id else None,
             attendees=json.loads(_unescape(attendees)) if attendees else None,

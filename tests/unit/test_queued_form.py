@@ -3,6 +3,7 @@ release still reads, and both name their booking without being read whole."""
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import json
 import uuid
@@ -11,7 +12,7 @@ import pytest
 
 from core.booking_requests import BookingRequest
 from core.inventory import Line
-from core.queued_form import RequestReader, booking_id_of, encode_request, request_fields
+from core.queued_form import QueuedId, RequestReader, booking_id_of, encode_request, request_fields
 
 EVENT = uuid.uuid4()
 AT = dt.datetime(2030, 5, 1, 12, 0, 0, 123456, tzinfo=dt.UTC)
@@ -58,3 +59,11 @@ def test_ids_that_repeat_in_a_batch_are_parsed_once():
              for seq in (1, 2)]  # fmt: skip
     first, second = (reader.read(f"{r.seq}:{encode_request(r)}") for r in asked)
     assert first.lines[0].ticket_type_id is second.lines[0].ticket_type_id
+
+
+def test_ids_read_are_plain_ids_that_keep_their_text():
+    request = RequestReader(EVENT).read(f"7:{encode_request(PLAIN)}")
+    assert (request.booking_id, hash(request.booking_id)) == (PLAIN.booking_id, hash(PLAIN.booking_id))
+    assert str(request.user_id) == str(PLAIN.user_id) and {PLAIN.user_id: 1}[request.user_id] == 1
+    assert type(copy.copy(request.booking_id)) is uuid.UUID
+    assert str(QueuedId(str(PLAIN.booking_id).upper())) == str(PLAIN.booking_id)
