@@ -162,6 +162,9 @@ class Settings:
     # Seconds between the comments that keep an idle status stream open (`GET .../events`);
     # a client that went away is noticed at the next one.
     live_status_keepalive: float = 15.0
+    # The booking and status endpoints' short path (`api.rush_path`); false serves their fully
+    # decorated views alone, which answer the same, a little slower (docs/architecture.md).
+    lean_rush_path: bool = True
     extra: dict = field(default_factory=dict)
 
     @property
@@ -243,6 +246,7 @@ class Settings:
             hold_expiry_interval=_int(env, "HOLD_EXPIRY_INTERVAL", cls.hold_expiry_interval),
             waiting_room_chunk=_int(env, "WAITING_ROOM_CHUNK", cls.waiting_room_chunk),
             live_status_keepalive=_seconds(env, "LIVE_STATUS_KEEPALIVE", cls.live_status_keepalive),
+            lean_rush_path=_bool(env, "LEAN_RUSH_PATH", cls.lean_rush_path),
         )
         settings.validate()
         if settings.is_production:
