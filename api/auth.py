@@ -126,13 +126,15 @@ TOKEN_HEADER, TOKEN_TYPE = "Authorization", "Bearer"
 
 def has_required_claims(claims: dict) -> bool:
     """The check every token passes after its signature (flask-jwt-extended's verification
-    loader, and the rush path)."""
-    return all(claims.get(claim) for claim in REQUIRED_CLAIMS)
+    loader, and the rush path): an expiry, and a session id that is one (text)."""
+    return all(claims.get(claim) for claim in REQUIRED_CLAIMS) and isinstance(claims["sid"], str)
 
 
 def is_revoked(claims: dict) -> bool:
-    """Whether the token's session was signed out (the blocklist loader, and the rush path)."""
-    return sessions.is_revoked(claims.get("sid", ""))
+    """Whether the token's session was signed out (the blocklist loader, and the rush path).
+    A token without a session id of text is no session's: `has_required_claims` refuses it."""
+    session_id = claims.get("sid")
+    return isinstance(session_id, str) and sessions.is_revoked(session_id)
 
 
 _NOT_YET = object()
