@@ -13,7 +13,7 @@ from flask_cors import CORS
 from sqlalchemy.exc import IntegrityError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from api import auth, capability_links, db, docs, errors, json_body, metrics, request_log
+from api import auth, capability_links, db, docs, errors, json_body, metrics, request_log, rush_path
 from api.extensions import Api, init_limiter
 from api.resources import (
     accounts,
@@ -73,6 +73,7 @@ def create_app(config: Settings | None = None) -> Flask:
         RATELIMIT_STORAGE_URI=settings.redis_url,
         RATELIMIT_STORAGE_OPTIONS=runtime.limiter_storage_options(settings),
         RATELIMIT_KEY_PREFIX="ratelimit",
+        **{rush_path.SWITCH: settings.lean_rush_path},
     )
     request_log.init_app(app)
     db.init_app(app)

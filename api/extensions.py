@@ -6,15 +6,13 @@ import time
 
 import flask_jwt_extended
 from flask import Flask, Response, request
-from flask_jwt_extended import get_jwt_identity, verify_jwt_in_request
 from flask_jwt_extended.config import config as jwt_config
 from flask_jwt_extended.default_callbacks import default_decode_key_callback
-from flask_jwt_extended.exceptions import JWTExtendedException
 from flask_jwt_extended.tokens import _decode_jwt
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_smorest import Api as SmorestApi
-from jwt import ExpiredSignatureError, PyJWTError
+from jwt import ExpiredSignatureError
 
 from core.email_addresses import normalize_email
 
@@ -93,17 +91,6 @@ def by_target_email() -> str:
     if not isinstance(email, str):
         return by_address()
     return f"email:{normalize_email(email).encode('utf-8', 'backslashreplace').decode()}"
-
-
-def by_account() -> str:
-    """The signed-in account, for endpoints that need one. Picking the bucket needs a genuine
-    token, not a live session: the endpoint itself refuses a signed-out session, so the
-    revocation round trip is not paid twice."""
-    try:
-        verify_jwt_in_request(skip_revocation_check=True)
-        return f"account:{get_jwt_identity()}"
-    except (JWTExtendedException, PyJWTError):  # no valid token: the view refuses it; count it by address
-        return by_address()
 
 
 def _rate_limit_headers(response: Response) -> Response:

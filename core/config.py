@@ -165,6 +165,9 @@ class Settings:
     # A directory: every process of the booking path writes its timestamps there
     # (`core.drain_trace`, for `bench/decision_stages.py`); empty: no trace, and no cost.
     drain_trace: str = ""
+    # The booking and status endpoints' short path (`api.rush_path`); false serves their fully
+    # decorated views alone, which answer the same, a little slower (docs/architecture.md).
+    lean_rush_path: bool = True
     extra: dict = field(default_factory=dict)
 
     @property
@@ -247,6 +250,7 @@ class Settings:
             waiting_room_chunk=_int(env, "WAITING_ROOM_CHUNK", cls.waiting_room_chunk),
             live_status_keepalive=_seconds(env, "LIVE_STATUS_KEEPALIVE", cls.live_status_keepalive),
             drain_trace=_str(env, "DRAIN_TRACE", ""),
+            lean_rush_path=_bool(env, "LEAN_RUSH_PATH", cls.lean_rush_path),
         )
         settings.validate()
         if settings.is_production:

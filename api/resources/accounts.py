@@ -14,6 +14,7 @@ from flask_smorest.error_handler import ErrorSchema
 from marshmallow import Schema, fields, validate
 
 from api.auth import (
+    by_account,
     current_actor,
     current_session_id,
     current_user_id,
@@ -22,7 +23,7 @@ from api.auth import (
     revoke_current_session,
 )
 from api.db import request_uow
-from api.extensions import by_account, by_address, by_target_email, limiter
+from api.extensions import by_address, by_target_email, limiter
 from api.input import InputSchema
 from api.json_body import Blueprint
 from api.resources import examples

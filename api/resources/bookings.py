@@ -10,18 +10,19 @@ from collections.abc import Iterator
 
 from flask import Response, current_app, request
 from flask.views import MethodView
-from flask_jwt_extended import get_jwt, jwt_required
+from flask_jwt_extended import jwt_required
 from flask_smorest.error_handler import ErrorSchema
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from api.auth import current_actor, current_session_id, current_user_id
+from api.auth import by_account, current_actor, current_claims, current_session_id, current_user_id
 from api.db import committed, request_uow
-from api.extensions import by_account, limiter
+from api.extensions import limiter
 from api.input import InputSchema
 from api.json_body import Blueprint
 from api.metrics import LIVE_WAITERS
 from api.pagination import paginate_select
 from api.resources import examples
+from api.rush_path import lean
 from api.voucher_guesses import voucher_guess_limits
 from core import links, runtime
 from core.errors import Invalid
@@ -314,8 +315,7 @@ class Bookings(MethodView):
     ]
 
     # The session's revocation is checked by the queueing step itself (`request_booking`).
-    @jwt_required(skip_revocation_check=True)
-    @blp.arguments(BookingIn(), example=examples.BOOKING)
+    @lean(blp, body=BookingIn(), skip_revocation_check=True, example=examples.BOOKING)
     @blp.response(202, BookingAccepted)
     @blp.doc(
         parameters=[
@@ -335,7 +335,7 @@ class Bookings(MethodView):
     )
     def post(self, data):
         """Ask for tickets. Answered at once; poll the `Location` until the status is final."""
-        claims = get_jwt()
+        claims = current_claims()
         accounts.check_may_book(claims.get("role", ""), bool(claims.get("email_verified")))
         key = _idempotency_key()
         ask = bookings.BookingAsk(
@@ -394,8 +394,7 @@ class BookingWaitQuery(InputSchema):
 
 @blp.route("/<uuid:booking_id>")
 class BookingById(MethodView):
-    @jwt_required()
-    @blp.arguments(BookingWaitQuery(), location="query")
+    @lean(blp, query=BookingWaitQuery())
     @blp.response(200, BookingOut)
     def get(self, args, booking_id):
         """A booking's status; `Retry-After` says when to poll again while it is not final
@@ -416,7 +415,7 @@ _STATUS_EVENT = BookingOut()
 
 @blp.route("/<uuid:booking_id>/events")
 class BookingEvents(MethodView):
-    @jwt_required()
+    @lean(blp)
     @blp.response(200, content_type="text/event-stream")
     def get(self, booking_id):
         """The booking's status as Server-Sent Events: one `status` event (the booking, as `GET`
