@@ -140,7 +140,7 @@ def update_reference(dsn: str) -> float:
 def measure(bench: Bench, organizer: User, series: Series, requests: int) -> tuple[list[report.Figure], dict]:
     event_id = series.fill(bench, organizer, requests)
     update_rate = update_reference(bench.libpq_dsn)
-    engine_rate = seating.drain_rate(event_id, requests)
+    engine_rate = requests / seating.drain_time(event_id, requests)
     copy_rate = bare_copy_rate(bench.libpq_dsn, event_id)
     bench.clear_queues()
     figures = [

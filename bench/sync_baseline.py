@@ -17,12 +17,13 @@ from flask_jwt_extended import JWTManager, get_jwt_identity, jwt_required
 from sqlalchemy import insert
 
 from core import runtime
-from core.booking_requests import BookingRequest, CustomerState
+from core.booking_requests import BookingRequest
 from core.booking_rules import decide
 from core.config import Settings
 from core.inventory import Line, lock_inventory
+from core.lifecycle import DecidedRows
 from core.models import Booking, BookingLine, new_id, utcnow
-from core.services.allocation import customer_states, decided_rows
+from core.services.allocation import customer_states
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -48,13 +49,14 @@ def create_app(settings: Settings | None = None) -> Flask:
         )
         with runtime.database().unit_of_work() as uow:
             inventory = lock_inventory(uow, event_id)
-            customer = customer_states(uow, event_id, {booking_request.user_id}).get(booking_request.user_id)
-            decision = decide(booking_request, inventory, customer or CustomerState())
-            booking, lines = decided_rows(booking_request, decision, inventory, utcnow())
+            customer = customer_states(uow, event_id, {booking_request.user_id})[booking_request.user_id]
+            decision = decide(booking_request, inventory, customer)
+            rows = DecidedRows(inventory, utcnow())
+            booking = rows.add(booking_request, decision)
             connection = uow.session.connection()
-            connection.execute(insert(Booking.__table__), [booking])
-            if lines:
-                connection.execute(insert(BookingLine.__table__), lines)
+            connection.execute(insert(Booking.__table__), rows.bookings)
+            if rows.lines:
+                connection.execute(insert(BookingLine.__table__), rows.lines)
             uow.commit()
         return jsonify(id=str(booking["id"]), status=decision.status, reason=decision.reason), 201
 
