@@ -31,6 +31,9 @@ worker_connections = int(os.environ.get("WEB_CONNECTIONS") or 5000)
 # is already sending (with the old 2 s, 2 % of requests after a pause died unanswered).
 keepalive = 75
 accesslog = "-"
+# A kept-alive connection is closed (`Connection: close`, cleanly, after its answer) once it has
+# carried this many requests, as nginx's `keepalive_requests` does: see `pre_request`.
+KEEPALIVE_REQUESTS = 100
 # Nothing here uses gunicorn's control socket, and every instance on a machine would share its path.
 control_socket_disable = True
 
@@ -59,6 +62,18 @@ def post_fork(server, worker):
         from psycogreen.gevent import patch_psycopg
 
         patch_psycopg()
+
+
+def pre_request(worker, req):
+    """Close a connection after its `KEEPALIVE_REQUESTS`-th request, so that the clients' kept-alive
+    connections spread again over the processes. A connection stays with the process that
+    accepted it, and a burst of clients opening theirs at once (a sale's opening, a proxy's pool)
+    can leave one process with twice the other's: each of its requests then waited three times
+    as long before a thread took it, the slowest 1 % of a sale's decisions
+    (docs/latency-tail.md). Reconnecting, a client lands on whichever process accepts first,
+    mostly the less busy one."""
+    if req.req_number >= KEEPALIVE_REQUESTS:
+        req.must_close = True
 
 
 def post_worker_init(worker):

@@ -61,6 +61,7 @@ class Trace:
     """The records of one traced run, indexed."""
 
     accepted: dict[str, tuple[float | None, float]]  # booking id -> (handler started, accepted)
+    served_by: dict[str, int]  # booking id -> the web process (pid) that accepted it
     batches: dict[str, dict]  # booking id -> its batch's record
     tasks: dict[str, dict]  # task id -> its task record
     received: dict[str, float]  # task id -> received
@@ -71,7 +72,7 @@ class Trace:
 
 
 def read_trace(directory: Path) -> Trace:
-    trace = Trace({}, {}, {}, {}, [], [], set(), set())
+    trace = Trace({}, {}, {}, {}, {}, [], [], set(), set())
     for path in sorted(directory.glob("*.jsonl")):
         pid = int(path.stem)
         for line in path.read_text().splitlines():
@@ -79,6 +80,7 @@ def read_trace(directory: Path) -> Trace:
             kind = record["k"]
             if kind == "a":
                 trace.accepted[record["b"]] = (record["h"], record["t"])
+                trace.served_by[record["b"]] = pid
                 trace.api_pids.add(pid)
             elif kind == "q":
                 for booking_id in record["ids"]:
@@ -210,6 +212,23 @@ def run_summary(trace: Trace) -> dict:
     }  # fmt: skip
 
 
+def by_web_process(traced: list[Way], slowest: list[Way], served_by: dict[str, int]) -> dict:
+    """Each web process's requests, their wait before its handler began (p50 and p99, ms) and
+    its share of the slowest: a kept-alive connection stays with the process that accepted it,
+    so processes holding unequal shares of the clients' connections make unequal waits."""
+    slow = {way.booking_id for way in slowest}
+    groups = defaultdict(list)
+    for way in traced:
+        groups[served_by[way.booking_id]].append(way)
+    processes = {}
+    for pid, group in sorted(groups.items()):
+        waits = [way.stages[0] * 1000 for way in group]
+        processes[str(pid)] = {"requests": len(group), "to_the_api_ms_p50": _pct(waits, 50),
+                               "to_the_api_ms_p99": _pct(waits, 99),
+                               "of_the_slowest": sum(way.booking_id in slow for way in group)}  # fmt: skip
+    return processes
+
+
 def _pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[max(math.ceil(q / 100 * len(ordered)), 1) - 1] if ordered else math.nan
@@ -226,6 +245,7 @@ def analyse(sent_at: dict[str, float], client_late: dict[str, float], trace: Tra
         "traced": len(traced),
         "median": compare(percentile_band(traced, *MEDIAN_BAND), trace, client_late),
         "slowest": compare(slowest, trace, client_late),
+        "web_processes": by_web_process(traced, slowest, trace.served_by),
         "run": {**run_summary(trace),
                 "load_generator_late_ms_p50_p99_max": [_pct(late, 50), _pct(late, 99), late[-1] if late else math.nan]},
     }  # fmt: skip
@@ -244,6 +264,10 @@ def print_analysis(analysis: dict) -> None:
                 "hold_expiry_running_ms", "drainer_gc_ms", "api_gc_ms", "load_generator_late_ms"):  # fmt: skip
         rows.append((key.replace("_", " "), f"{median[key]:,.2f}", f"{slowest[key]:,.2f}"))
     report.print_rows(rows, "Request to decision, stage by stage (means over each group)")
+    rows = [("web process", "requests", "to the API p50 (ms)", "p99 (ms)", "of the slowest 1 %")]
+    rows += [(pid, f"{p['requests']:,}", f"{p['to_the_api_ms_p50']:,.0f}", f"{p['to_the_api_ms_p99']:,.0f}",
+              f"{p['of_the_slowest']:,}") for pid, p in analysis["web_processes"].items()]  # fmt: skip
+    report.print_rows(rows, "By web process")
     print(json.dumps(analysis["run"], indent=2))
 
 

@@ -1,12 +1,16 @@
-"""The Procfile's `web` command, started for real, serves /readyz on SQLite and on PostgreSQL."""
+"""The Procfile's `web` command, started for real, serves /readyz on SQLite and on PostgreSQL,
+and spreads kept-alive connections again after a number of requests."""
 
 from __future__ import annotations
+
+import http.client
+import runpy
 
 import pytest
 import requests
 
 from tests.conftest import REDIS_URL, migrate
-from tests.processes import answers, child_env, free_port, procfile_command, running
+from tests.processes import ROOT, answers, child_env, free_port, procfile_command, running
 
 pytestmark = pytest.mark.e2e
 
@@ -49,3 +53,28 @@ def test_readyz_names_the_dependency_that_is_down(tmp_path):
     assert response.status_code == 503
     assert response.json()["checks"]["database"] == "ok"
     assert response.json()["checks"]["redis"].startswith("error")
+
+
+def test_a_kept_alive_connection_is_closed_cleanly_after_its_quota_of_requests(tmp_path):
+    """gunicorn.conf.py's `pre_request`: the last request a connection may carry is answered with
+    `Connection: close` and the server closes it, so a client reconnects (and may land on
+    another process) without ever losing a request sent on a connection closing under it."""
+    quota = runpy.run_path(str(ROOT / "gunicorn.conf.py"))["KEEPALIVE_REQUESTS"]
+    port = free_port()
+    url = f"sqlite:///{tmp_path / 'boxoffice.sqlite3'}"
+    migrate(url)
+    env = child_env(PORT=str(port), DATABASE_URL=url, REDIS_URL=REDIS_URL, WEB_CONCURRENCY="1")
+    with running(procfile_command("web"), env, answers(f"http://127.0.0.1:{port}/healthz")):
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        connection.connect()
+        first_socket = connection.sock
+        kept = []
+        for _ in range(quota):
+            connection.request("GET", "/healthz")
+            response = connection.getresponse()
+            response.read()
+            kept.append((response.status, response.getheader("Connection"), connection.sock is first_socket))
+        assert kept[:-1] == [(200, "keep-alive", True)] * (quota - 1)
+        assert kept[-1] == (200, "close", False)  # answered, then closed
+        connection.request("GET", "/healthz")  # a new connection
+        assert connection.getresponse().status == 200
