@@ -39,7 +39,7 @@ from redis.exceptions import LockError
 from sqlalchemy import ARRAY, ColumnElement, Text, any_, bindparam, cast, func, or_, select, union_all
 from sqlalchemy.exc import DataError, IntegrityError
 
-from core import drain_trace, metrics, runtime
+from core import cycle_collector, drain_trace, metrics, runtime
 from core.booking_queue import booking_queue, lock_key
 from core.booking_requests import BookingRequest, CustomerState
 from core.booking_rules import Terms, decide
@@ -116,29 +116,19 @@ def drain_event_queue(
         quiet_until, idle = time.monotonic() + linger, False
         while True:
             last_look = time.monotonic() >= quiet_until
-            trace.batch_read()
-            batch, room_waiting = queue.next_batch(event_id, batch_size, last_look)
-            if not batch:
+            # A batch's objects die with it: no cycle collection meanwhile (`core.cycle_collector`).
+            with cycle_collector.paused():
+                decided = _drain_batch(db, event_id, queue, trace, lock, batch_size, last_look, idle)
+            if decided is None:
                 if last_look:
                     break
                 idle = True
                 time.sleep(IDLE_POLL)
                 continue
-            if idle:
-                idle = False
-                lock.reacquire()  # still this drain's after the idle spell, or it raises
-            # A room whose opening came since: its entrants go first (the batch is read again).
-            if room_waiting and waiting_room.open_if_due(db, event_id, keep_lock=lock.reacquire) is not None:
+            idle = False
+            if not decided:  # a waiting room opened first: its entrants are the head of the queue now
                 continue
-            started = time.perf_counter()
-            decided = decide_batch(db, event_id, batch)
-            trace.batch_committed()
-            queue.remove_decided(event_id, batch)
-            trace.batch_visible(r.booking_id for r in batch)
-            elapsed = max(time.perf_counter() - started, 1e-6)
-            queue.record_rate(event_id, len(batch) / elapsed)
-            metrics.observe_batch(queue.redis, event_id, batch, decided, elapsed)
-            report.decided += len(batch)
+            report.decided += decided
             report.batches += 1
             lock.reacquire()  # raises if the lock was lost: another drainer has taken over
             quiet_until = time.monotonic() + linger
@@ -148,6 +138,33 @@ def drain_event_queue(
         with contextlib.suppress(LockError):
             lock.release()
     return report
+
+
+def _drain_batch(
+    db: Database, event_id: uuid.UUID, queue, trace, lock, batch_size: int, last_look: bool, idle: bool
+) -> int | None:
+    """One batch of `drain_event_queue`: read the head of the queue, decide it, remove it.
+    Returns how many requests it decided: None when the queue was empty, 0 when a waiting room
+    whose opening came since went first (the queue is read again). What the batch made is freed
+    when this returns, before the cycle collector resumes."""
+    trace.batch_read()
+    batch, room_waiting = queue.next_batch(event_id, batch_size, last_look)
+    if not batch:
+        return None
+    if idle:
+        lock.reacquire()  # still this drain's after the idle spell, or it raises
+    # A room whose opening came since: its entrants go first (the batch is read again).
+    if room_waiting and waiting_room.open_if_due(db, event_id, keep_lock=lock.reacquire) is not None:
+        return 0
+    started = time.perf_counter()
+    decided = decide_batch(db, event_id, batch)
+    trace.batch_committed()
+    queue.remove_decided(event_id, batch)
+    trace.batch_visible(r.booking_id for r in batch)
+    elapsed = max(time.perf_counter() - started, 1e-6)
+    queue.record_rate(event_id, len(batch) / elapsed)
+    metrics.observe_batch(queue.redis, event_id, batch, decided, elapsed)
+    return len(batch)
 
 
 def decide_batch(db: Database, event_id: uuid.UUID, batch: list[BookingRequest]) -> list[dict]:
