@@ -21,7 +21,10 @@ def test_the_synchronous_baseline_holds_until_sold_out_and_keeps_the_counters(
     answers = [
         client.post(
             "/sync/bookings",
-            json={"event_id": str(event.id), "items": [{"ticket_type_id": str(ticket_type.id), "quantity": 1}]},
+            json={
+                "event_id": str(event.id),
+                "items": [{"ticket_type_id": str(ticket_type.id), "quantity": 1}],
+            },
             headers=auth_header(customer),
         )
         for customer in customers
