@@ -1,14 +1,17 @@
 """Apps that each stop at one layer of the booking endpoint, for `bench.api_layers`.
 
 They answer `POST /layer/bookings` with the booking body and token the real endpoint takes,
-and exist only to be measured: the booking endpoint's goal is 0.8 of `queue_only_app`'s rate,
-so everything above the one Redis step every booking must take may add a quarter to its cost.
+and `GET /layer/bookings/<id>` (a poll of a queued booking) with the real poll's token, and
+exist only to be measured: the goal is the API at 0.8 of `queue_only_app`'s rate for each, so
+everything above the Redis steps every booking and every poll must take may add a quarter to
+their cost.
 
-- `queue_only_app`: bare Flask, then the queueing step (the Lua script of `core.booking_queue`);
-  no token check, no validation. No endpoint that queues can be faster.
+- `queue_only_app`: bare Flask, then the queueing step (the Lua script of `core.booking_queue`),
+  or the poll's reads of the queued status (`BookingQueue.queued_status`); no token check, no
+  validation. No endpoint that queues or reads a queued booking can be faster.
 - `hand_rolled_app`: the token verified with one PyJWT call, the body loaded with the API's
-  marshmallow schema, then the same service as the API (`request_booking`), without
-  flask-jwt-extended, flask-smorest or any hook. What bypassing the libraries would buy.
+  marshmallow schema, then the same services as the API (`request_booking`, `read_booking`),
+  without flask-jwt-extended, flask-smorest or any hook. What bypassing the libraries would buy.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from __future__ import annotations
 import uuid
 
 import jwt
-from flask import Flask, request
+from flask import Flask, abort, request
 
 from core import runtime
 from core.booking_queue import booking_queue
@@ -61,6 +64,11 @@ def queue_only_app() -> Flask:
         )  # fmt: skip
         return _answer(accepted.booking_id, accepted.queue_position)
 
+    @app.get("/layer/bookings/<uuid:booking_id>")
+    def queue_only_poll(booking_id):
+        queued = booking_queue().queued_status(booking_id)
+        return {"id": str(booking_id), "status": "queued", "queue_position": queued["queue_position"]}
+
     return app
 
 
@@ -71,13 +79,17 @@ def hand_rolled_app() -> Flask:
     schema = BookingIn()
     key = runtime.settings().jwt_secret_key
 
-    @app.post("/layer/bookings")
-    def hand_rolled():
+    def verified_claims() -> dict:
         claims = jwt.decode(
             request.headers["Authorization"].removeprefix("Bearer "), key, algorithms=["HS256"]
         )
         if claims["type"] != "access":
-            return {"message": "access token needed"}, 401
+            abort(401)
+        return claims
+
+    @app.post("/layer/bookings")
+    def hand_rolled():
+        claims = verified_claims()
         data = schema.load(request.get_json())
         ask = bookings.BookingAsk(
             data["event_id"],
@@ -88,5 +100,10 @@ def hand_rolled_app() -> Flask:
             runtime.database(), uuid.UUID(claims["sub"]), ask, session_id=claims["sid"]
         )
         return _answer(accepted["id"], accepted["queue_position"])
+
+    @app.get("/layer/bookings/<uuid:booking_id>")
+    def hand_rolled_poll(booking_id):
+        view = bookings.read_booking(runtime.database(), uuid.UUID(verified_claims()["sub"]), booking_id)
+        return {"id": str(booking_id), "status": view["status"], "queue_position": view["queue_position"]}
 
     return app
