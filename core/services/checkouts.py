@@ -18,14 +18,21 @@ import uuid
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
 
 from core import booking_links, payment_lifecycle, runtime
 from core.db import Database, UnitOfWork
 from core.errors import Conflict, DomainError, Forbidden, NotFound, Unavailable
 from core.jobs import Job
-from core.models import Booking, Payment, User, utcnow
+from core.models import Booking, BookingLine, Payment, User, utcnow
 from core.payments import payment_provider
-from core.payments.provider import CheckoutLine, CheckoutRequest, PaymentProviderError, for_each_retrying
+from core.payments.provider import (
+    Checkout,
+    CheckoutLine,
+    CheckoutRequest,
+    PaymentProviderError,
+    for_each_retrying,
+)
 from core.services import follow_ups
 from core.services.permissions import is_organizer_of
 from core.services.settlement import reconcile_checkout
@@ -36,31 +43,64 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class _CheckoutPlan:
+    booking_id: uuid.UUID
     payment_id: uuid.UUID
     provider: str
     request: CheckoutRequest
 
 
+@dataclass
+class _Planned:
+    """What one planning transaction found for its bookings (each held one in one of the lists)."""
+
+    already_open: list[Payment]
+    to_open: list[_CheckoutPlan]
+    contended: list[uuid.UUID]  # locked by another transaction: left to `ensure_checkout`
+
+
 def prepare_checkouts(db: Database, booking_ids: list[str], notify: str | None = None) -> list[str]:
-    """Give each held booking an open checkout (`ensure_checkout`); the job that follows every
-    new hold.
+    """Give each held booking an open checkout; the job that follows every batch of new holds.
+
+    Two transactions for the whole job, not two per booking: a rush's batch holds hundreds at
+    once, and the job's share of the machine's CPU (the ORM, PostgreSQL's commits) came out of
+    the web's (docs/architecture.md, "The rush path"). The bookings are locked with `SKIP
+    LOCKED`, so this transaction never waits holding others' locks (no deadlock with a sweep);
+    one that another transaction holds is done alone afterwards by `ensure_checkout`, which
+    waits for it. The provider is called between the two, once per booking.
 
     With `notify`, the customers of the bookings that got one are then sent that email (the
     waitlist promotion, which must carry the checkout link). Returns the ids that have a checkout.
     """
-    ready: list[str] = []
+    ids = sorted({uuid.UUID(str(booking_id)) for booking_id in booking_ids})
+    with db.unit_of_work() as uow:
+        planned = _plan_checkouts(uow, ids, wait=False)
+        uow.commit()
+    ready = [str(payment.booking_id) for payment in planned.already_open]
+    opened: list[tuple[_CheckoutPlan, Checkout]] = []
 
-    def open_checkout(booking_id: str) -> None:
-        if ensure_checkout(db, uuid.UUID(booking_id)) is not None:
-            ready.append(booking_id)
+    def open_checkout(item: _CheckoutPlan | uuid.UUID) -> None:
+        if isinstance(item, uuid.UUID):
+            if ensure_checkout(db, item) is not None:
+                ready.append(str(item))
+        else:
+            opened.append((item, payment_provider(item.provider).create_checkout(item.request)))
 
     try:
-        for_each_retrying([str(booking_id) for booking_id in booking_ids], open_checkout)
+        for_each_retrying([*planned.to_open, *planned.contended], open_checkout, retry_id=_booking_of)
     finally:
-        # Those that have their checkout are told now, even while others wait for a retry.
+        # What the provider opened is stored, and those that have their checkout are told now,
+        # even while others wait for a retry.
+        if opened:
+            with db.unit_of_work() as uow:
+                ready += [str(payment.booking_id) for payment in _store_checkouts(uow, opened)]
+                uow.commit()
         if notify and ready:
             runtime.dispatch(Job.SEND_BOOKING_EMAILS, kind=notify, booking_ids=ready)
     return ready
+
+
+def _booking_of(item: _CheckoutPlan | uuid.UUID) -> str:
+    return str(item if isinstance(item, uuid.UUID) else item.booking_id)
 
 
 def ensure_checkout(db: Database, booking_id: uuid.UUID) -> Payment | None:
@@ -69,51 +109,122 @@ def ensure_checkout(db: Database, booking_id: uuid.UUID) -> Payment | None:
     The payment row is committed on `db` before the provider is asked, and its session stored
     in a second unit of work, committed here."""
     with db.unit_of_work() as uow:
-        plan = _plan_checkout(uow, booking_id)
+        planned = _plan_checkouts(uow, [booking_id], wait=True)
         uow.commit()
-    if not isinstance(plan, _CheckoutPlan):
-        return plan
+    if planned.already_open:
+        return planned.already_open[0]
+    if not planned.to_open:
+        return None
+    plan = planned.to_open[0]
     checkout = payment_provider(plan.provider).create_checkout(plan.request)
     with db.unit_of_work() as uow:
-        payment = uow.session.get(Payment, plan.payment_id, with_for_update=True, populate_existing=True)
-        booking = uow.session.get(Booking, payment.booking_id)
-        if payment.checkout_session_id is None and payment.status == PaymentStatus.EXPIRED:
-            # Closed unopened meanwhile, yet a session exists after all, so it could be paid:
-            # reopened, so that closing it (below) settles it at the provider.
-            payment_lifecycle.reopen(payment, checkout)
-        elif payment.checkout_session_id is None:
-            payment_lifecycle.store_checkout(payment, checkout)
-        if booking.status != BookingStatus.HELD:
-            follow_ups.holds_released(uow, [booking.id])  # the hold ended while the session was made
+        held = _store_checkouts(uow, [(plan, checkout)])
         uow.commit()
-    return payment if booking.status == BookingStatus.HELD else None
+    return held[0] if held else None
 
 
-def _plan_checkout(uow: UnitOfWork, booking_id: uuid.UUID) -> Payment | _CheckoutPlan | None:
-    """Under the booking's row lock: its open checkout, or a new payment row and what to ask for.
+def _plan_checkouts(uow: UnitOfWork, booking_ids: list[uuid.UUID], *, wait: bool) -> _Planned:
+    """Under the bookings' row locks: each held one's open checkout, or a new payment row and what
+    to ask the provider for. Without `wait`, a booking locked elsewhere is skipped (`contended`).
 
     The payment row is stored before the provider is called, so its idempotency key is fixed
     (`checkout:<booking id>:<attempt>`) and a retry, or a concurrent job, asks for the same
-    session; the unique key also stops two jobs from making two rows for one attempt.
+    session; the unique key also stops two jobs from making two rows for one attempt. The locks
+    are taken in id order, on the bookings alone (their customers, events and lines are read in
+    queries of their own, unlocked).
     """
-    booking = uow.session.get(Booking, booking_id, with_for_update=True, populate_existing=True)
-    if booking is None or booking.status != BookingStatus.HELD:
-        return None
-    payment = _open_payment(uow, booking.id)
-    if payment is not None and payment.checkout_session_id is not None:
-        return payment
-    if payment is None:
-        attempt = uow.session.scalar(select(func.count()).where(Payment.booking_id == booking.id)) + 1
-        payment = payment_lifecycle.open_payment(
-            booking_id=booking.id,
-            provider=runtime.settings().payment_provider,
-            amount=booking.total,
-            currency=booking.currency,
-            idempotency_key=f"checkout:{booking.id}:{attempt}",
+    locked = uow.session.scalars(
+        select(Booking)
+        .where(Booking.id.in_(booking_ids))
+        .order_by(Booking.id)
+        .with_for_update(skip_locked=not wait)
+        .options(
+            selectinload(Booking.user),
+            selectinload(Booking.event),
+            selectinload(Booking.lines).selectinload(BookingLine.ticket_type),
         )
-        uow.session.add(payment)
-        uow.session.flush()
-    return _CheckoutPlan(payment.id, payment.provider, _checkout_request(booking, payment))
+        .execution_options(populate_existing=True)
+    ).all()
+    found = {booking.id for booking in locked}
+    held = [booking for booking in locked if booking.status == BookingStatus.HELD]
+    planned = _Planned([], [], [booking_id for booking_id in booking_ids if booking_id not in found])
+    if not held:
+        return planned
+    held_ids = [booking.id for booking in held]
+    open_payments = {
+        payment.booking_id: payment  # the latest wins
+        for payment in uow.session.scalars(
+            select(Payment)
+            .where(Payment.booking_id.in_(held_ids), Payment.status == PaymentStatus.PENDING)
+            .order_by(Payment.created_at)
+        )
+    }
+    attempts = dict(
+        uow.session.execute(
+            select(Payment.booking_id, func.count())
+            .where(Payment.booking_id.in_(held_ids))
+            .group_by(Payment.booking_id)
+        ).all()
+    )
+    unopened: list[tuple[Booking, Payment]] = []
+    for booking in held:
+        payment = open_payments.get(booking.id)
+        if payment is not None and payment.checkout_session_id is not None:
+            planned.already_open.append(payment)
+            continue
+        if payment is None:
+            payment = payment_lifecycle.open_payment(
+                booking_id=booking.id,
+                provider=runtime.settings().payment_provider,
+                amount=booking.total,
+                currency=booking.currency,
+                idempotency_key=f"checkout:{booking.id}:{attempts.get(booking.id, 0) + 1}",
+            )
+            uow.session.add(payment)
+        unopened.append((booking, payment))
+    uow.session.flush()  # the new payments' ids
+    planned.to_open = [
+        _CheckoutPlan(booking.id, payment.id, payment.provider, _checkout_request(booking, payment))
+        for booking, payment in unopened
+    ]
+    return planned
+
+
+def _store_checkouts(uow: UnitOfWork, opened: list[tuple[_CheckoutPlan, Checkout]]) -> list[Payment]:
+    """Store the sessions the provider made; returns the payments whose booking is still held.
+
+    A payment closed unopened meanwhile is reopened (a session exists after all, so it could be
+    paid: closing it now settles it at the provider); a hold that ended while the session was
+    made has it closed (`holds_released`)."""
+    payments = {
+        payment.id: payment
+        for payment in uow.session.scalars(
+            select(Payment)
+            .where(Payment.id.in_([plan.payment_id for plan, _ in opened]))
+            .order_by(Payment.id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+    }
+    bookings = {
+        booking.id: booking
+        for booking in uow.session.scalars(
+            select(Booking)
+            .where(Booking.id.in_([plan.booking_id for plan, _ in opened]))
+            .execution_options(populate_existing=True)
+        )
+    }
+    held, released = [], []
+    for plan, checkout in opened:
+        payment = payments[plan.payment_id]
+        if payment.checkout_session_id is None and payment.status == PaymentStatus.EXPIRED:
+            payment_lifecycle.reopen(payment, checkout)
+        elif payment.checkout_session_id is None:
+            payment_lifecycle.store_checkout(payment, checkout)
+        (held if bookings[plan.booking_id].status == BookingStatus.HELD else released).append(payment)
+    if released:
+        follow_ups.holds_released(uow, [payment.booking_id for payment in released])
+    return held
 
 
 def _checkout_request(booking: Booking, payment: Payment) -> CheckoutRequest:
@@ -132,15 +243,6 @@ def _checkout_request(booking: Booking, payment: Payment) -> CheckoutRequest:
         success_url=booking_url,
         cancel_url=booking_url,
         idempotency_key=payment.idempotency_key,
-    )
-
-
-def _open_payment(uow: UnitOfWork, booking_id: uuid.UUID) -> Payment | None:
-    return uow.session.scalar(
-        select(Payment)
-        .where(Payment.booking_id == booking_id, Payment.status == PaymentStatus.PENDING)
-        .order_by(Payment.created_at.desc())
-        .limit(1)
     )
 
 
