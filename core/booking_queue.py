@@ -373,9 +373,20 @@ class BookingQueue:
             str(event_id): (answers[2 * i], bool(answers[2 * i + 1])) for i, event_id in enumerate(event_ids)
         }
 
-    def queued_status(self, booking_id) -> dict | None:
-        """The in-flight status of a queued request, with its live queue position, or None."""
-        event_id = self.redis.get(event_pointer_key(booking_id))
+    def queued_status(self, booking_id, session_id: str | None = None) -> dict | SessionRevoked | None:
+        """The in-flight status of a queued request, with its live queue position, or None.
+        Given the reader's `session_id`, first whether it was signed out (`SessionRevoked`),
+        asked in the same round trip as the booking's pointer: a poll's token is then checked
+        without a round trip of its own."""
+        if session_id is None:
+            event_id = self.redis.get(event_pointer_key(booking_id))
+        else:
+            pipe = self.redis.pipeline(transaction=False)
+            pipe.exists(sessions.revocation_key(session_id))
+            pipe.get(event_pointer_key(booking_id))
+            revoked, event_id = pipe.execute()
+            if revoked:
+                return SessionRevoked()
         if event_id is None:
             return None
         keys = [status_key(event_id, booking_id), _key(event_id, "decided"), _key(event_id, "rate"),

@@ -14,7 +14,14 @@ from flask_jwt_extended import jwt_required
 from flask_smorest.error_handler import ErrorSchema
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from api.auth import by_account, current_actor, current_claims, current_session_id, current_user_id
+from api.auth import (
+    by_account,
+    current_actor,
+    current_claims,
+    current_session_id,
+    current_user_id,
+    is_revoked,
+)
 from api.db import committed, request_uow
 from api.extensions import limiter
 from api.input import InputSchema
@@ -394,19 +401,25 @@ class BookingWaitQuery(InputSchema):
 
 @blp.route("/<uuid:booking_id>")
 class BookingById(MethodView):
-    @lean(blp, query=BookingWaitQuery())
+    # A poll's session is checked with the booking's pointer, in one Redis round trip
+    # (`read_booking`), and once more before a long poll waits.
+    @lean(blp, query=BookingWaitQuery(), revocation_in_view=True)
     @blp.response(200, BookingOut)
     def get(self, args, booking_id):
         """A booking's status; `Retry-After` says when to poll again while it is not final
         (or wait for the next change with `?wait=N`, or follow `/events`)."""
         wait = args.get("wait")
         if wait:
+            if is_revoked(current_claims()):
+                raise bookings.signed_out()
             with LIVE_WAITERS.track_inprogress():
                 view = booking_updates.wait_for_change(
                     runtime.database(), current_user_id(), booking_id, wait
                 )
         else:
-            view = bookings.read_booking(runtime.database(), current_user_id(), booking_id)
+            view = bookings.read_booking(
+                runtime.database(), current_user_id(), booking_id, session_id=current_session_id()
+            )
         return view, 200, _retry_after(view)
 
 

@@ -85,7 +85,7 @@ def request_booking(
     room, room_ttl = waiting_room.room_step(snapshot, now)
     outcome = queue.accept(request, _fingerprint(ask, named), session_id, room, room_ttl)
     if isinstance(outcome, SessionRevoked):
-        raise Unauthorized("This session was signed out.", name="token_revoked")
+        raise signed_out()
     if isinstance(outcome, AlreadyInRoom):
         raise Conflict("You are already in this event's waiting room.", name=RejectionReason.HOLD_EXISTS)
     if isinstance(outcome, Entered):
@@ -236,9 +236,20 @@ def _fingerprint(ask: BookingAsk, named: dict[str, list[dict]]) -> str:
 # --- following a booking ----------------------------------------------------------------------
 
 
-def queued_booking_view(booking_id: uuid.UUID) -> tuple[uuid.UUID, uuid.UUID, dict] | None:
-    """(customer id, event id, view) of a request still in the queue, from Redis alone."""
-    queued = booking_queue().queued_status(booking_id)
+def signed_out() -> Unauthorized:
+    """The refusal of a request whose session was signed out, as `jwt_required` words it."""
+    return Unauthorized("This session was signed out.", name="token_revoked")
+
+
+def queued_booking_view(
+    booking_id: uuid.UUID, session_id: str | None = None
+) -> tuple[uuid.UUID, uuid.UUID, dict] | None:
+    """(customer id, event id, view) of a request still in the queue, from Redis alone. Given
+    the reader's `session_id`, a signed-out session is refused first (`signed_out`), checked in
+    the same round trip (`BookingQueue.queued_status`)."""
+    queued = booking_queue().queued_status(booking_id, session_id)
+    if isinstance(queued, SessionRevoked):
+        raise signed_out()
     if queued is None:
         return None
     request: BookingRequest = queued["request"]
@@ -288,14 +299,18 @@ def readable_booking(uow: UnitOfWork, actor: User, booking_id: uuid.UUID) -> Boo
     return booking
 
 
-def read_booking(db: Database, actor_id: uuid.UUID, booking_id: uuid.UUID) -> dict:
+def read_booking(
+    db: Database, actor_id: uuid.UUID, booking_id: uuid.UUID, session_id: str | None = None
+) -> dict:
     """The booking as `actor_id` may see it: from Redis while queued, else from PostgreSQL.
 
     A queued request polled by its own customer is answered from Redis alone: that is the
     polling hot path of a rush, and it never waits for PostgreSQL (so this takes the database
-    and opens a read-only unit of work on it only when it needs one).
+    and opens a read-only unit of work on it only when it needs one). Given the reader's
+    `session_id`, a signed-out session is refused before anything is read
+    (`queued_booking_view`).
     """
-    queued = queued_booking_view(booking_id)
+    queued = queued_booking_view(booking_id, session_id)
     if queued is not None and queued[0] == actor_id:
         return queued[2]
     with db.unit_of_work() as uow:

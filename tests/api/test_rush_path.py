@@ -485,7 +485,24 @@ def test_an_outage_during_the_lean_check_is_the_decorated_paths_503(pairs, world
     monkeypatch.setattr(sessions, "is_revoked", unreachable)
     rng = random.Random(SEED + 3)
     token = _sign(world, _claims(world, world.customer, rng))
-    answer = pairs.send("outage", "GET", f"/api/v1/bookings/{world.bookings['queued']}",
+    answer = pairs.send("outage", "GET", f"/api/v1/bookings/{world.bookings['queued']}/events", stream=True,
                         headers={"Authorization": f"Bearer {token}", request_ids.HEADER: "outage-0001"})  # fmt: skip
     assert answer["status"] == 503 and ("Retry-After", "5") in answer["headers"]
     assert pairs.served == [False]
+
+
+def test_an_outage_during_the_polls_folded_check_is_the_same_503(pairs, world, monkeypatch):
+    """The poll's revocation check rides with its pointer's read (`read_booking`): Redis failing
+    it is the same 503 on the lean path, which served the request, as on the decorated one."""
+    import redis
+
+    def unreachable(_session_id):
+        raise redis.ConnectionError("Redis is down")
+
+    monkeypatch.setattr(sessions, "revocation_key", unreachable)
+    rng = random.Random(SEED + 4)
+    token = _sign(world, _claims(world, world.customer, rng))
+    answer = pairs.send("poll outage", "GET", f"/api/v1/bookings/{world.bookings['queued']}",
+                        headers={"Authorization": f"Bearer {token}", request_ids.HEADER: "outage-0002"})  # fmt: skip
+    assert answer["status"] == 503 and ("Retry-After", "5") in answer["headers"]
+    assert pairs.served == [True]
