@@ -118,6 +118,20 @@ def _registry() -> CollectorRegistry:
     return registry
 
 
+# (method, endpoint, status) -> its request counter and latency histogram: as many as the metrics'
+# own series. `labels()` converts, checks and takes a lock at every call; every request passes here.
+_SERIES: dict[tuple[str, str, int], tuple] = {}
+
+
+def _series(method: str, endpoint: str, status: int) -> tuple:
+    series = _SERIES.get((method, endpoint, status))
+    if series is None:
+        series = _SERIES[method, endpoint, status] = (
+            REQUESTS.labels(method, endpoint, status), LATENCY.labels(method, endpoint)
+        )  # fmt: skip
+    return series
+
+
 def init_app(app: Flask) -> None:
     @app.before_request
     def _start_timer():
@@ -125,10 +139,12 @@ def init_app(app: Flask) -> None:
 
     @app.after_request
     def _observe(response):
-        endpoint = request.url_rule.rule if request.url_rule else "unmatched"
-        REQUESTS.labels(request.method, endpoint, response.status_code).inc()
-        if "request_started" in g:
-            LATENCY.labels(request.method, endpoint).observe(time.perf_counter() - g.request_started)
+        started = g.get("request_started")
+        rule = request.url_rule
+        count, latency = _series(request.method, rule.rule if rule else "unmatched", response.status_code)
+        count.inc()
+        if started is not None:
+            latency.observe(time.perf_counter() - started)
         return response
 
     @app.get("/metrics")
