@@ -70,6 +70,7 @@ def main(argv: list[str] | None = None) -> None:
 
     rates: dict[str, list[float]] = {}  # by "series: layer"
     cpu: dict[str, list[float]] = {}
+    statuses: dict[str, list[dict[int, int]]] = {}  # every answer of each round, counted or not
     with ExitStack() as stack:
         loads = []
         for name, app, path, poll_path in LAYERS:
@@ -87,9 +88,10 @@ def main(argv: list[str] | None = None) -> None:
                 load(1000)  # warm-up: first requests and new connections are not measured
         for _ in range(ROUNDS):
             for key, load in loads:
-                rate, seconds = load(args.requests)
+                rate, seconds, answers = load(args.requests)
                 rates.setdefault(key, []).append(rate)
                 cpu.setdefault(key, []).append(seconds)
+                statuses.setdefault(key, []).append(answers)
     medians = {key: _median(values) for key, values in rates.items()}
     cpu_medians = {key: _median(values) * 1e6 for key, values in cpu.items()}
     figures, goals = [], []
@@ -111,7 +113,10 @@ def main(argv: list[str] | None = None) -> None:
     )
     for goal in goals:
         print(f"goal: {goal['goal']} {'✓' if goal['met'] else '✗'}")
-    details = {"rounds": rates, "server_cpu_seconds_per_request": cpu, "goals": goals,
+    for key, rounds in statuses.items():  # a rate and a CPU per counted answer mean little beside others
+        if any(set(answers) != {SERIES[key.split(":")[0]]} for answers in rounds):
+            print(f"other answers: {key}: {rounds}")
+    details = {"rounds": rates, "server_cpu_seconds_per_request": cpu, "statuses": statuses, "goals": goals,
                "gunicorn": vars(servers.API_GUNICORN), "load_concurrency": CONCURRENCY,
                "load_processes": LOAD_PROCESSES}  # fmt: skip
     path = report.write_result(
@@ -136,13 +141,17 @@ def poll_request(polls: list[tuple[str, str]], path: str, i: int) -> loadgen.Req
     return loadgen.Request("GET", f"{path}{booking_id}", headers={"Authorization": f"Bearer {token}"})
 
 
-def _load(url: str, make_request, server_pid: int, status: int, requests: int) -> tuple[float, float]:
-    """Answers of `status` (202 accepted, 200 polled) per second of one run, and the server's CPU
-    seconds per such answer."""
+def _load(url: str, make_request, server_pid: int, status: int, requests: int) -> tuple[float, float, dict]:
+    """Answers of `status` (202 accepted, 200 polled) per second of one run, the server's CPU
+    seconds per such answer, and how many answers of each status the run had (0: none)."""
     cpu_before = _process_tree_cpu(server_pid)
     load = loadgen.run_load(url, make_request, requests, concurrency=CONCURRENCY, processes=LOAD_PROCESSES)
     accepted = load.statuses.get(status, 0)
-    return accepted / load.elapsed, (_process_tree_cpu(server_pid) - cpu_before) / max(accepted, 1)
+    return (
+        accepted / load.elapsed,
+        (_process_tree_cpu(server_pid) - cpu_before) / max(accepted, 1),
+        dict(load.statuses),
+    )
 
 
 def _process_tree_cpu(pid: int) -> float:
