@@ -33,6 +33,9 @@ from dataclasses import dataclass
 
 # A step along a row longer than this many times the row's usual step is an aisle.
 AISLE_FACTOR = 1.5
+# How many runs' best starts `Centres` keeps per row and group size, per seat of the row: a
+# bound on its memory whatever the churn of takes and releases.
+RUNS_KEPT_PER_SEAT = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,12 +153,19 @@ class Layout:
 class Centres(dict):
     """The distance of the group's centre to the focal point of every group of `size` seats
     side by side in a row, by first place, keyed by (row, size): fixed while the plan stands,
-    so worked out the first time a row is weighed for a size, and kept."""
+    so worked out the first time a row is weighed for a size, and kept.
+
+    So is the best start of a group in a run of free seats (`best_in_run`): it depends on the
+    run's bounds and those distances only, not on what is free elsewhere, so a row changed by a
+    take is weighed again from its runs' kept answers, and only its new runs (one or two per
+    take) are worked out."""
 
     def __init__(self, layout: Layout, focal: tuple[float, float]):
         super().__init__()
         self.layout = layout
         self.focal = focal
+        # Per (row, size): each run's best start, by the run (first, last place).
+        self.run_bests: dict[tuple[int, int], dict[tuple[int, int], tuple]] = defaultdict(dict)
 
     def __missing__(self, key: tuple[int, int]) -> list[float]:
         row, size = key
@@ -164,6 +174,38 @@ class Centres(dict):
         dx = [(b - a) / size - fx for a, b in zip(xs, xs[size:], strict=False)]
         dy = [(b - a) / size - fy for a, b in zip(ys, ys[size:], strict=False)]
         found = self[key] = list(map(math.hypot, dx, dy))
+        return found
+
+    def best_in_run(self, row: int, size: int, run: tuple[int, int]) -> tuple:
+        """(strands a single seat, distance, first place) of the best group of `size` in the run
+        of free seats `run` of an ordinary request (see `SeatPicture._best_in_row`); () if the
+        group does not fit in it.
+
+        Within a run of `spare` seats more than the group needs, the group starting `offset`
+        seats in strands a single seat when `offset` or `spare - offset` is 1, so the best is
+        the nearest of the other starts (the run's two ends and the starts from 2 to
+        `spare - 2` in, a slice of the row's fixed distances), and only a run with exactly one
+        seat to spare has nothing better than a stranding start."""
+        known = self.run_bests[row, size]
+        found = known.get(run)
+        if found is not None:
+            return found
+        first, last = run
+        spare = last - first + 1 - size
+        if spare < 0:
+            found = ()
+        else:
+            distances = self[row, size]
+            end = first + spare  # the last start; on equal distances the earlier start wins
+            nearest = first if distances[first] <= distances[end] else end
+            if spare >= 4:
+                middle = min(distances[first + 2 : end - 1])
+                if middle < distances[nearest] or (middle == distances[nearest] and nearest == end):
+                    nearest = distances.index(middle, first + 2, end - 1)
+            found = (spare == 1, distances[nearest], nearest)
+        if len(known) > RUNS_KEPT_PER_SEAT * len(self.layout.rows[row]):
+            known.clear()  # a row sold and given back over and over: forget its old runs
+        known[run] = found
         return found
 
 
@@ -348,31 +390,17 @@ class SeatPicture:
         self, row: int, runs: list[tuple[int, int]], size: int, accessible: bool
     ) -> tuple | None:
         """The heap entry of the row's best placement of `size` over its `runs` (`_runs`), or
-        None: its rank (see `Placement`) followed by the row's version.
-
-        Within a run of `spare` seats more than the group needs, the group starting `offset`
-        seats in strands a single seat when `offset` or `spare - offset` is 1, so for the
-        ordinary request the best is the nearest of the other starts (the run's two ends and
-        the starts from 2 to `spare - 2` in, a slice of the row's fixed distances), and only a
-        run with exactly one seat to spare has nothing better than a stranding start."""
+        None: its rank (see `Placement`) followed by the row's version. For the ordinary
+        request, each run's best start is kept with the plan (`Centres.best_in_run`)."""
         if not runs:
             return None
         if accessible:
             return self._best_assisted(row, runs, size)
-        distances = self._centres[row, size]
+        best_in_run = self._centres.best_in_run
         best = None
-        for first, last in runs:
-            spare = last - first + 1 - size
-            if spare < 0:
-                continue
-            end = first + spare  # the last start; on equal distances the earlier start wins
-            nearest = first if distances[first] <= distances[end] else end
-            if spare >= 4:
-                middle = min(distances[first + 2 : end - 1])
-                if middle < distances[nearest] or (middle == distances[nearest] and nearest == end):
-                    nearest = distances.index(middle, first + 2, end - 1)
-            found = (spare == 1, distances[nearest], nearest)
-            if best is None or found < best:
+        for run in runs:
+            found = best_in_run(row, size, run)
+            if found and (best is None or found < best):
                 best = found
         if best is None:
             return None
