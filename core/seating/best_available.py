@@ -179,7 +179,7 @@ class Centres(dict):
     def best_in_run(self, row: int, size: int, run: tuple[int, int]) -> tuple:
         """(strands a single seat, distance, first place) of the best group of `size` in the run
         of free seats `run` of an ordinary request (see `SeatPicture._best_in_row`); () if the
-        group does not fit in it.
+        group does not fit in it. Worked out and kept in `run_bests`, where callers look first.
 
         Within a run of `spare` seats more than the group needs, the group starting `offset`
         seats in strands a single seat when `offset` or `spare - offset` is 1, so the best is
@@ -187,9 +187,6 @@ class Centres(dict):
         `spare - 2` in, a slice of the row's fixed distances), and only a run with exactly one
         seat to spare has nothing better than a stranding start."""
         known = self.run_bests[row, size]
-        found = known.get(run)
-        if found is not None:
-            return found
         first, last = run
         spare = last - first + 1 - size
         if spare < 0:
@@ -256,12 +253,18 @@ class SeatPicture:
 
     def _flip(self, numbers: list[int], delta: int) -> None:
         """These seats become free (`delta` +1) or not (-1); their rows are marked changed."""
-        layout, counts = self.layout, self._free_count
+        layout = self.layout
         masks: dict[int, int] = {}
         for number in numbers:
             row = layout.row_of[number]
             masks[row] = masks.get(row, 0) | 1 << layout.place_of[number]
-            counts[layout.kind[number]] += delta
+        self._apply(masks, numbers, delta)
+
+    def _apply(self, masks: dict[int, int], numbers: list[int], delta: int) -> None:
+        """`_flip` once the seats' bits of each row are known."""
+        counts, kind = self._free_count, self.layout.kind
+        for number in numbers:
+            counts[kind[number]] += delta
         for row, mask in masks.items():
             self._free_rows[row] ^= mask
             self._version[row] += 1
@@ -269,12 +272,16 @@ class SeatPicture:
 
     def take(self, seat_ids: Iterable) -> None:
         """Take these seats: all of them, or none if one is not free (ValueError)."""
-        seat_ids = list(seat_ids)
-        numbers = [self.layout.index[seat_id] for seat_id in seat_ids]
-        taken = [seat_id for seat_id, n in zip(seat_ids, numbers, strict=True) if not self._is_free(n)]
-        if taken or len(set(numbers)) < len(numbers):
-            raise ValueError(f"seats {taken or seat_ids} are not free")
-        self._flip(numbers, -1)
+        layout, free_rows = self.layout, self._free_rows
+        numbers = [layout.index[seat_id] for seat_id in seat_ids]
+        masks: dict[int, int] = {}
+        for number in numbers:
+            row, bit = layout.row_of[number], 1 << layout.place_of[number]
+            mask = masks.get(row, 0)
+            if mask & bit or not free_rows[row] & bit:  # given twice, or not free
+                raise ValueError(f"seats {[layout.seats[n].id for n in numbers]} are not all free")
+            masks[row] = mask | bit
+        self._apply(masks, numbers, -1)
 
     def release(self, seat_ids: Iterable) -> None:
         """Give back these seats (those of another plan or already free are passed over)."""
@@ -317,7 +324,7 @@ class SeatPicture:
             row, first = entry[3], entry[4]
             if entry[5] == versions[row]:
                 numbers = self.layout.rows[row][first : first + size]
-                return Placement(entry[:5], tuple(self.layout.seats[n].id for n in numbers))
+                return Placement(entry[:5], tuple([self.layout.seats[n].id for n in numbers]))
             heapq.heappop(heap)  # the row changed since: its current best was pushed with it
         return None
 
@@ -396,10 +403,13 @@ class SeatPicture:
             return None
         if accessible:
             return self._best_assisted(row, runs, size)
-        best_in_run = self._centres.best_in_run
+        centres = self._centres
+        known = centres.run_bests[row, size]
         best = None
         for run in runs:
-            found = best_in_run(row, size, run)
+            found = known.get(run)
+            if found is None:
+                found = centres.best_in_run(row, size, run)
             if found and (best is None or found < best):
                 best = found
         if best is None:
