@@ -33,6 +33,9 @@ from dataclasses import dataclass
 
 # A step along a row longer than this many times the row's usual step is an aisle.
 AISLE_FACTOR = 1.5
+# How many runs' best starts `Centres` keeps per row and group size, per seat of the row: a
+# bound on its memory whatever the churn of takes and releases.
+RUNS_KEPT_PER_SEAT = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,12 +153,19 @@ class Layout:
 class Centres(dict):
     """The distance of the group's centre to the focal point of every group of `size` seats
     side by side in a row, by first place, keyed by (row, size): fixed while the plan stands,
-    so worked out the first time a row is weighed for a size, and kept."""
+    so worked out the first time a row is weighed for a size, and kept.
+
+    So is the best start of a group in a run of free seats (`best_in_run`): it depends on the
+    run's bounds and those distances only, not on what is free elsewhere, so a row changed by a
+    take is weighed again from its runs' kept answers, and only its new runs (one or two per
+    take) are worked out."""
 
     def __init__(self, layout: Layout, focal: tuple[float, float]):
         super().__init__()
         self.layout = layout
         self.focal = focal
+        # Per (row, size): each run's best start, by the run (first, last place).
+        self.run_bests: dict[tuple[int, int], dict[tuple[int, int], tuple]] = defaultdict(dict)
 
     def __missing__(self, key: tuple[int, int]) -> list[float]:
         row, size = key
@@ -164,6 +174,35 @@ class Centres(dict):
         dx = [(b - a) / size - fx for a, b in zip(xs, xs[size:], strict=False)]
         dy = [(b - a) / size - fy for a, b in zip(ys, ys[size:], strict=False)]
         found = self[key] = list(map(math.hypot, dx, dy))
+        return found
+
+    def best_in_run(self, row: int, size: int, run: tuple[int, int]) -> tuple:
+        """(strands a single seat, distance, first place) of the best group of `size` in the run
+        of free seats `run` of an ordinary request (see `SeatPicture._best_in_row`); () if the
+        group does not fit in it. Worked out and kept in `run_bests`, where callers look first.
+
+        Within a run of `spare` seats more than the group needs, the group starting `offset`
+        seats in strands a single seat when `offset` or `spare - offset` is 1, so the best is
+        the nearest of the other starts (the run's two ends and the starts from 2 to
+        `spare - 2` in, a slice of the row's fixed distances), and only a run with exactly one
+        seat to spare has nothing better than a stranding start."""
+        known = self.run_bests[row, size]
+        first, last = run
+        spare = last - first + 1 - size
+        if spare < 0:
+            found = ()
+        else:
+            distances = self[row, size]
+            end = first + spare  # the last start; on equal distances the earlier start wins
+            nearest = first if distances[first] <= distances[end] else end
+            if spare >= 4:
+                middle = min(distances[first + 2 : end - 1])
+                if middle < distances[nearest] or (middle == distances[nearest] and nearest == end):
+                    nearest = distances.index(middle, first + 2, end - 1)
+            found = (spare == 1, distances[nearest], nearest)
+        if len(known) > RUNS_KEPT_PER_SEAT * len(self.layout.rows[row]):
+            known.clear()  # a row sold and given back over and over: forget its old runs
+        known[run] = found
         return found
 
 
@@ -214,12 +253,18 @@ class SeatPicture:
 
     def _flip(self, numbers: list[int], delta: int) -> None:
         """These seats become free (`delta` +1) or not (-1); their rows are marked changed."""
-        layout, counts = self.layout, self._free_count
+        layout = self.layout
         masks: dict[int, int] = {}
         for number in numbers:
             row = layout.row_of[number]
             masks[row] = masks.get(row, 0) | 1 << layout.place_of[number]
-            counts[layout.kind[number]] += delta
+        self._apply(masks, numbers, delta)
+
+    def _apply(self, masks: dict[int, int], numbers: list[int], delta: int) -> None:
+        """`_flip` once the seats' bits of each row are known."""
+        counts, kind = self._free_count, self.layout.kind
+        for number in numbers:
+            counts[kind[number]] += delta
         for row, mask in masks.items():
             self._free_rows[row] ^= mask
             self._version[row] += 1
@@ -227,12 +272,16 @@ class SeatPicture:
 
     def take(self, seat_ids: Iterable) -> None:
         """Take these seats: all of them, or none if one is not free (ValueError)."""
-        seat_ids = list(seat_ids)
-        numbers = [self.layout.index[seat_id] for seat_id in seat_ids]
-        taken = [seat_id for seat_id, n in zip(seat_ids, numbers, strict=True) if not self._is_free(n)]
-        if taken or len(set(numbers)) < len(numbers):
-            raise ValueError(f"seats {taken or seat_ids} are not free")
-        self._flip(numbers, -1)
+        layout, free_rows = self.layout, self._free_rows
+        numbers = [layout.index[seat_id] for seat_id in seat_ids]
+        masks: dict[int, int] = {}
+        for number in numbers:
+            row, bit = layout.row_of[number], 1 << layout.place_of[number]
+            mask = masks.get(row, 0)
+            if mask & bit or not free_rows[row] & bit:  # given twice, or not free
+                raise ValueError(f"seats {[layout.seats[n].id for n in numbers]} are not all free")
+            masks[row] = mask | bit
+        self._apply(masks, numbers, -1)
 
     def release(self, seat_ids: Iterable) -> None:
         """Give back these seats (those of another plan or already free are passed over)."""
@@ -275,7 +324,7 @@ class SeatPicture:
             row, first = entry[3], entry[4]
             if entry[5] == versions[row]:
                 numbers = self.layout.rows[row][first : first + size]
-                return Placement(entry[:5], tuple(self.layout.seats[n].id for n in numbers))
+                return Placement(entry[:5], tuple([self.layout.seats[n].id for n in numbers]))
             heapq.heappop(heap)  # the row changed since: its current best was pushed with it
         return None
 
@@ -348,31 +397,20 @@ class SeatPicture:
         self, row: int, runs: list[tuple[int, int]], size: int, accessible: bool
     ) -> tuple | None:
         """The heap entry of the row's best placement of `size` over its `runs` (`_runs`), or
-        None: its rank (see `Placement`) followed by the row's version.
-
-        Within a run of `spare` seats more than the group needs, the group starting `offset`
-        seats in strands a single seat when `offset` or `spare - offset` is 1, so for the
-        ordinary request the best is the nearest of the other starts (the run's two ends and
-        the starts from 2 to `spare - 2` in, a slice of the row's fixed distances), and only a
-        run with exactly one seat to spare has nothing better than a stranding start."""
+        None: its rank (see `Placement`) followed by the row's version. For the ordinary
+        request, each run's best start is kept with the plan (`Centres.best_in_run`)."""
         if not runs:
             return None
         if accessible:
             return self._best_assisted(row, runs, size)
-        distances = self._centres[row, size]
+        centres = self._centres
+        known = centres.run_bests[row, size]
         best = None
-        for first, last in runs:
-            spare = last - first + 1 - size
-            if spare < 0:
-                continue
-            end = first + spare  # the last start; on equal distances the earlier start wins
-            nearest = first if distances[first] <= distances[end] else end
-            if spare >= 4:
-                middle = min(distances[first + 2 : end - 1])
-                if middle < distances[nearest] or (middle == distances[nearest] and nearest == end):
-                    nearest = distances.index(middle, first + 2, end - 1)
-            found = (spare == 1, distances[nearest], nearest)
-            if best is None or found < best:
+        for run in runs:
+            found = known.get(run)
+            if found is None:
+                found = centres.best_in_run(row, size, run)
+            if found and (best is None or found < best):
                 best = found
         if best is None:
             return None

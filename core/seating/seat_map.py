@@ -96,33 +96,45 @@ def public_status(status: SeatStatus) -> SeatStatus:
 class Rendering:
     """One variant's fixed text around the seats' status slots, and where each slot lies."""
 
-    head: str
-    before: list[str]  # per seat, in plan order: the text between the previous slot and its own
-    after: list[str]  # per seat: the text that follows its slot
-    tail: str
+    head: str  # the text before the first seat's slot
+    gaps: list[str]  # per seat but the last, in plan order: the text between its slot and the next one's
+    tail: str  # the text after the last seat's slot
     slots: dict[SeatStatus, str]  # each status as it fills a slot, padded to one width
     offsets: list[int]  # per seat: the byte offset of its slot in the document
 
     @classmethod
     def of(cls, head: str, before: list[str], after: list[str], tail: str, slot_text) -> Rendering:
+        """From the text before and after each seat's slot (`before`, `after`, per seat)."""
         width = max(len(slot_text(status)) for status in SeatStatus)
         slots = {status: slot_text(status).ljust(width) for status in SeatStatus}
+        if not before:
+            return cls(head + tail, [], "", slots, [])
+        gaps = [behind + ahead for behind, ahead in zip(after, before[1:], strict=False)]
+        head, tail = head + before[0], after[-1] + tail
         offsets, offset = [], len(head.encode())
-        for ahead, behind in zip(before, after, strict=True):
-            offset += len(ahead.encode())
+        for gap in gaps:
             offsets.append(offset)
-            offset += width + len(behind.encode())
-        return cls(head, before, after, tail, slots, offsets)
+            offset += width + len(gap.encode())
+        offsets.append(offset)
+        return cls(head, gaps, tail, slots, offsets)
 
     @property
     def width(self) -> int:
         return len(self.slots[SeatStatus.AVAILABLE])
 
     def document(self, statuses: list[SeatStatus]) -> str:
-        slots = self.slots
-        seats = "".join(f"{ahead}{slots[status]}{behind}"
-                        for ahead, behind, status in zip(self.before, self.after, statuses, strict=True))  # fmt: skip
-        return f"{self.head}{seats}{self.tail}"
+        return f"{self.head}{self.stretch(statuses, 0)}{self.tail}"
+
+    def stretch(self, statuses: list[SeatStatus], first: int) -> str:
+        """The text from the slot of seat `first` (its number in plan order) to the slot of the
+        seat `len(statuses) - 1` places further, the slots filled with `statuses`: the seats'
+        slots and the fixed text between them, interleaved."""
+        if not statuses:
+            return ""
+        parts = [""] * (2 * len(statuses) - 1)
+        parts[::2] = map(self.slots.__getitem__, statuses)
+        parts[1::2] = self.gaps[first : first + len(statuses) - 1]
+        return "".join(parts)
 
 
 def _statuses(state: SeatingState, seat_ids) -> dict[str, list[SeatStatus]]:
@@ -251,23 +263,19 @@ def _patches(state: SeatingState, changed) -> list:
     fixed text between them."""
     renderings = fragments(state)
     layout = state.fixed.layout
-    numbers = sorted(layout.index[seat_id] for seat_id in changed)
+    numbers = sorted(map(layout.index.__getitem__, changed))
     statuses = _statuses(state, [layout.seats[number].id for number in numbers])
     # Where each run of consecutive seats starts and ends, as positions in `numbers`.
     breaks = [i for i in range(1, len(numbers)) if numbers[i] != numbers[i - 1] + 1]
     runs = list(zip([0, *breaks], [*breaks, len(numbers)], strict=True))
     args = []
     for variant in VARIANTS:
-        rendering = renderings[variant]
-        slots = [rendering.slots[status] for status in statuses[variant]]
+        rendering, seen = renderings[variant], statuses[variant]
+        offsets, width = rendering.offsets, rendering.width
         pieces, text = [], []
         for start, end in runs:
             first, last = numbers[start], numbers[end - 1]
-            pieces.append(
-                f"{rendering.offsets[first]}:{rendering.offsets[last] + rendering.width - rendering.offsets[first]}"
-            )
-            for i in range(start, end - 1):
-                text += (slots[i], rendering.after[numbers[i]], rendering.before[numbers[i] + 1])
-            text.append(slots[end - 1])
+            pieces.append(f"{offsets[first]}:{offsets[last] + width - offsets[first]}")
+            text.append(rendering.stretch(seen[start:end], first))
         args += [",".join(pieces), "".join(text)]
     return args
