@@ -165,7 +165,8 @@ def test_two_shufflers_at_once_agree_and_place_everyone_once(db, room_event, cus
         thread.start()
     for thread in threads:
         thread.join()
-    assert openings[0] == openings[1]
+    # One that starts after the other has recorded the shuffle finds nothing to do (None).
+    assert len({opening for opening in openings if opening is not None}) == 1
     assert queue_length(room_event) == 40
     queued = queue_for(runtime.redis_client()).head(room_event.id, 100)
     assert sorted(r.seq for r in queued) == list(range(1, 41))
