@@ -314,7 +314,10 @@ class SaleResult:
     last_final_s: float
     held: int
     oversold: int
-    statuses: dict
+    statuses: dict  # bookings by status, from the database
+    # Customers whose polls had not seen their final status when the poll phase's time ran out
+    # (queue only): the poll phase is a check that every decision is readable, not a count.
+    polls_unfinished: int = 0
     # (seconds since the sale began, ms to the decision) per request: the chart, not the JSON
     waits: list[tuple[float, float]] = field(repr=False, default_factory=list)
     # For bench/decision_stages.py: booking id -> when its customer sent the request
@@ -368,14 +371,16 @@ def sale_through_queue(bench: Bench, scale: Scale, customers) -> SaleResult:
     waits = [(sent - load.wall(load.started), (decided_at[booking_id] - sent) * 1000)
              for booking_id, sent in sent_at.items()]  # fmt: skip
     ordered = sorted(ms for _, ms in waits)
+    statuses = _statuses(bench, event_id)
     return SaleResult(
         accepted_rate=len(accepted) / load.elapsed,
         p50_ms=loadgen.percentile(ordered, 50),
         p99_ms=loadgen.percentile(ordered, 99),
         last_final_s=max(decided_at.values()) - load.wall(load.started),
-        held=polled.values.get("held", 0),
+        held=statuses.get("held", 0),
         oversold=bench.oversold(event_id),
-        statuses=polled.values,
+        statuses=statuses,
+        polls_unfinished=len(polled.unfinished),
         waits=waits,
         sent_at=sent_at,
         client_late={s.location.rsplit("/", 1)[1]: s.loop_late for s in accepted},
@@ -399,10 +404,7 @@ def sale_synchronous(bench: Bench, scale: Scale, customers) -> SaleResult:
     answered = [s for s in load.samples if s.status == 201]
     waits = [(s.start - load.started, (s.end - s.start) * 1000) for s in answered]
     latencies = sorted(ms for _, ms in waits)
-    with bench.db.unit_of_work() as uow:
-        statuses = dict(uow.session.execute(
-            sa.select(Booking.status, sa.func.count()).where(Booking.event_id == event_id).group_by(Booking.status)
-        ).all())  # fmt: skip
+    statuses = _statuses(bench, event_id)
     return SaleResult(
         accepted_rate=len(answered) / load.elapsed,
         p50_ms=loadgen.percentile(latencies, 50),
@@ -413,6 +415,14 @@ def sale_synchronous(bench: Bench, scale: Scale, customers) -> SaleResult:
         statuses=statuses,
         waits=waits,
     )
+
+
+def _statuses(bench: Bench, event_id) -> dict[str, int]:
+    """The event's bookings by status, as the database has them."""
+    with bench.db.unit_of_work() as uow:
+        return dict(uow.session.execute(
+            sa.select(Booking.status, sa.func.count()).where(Booking.event_id == event_id).group_by(Booking.status)
+        ).all())  # fmt: skip
 
 
 SALE_P50 = "sale: request to decision p50 (ref: synchronous)"
