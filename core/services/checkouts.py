@@ -63,7 +63,7 @@ def prepare_checkouts(db: Database, booking_ids: list[str], notify: str | None =
 
     Two transactions for the whole job, not two per booking: a rush's batch holds hundreds at
     once, and the job's share of the machine's CPU (the ORM, PostgreSQL's commits) came out of
-    the web's (docs/architecture.md, "The rush path"). The bookings are locked with `SKIP
+    the web's (docs/architecture.md, "How a booking flows"). The bookings are locked with `SKIP
     LOCKED`, so this transaction never waits holding others' locks (no deadlock with a sweep);
     one that another transaction holds is done alone afterwards by `ensure_checkout`, which
     waits for it. The provider is called between the two, once per booking.
