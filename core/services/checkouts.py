@@ -55,7 +55,8 @@ class _Planned:
 
     already_open: list[Payment]
     to_open: list[_CheckoutPlan]
-    contended: list[uuid.UUID]  # locked by another transaction: left to `ensure_checkout`
+    # Not locked here (another transaction holds it, or it does not exist): left to `ensure_checkout`.
+    contended: list[uuid.UUID]
 
 
 def prepare_checkouts(db: Database, booking_ids: list[str], notify: str | None = None) -> list[str]:
