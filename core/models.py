@@ -20,6 +20,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
     MetaData,
@@ -398,6 +399,8 @@ class Seat(Base):
     __table_args__ = (
         UniqueConstraint("event_id", "section", "row", "label", name="uq_seat_event_id_section_row_label"),
         Index("ix_seat_event_id_position", "event_id", "position"),
+        # What an assignment's composite foreign key refers to (`SeatAssignment`).
+        UniqueConstraint("id", "event_id", name="uq_seat_id_event_id"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
@@ -425,6 +428,12 @@ class SeatAssignment(Base):
     ticket was cancelled, the ticket moved). The partial unique index on `seat_id` over live
     rows is the constraint that makes a second live assignment of a seat impossible, whatever
     the code does; released rows stay as the seat's history.
+
+    The drainer writes some 3.4 of these rows a decision in a rush, and each foreign key is a
+    check (and a row lock) per row (docs/seating.md, "What an assignment row costs"): so the
+    seat and its event are one composite key, `(seat_id, event_id)` → `seat(id, event_id)`,
+    which also makes sure an assignment's event is its seat's, and `ticket_id` is indexed only
+    where it is set (every row is written without one).
     """
 
     __tablename__ = "seat_assignment"
@@ -436,15 +445,27 @@ class SeatAssignment(Base):
             postgresql_where=text("released_at IS NULL"),
             sqlite_where=text("released_at IS NULL"),
         ),
+        ForeignKeyConstraint(
+            ["seat_id", "event_id"],
+            ["seat.id", "seat.event_id"],
+            name="fk_seat_assignment_seat_id_event_id_seat",
+            ondelete="CASCADE",
+        ),
+        # The event's assignments, and the lookups of the key's cascade from a deleted seat.
+        Index("ix_seat_assignment_event_id_seat_id", "event_id", "seat_id"),
+        Index(
+            "ix_seat_assignment_ticket_id",
+            "ticket_id",
+            postgresql_where=text("ticket_id IS NOT NULL"),
+            sqlite_where=text("ticket_id IS NOT NULL"),
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
-    event_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("event.id", ondelete="CASCADE"), index=True)
-    seat_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("seat.id", ondelete="CASCADE"))
+    event_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    seat_id: Mapped[uuid.UUID] = mapped_column(Uuid)
     booking_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("booking.id", ondelete="CASCADE"), index=True)
-    ticket_id: Mapped[uuid.UUID | None] = mapped_column(
-        ForeignKey("ticket.id", ondelete="SET NULL"), index=True
-    )
+    ticket_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("ticket.id", ondelete="SET NULL"))
     assigned_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     released_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
