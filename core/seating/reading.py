@@ -1,17 +1,21 @@
 """Reading the seat map and the plan's seat types from Redis (`core.seating.seat_map`), for the
-API: one Redis round trip per request, PostgreSQL only when Redis lost the map."""
+API: one small Redis round trip per request (two when the map changed since this process last
+drew it), PostgreSQL only for a plan this process has not laid out yet, or when Redis lost the
+map (docs/seating.md, "The cache")."""
 
 from __future__ import annotations
 
+import threading
 import uuid
+from collections import OrderedDict
 
 from core import runtime
 from core.db import Database, UnitOfWork
 from core.errors import NotFound
 from core.event_snapshots import load_event_snapshot
-from core.models import Event, User
-from core.seating.seat_map import map_key, publish, types_key
-from core.seating.state import load_seating_state
+from core.models import Event, SeatingPlan, User
+from core.seating.seat_map import fill, fragments, map_key, map_keys, publish, types_key
+from core.seating.state import cached_fixed_plan, fixed_plan, load_seating_state
 from core.services.permissions import is_staff_of
 from core.statuses import EventStatus, Role
 
@@ -40,16 +44,58 @@ def seat_map(
     return found
 
 
+# The last rendering this process drew of each (event, rendering), with its version: a version
+# is drawn once per process and rendering, however many clients ask for it meanwhile.
+_DRAWN: OrderedDict[tuple, tuple[str, str]] = OrderedDict()
+_DRAWN_KEPT = 64
+_drawn_lock = threading.Lock()
+
+
 def read_map(db: Database, event_id: uuid.UUID, variant: str) -> tuple[str, str] | None:
     """(entity tag, body) of one rendering of the map; None for an event without a seating plan."""
-    client = runtime.redis_client()
-    keys = [map_key(event_id, "version"), map_key(event_id, variant)]
-    version, body = client.mget(keys)
-    if body is None:
-        if not rebuild(db, event_id):
+    version = runtime.redis_client().get(map_key(event_id, "version"))
+    drawn = _DRAWN.get((event_id, variant))
+    if drawn is None or version is None or drawn[0] != version:
+        version, body = _draw(db, event_id, variant)
+        if body is None:
             return None
-        version, body = client.mget(keys)
+        with _drawn_lock:
+            _DRAWN[(event_id, variant)] = (version, body)
+            _DRAWN.move_to_end((event_id, variant))
+            while len(_DRAWN) > _DRAWN_KEPT:
+                _DRAWN.popitem(last=False)
+    else:
+        body = drawn[1]
     return f"{version}-{variant}", body
+
+
+def _draw(db: Database, event_id: uuid.UUID, variant: str) -> tuple[str | None, str | None]:
+    """(version, body) of the rendering drawn from the statuses in Redis, rebuilt from
+    PostgreSQL first when Redis has none or they follow a layout PostgreSQL no longer has."""
+    client = runtime.redis_client()
+    for _attempt in range(2):
+        version, layout_id, statuses = client.mget(map_keys(event_id))
+        renderings = _renderings(db, event_id, layout_id) if statuses is not None else None
+        if renderings is not None:
+            return version, fill(renderings[variant], variant, statuses)
+        if not rebuild(db, event_id):
+            return None, None
+    raise RuntimeError(f"the seat map of event {event_id} changed its layout twice while it was read")
+
+
+def _renderings(db: Database, event_id: uuid.UUID, layout_id: str) -> dict | None:
+    """The fixed text of the map's renderings for the plan's layout `layout_id`: kept by this
+    process once laid out, else read from PostgreSQL (None if the plan there is of another
+    layout: the map in Redis is about to follow it)."""
+    layout = uuid.UUID(layout_id)
+    fixed = cached_fixed_plan(event_id, layout)
+    if fixed is None:
+        with db.unit_of_work() as uow:
+            plan = uow.session.get(SeatingPlan, event_id)
+            if plan is None or plan.layout_id != layout:
+                return None
+            fixed = fixed_plan(uow, plan)
+    return fragments(fixed)
 
 
 def seat_types(db: Database, event_id: uuid.UUID, seat_ids: list[uuid.UUID]) -> dict[uuid.UUID, str | None]:

@@ -1,24 +1,22 @@
-"""The seat map in Redis: what `GET /events/{id}/seats` and `seatmap.svg` answer, with no
-PostgreSQL read per request (docs/seating.md, "The cache").
+"""The seat map: what `GET /events/{id}/seats` and `seatmap.svg` answer, with no PostgreSQL
+read per request (docs/seating.md, "The cache").
 
-Every transaction that changes a seat's state moves the plan's version and, once committed,
-publishes the map of that version (`SeatingState` calls `publish`): the JSON and the SVG, for
-the public and for the event's organizers and staff. The map of a 20,000-seat plan is about
-19 MB; writing it whole after every batch of the drainer cost more than deciding the batch, so
-each seat's status sits in a slot of fixed width in every rendering (JSON and SVG allow the
-spaces that pad it) and a transaction that changed a few seats overwrites just their slots
-(`SETRANGE`), in one Lua step, if the map in Redis is the version it started from (and of the
-same layout); otherwise, or when the plan itself changed, the map is written whole. A map is
-replaced only by a newer version, so two publishers racing after their commits never leave an
-older map on top. Keys carry the event's hash tag:
+Redis holds each seat's status, not the renderings: one byte a seat, in plan order
+(`STATUS_CODES`), written whole under the plan's version by every transaction that changes a
+seat, once it has committed (`publish`): 20 KB for a 20,000-seat stadium, whose four renderings
+weigh 19 MB. Patching the renderings in Redis instead cost a rush 2.6 MB of patch a batch, which
+Redis took 12 to 26 ms to apply while it answered nobody else. A status vector is only ever
+replaced by a newer version, so two publishers racing after their commits never leave an older
+one on top. Keys carry the event's hash tag:
 
-  seats:{E}:map:version    the version of the map below
-  seats:{E}:map:layout     the plan's layout id the map was drawn for (a patch must match it)
-  seats:{E}:map:<variant>  public.json, staff.json, public.svg, staff.svg
-  seats:{E}:types          seat id → ticket type id, for the booking path's `unknown_seat` check
+  seats:{E}:map:version   the version of the statuses below
+  seats:{E}:map:layout    the plan's layout id, whose seat order the statuses follow
+  seats:{E}:map:statuses  one byte a seat, in plan order
+  seats:{E}:types         seat id → ticket type id, for the booking path's `unknown_seat` check
 
-A map missing from Redis (a flushed or restarted Redis) is rebuilt from PostgreSQL by the first
-reader (`core.seating.reading`), and published under the same version rule.
+Each web process draws the renderings (`fill`): the fixed text of each seat (its id, place and
+tooltip), rendered once per layout and kept (`fragments`), around its status. `core.seating.reading` keeps the last rendering of each version it drew, so a version is
+drawn once per process and rendering, however many clients ask for it.
 """
 
 from __future__ import annotations
@@ -33,7 +31,7 @@ from core import runtime
 from core.statuses import SeatStatus
 
 if TYPE_CHECKING:
-    from core.seating.state import SeatingState
+    from core.seating.state import FixedPlan, SeatingState
 
 VARIANTS = ("public.json", "staff.json", "public.svg", "staff.svg")
 COLOURS = {
@@ -43,45 +41,29 @@ COLOURS = {
     SeatStatus.SOLD: "#c62828",
     SeatStatus.BLOCKED: "#37474f",
 }
-# A patch of more seats than this share of the plan costs Redis more than writing the map whole.
-PATCH_SHARE = 0.25
-
 _PUBLISH = """
 local current = tonumber(redis.call('GET', KEYS[1]) or '-1')
 if tonumber(ARGV[1]) <= current then return 0 end
-redis.call('MSET', KEYS[1], ARGV[1], KEYS[2], ARGV[2], KEYS[3], ARGV[3], KEYS[4], ARGV[4],
-           KEYS[5], ARGV[5], KEYS[6], ARGV[6])
+redis.call('MSET', KEYS[1], ARGV[1], KEYS[2], ARGV[2], KEYS[3], ARGV[3])
 return 1
 """
-
-# ARGV: the version the patch starts from, the new version, the layout id, then for each variant
-# its pieces' byte offsets and lengths (`offset:length,...`) and their new text, end to end.
-# Answers 1 (patched), 0 (a newer map is there already) or -1 (the map must be written whole).
-_PATCH = """
-local current = tonumber(redis.call('GET', KEYS[1]) or '-1')
-if tonumber(ARGV[2]) <= current then return 0 end
-if current ~= tonumber(ARGV[1]) or redis.call('GET', KEYS[2]) ~= ARGV[3]
-   or redis.call('EXISTS', KEYS[3], KEYS[4], KEYS[5], KEYS[6]) ~= 4 then return -1 end
-for v = 1, 4 do
-  local text, at = ARGV[2 * v + 3], 1
-  for offset, length in string.gmatch(ARGV[2 * v + 2], '(%d+):(%d+)') do
-    length = tonumber(length)
-    redis.call('SETRANGE', KEYS[2 + v], tonumber(offset), string.sub(text, at, at + length - 1))
-    at = at + length
-  end
-end
-redis.call('SET', KEYS[1], ARGV[2])
-return 1
-"""
+# A seat's status as one byte of the vector in Redis (staff's view: the public's is derived).
+STATUS_CODES = {
+    SeatStatus.AVAILABLE: "a",
+    SeatStatus.HELD: "h",
+    SeatStatus.SOLD: "s",
+    SeatStatus.BLOCKED: "b",
+}
+_STATUS_OF_CODE = {code: status for status, code in STATUS_CODES.items()}
 
 
 def map_key(event_id, part: str) -> str:
-    """One key of the map: `version`, `layout` or a variant."""
+    """One key of the map: `version`, `layout` or `statuses`."""
     return f"seats:{{{event_id}}}:map:{part}"
 
 
 def map_keys(event_id) -> list[str]:
-    return [map_key(event_id, part) for part in ("version", "layout", *VARIANTS)]
+    return [map_key(event_id, part) for part in ("version", "layout", "statuses")]
 
 
 def types_key(event_id) -> str:
@@ -94,76 +76,60 @@ def public_status(status: SeatStatus) -> SeatStatus:
 
 @dataclass(frozen=True)
 class Rendering:
-    """One variant's fixed text around the seats' status slots, and where each slot lies."""
+    """One variant's fixed text around the seats' statuses."""
 
-    head: str  # the text before the first seat's slot
-    gaps: list[str]  # per seat but the last, in plan order: the text between its slot and the next one's
-    tail: str  # the text after the last seat's slot
-    slots: dict[SeatStatus, str]  # each status as it fills a slot, padded to one width
-    offsets: list[int]  # per seat: the byte offset of its slot in the document
+    head: str  # the text before the first seat's status
+    gaps: list[str]  # per seat but the last, in plan order: the text between its status and the next one's
+    tail: str  # the text after the last seat's status
+    slots: dict[SeatStatus, str]  # each status as it is written in the seat's place
 
     @classmethod
     def of(cls, head: str, before: list[str], after: list[str], tail: str, slot_text) -> Rendering:
-        """From the text before and after each seat's slot (`before`, `after`, per seat)."""
-        width = max(len(slot_text(status)) for status in SeatStatus)
-        slots = {status: slot_text(status).ljust(width) for status in SeatStatus}
+        """From the text before and after each seat's status (`before`, `after`, per seat)."""
+        slots = {status: slot_text(status) for status in SeatStatus}
         if not before:
-            return cls(head + tail, [], "", slots, [])
+            return cls(head + tail, [], "", slots)
         gaps = [behind + ahead for behind, ahead in zip(after, before[1:], strict=False)]
-        head, tail = head + before[0], after[-1] + tail
-        offsets, offset = [], len(head.encode())
-        for gap in gaps:
-            offsets.append(offset)
-            offset += width + len(gap.encode())
-        offsets.append(offset)
-        return cls(head, gaps, tail, slots, offsets)
+        return cls(head + before[0], gaps, after[-1] + tail, slots)
 
-    @property
-    def width(self) -> int:
-        return len(self.slots[SeatStatus.AVAILABLE])
-
-    def document(self, statuses: list[SeatStatus]) -> str:
-        return f"{self.head}{self.stretch(statuses, 0)}{self.tail}"
-
-    def stretch(self, statuses: list[SeatStatus], first: int) -> str:
-        """The text from the slot of seat `first` (its number in plan order) to the slot of the
-        seat `len(statuses) - 1` places further, the slots filled with `statuses`: the seats'
-        slots and the fixed text between them, interleaved."""
-        if not statuses:
-            return ""
-        parts = [""] * (2 * len(statuses) - 1)
-        parts[::2] = map(self.slots.__getitem__, statuses)
-        parts[1::2] = self.gaps[first : first + len(statuses) - 1]
-        return "".join(parts)
+    def document(self, slots: list[str]) -> str:
+        """The rendering with each seat's status written as `slots` says, in plan order."""
+        if not slots:
+            return self.head + self.tail
+        parts = [""] * (2 * len(slots) - 1)
+        parts[::2] = slots
+        parts[1::2] = self.gaps
+        return f"{self.head}{''.join(parts)}{self.tail}"
 
 
-def _statuses(state: SeatingState, seat_ids) -> dict[str, list[SeatStatus]]:
-    """The seats' statuses for each variant: as staff see them, or as the public does."""
-    staff = [state.status(seat_id) for seat_id in seat_ids]
-    public = [public_status(status) for status in staff]
-    return {variant: staff if variant.startswith("staff") else public for variant in VARIANTS}
+def fill(rendering: Rendering, variant: str, statuses: str) -> str:
+    """One rendering of the map with the seats' statuses (`statuses`: one `STATUS_CODES` byte
+    a seat, in plan order), as the variant's readers see them."""
+    public = variant.startswith("public")
+    slot = {code: rendering.slots[public_status(status) if public else status]
+            for code, status in _STATUS_OF_CODE.items()}  # fmt: skip
+    return rendering.document(list(map(slot.__getitem__, statuses)))
 
 
 def documents(state: SeatingState) -> dict[str, str]:
-    """The four renderings of the map as it stands in `state`: the fixed pieces of each seat
-    (made once per plan, `fragments`) around its status."""
-    renderings = fragments(state)
-    statuses = _statuses(state, state.seats)
-    return {variant: renderings[variant].document(statuses[variant]) for variant in VARIANTS}
+    """The four renderings of the map as it stands in `state`."""
+    renderings = fragments(state.fixed)
+    statuses = state.statuses()
+    return {variant: fill(renderings[variant], variant, statuses) for variant in VARIANTS}
 
 
-def fragments(state: SeatingState) -> dict[str, Rendering]:
+def fragments(fixed: FixedPlan) -> dict[str, Rendering]:
     """The parts of the map that do not change while the plan stands, rendered once and kept
     with the plan's fixed part (`core.seating.state.FixedPlan`)."""
-    cached = state.fixed.fragments
+    cached = fixed.fragments
     if not cached:
-        cached.update(_render_fixed(state))
+        cached.update(_render_fixed(fixed))
     return cached
 
 
-def _render_fixed(state: SeatingState) -> dict[str, Rendering]:
-    seats = list(state.seats.values())
-    fx, fy = state.plan.focal_x, state.plan.focal_y
+def _render_fixed(fixed: FixedPlan) -> dict[str, Rendering]:
+    seats = list(fixed.seats.values())
+    fx, fy = fixed.focal
     focal = json.dumps({"x": fx, "y": fy}, separators=(",", ":"))
     json_before = []
     for seat in seats:
@@ -171,21 +137,21 @@ def _render_fixed(state: SeatingState) -> dict[str, Rendering]:
                            "x": seat.x, "y": seat.y, "ticket_type_id": str(seat.ticket_type_id),
                            "accessible": seat.accessible, "companion": seat.companion}, separators=(",", ":"))  # fmt: skip
         json_before.append(f'{"," if json_before else ""}{view[:-1]},"status":"')
-    radius = _seat_radius(state)
+    radius = _seat_radius(fixed)
     svg_before = [f'<circle class="seat" data-seat-id="{seat.id}" data-status="' for seat in seats]
     svg_after = [f' cx="{seat.x:.2f}" cy="{seat.y:.2f}" r="{radius:.2f}"><title>{escape(seat.section)}, '
                  f"row {escape(seat.row)}, seat {escape(seat.label)}</title></circle>" for seat in seats]  # fmt: skip
     as_json = Rendering.of(f'{{"focal_point":{focal},"seats":[', json_before, [""] * len(seats), "]}",
                            lambda status: f'{status.value}"}}')  # fmt: skip
-    as_svg = Rendering.of(_svg_head(state, seats, radius), svg_before, svg_after, "</svg>",
+    as_svg = Rendering.of(_svg_head(fixed, seats, radius), svg_before, svg_after, "</svg>",
                           lambda status: f'{status.value}" fill="{COLOURS[status]}"')  # fmt: skip
     return {"public.json": as_json, "staff.json": as_json, "public.svg": as_svg, "staff.svg": as_svg}
 
 
-def _svg_head(state: SeatingState, seats: list, radius: float) -> str:
+def _svg_head(fixed: FixedPlan, seats: list, radius: float) -> str:
     """Everything of the SVG but the seats: the canvas, the stage at the focal point, each
     section's name above it and each row's name before its first seat."""
-    fx, fy = state.plan.focal_x, state.plan.focal_y
+    fx, fy = fixed.focal
     xs = [seat.x for seat in seats] + [fx]
     ys = [seat.y for seat in seats] + [fy]
     margin = radius * 6
@@ -218,27 +184,24 @@ def _svg_head(state: SeatingState, seats: list, radius: float) -> str:
     return "".join(parts)
 
 
-def _seat_radius(state: SeatingState) -> float:
+def _seat_radius(fixed: FixedPlan) -> float:
     """Four tenths of the shortest step between neighbouring seats of a row (1 without rows)."""
+    seats = fixed.layout.seats
     steps = [
-        abs(b.x - a.x) + abs(b.y - a.y)
-        for row in state.picture.rows
+        abs(seats[b].x - seats[a].x) + abs(seats[b].y - seats[a].y)
+        for row in fixed.layout.rows
         for a, b in zip(row, row[1:], strict=False)
-        if (b.x, b.y) != (a.x, a.y)
+        if (seats[b].x, seats[b].y) != (seats[a].x, seats[a].y)
     ]
     return 0.4 * min(steps) if steps else 1.0
 
 
 def publish(state: SeatingState, with_types: bool = False) -> bool:
-    """Put the map of `state` in Redis unless a newer one is there; says whether it did. Only
-    the slots of the seats the transaction changed are written when the map in Redis is the
-    version the transaction started from; else the whole map. `with_types`: the plan's seats
-    changed, so the seat → ticket type hash is written anew (and the map whole)."""
+    """Put the seats' statuses of `state` in Redis unless a newer version is there; says whether
+    it did. `with_types`: the plan's seats changed, so the seat → ticket type hash is written
+    anew too."""
     client = runtime.redis_client()
     event_id = state.plan.event_id
-    keys = map_keys(event_id)
-    layout = str(state.fixed.layout_id)
-    changed = state.changed_seats
     if with_types:
         pipe = client.pipeline()
         pipe.delete(types_key(event_id))
@@ -246,36 +209,5 @@ def publish(state: SeatingState, with_types: bool = False) -> bool:
             types_key(event_id), mapping={str(s.id): str(s.ticket_type_id) for s in state.seats.values()}
         )
         pipe.execute()
-    elif changed is not None and len(changed) <= len(state.seats) * PATCH_SHARE:
-        patched = client.register_script(_PATCH)(keys=keys, args=[state.base_version, state.plan.version,
-                                                                   layout, *_patches(state, changed)])  # fmt: skip
-        if patched >= 0:
-            return bool(patched)
-    rendered = documents(state)
-    args = [state.plan.version, layout, *(rendered[variant] for variant in VARIANTS)]
-    return bool(client.register_script(_PUBLISH)(keys=keys, args=args))
-
-
-def _patches(state: SeatingState, changed) -> list:
-    """For each variant in turn, the pieces to overwrite (their offsets and lengths) and their
-    new text: one piece per run of changed seats next to each other in the plan (a group's
-    seats, groups seated side by side), from the first one's slot to the last one's, with the
-    fixed text between them."""
-    renderings = fragments(state)
-    layout = state.fixed.layout
-    numbers = sorted(map(layout.index.__getitem__, changed))
-    statuses = _statuses(state, [layout.seats[number].id for number in numbers])
-    # Where each run of consecutive seats starts and ends, as positions in `numbers`.
-    breaks = [i for i in range(1, len(numbers)) if numbers[i] != numbers[i - 1] + 1]
-    runs = list(zip([0, *breaks], [*breaks, len(numbers)], strict=True))
-    args = []
-    for variant in VARIANTS:
-        rendering, seen = renderings[variant], statuses[variant]
-        offsets, width = rendering.offsets, rendering.width
-        pieces, text = [], []
-        for start, end in runs:
-            first, last = numbers[start], numbers[end - 1]
-            pieces.append(f"{offsets[first]}:{offsets[last] + width - offsets[first]}")
-            text.append(rendering.stretch(seen[start:end], first))
-        args += [",".join(pieces), "".join(text)]
-    return args
+    args = [state.plan.version, str(state.fixed.layout_id), state.statuses()]
+    return bool(client.register_script(_PUBLISH)(keys=map_keys(event_id), args=args))

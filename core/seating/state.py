@@ -23,6 +23,7 @@ from core.db import UnitOfWork
 from core.models import Booking, Event, Seat, SeatAssignment, SeatingPlan, new_ids, utcnow
 from core.seating import seat_map
 from core.seating.best_available import Layout, PlanSeat, SeatPicture
+from core.seating.seat_map import STATUS_CODES
 from core.statuses import BookingStatus, SeatStatus
 
 # What stays while a plan stands (whether a seat is blocked is read on every load).
@@ -32,12 +33,13 @@ SEAT_COLUMNS = (Seat.id, Seat.ticket_type_id, Seat.section, Seat.row, Seat.label
 
 @dataclass
 class FixedPlan:
-    """What does not change while a plan stands: its seats (in plan order) and their layout,
-    and the seat map's fixed pieces once rendered (`core.seating.seat_map`)."""
+    """What does not change while a plan stands: its seats (in plan order), their layout and
+    the focal point, and the seat map's fixed pieces once rendered (`core.seating.seat_map`)."""
 
     layout_id: uuid.UUID
     seats: dict[uuid.UUID, Row]
     layout: Layout
+    focal: tuple[float, float]
     fragments: dict = field(default_factory=dict)
 
 
@@ -46,6 +48,11 @@ class FixedPlan:
 # 20,000-seat plan on each batch; only the blocked seats and live assignments are read.
 _FIXED: OrderedDict[tuple, FixedPlan] = OrderedDict()
 FIXED_PLANS_KEPT = 16
+
+
+def cached_fixed_plan(event_id: uuid.UUID, layout_id: uuid.UUID) -> FixedPlan | None:
+    """The fixed part of the plan laid out as `layout_id`, if this process has it."""
+    return _FIXED.get((event_id, layout_id))
 
 
 def fixed_plan(uow: UnitOfWork, plan: SeatingPlan) -> FixedPlan:
@@ -58,7 +65,7 @@ def fixed_plan(uow: UnitOfWork, plan: SeatingPlan) -> FixedPlan:
         seats = {seat.id: seat for seat in rows}
         layout = Layout(PlanSeat(s.id, s.ticket_type_id, (s.section, s.row), s.x, s.y, s.accessible, s.companion)
                         for s in rows)  # fmt: skip
-        fixed = _FIXED[key] = FixedPlan(plan.layout_id, seats, layout)
+        fixed = _FIXED[key] = FixedPlan(plan.layout_id, seats, layout, (plan.focal_x, plan.focal_y))
         while len(_FIXED) > FIXED_PLANS_KEPT:
             _FIXED.popitem(last=False)
     with contextlib.suppress(KeyError):  # another thread may have just let it go
@@ -80,8 +87,11 @@ class SeatingState:
         self.by_booking: dict[uuid.UUID, list[uuid.UUID]] = {}
         for seat_id, booking_id, status in live:
             self._assign([seat_id], booking_id, status)
-        focal = (plan.focal_x, plan.focal_y)
-        self.picture = SeatPicture(fixed.layout, focal, unavailable=self.blocked | self.holder.keys())
+        self.picture = SeatPicture(fixed.layout, fixed.focal, unavailable=self.blocked | self.holder.keys())
+        # Each seat's status as the seat map in Redis holds it: one byte a seat, in plan order.
+        self._codes = bytearray(
+            "".join(STATUS_CODES[self.status(seat_id)] for seat_id in self.seats), "ascii"
+        )
         self.begin(uow, plan)
 
     def begin(self, uow: UnitOfWork | None, plan: SeatingPlan) -> None:
@@ -93,10 +103,6 @@ class SeatingState:
         self._planned: dict[uuid.UUID, list[uuid.UUID]] = {}
         self._new_rows: list[tuple] = []  # (booking, its seats, when) of each booking given seats
         self._changed = False
-        # The map in Redis, if current, is of this version: `seat_map.publish` patches it with
-        # the seats changed since (None: the plan itself changed, the map is written whole).
-        self.base_version = plan.version
-        self.changed_seats: set[uuid.UUID] | None = set()
         # The plan's seats themselves changed (a new plan): the seat → type hash is rewritten.
         self.types_changed = False
 
@@ -212,16 +218,20 @@ class SeatingState:
     # --- publishing ---------------------------------------------------------------------------
 
     def touch(self) -> None:
-        """The plan itself changed: publish it whole on commit, under a new version."""
-        self.changed_seats = None
+        """The plan itself changed: publish it on commit, under a new version."""
         self._move_version()
+
+    def statuses(self) -> str:
+        """Every seat's status, one `STATUS_CODES` byte a seat in plan order: the seat map."""
+        return self._codes.decode("ascii")
 
     def _mark_changed(self, seat_ids: list[uuid.UUID]) -> None:
         """These seats' status changed: the map will show it."""
         if not seat_ids:
             return
-        if self.changed_seats is not None:
-            self.changed_seats.update(seat_ids)
+        index, codes = self.fixed.layout.index, self._codes
+        for seat_id in seat_ids:
+            codes[index[seat_id]] = ord(STATUS_CODES[self.status(seat_id)])
         self._move_version()
 
     def _move_version(self) -> None:

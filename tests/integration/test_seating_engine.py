@@ -3,13 +3,17 @@ twice; released exactly by expiry and cancellation; the Redis map agreeing with 
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 
 from core import runtime
-from core.models import SeatAssignment, Ticket, new_id, utcnow
+from core.models import SeatAssignment, SeatingPlan, Ticket, new_id, utcnow
+from core.seating import plans, reading, seat_map
 from core.seating.seat_map import map_keys
+from core.seating.state import read_seating_state
 from core.services import bookings, event_cancellation, events, holds
 from tests.integration.booking_helpers import assert_counters_agree, drain, end_holds_now, load
 from tests.integration.payment_helpers import pay_on_local_page
@@ -192,13 +196,13 @@ def test_after_a_rush_with_expiries_and_cancellations_the_map_agrees_with_the_da
     assert_counters_agree(db, event)
 
 
-def test_a_map_that_missed_a_publication_is_written_whole_at_the_next_change(
+def test_a_map_that_missed_a_publication_is_right_again_at_the_next_change(
     db, organizer, make_event, make_user
 ):
     event = seated_event(make_event, organizer, rows=3, seats_per_row=8)
     ask_seats(make_user(), event, 2)
     drain(event)
-    assert_map_is_drawn_whole(db, event)  # patched: two slots of each rendering
+    assert_map_is_drawn_whole(db, event)
     client = runtime.redis_client()
     keys = map_keys(event.id)
     missed = dict(zip(keys, client.mget(keys), strict=True))
@@ -209,3 +213,33 @@ def test_a_map_that_missed_a_publication_is_written_whole_at_the_next_change(
     drain(event)
     assert_map_is_drawn_whole(db, event)
     assert_map_agrees(db, event)
+
+
+def test_an_older_publication_never_replaces_a_newer_one(db, organizer, make_event, make_user):
+    event = seated_event(make_event, organizer, rows=2, seats_per_row=6)
+    with db.unit_of_work() as uow:
+        older = read_seating_state(uow, uow.session.get(SeatingPlan, event.id))
+    ask_seats(make_user(), event, 2)
+    drain(event)  # the drainer publishes a newer version with two seats held
+    assert not seat_map.publish(older)  # a publisher that committed earlier but comes late
+    assert_map_is_drawn_whole(db, event)
+    assert_map_agrees(db, event)
+
+
+def test_a_process_draws_each_version_once_and_follows_a_new_plan(db, organizer, make_event, monkeypatch):
+    event = seated_event(make_event, organizer, rows=2, seats_per_row=6)
+    drawn = []
+    monkeypatch.setattr(reading, "fill", lambda *args: drawn.append(args[1]) or seat_map.fill(*args))
+    first = reading.read_map(db, event.id, "public.json")
+    assert reading.read_map(db, event.id, "public.json") == first and drawn == ["public.json"]
+    with db.unit_of_work() as uow:  # a change in another transaction: a camera position
+        plans.block_seats(uow, organizer, event.id, [seat_ids(db, event)[("A", "1")]], True)
+        uow.commit()
+    assert reading.read_map(db, event.id, "public.json") != first and len(drawn) == 2
+    assert_map_agrees(db, event)
+    # Nothing held or sold: the plan may be laid out anew, and the map follows its new seats.
+    lay_out(event, organizer, [{"name": "Balcony", "rows": 1, "seats_per_row": 4,
+                                "ticket_type_id": event.ticket_types[0].id}])  # fmt: skip
+    _etag, body = reading.read_map(db, event.id, "staff.json")
+    assert {seat["section"] for seat in json.loads(body)["seats"]} == {"Balcony"}
+    assert_map_is_drawn_whole(db, event)
