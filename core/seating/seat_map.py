@@ -137,7 +137,7 @@ def _render_fixed(fixed: FixedPlan) -> dict[str, Rendering]:
                            "x": seat.x, "y": seat.y, "ticket_type_id": str(seat.ticket_type_id),
                            "accessible": seat.accessible, "companion": seat.companion}, separators=(",", ":"))  # fmt: skip
         json_before.append(f'{"," if json_before else ""}{view[:-1]},"status":"')
-    radius = _seat_radius(fixed)
+    radius = _seat_radius(seats)
     svg_before = [f'<circle class="seat" data-seat-id="{seat.id}" data-status="' for seat in seats]
     svg_after = [f' cx="{seat.x:.2f}" cy="{seat.y:.2f}" r="{radius:.2f}"><title>{escape(seat.section)}, '
                  f"row {escape(seat.row)}, seat {escape(seat.label)}</title></circle>" for seat in seats]  # fmt: skip
@@ -184,14 +184,16 @@ def _svg_head(fixed: FixedPlan, seats: list, radius: float) -> str:
     return "".join(parts)
 
 
-def _seat_radius(fixed: FixedPlan) -> float:
+def _seat_radius(seats: list) -> float:
     """Four tenths of the shortest step between neighbouring seats of a row (1 without rows)."""
-    seats = fixed.layout.seats
+    rows: dict[tuple, list] = defaultdict(list)
+    for seat in seats:
+        rows[(seat.section, seat.row)].append(seat)
     steps = [
-        abs(seats[b].x - seats[a].x) + abs(seats[b].y - seats[a].y)
-        for row in fixed.layout.rows
+        abs(b.x - a.x) + abs(b.y - a.y)
+        for row in rows.values()
         for a, b in zip(row, row[1:], strict=False)
-        if (seats[b].x, seats[b].y) != (seats[a].x, seats[a].y)
+        if (b.x, b.y) != (a.x, a.y)
     ]
     return 0.4 * min(steps) if steps else 1.0
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import uuid
 from collections import OrderedDict
 from collections.abc import Iterable
@@ -33,14 +34,21 @@ SEAT_COLUMNS = (Seat.id, Seat.ticket_type_id, Seat.section, Seat.row, Seat.label
 
 @dataclass
 class FixedPlan:
-    """What does not change while a plan stands: its seats (in plan order), their layout and
-    the focal point, and the seat map's fixed pieces once rendered (`core.seating.seat_map`)."""
+    """What does not change while a plan stands: its seats (in plan order) and the focal point,
+    their layout for best available, and the seat map's fixed pieces once rendered
+    (`core.seating.seat_map`)."""
 
     layout_id: uuid.UUID
     seats: dict[uuid.UUID, Row]
-    layout: Layout
     focal: tuple[float, float]
     fragments: dict = field(default_factory=dict)
+
+    @functools.cached_property
+    def layout(self) -> Layout:
+        """Built the first time a transaction needs the seats' state: a web process that only
+        draws the map never pays for it (half a second for a 20,000-seat stadium)."""
+        return Layout(PlanSeat(s.id, s.ticket_type_id, (s.section, s.row), s.x, s.y, s.accessible, s.companion)
+                      for s in self.seats.values())  # fmt: skip
 
 
 # The fixed part of recent plans, by (event id, layout id): a plan laid out anew gets a new
@@ -63,9 +71,7 @@ def fixed_plan(uow: UnitOfWork, plan: SeatingPlan) -> FixedPlan:
             select(*SEAT_COLUMNS).where(Seat.event_id == plan.event_id).order_by(Seat.position)
         ).all()
         seats = {seat.id: seat for seat in rows}
-        layout = Layout(PlanSeat(s.id, s.ticket_type_id, (s.section, s.row), s.x, s.y, s.accessible, s.companion)
-                        for s in rows)  # fmt: skip
-        fixed = _FIXED[key] = FixedPlan(plan.layout_id, seats, layout, (plan.focal_x, plan.focal_y))
+        fixed = _FIXED[key] = FixedPlan(plan.layout_id, seats, (plan.focal_x, plan.focal_y))
         while len(_FIXED) > FIXED_PLANS_KEPT:
             _FIXED.popitem(last=False)
     with contextlib.suppress(KeyError):  # another thread may have just let it go
