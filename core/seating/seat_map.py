@@ -15,8 +15,9 @@ one on top. Keys carry the event's hash tag:
   seats:{E}:types         seat id → ticket type id, for the booking path's `unknown_seat` check
 
 Each web process draws the renderings (`fill`): the fixed text of each seat (its id, place and
-tooltip), rendered once per layout and kept (`fragments`), around its status. `core.seating.reading` keeps the last rendering of each version it drew, so a version is
-drawn once per process and rendering, however many clients ask for it.
+tooltip), rendered once per layout and kept (`fragments`), around its status.
+`core.seating.reading` keeps the last rendering of each version it drew, so a version is drawn
+once per process and rendering, however many clients ask for it.
 """
 
 from __future__ import annotations
