@@ -48,7 +48,10 @@ def seat_map(
 # is drawn once per process and rendering, however many clients ask for it meanwhile.
 _DRAWN: OrderedDict[tuple, tuple[str, str]] = OrderedDict()
 _DRAWN_KEPT = 64
-_drawn_lock = threading.Lock()
+# One drawer at a time per event: the clients that find the map changed while it draws wait for
+# its rendering instead of each drawing (and, for a plan new to the process, laying it out) again.
+_DRAWING: dict[uuid.UUID, threading.Lock] = {}
+_drawing_guard = threading.Lock()
 
 
 def read_map(db: Database, event_id: uuid.UUID, variant: str) -> tuple[str, str] | None:
@@ -56,22 +59,33 @@ def read_map(db: Database, event_id: uuid.UUID, variant: str) -> tuple[str, str]
     version = runtime.redis_client().get(map_key(event_id, "version"))
     drawn = _DRAWN.get((event_id, variant))
     if drawn is None or version is None or drawn[0] != version:
-        version, body = _draw(db, event_id, variant)
-        if body is None:
-            return None
-        with _drawn_lock:
-            _DRAWN[(event_id, variant)] = (version, body)
-            _DRAWN.move_to_end((event_id, variant))
-            while len(_DRAWN) > _DRAWN_KEPT:
-                _DRAWN.popitem(last=False)
-    else:
-        body = drawn[1]
+        with _drawing(event_id):
+            drawn = _DRAWN.get((event_id, variant))
+            if drawn is None or version is None or int(drawn[0]) < int(version):
+                drawn = _draw(db, event_id, variant)
+                if drawn is None:
+                    return None
+                _keep(event_id, variant, drawn)
+    version, body = drawn
     return f"{version}-{variant}", body
 
 
-def _draw(db: Database, event_id: uuid.UUID, variant: str) -> tuple[str | None, str | None]:
+def _drawing(event_id: uuid.UUID) -> threading.Lock:
+    with _drawing_guard:
+        return _DRAWING.setdefault(event_id, threading.Lock())
+
+
+def _keep(event_id: uuid.UUID, variant: str, drawn: tuple[str, str]) -> None:
+    _DRAWN[(event_id, variant)] = drawn
+    _DRAWN.move_to_end((event_id, variant))
+    while len(_DRAWN) > _DRAWN_KEPT:
+        _DRAWN.popitem(last=False)
+
+
+def _draw(db: Database, event_id: uuid.UUID, variant: str) -> tuple[str, str] | None:
     """(version, body) of the rendering drawn from the statuses in Redis, rebuilt from
-    PostgreSQL first when Redis has none or they follow a layout PostgreSQL no longer has."""
+    PostgreSQL first when Redis has none or they follow a layout PostgreSQL no longer has;
+    None without a seating plan."""
     client = runtime.redis_client()
     for _attempt in range(2):
         version, layout_id, statuses = client.mget(map_keys(event_id))
@@ -79,7 +93,7 @@ def _draw(db: Database, event_id: uuid.UUID, variant: str) -> tuple[str | None, 
         if renderings is not None:
             return version, fill(renderings[variant], variant, statuses)
         if not rebuild(db, event_id):
-            return None, None
+            return None
     raise RuntimeError(f"the seat map of event {event_id} changed its layout twice while it was read")
 
 

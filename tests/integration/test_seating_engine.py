@@ -4,6 +4,8 @@ twice; released exactly by expiry and cancellation; the Redis map agreeing with 
 from __future__ import annotations
 
 import json
+import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from sqlalchemy import insert, select
@@ -11,9 +13,9 @@ from sqlalchemy.exc import IntegrityError
 
 from core import runtime
 from core.models import SeatAssignment, SeatingPlan, Ticket, new_id, utcnow
-from core.seating import plans, reading, seat_map
+from core.seating import plans, reading, seat_map, state
 from core.seating.seat_map import map_keys
-from core.seating.state import read_seating_state
+from core.seating.state import fixed_plan, read_seating_state
 from core.services import bookings, event_cancellation, events, holds
 from tests.integration.booking_helpers import assert_counters_agree, drain, end_holds_now, load
 from tests.integration.payment_helpers import pay_on_local_page
@@ -243,3 +245,20 @@ def test_a_process_draws_each_version_once_and_follows_a_new_plan(db, organizer,
     _etag, body = reading.read_map(db, event.id, "staff.json")
     assert {seat["section"] for seat in json.loads(body)["seats"]} == {"Balcony"}
     assert_map_is_drawn_whole(db, event)
+
+
+def test_clients_that_find_the_map_changed_together_wait_for_one_drawing(db, organizer, make_event, monkeypatch):
+    event = seated_event(make_event, organizer, rows=2, seats_per_row=6)
+    drawn, laid_out = [], []
+
+    def slow_fill(*args):
+        drawn.append(args[1])
+        time.sleep(0.05)  # long enough for every client to arrive while it draws
+        return seat_map.fill(*args)
+
+    monkeypatch.setattr(reading, "fill", slow_fill)
+    monkeypatch.setattr(reading, "fixed_plan", lambda *args: laid_out.append(1) or fixed_plan(*args))
+    monkeypatch.setattr(state, "_FIXED", type(state._FIXED)())  # a plan this process has not laid out
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(lambda _: reading.read_map(db, event.id, "public.svg"), range(8)))
+    assert len(set(answers)) == 1 and drawn == ["public.svg"] and laid_out == [1]
