@@ -247,7 +247,9 @@ def test_a_process_draws_each_version_once_and_follows_a_new_plan(db, organizer,
     assert_map_is_drawn_whole(db, event)
 
 
-def test_clients_that_find_the_map_changed_together_wait_for_one_drawing(db, organizer, make_event, monkeypatch):
+def test_clients_that_find_the_map_changed_together_wait_for_one_drawing(
+    db, organizer, make_event, monkeypatch
+):
     event = seated_event(make_event, organizer, rows=2, seats_per_row=6)
     drawn, laid_out = [], []
 
