@@ -29,10 +29,10 @@ def promote_waitlist(uow: UnitOfWork, inventory: Inventory, now: dt.datetime) ->
     if inventory.free() == 0 or sales_closed(inventory.event, now):
         return promoted
     # Waiting for a code that has run out is not worth a look (the autoflush has written the
-    # counters this transaction moved): this keeps a long waitlist of such requests from being
-    # read again on every batch. The event's run-out codes are found once per query (a hashed
-    # set), not looked up entry by entry: a voucher sale's drainer asks this at every batch
-    # while its waitlist grows, and the lookups cost four times the index walk.
+    # counters this transaction moved): such entries are passed over in the index, never loaded.
+    # The event's run-out codes are read once per query (a hashed set), not looked up entry by
+    # entry: a voucher sale's drainer asks this before every batch while its waitlist of such
+    # entries grows, and those lookups cost four times the walk itself.
     exhausted = select(Voucher.id).where(
         Voucher.event_id == inventory.event.id,
         Voucher.max_redemptions.is_not(None),
