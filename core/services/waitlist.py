@@ -30,9 +30,10 @@ def promote_waitlist(uow: UnitOfWork, inventory: Inventory, now: dt.datetime) ->
         return promoted
     # Waiting for a code that has run out is not worth a look (the autoflush has written the
     # counters this transaction moved): such entries are passed over in the index, never loaded.
-    # The event's run-out codes are read once per query (a hashed set), not looked up entry by
-    # entry: a voucher sale's drainer asks this before every batch while its waitlist of such
-    # entries grows, and those lookups cost four times the walk itself.
+    # The event's run-out codes (a booking carries only its own event's) are read once per
+    # query, a hashed set, not looked up entry by entry: a voucher sale's drainer asks this
+    # before every batch while its waitlist of such entries grows, and those lookups cost four
+    # times the walk itself.
     exhausted = select(Voucher.id).where(
         Voucher.event_id == inventory.event.id,
         Voucher.max_redemptions.is_not(None),
