@@ -20,6 +20,10 @@ Each is compared with two references measured beside it, in the same run:
 Goals (docs/benchmarks.md): the engine at 5× the UPDATE reference or more, and within 3× of
 bare COPY, in every series.
 
+Rates move with whatever else the machine runs; CPU hardly does. Beside each rate the run gives
+the CPU a decision cost the drainer's process and, when PostgreSQL runs on this machine, its
+server processes for the bench's database (the drainer's connections), over the same drain.
+
     python -m bench.engine            # the full run
     python -m bench.engine --quick    # a tenth of the requests
 """
@@ -33,10 +37,12 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import psycopg2
 
 from bench import references, report, seating, servers
+from bench.api_layers import _process_tree_cpu as process_cpu
 from bench.flash_sale import DEFAULT_DSN, DEFAULT_REDIS_URL, Bench
 from core.models import User, utcnow
 
@@ -131,6 +137,26 @@ def bare_copy_rate(dsn: str, event_id: uuid.UUID) -> float:
     return len(seqs) / elapsed
 
 
+def server_cpu(dsn: str) -> float | None:
+    """CPU seconds used so far by PostgreSQL's processes serving the bench's database (other
+    than the one asking); None when they are not this machine's (PostgreSQL runs elsewhere)."""
+    conn = psycopg2.connect(dsn)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+            pids = [pid for (pid,) in cur.fetchall()]
+    finally:
+        conn.close()
+    try:
+        if not all(b"postgres" in Path(f"/proc/{pid}/cmdline").read_bytes() for pid in pids):
+            return None
+    except OSError:
+        return None
+    return sum(map(process_cpu, pids))
+
+
 def update_reference(dsn: str) -> float:
     """One-row conditional UPDATE transactions per second, the better of one and two connections."""
     updates = references.measure_pg_conditional_updates(dsn, UPDATES)
@@ -140,7 +166,11 @@ def update_reference(dsn: str) -> float:
 def measure(bench: Bench, organizer: User, series: Series, requests: int) -> tuple[list[report.Figure], dict]:
     event_id = series.fill(bench, organizer, requests)
     update_rate = update_reference(bench.libpq_dsn)
+    client, server = time.process_time(), server_cpu(bench.libpq_dsn)
     engine_rate = requests / seating.drain_time(event_id, requests)
+    client = (time.process_time() - client) / requests * 1e6
+    if server is not None:
+        server = (server_cpu(bench.libpq_dsn) - server) / requests * 1e6
     copy_rate = bare_copy_rate(bench.libpq_dsn, event_id)
     bench.clear_queues()
     figures = [
@@ -148,12 +178,17 @@ def measure(bench: Bench, organizer: User, series: Series, requests: int) -> tup
                       update_rate),
         report.Figure(f"bare COPY of the same rows, {series.name}: bookings/s (ref: the engine)", copy_rate, "1/s",
                       engine_rate),
+        report.Figure(f"engine, {series.name}: the drainer's CPU per decision", client, "µs"),
     ]  # fmt: skip
+    if server is not None:
+        figures.append(report.Figure(f"engine, {series.name}: PostgreSQL's CPU per decision", server, "µs"))
     details = {
         "requests": requests,
         "engine": engine_rate,
         "update_reference": update_rate,
         "bare_copy": copy_rate,
+        "client_cpu_us_per_decision": client,
+        "server_cpu_us_per_decision": server,
     }
     return figures, details
 

@@ -63,6 +63,25 @@ def test_an_expired_hold_gives_its_redemption_to_the_waitlist(db, organizer, mak
     assert_counters_agree(db, event)
 
 
+def test_a_waitlisted_request_without_a_code_is_served_past_those_whose_code_ran_out(
+    db, organizer, make_event, customers
+):
+    event = make_event(organizer, quota=2)
+    voucher = make_voucher(db, organizer, event, max_redemptions=1)
+    ask_with_code(customers[0], event, "SPRING")
+    plain = ask_with_code(customers[1], event, None)
+    ran_out = ask_with_code(customers[2], event, "SPRING", join_waitlist=True)
+    waiting = ask_with_code(customers[3], event, None, join_waitlist=True)
+    drain(event)
+    assert (load(db, ran_out).status, load(db, waiting).status) == ("waitlisted", "waitlisted")
+    with db.unit_of_work() as uow:  # a ticket comes back, the code's one redemption does not
+        bookings.cancel_booking(uow, customers[1], plain)
+        uow.commit()
+    assert (load(db, ran_out).status, load(db, waiting).status) == ("waitlisted", "held")
+    assert redeemed(db, voucher) == 1
+    assert_counters_agree(db, event)
+
+
 def test_letting_go_of_a_hold_gives_the_redemption_back(db, organizer, make_event, customers):
     event = make_event(organizer)
     voucher = make_voucher(db, organizer, event, max_redemptions=1)
