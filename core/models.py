@@ -24,6 +24,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    PrimaryKeyConstraint,
     String,
     Text,
     TypeDecorator,
@@ -429,15 +430,17 @@ class SeatAssignment(Base):
     rows is the constraint that makes a second live assignment of a seat impossible, whatever
     the code does; released rows stay as the seat's history.
 
-    The drainer writes some 3.4 of these rows a decision in a rush, and each foreign key is a
-    check (and a row lock) per row (docs/seating.md, "What an assignment row costs"): so the
-    seat and its event are one composite key, `(seat_id, event_id)` → `seat(id, event_id)`,
-    which also makes sure an assignment's event is its seat's, and `ticket_id` is indexed only
-    where it is set (every row is written without one).
+    The drainer writes some 3.4 of these rows a decision in a rush, and each foreign key and
+    index is work per row (docs/seating.md, "What an assignment row costs"): so the seat and its
+    event are one composite key, `(seat_id, event_id)` → `seat(id, event_id)`, which also makes
+    sure an assignment's event is its seat's; the row is known by what it says, the booking, the
+    seat and when, a primary key that serves the look-ups by booking too (no id of its own); and
+    `ticket_id` is indexed only where it is set (every row is written without one).
     """
 
     __tablename__ = "seat_assignment"
     __table_args__ = (
+        PrimaryKeyConstraint("booking_id", "seat_id", "assigned_at", name="pk_seat_assignment"),
         Index(
             "uq_seat_assignment_live_seat",
             "seat_id",
@@ -461,12 +464,11 @@ class SeatAssignment(Base):
         ),
     )
 
-    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
-    event_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    booking_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("booking.id", ondelete="CASCADE"))
     seat_id: Mapped[uuid.UUID] = mapped_column(Uuid)
-    booking_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("booking.id", ondelete="CASCADE"), index=True)
-    ticket_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("ticket.id", ondelete="SET NULL"))
     assigned_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    event_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    ticket_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("ticket.id", ondelete="SET NULL"))
     released_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import Row, insert, select, update
 
 from core.db import UnitOfWork
-from core.models import Booking, Event, Seat, SeatAssignment, SeatingPlan, new_ids, utcnow
+from core.models import Booking, Event, Seat, SeatAssignment, SeatingPlan, utcnow
 from core.seating import seat_map
 from core.seating.best_available import Layout, PlanSeat, SeatPicture
 from core.seating.seat_map import STATUS_CODES
@@ -150,10 +150,8 @@ class SeatingState:
         """The assignments made since the last call, for the caller to insert."""
         taken, self._new_rows = self._new_rows, []
         event_id = self.plan.event_id
-        seats = [(seat_id, booking_id, at) for booking_id, seat_ids, at in taken for seat_id in seat_ids]
-        return [{"id": assignment_id, "event_id": event_id, "seat_id": seat_id, "booking_id": booking_id,
-                 "assigned_at": at} for assignment_id, (seat_id, booking_id, at) in zip(new_ids(len(seats)), seats,
-                                                                                         strict=True)]  # fmt: skip
+        return [{"booking_id": booking_id, "seat_id": seat_id, "assigned_at": at, "event_id": event_id}
+                for booking_id, seat_ids, at in taken for seat_id in seat_ids]  # fmt: skip
 
     def write_new_rows(self) -> None:
         """Insert the new assignments now (the bookings they name are already rows)."""

@@ -12,7 +12,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 
 from core import runtime
-from core.models import SeatAssignment, SeatingPlan, Ticket, new_id, utcnow
+from core.models import SeatAssignment, SeatingPlan, Ticket, utcnow
 from core.seating import plans, reading, seat_map, state
 from core.seating.seat_map import map_keys
 from core.seating.state import fixed_plan, read_seating_state
@@ -67,7 +67,7 @@ def test_a_second_live_assignment_of_a_seat_is_refused_by_the_database(db, organ
     [(seat_id, booking_id)] = live_seats(db, event).items()
     with db.unit_of_work() as uow, pytest.raises(IntegrityError):
         uow.session.execute(insert(SeatAssignment).values(
-            id=new_id(), event_id=event.id, seat_id=seat_id, booking_id=booking, assigned_at=utcnow()))  # fmt: skip
+            event_id=event.id, seat_id=seat_id, booking_id=booking, assigned_at=utcnow()))  # fmt: skip
         uow.commit()
 
 
