@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 
 import flask_jwt_extended
@@ -97,7 +98,7 @@ def _rate_limit_headers(response: Response) -> Response:
     """The limiter's `X-RateLimit-*` headers on every limited answer, and its `Retry-After` on
     a `429` only: on any other answer `Retry-After` is the view's (a booking's poll hint), which
     Flask-Limiter's own headers would overwrite with the window's reset."""
-    current = limiter.current_limit
+    current = limiter.current_limit if limiter.enabled else None
     if current is None:
         return response
     response.headers["X-RateLimit-Limit"] = str(current.limit.amount)
@@ -106,6 +107,27 @@ def _rate_limit_headers(response: Response) -> Response:
     if response.status_code == 429:
         response.headers["Retry-After"] = str(max(1, current.reset_at - int(time.time())))
     return response
+
+
+def rate_limits(*decorators) -> list:
+    """flask-limiter's `limit`/`shared_limit` decorators, as one entry of a view's `decorators`
+    (applied in the same order), skipped outright while rate limits are off (`RATELIMIT_ENABLED`
+    false, as `limiter.init_app` read it). Off, each of them would still ask the limiter for the
+    request's limits and find none: on the booking endpoint, the one hook of a rush with limits,
+    that was paid on every request (docs/benchmarks.md, "The API's hooks")."""
+
+    def decorator(view):
+        limited = view
+        for limit in decorators:
+            limited = limit(limited)
+
+        @functools.wraps(view)
+        def checked(*args, **kwargs):
+            return (limited if limiter.enabled else view)(*args, **kwargs)
+
+        return checked
+
+    return [decorator]
 
 
 def init_limiter(app: Flask) -> None:
