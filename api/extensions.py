@@ -6,7 +6,7 @@ import functools
 import time
 
 import flask_jwt_extended
-from flask import Flask, Response, request
+from flask import Flask, Response, current_app, request
 from flask_jwt_extended.config import config as jwt_config
 from flask_jwt_extended.default_callbacks import default_decode_key_callback
 from flask_jwt_extended.tokens import _decode_jwt
@@ -125,9 +125,22 @@ def rate_limits(*decorators) -> list:
         def checked(*args, **kwargs):
             return (limited if limiter.enabled else view)(*args, **kwargs)
 
+        checked.has_rate_limits = True  # for `_has_no_rate_limits`
         return checked
 
     return [decorator]
+
+
+def _has_no_rate_limits() -> bool:
+    """Whether the request's view has none of the API's limits (no `rate_limits`): flask-limiter
+    exempts it (`Limiter.request_filter`), instead of resolving in its hook before every request
+    the limits of a route that has none, about half of the hook's cost (docs/benchmarks.md, "The
+    API's hooks"). Limits for every route (default or application-wide limits), were any
+    configured, exempt nothing."""
+    manager = limiter.limit_manager
+    if manager.default_limits or manager.application_limits:
+        return False
+    return not getattr(current_app.view_functions.get(request.endpoint), "has_rate_limits", False)
 
 
 def init_limiter(app: Flask) -> None:
@@ -140,3 +153,4 @@ def init_limiter(app: Flask) -> None:
 jwt = JWTManager()
 # Each limit names its bucket (`key_func`); an unnamed one is the client address's.
 limiter = Limiter(key_func=by_address, headers_enabled=False, strategy="fixed-window")
+limiter.request_filter(_has_no_rate_limits)
