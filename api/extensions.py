@@ -113,8 +113,8 @@ def rate_limits(*decorators) -> list:
     """flask-limiter's `limit`/`shared_limit` decorators, as one entry of a view's `decorators`
     (applied in the same order), skipped outright while rate limits are off (`RATELIMIT_ENABLED`
     false, as `limiter.init_app` read it). Off, each of them would still ask the limiter for the
-    request's limits and find none: on the booking endpoint, the one hook of a rush with limits,
-    that was paid on every request (docs/benchmarks.md, "The API's hooks")."""
+    request's limits and find none: on the booking endpoint, the only rush endpoint with limits,
+    that was paid on every booking (docs/benchmarks.md, "The API's hooks")."""
 
     def decorator(view):
         limited = view
