@@ -60,20 +60,31 @@ class JWTManager(flask_jwt_extended.JWTManager):
             return super()._decode_jwt_from_config(encoded_token, csrf_value, allow_expired)
         try:
             return _decode_jwt(
-                algorithms=jwt_config.decode_algorithms,
-                allow_expired=allow_expired,
-                audience=jwt_config.decode_audience,
-                csrf_value=csrf_value,
-                encoded_token=encoded_token,
-                identity_claim_key=jwt_config.identity_claim_key,
-                issuer=jwt_config.decode_issuer,
-                leeway=jwt_config.leeway,
-                secret=jwt_config.decode_key,
-                verify_aud=jwt_config.decode_audience is not None,
-                verify_sub=jwt_config.verify_sub,
-            )
+                encoded_token=encoded_token, csrf_value=csrf_value, allow_expired=allow_expired,
+                **_decode_settings(current_app._get_current_object()),
+            )  # fmt: skip
         except ExpiredSignatureError:
             return super()._decode_jwt_from_config(encoded_token, csrf_value, allow_expired)
+
+
+def _decode_settings(app: Flask) -> dict:
+    """The app's settings for `_decode_jwt`, as flask-jwt-extended's `config` reads them from the
+    app's config, read once per app (its `extensions`): `config` reads and converts each of them
+    again at every call, about 10 µs of every request that carries a token. The JWT settings are
+    set once, before the app serves (`api.auth.init_app`)."""
+    settings = app.extensions.get("boxoffice_jwt_decode")
+    if settings is None:
+        settings = app.extensions["boxoffice_jwt_decode"] = {
+            "algorithms": jwt_config.decode_algorithms,
+            "audience": jwt_config.decode_audience,
+            "identity_claim_key": jwt_config.identity_claim_key,
+            "issuer": jwt_config.decode_issuer,
+            "leeway": jwt_config.leeway,
+            "secret": jwt_config.decode_key,
+            "verify_aud": jwt_config.decode_audience is not None,
+            "verify_sub": jwt_config.verify_sub,
+        }
+    return settings
 
 
 def by_address() -> str:
