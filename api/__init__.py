@@ -87,11 +87,14 @@ def create_app(config: Settings | None = None) -> Flask:
     app.register_blueprint(health.blp)
     docs.init_app(app)
     metrics.init_app(app)
-    CORS(
-        app,
-        origins=list(settings.cors_origins),
-        expose_headers=["Location", "Retry-After", "ETag", request_ids.HEADER],
-    )
+    # No origin allowed (the default): flask-cors would add no header to any answer, yet still
+    # match every request's path against its rules; it is not installed at all.
+    if settings.cors_origins:
+        CORS(
+            app,
+            origins=list(settings.cors_origins),
+            expose_headers=["Location", "Retry-After", "ETag", request_ids.HEADER],
+        )
     app.cli.add_command(create_admin_command)
     if settings.admin_email and settings.admin_password:
         _create_first_admin(settings)

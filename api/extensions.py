@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import time
 
 import flask_jwt_extended
-from flask import Flask, Response, request
+from flask import Flask, Response, current_app, request
 from flask_jwt_extended.config import config as jwt_config
 from flask_jwt_extended.default_callbacks import default_decode_key_callback
 from flask_jwt_extended.tokens import _decode_jwt
@@ -59,20 +60,31 @@ class JWTManager(flask_jwt_extended.JWTManager):
             return super()._decode_jwt_from_config(encoded_token, csrf_value, allow_expired)
         try:
             return _decode_jwt(
-                algorithms=jwt_config.decode_algorithms,
-                allow_expired=allow_expired,
-                audience=jwt_config.decode_audience,
-                csrf_value=csrf_value,
-                encoded_token=encoded_token,
-                identity_claim_key=jwt_config.identity_claim_key,
-                issuer=jwt_config.decode_issuer,
-                leeway=jwt_config.leeway,
-                secret=jwt_config.decode_key,
-                verify_aud=jwt_config.decode_audience is not None,
-                verify_sub=jwt_config.verify_sub,
-            )
+                encoded_token=encoded_token, csrf_value=csrf_value, allow_expired=allow_expired,
+                **_decode_settings(current_app._get_current_object()),
+            )  # fmt: skip
         except ExpiredSignatureError:
             return super()._decode_jwt_from_config(encoded_token, csrf_value, allow_expired)
+
+
+def _decode_settings(app: Flask) -> dict:
+    """The app's settings for `_decode_jwt`, as flask-jwt-extended's `config` reads them from the
+    app's config, read once per app (its `extensions`): `config` reads and converts each of them
+    again at every call, about 10 µs of every request that carries a token. The JWT settings are
+    set once, before the app serves (`api.auth.init_app`)."""
+    settings = app.extensions.get("boxoffice_jwt_decode")
+    if settings is None:
+        settings = app.extensions["boxoffice_jwt_decode"] = {
+            "algorithms": jwt_config.decode_algorithms,
+            "audience": jwt_config.decode_audience,
+            "identity_claim_key": jwt_config.identity_claim_key,
+            "issuer": jwt_config.decode_issuer,
+            "leeway": jwt_config.leeway,
+            "secret": jwt_config.decode_key,
+            "verify_aud": jwt_config.decode_audience is not None,
+            "verify_sub": jwt_config.verify_sub,
+        }
+    return settings
 
 
 def by_address() -> str:
@@ -97,7 +109,7 @@ def _rate_limit_headers(response: Response) -> Response:
     """The limiter's `X-RateLimit-*` headers on every limited answer, and its `Retry-After` on
     a `429` only: on any other answer `Retry-After` is the view's (a booking's poll hint), which
     Flask-Limiter's own headers would overwrite with the window's reset."""
-    current = limiter.current_limit
+    current = limiter.current_limit if limiter.enabled else None
     if current is None:
         return response
     response.headers["X-RateLimit-Limit"] = str(current.limit.amount)
@@ -106,6 +118,40 @@ def _rate_limit_headers(response: Response) -> Response:
     if response.status_code == 429:
         response.headers["Retry-After"] = str(max(1, current.reset_at - int(time.time())))
     return response
+
+
+def rate_limits(*decorators) -> list:
+    """flask-limiter's `limit`/`shared_limit` decorators, as one entry of a view's `decorators`
+    (applied in the same order), skipped outright while rate limits are off (`RATELIMIT_ENABLED`
+    false, as `limiter.init_app` read it). Off, each of them would still ask the limiter for the
+    request's limits and find none: on the booking endpoint, the only rush endpoint with limits,
+    that was paid on every booking (docs/benchmarks.md, "The API's hooks")."""
+
+    def decorator(view):
+        limited = view
+        for limit in decorators:
+            limited = limit(limited)
+
+        @functools.wraps(view)
+        def checked(*args, **kwargs):
+            return (limited if limiter.enabled else view)(*args, **kwargs)
+
+        checked.has_rate_limits = True  # for `_has_no_rate_limits`
+        return checked
+
+    return [decorator]
+
+
+def _has_no_rate_limits() -> bool:
+    """Whether the request's view has none of the API's limits (no `rate_limits`): flask-limiter
+    exempts it (`Limiter.request_filter`), instead of resolving in its hook before every request
+    the limits of a route that has none, about half of the hook's cost (docs/benchmarks.md, "The
+    API's hooks"). Limits for every route (default or application-wide limits), were any
+    configured, exempt nothing."""
+    manager = limiter.limit_manager
+    if manager.default_limits or manager.application_limits:
+        return False
+    return not getattr(current_app.view_functions.get(request.endpoint), "has_rate_limits", False)
 
 
 def init_limiter(app: Flask) -> None:
@@ -118,3 +164,4 @@ def init_limiter(app: Flask) -> None:
 jwt = JWTManager()
 # Each limit names its bucket (`key_func`); an unnamed one is the client address's.
 limiter = Limiter(key_func=by_address, headers_enabled=False, strategy="fixed-window")
+limiter.request_filter(_has_no_rate_limits)

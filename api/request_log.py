@@ -32,15 +32,17 @@ def init_app(app: Flask) -> None:
             return response
         response.headers[request_ids.HEADER] = g.request_id
         # Every request passes here, the busiest endpoint too: the line's fields are gathered
-        # only when it will be written, each read once through Flask's context proxies.
+        # only when it will be written, each read once through Flask's context proxies, and the
+        # record is made and handed to the handlers directly: `log.info` would first walk the
+        # stack for the caller's file and line, which the JSON line never writes.
         if log.isEnabledFor(logging.INFO):
             method, path, status = request.method, request.path, response.status_code
-            log.info(
-                "%s %s %s", method, path, status,
+            log.handle(log.makeRecord(
+                log.name, logging.INFO, __file__, 0, "%s %s %s", (method, path, status), None,
                 extra={"method": method, "path": path, "status": status,
                        "duration_ms": round((time.perf_counter() - g.request_log_started) * 1000, 1),
                        "remote_addr": request.remote_addr},
-            )  # fmt: skip
+            ))  # fmt: skip
         return response
 
     @app.teardown_request

@@ -23,7 +23,7 @@ from api.auth import (
     revoke_current_session,
 )
 from api.db import request_uow
-from api.extensions import by_address, by_target_email, limiter
+from api.extensions import by_address, by_target_email, limiter, rate_limits
 from api.input import InputSchema
 from api.json_body import Blueprint
 from api.resources import examples
@@ -179,7 +179,7 @@ CHECK_YOUR_MAIL = {"message": "Thank you. Check your mail: we sent what to do ne
 
 @blp.route("/register")
 class Register(MethodView):
-    decorators = _limits(_register_limit, by_address, by_target_email)
+    decorators = rate_limits(*_limits(_register_limit, by_address, by_target_email))
 
     @blp.arguments(RegisterIn(), example=examples.REGISTER)
     @blp.response(202, MessageOut)
@@ -199,7 +199,7 @@ class Login(MethodView):
     # Failed sign-ins are counted per account, whatever the address, and a success does not
     # forgive them: guessing a password is bounded, at the price that a guesser can keep the
     # owner out of password sign-in until the window ends (a password reset still works).
-    decorators = [
+    decorators = rate_limits(
         *_limits(_login_limit, by_address, by_target_email),
         limiter.shared_limit(
             _login_failure_limit,
@@ -208,7 +208,7 @@ class Login(MethodView):
             methods=["POST"],
             deduct_when=_failed,
         ),
-    ]
+    )
 
     @blp.arguments(LoginIn(), example=examples.LOGIN)
     @blp.response(200, TokensOut)
@@ -247,7 +247,7 @@ class Me(MethodView):
 
 @blp.route("/password-reset")
 class PasswordReset(MethodView):
-    decorators = _limits(_account_limit, by_address, by_target_email)
+    decorators = rate_limits(*_limits(_account_limit, by_address, by_target_email))
 
     @blp.arguments(EmailIn(), example=examples.PASSWORD_RESET)
     @blp.response(202, MessageOut)
@@ -259,7 +259,7 @@ class PasswordReset(MethodView):
 
 @blp.route("/password-reset/confirm")
 class PasswordResetConfirm(MethodView):
-    decorators = _limits(_account_limit, by_address)
+    decorators = rate_limits(*_limits(_account_limit, by_address))
 
     @blp.arguments(PasswordResetIn(), example=examples.PASSWORD_RESET_CONFIRM)
     @blp.response(204)
@@ -271,7 +271,7 @@ class PasswordResetConfirm(MethodView):
 
 @blp.route("/verify-email")
 class VerifyEmail(MethodView):
-    decorators = _limits(_account_limit, by_address)
+    decorators = rate_limits(*_limits(_account_limit, by_address))
 
     @blp.arguments(VerifyEmailIn(), example=examples.VERIFY_EMAIL)
     @blp.response(200, UserOut)
@@ -284,7 +284,7 @@ class VerifyEmail(MethodView):
 
 @blp.route("/verify-email/resend")
 class ResendVerification(MethodView):
-    decorators = _limits(_account_limit, by_address, by_account)
+    decorators = rate_limits(*_limits(_account_limit, by_address, by_account))
 
     @jwt_required()
     @blp.response(202, MessageOut)
@@ -296,7 +296,7 @@ class ResendVerification(MethodView):
 
 @blp.route("/password")
 class PasswordChange(MethodView):
-    decorators = _limits(_account_limit, by_address, by_account)
+    decorators = rate_limits(*_limits(_account_limit, by_address, by_account))
 
     @jwt_required()
     @blp.arguments(PasswordChangeIn(), example=examples.PASSWORD_CHANGE)

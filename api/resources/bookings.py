@@ -23,7 +23,7 @@ from api.auth import (
     is_revoked,
 )
 from api.db import committed, request_uow
-from api.extensions import limiter
+from api.extensions import limiter, rate_limits
 from api.input import InputSchema
 from api.json_body import Blueprint
 from api.metrics import LIVE_WAITERS
@@ -316,10 +316,9 @@ def _idempotency_key() -> str | None:
 
 @blp.route("")
 class Bookings(MethodView):
-    decorators = [
-        limiter.limit(_booking_limit, key_func=by_account, methods=["POST"]),
-        *voucher_guess_limits("POST"),
-    ]
+    decorators = rate_limits(
+        limiter.limit(_booking_limit, key_func=by_account, methods=["POST"]), *voucher_guess_limits("POST")
+    )
 
     # The session's revocation is checked by the queueing step itself (`request_booking`).
     @lean(blp, body=BookingIn(), skip_revocation_check=True, example=examples.BOOKING)
@@ -420,10 +419,26 @@ class BookingById(MethodView):
             view = bookings.read_booking(
                 runtime.database(), current_user_id(), booking_id, session_id=current_session_id()
             )
-        return view, 200, _retry_after(view)
+        # Built here, as the 202 of `post` is: flask-smorest passes a ready Response through.
+        answer = current_app.json.response(_dump_booking(view))
+        answer.headers.update(_retry_after(view))
+        return answer
 
 
-_STATUS_EVENT = BookingOut()
+_BOOKING_OUT_FIELDS = frozenset(BookingOut().fields)
+_BOOKING_OUT_BY_SHAPE: dict[frozenset[str], BookingOut] = {}
+
+
+def _dump_booking(view: dict) -> dict:
+    """`BookingOut`'s dump of a booking view, by an instance of the schema limited to the fields
+    the view has (one per shape: queued, held, confirmed...). The schema writes no field its
+    object lacks, so the answer is the same, without asking every absent field for its value
+    on each poll of a rush (tests/api/test_rush_path.py compares the answers)."""
+    shape = _BOOKING_OUT_FIELDS.intersection(view)
+    schema = _BOOKING_OUT_BY_SHAPE.get(shape)
+    if schema is None:
+        schema = _BOOKING_OUT_BY_SHAPE[shape] = BookingOut(only=shape)
+    return schema.dump(view)
 
 
 @blp.route("/<uuid:booking_id>/events")
@@ -448,7 +463,7 @@ def _event_stream(updates) -> Iterator[str]:
             if view is None:
                 yield ": keep-alive\n\n"
             else:
-                yield f"event: status\ndata: {json.dumps(_STATUS_EVENT.dump(view))}\n\n"
+                yield f"event: status\ndata: {json.dumps(_dump_booking(view))}\n\n"
 
 
 class BookingCancelIn(InputSchema):

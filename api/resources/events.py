@@ -10,6 +10,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from api.auth import current_actor
 from api.db import committed, request_uow
+from api.extensions import rate_limits
 from api.input import InputSchema
 from api.json_body import Blueprint
 from api.pagination import paginate_select
@@ -420,7 +421,7 @@ class Events(MethodView):
 
 @blp.route("/<uuid:event_id>")
 class EventById(MethodView):
-    decorators = voucher_guess_limits("GET")
+    decorators = rate_limits(*voucher_guess_limits("GET"))
 
     @blp.arguments(EventByIdQuery(), location="query")
     @blp.response(200, EventDetailOut)
