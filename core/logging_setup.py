@@ -8,45 +8,15 @@ Fields: `time`, `level`, `logger`, `message`, `request_id`, and whatever a call 
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 
-from pythonjsonlogger.json import JsonEncoder
+from pythonjsonlogger.json import JsonFormatter
 
 from core import request_ids
 
-# What every record has by itself (as this Python makes them) and what the line names otherwise:
-# any other attribute of a record came in its call's `extra`.
-_RECORD_ATTRIBUTES = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime", "request_id"}
-
-
-class JsonLinesFormatter(logging.Formatter):
-    """A record as one JSON object: the fixed fields, the exception or stack if any, then the
-    call's `extra` fields (but private ones, `_name`), as python-json-logger's formatter wrote
-    them, values encoded by its encoder (dates in ISO 8601...). Built as one dict and dumped
-    once: every HTTP request writes a line (`api.request_log`), and the general formatter's
-    parsing of a format string, renaming and merging cost more than the line is worth
-    (docs/benchmarks.md, "The API's hooks")."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        line = {
-            "time": self.formatTime(record),
-            "level": record.levelname,
-            "logger": record.name,
-            "message": record.getMessage(),
-            "request_id": getattr(record, "request_id", None),
-        }
-        if record.exc_info:
-            line["exc_info"] = self.formatException(record.exc_info)
-        elif record.exc_text:
-            line["exc_info"] = record.exc_text
-        if record.stack_info:
-            line["stack_info"] = self.formatStack(record.stack_info)
-        for name, value in vars(record).items():
-            if name not in _RECORD_ATTRIBUTES and not name.startswith("_"):
-                line[name] = value
-        return json.dumps(line, cls=JsonEncoder)
+_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s"
+_RENAMED = {"asctime": "time", "levelname": "level", "name": "logger"}
 
 
 class RequestIdFilter(logging.Filter):
@@ -63,7 +33,7 @@ class JsonLinesHandler(logging.StreamHandler):
 
     def __init__(self, stream=None):
         super().__init__(stream or sys.stderr)
-        self.setFormatter(JsonLinesFormatter())
+        self.setFormatter(JsonFormatter(_FORMAT, rename_fields=_RENAMED))
         self.addFilter(RequestIdFilter())
 
 
