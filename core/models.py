@@ -7,8 +7,6 @@ constraints so the database itself refuses an oversell whatever the code does.
 from __future__ import annotations
 
 import datetime as dt
-import os
-import time
 import uuid
 from enum import StrEnum
 
@@ -62,19 +60,6 @@ def utcnow() -> dt.datetime:
 def new_id() -> uuid.UUID:
     """Time-ordered ids (UUIDv7): sortable by creation, friendly to B-tree indexes."""
     return uuid7()
-
-
-def new_ids(count: int) -> list[uuid.UUID]:
-    """`count` ids like `new_id`'s for a batch of rows, with one reading of the clock and one
-    draw of randomness for them all (`new_id` asks the system for randomness per id, which
-    was a tenth of what the drainer spent writing seat assignments)."""
-    stamp = (time.time_ns() // 1_000_000 & 0xFFFF_FFFF_FFFF) << 80 | 0x7 << 76 | 0b10 << 62
-    randomness = os.urandom(10 * count)
-    ids = []
-    for start in range(0, 10 * count, 10):
-        bits = int.from_bytes(randomness[start : start + 10])  # 74 of its 80 bits are used
-        ids.append(uuid.UUID(int=stamp | (bits >> 62 & 0xFFF) << 64 | bits & (1 << 62) - 1))
-    return ids
 
 
 class UTCDateTime(TypeDecorator):
