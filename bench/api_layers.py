@@ -28,7 +28,6 @@ import argparse
 import functools
 import os
 from contextlib import ExitStack
-from pathlib import Path
 
 from bench import loadgen, references, report, servers
 from bench.flash_sale import (
@@ -144,26 +143,14 @@ def poll_request(polls: list[tuple[str, str]], path: str, i: int) -> loadgen.Req
 def _load(url: str, make_request, server_pid: int, status: int, requests: int) -> tuple[float, float, dict]:
     """Answers of `status` (202 accepted, 200 polled) per second of one run, the server's CPU
     seconds per such answer, and how many answers of each status the run had (0: none)."""
-    cpu_before = _process_tree_cpu(server_pid)
+    cpu_before = servers.process_tree_cpu(server_pid)
     load = loadgen.run_load(url, make_request, requests, concurrency=CONCURRENCY, processes=LOAD_PROCESSES)
     accepted = load.statuses.get(status, 0)
     return (
         accepted / load.elapsed,
-        (_process_tree_cpu(server_pid) - cpu_before) / max(accepted, 1),
+        (servers.process_tree_cpu(server_pid) - cpu_before) / max(accepted, 1),
         dict(load.statuses),
     )
-
-
-def _process_tree_cpu(pid: int) -> float:
-    """CPU seconds (user + system) used so far by a process and its running children."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    except FileNotFoundError:  # it exited meanwhile
-        return 0.0
-    user_and_system = stat.rsplit(")", 1)[1].split()[11:13]  # fields 14 and 15, in clock ticks
-    own = sum(int(ticks) for ticks in user_and_system) / os.sysconf("SC_CLK_TCK")
-    return own + sum(_process_tree_cpu(int(child)) for child in children)
 
 
 def _median(values: list[float]) -> float:

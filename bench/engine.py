@@ -42,7 +42,6 @@ from pathlib import Path
 import psycopg2
 
 from bench import references, report, seating, servers
-from bench.api_layers import _process_tree_cpu as process_cpu
 from bench.flash_sale import DEFAULT_DSN, DEFAULT_REDIS_URL, Bench
 from core.models import User, utcnow
 
@@ -154,7 +153,7 @@ def server_cpu(dsn: str) -> float | None:
             return None
     except OSError:
         return None
-    return sum(map(process_cpu, pids))
+    return sum(map(servers.process_tree_cpu, pids))
 
 
 def update_reference(dsn: str) -> float:

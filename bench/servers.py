@@ -129,6 +129,18 @@ def _wait_ready(
         raise RuntimeError(f"{shlex.join(argv)} {problem}:\n{running.log_tail()}")
 
 
+def process_tree_cpu(pid: int) -> float:
+    """CPU seconds (user + system) used so far by a process and its running children."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except FileNotFoundError:  # it exited meanwhile
+        return 0.0
+    user_and_system = stat.rsplit(")", 1)[1].split()[11:13]  # fields 14 and 15, in clock ticks
+    own = sum(int(ticks) for ticks in user_and_system) / os.sysconf("SC_CLK_TCK")
+    return own + sum(process_tree_cpu(int(child)) for child in children)
+
+
 def stop_process(process: subprocess.Popen, timeout: float = 10.0) -> None:
     """SIGTERM (gunicorn and Celery stop gracefully on it), then SIGKILL for the whole group."""
     if process.poll() is None:
