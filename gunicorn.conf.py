@@ -10,6 +10,9 @@ psycopg2 by psycogreen's wait callback (`post_fork`); SQLAlchemy's pool and redi
 each greenlet a connection of its own (their locks are patched), and a waiting client holds
 neither: only the process's one subscription connection.
 
+Each request is logged once, when its answer has gone out, by `RequestLog` below: gunicorn's
+access line made the JSON line every other line of Boxoffice is.
+
 Environment: `WEB_CONCURRENCY` processes of at most `WEB_CONNECTIONS` clients each; `PROMETHEUS_MULTIPROC_DIR`,
 the directory where the processes keep their metrics (emptied at start; without it, a private
 one is made and removed at exit), so that `/metrics` adds up every process whichever answers.
@@ -17,10 +20,15 @@ one is made and removed at exit), so that `/metrics` adds up every process which
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import tempfile
 from pathlib import Path
+
+from gunicorn.glogging import Logger
+
+from core import request_ids
 
 worker_class = "gevent"
 workers = int(os.environ.get("WEB_CONCURRENCY") or 2)
@@ -30,7 +38,6 @@ worker_connections = int(os.environ.get("WEB_CONNECTIONS") or 5000)
 # HTTP client pools less): the client or proxy closes first, never gunicorn under a request it
 # is already sending (with the old 2 s, 2 % of requests after a pause died unanswered).
 keepalive = 75
-accesslog = "-"
 # A kept-alive connection is closed (`Connection: close`, cleanly, after its answer) once it has
 # carried this many requests, as nginx's `keepalive_requests` does: see `pre_request`.
 KEEPALIVE_REQUESTS = 100
@@ -38,6 +45,43 @@ KEEPALIVE_REQUESTS = 100
 control_socket_disable = True
 
 _private_metrics_dir: str | None = None
+_request_log = logging.getLogger("api.requests")
+_REQUEST_ID = request_ids.HEADER.lower()
+
+
+class RequestLog(Logger):
+    """gunicorn's logger, with its access line made the web's one JSON line per request
+    (`core.logging_setup`, logger `api.requests`): `method`, `path`, `status`, `duration_ms` (the
+    whole request, the answer's writing included), `remote_addr` (the client's, once ProxyFix has
+    read the trusted proxies' `X-Forwarded-For`) and the `request_id` the app answered with
+    (`api.request_id`). gunicorn used to write a text line for each request and the app a JSON
+    line beside it: two lines a request, each paid for on the rush path. Served any other way
+    (Flask's test client, `flask run`), the app writes no request line. docs/operations.md, "Logs"."""
+
+    def access(self, resp, req, environ, request_time) -> None:
+        """Called by the worker after each answer. The record is made and handed to the handlers
+        directly: `info` would first walk the stack for a caller's file and line, which the
+        JSON line never writes."""
+        if not _request_log.isEnabledFor(logging.INFO):
+            return
+        # No status when the app failed before answering (gunicorn answers 500 itself).
+        method, path, status = (
+            environ.get("REQUEST_METHOD"),
+            environ.get("PATH_INFO"),
+            getattr(resp, "status_code", None),
+        )
+        request_id = next((value for name, value in resp.headers if name.lower() == _REQUEST_ID), None)
+        _request_log.handle(_request_log.makeRecord(
+            _request_log.name, logging.INFO, __file__, 0, "%s %s %s", (method, path, status), None,
+            extra={"method": method, "path": path, "status": status, "request_id": request_id,
+                   "duration_ms": round(request_time.total_seconds() * 1000, 1),
+                   "remote_addr": environ.get("REMOTE_ADDR")},
+        ))  # fmt: skip
+
+
+# A class of this file, not of the `api` package: naming one there would import the app's
+# modules into the master, before each worker's gevent patches what they use.
+logger_class = RequestLog
 
 
 def on_starting(server):

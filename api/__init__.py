@@ -13,7 +13,7 @@ from flask_cors import CORS
 from sqlalchemy.exc import IntegrityError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from api import auth, capability_links, db, docs, errors, json_body, metrics, request_log, rush_path
+from api import auth, capability_links, db, docs, errors, json_body, metrics, request_id, rush_path
 from api.extensions import Api, init_limiter
 from api.resources import (
     accounts,
@@ -75,7 +75,7 @@ def create_app(config: Settings | None = None) -> Flask:
         RATELIMIT_KEY_PREFIX="ratelimit",
         **{rush_path.SWITCH: settings.lean_rush_path},
     )
-    request_log.init_app(app)
+    request_id.init_app(app)
     db.init_app(app)
     errors.init_app(app)
     capability_links.init_app(app)

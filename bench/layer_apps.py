@@ -26,6 +26,7 @@ from core.booking_queue import booking_queue
 from core.booking_requests import BookingRequest
 from core.config import Settings
 from core.inventory import Line
+from core.logging_setup import configure_logging
 from core.models import new_id, utcnow
 from core.services import bookings
 
@@ -39,6 +40,7 @@ def _answer(booking_id, queue_position):
 
 
 def _app() -> Flask:
+    configure_logging()  # gunicorn.conf.py's one line per request, as the API writes it
     runtime.configure(Settings.from_env())
     runtime.set_dispatcher(lambda _job, _kwargs: None)  # nothing drains here
     app = Flask(__name__)

@@ -11,6 +11,8 @@ import uuid
 
 from flask import Flask, request
 
+from core.logging_setup import configure_logging
+
 # A stand-in for a customer's access token, as long as a real one, so headers weigh the same.
 FAKE_ACCESS_TOKEN = "e" * 300
 
@@ -25,6 +27,7 @@ def booking_sized_body(i: int) -> dict:
 
 
 def create_app() -> Flask:
+    configure_logging()  # gunicorn.conf.py's one line per request, as the API writes it
     app = Flask(__name__)
 
     @app.post("/ref")

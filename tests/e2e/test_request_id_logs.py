@@ -1,5 +1,5 @@
 """A booking's request id, followed through the real processes: gunicorn from the Procfile logs
-it on the booking request's JSON line, and the Celery worker (the Procfile's command) logs it on
+it on the booking request's one JSON line (`RequestLog` in gunicorn.conf.py), and the Celery worker (the Procfile's command) logs it on
 the drain task's line that decided the booking. That worker sends task events (for Flower)."""
 
 from __future__ import annotations
@@ -53,12 +53,19 @@ def test_a_bookings_request_id_is_on_the_webs_line_and_on_the_drain_tasks_line(
             time.sleep(0.2)
         web_log, worker_log = web.log_text(), worker.log_text()
     assert "task events: ON" in worker_log  # the Procfile's -E: Flower sees the tasks
+    # One line for the request, gunicorn's, in JSON (no text access line beside it).
+    assert [
+        line for line in web_log.splitlines() if "/api/v1/bookings" in line and not line.startswith("{")
+    ] == []
     [web_line] = [line for line in json_lines(web_log) if line.get("path") == "/api/v1/bookings"]
-    assert (web_line["request_id"], web_line["status"], web_line["method"]) == (
-        "e2e-booking-request-42",
-        202,
-        "POST",
-    )
+    assert {key: web_line[key] for key in ("logger", "request_id", "status", "method", "remote_addr")} == {
+        "logger": "api.requests",
+        "request_id": "e2e-booking-request-42",
+        "status": 202,
+        "method": "POST",
+        "remote_addr": "127.0.0.1",
+    }
+    assert web_line["duration_ms"] > 0
     [drain_line] = drain_lines(worker_log, booking_id)
     assert drain_line["logger"] == "core.metrics"
     # The drain task was sent by this request, so the whole line is in its name, and so is the booking.
