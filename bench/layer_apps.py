@@ -11,7 +11,9 @@ their cost.
   validation. No endpoint that queues or reads a queued booking can be faster.
 - `hand_rolled_app`: the token verified with one PyJWT call, the body loaded with the API's
   marshmallow schema, then the same services as the API (`request_booking`, `read_booking`),
-  without flask-jwt-extended, flask-smorest or any hook. What bypassing the libraries would buy.
+  the session's revocation checked as the API checks it (in the booking step; with the poll's
+  pointer), without flask-jwt-extended, flask-smorest or any hook. What bypassing the libraries
+  would buy.
 """
 
 from __future__ import annotations
@@ -105,7 +107,11 @@ def hand_rolled_app() -> Flask:
 
     @app.get("/layer/bookings/<uuid:booking_id>")
     def hand_rolled_poll(booking_id):
-        view = bookings.read_booking(runtime.database(), uuid.UUID(verified_claims()["sub"]), booking_id)
+        # The session's revocation is checked with the booking's pointer, as the API's poll does.
+        claims = verified_claims()
+        view = bookings.read_booking(
+            runtime.database(), uuid.UUID(claims["sub"]), booking_id, session_id=claims["sid"]
+        )
         return {"id": str(booking_id), "status": view["status"], "queue_position": view["queue_position"]}
 
     return app

@@ -58,7 +58,7 @@ from redis.cluster import RedisCluster
 from core import live_status, runtime, sessions
 from core.booking_requests import BookingRequest
 from core.queued_form import RequestReader, encode_request
-from core.redis_cluster import event_key
+from core.redis_cluster import event_key, read_keys
 from core.waiting_room_queue import CLOSE_ROOM, numbers_key, opening_key, room_key
 
 STATUS_TTL = 24 * 3600
@@ -381,11 +381,10 @@ class BookingQueue:
         if session_id is None:
             event_id = self.redis.get(event_pointer_key(booking_id))
         else:
-            pipe = self.redis.pipeline(transaction=False)
-            pipe.exists(sessions.revocation_key(session_id))
-            pipe.get(event_pointer_key(booking_id))
-            revoked, event_id = pipe.execute()
-            if revoked:
+            revoked, event_id = read_keys(
+                self.redis, [sessions.revocation_key(session_id), event_pointer_key(booking_id)]
+            )
+            if revoked is not None:
                 return SessionRevoked()
         if event_id is None:
             return None

@@ -96,8 +96,14 @@ def test_idempotency_and_sign_out_hold_on_the_cluster(on_cluster, organizer, mak
     assert again.status_code == 202 and again.json["id"] == first.json["id"]
     other = client.post("/api/v1/bookings", json=body(event, 2), headers=signed_in)
     assert other.status_code == 422 and other.json["errors"]["reason"] == "idempotency_key_reused"
+    # A queued booking's poll reads the session's revocation with the booking's pointer, keys of
+    # two slots: one read per node on a cluster.
+    poll = f"/api/v1/bookings/{first.json['id']}"
+    assert client.get(poll, headers=signed_in).json["status"] == "queued"
     assert client.post("/api/v1/auth/logout", headers=signed_in).status_code == 204
     refused = client.post("/api/v1/bookings", json=body(event), headers={**signed_in, "Idempotency-Key": "2"})
+    assert refused.status_code == 401 and refused.json["errors"]["reason"] == "token_revoked"
+    refused = client.get(poll, headers=signed_in)
     assert refused.status_code == 401 and refused.json["errors"]["reason"] == "token_revoked"
     assert booking_queue().queue_length(event.id) == 1
 
