@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import logging
 import os
 import re
 import runpy
@@ -11,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from gunicorn.config import Config
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -168,6 +171,34 @@ def test_gunicorn_takes_its_size_from_the_environment():
         interpolate(compose()["services"]["web"]["environment"]["WEB_CONNECTIONS"], {"WEB_CONNECTIONS": "9"})
         == "9"
     )
+
+
+class _Answer:
+    """What gunicorn hands its logger: the answer's status once the app has answered, its headers."""
+
+    def __init__(self, headers: list[tuple[str, str]], status_code: int | None = None):
+        self.headers = headers
+        if status_code is not None:
+            self.status_code = status_code
+
+
+def test_each_request_is_logged_once_by_gunicorn_as_a_json_line_naming_its_request_id(caplog):
+    settings = gunicorn_settings()
+    assert settings["logger_class"] is settings["RequestLog"] and "accesslog" not in settings
+    request_log = settings["RequestLog"](Config())
+    environ = {"REQUEST_METHOD": "POST", "PATH_INFO": "/api/v1/bookings", "REMOTE_ADDR": "203.0.113.9"}
+    caplog.set_level(logging.INFO, logger="api.requests")
+    request_log.access(_Answer([("Location", "/x"), ("X-Request-ID", "req-0001-abc")], 202), None, environ,
+                       dt.timedelta(milliseconds=12.34))  # fmt: skip
+    request_log.access(_Answer([]), None, environ, dt.timedelta(seconds=1))  # the app failed before answering
+    caplog.set_level(logging.WARNING, logger="api.requests")
+    request_log.access(_Answer([], 200), None, environ, dt.timedelta(0))  # not written below INFO
+    fields = ("name", "method", "path", "status", "request_id", "duration_ms", "remote_addr")
+    assert [tuple(getattr(record, field) for field in fields) for record in caplog.records] == [
+        ("api.requests", "POST", "/api/v1/bookings", 202, "req-0001-abc", 12.3, "203.0.113.9"),
+        ("api.requests", "POST", "/api/v1/bookings", None, None, 1000.0, "203.0.113.9"),
+    ]
+    assert caplog.records[0].getMessage() == "POST /api/v1/bookings 202"
 
 
 def test_celery_workers_send_task_events_and_honour_their_concurrency():
