@@ -4,7 +4,7 @@
 2. bare Flask plus the Redis step every request must take (`bench.layer_apps.queue_only_app`):
    the booking's one Lua call, or the poll's reads of a queued booking's status;
 3. that plus the token (and the body), checked by hand with PyJWT and marshmallow, then the
-   API's own service (`bench.layer_apps.hand_rolled_app`);
+   API's own service, answering what the API answers (`bench.layer_apps.hand_rolled_app`);
 4. the API's own `POST /api/v1/bookings` and `GET /api/v1/bookings/{id}` (the rush path,
    flask-smorest, the app's hooks).
 

@@ -12,8 +12,8 @@ their cost.
 - `hand_rolled_app`: the token verified with one PyJWT call, the body loaded with the API's
   marshmallow schema, then the same services as the API (`request_booking`, `read_booking`),
   the session's revocation checked as the API checks it (in the booking step; with the poll's
-  pointer), without flask-jwt-extended, flask-smorest or any hook. What bypassing the libraries
-  would buy.
+  pointer), the API's answer (a poll's dumped by the API's `BookingOut`), without
+  flask-jwt-extended, flask-smorest or any hook. What bypassing the libraries would buy.
 """
 
 from __future__ import annotations
@@ -77,10 +77,10 @@ def queue_only_app() -> Flask:
 
 
 def hand_rolled_app() -> Flask:
-    from api.resources.bookings import BookingIn  # the API's own schema, without webargs
+    from api.resources.bookings import BookingIn, BookingOut  # the API's own schemas, without webargs
 
     app = _app()
-    schema = BookingIn()
+    schema, answer = BookingIn(), BookingOut()
     key = runtime.settings().jwt_secret_key
 
     def verified_claims() -> dict:
@@ -112,6 +112,6 @@ def hand_rolled_app() -> Flask:
         view = bookings.read_booking(
             runtime.database(), uuid.UUID(claims["sub"]), booking_id, session_id=claims["sid"]
         )
-        return {"id": str(booking_id), "status": view["status"], "queue_position": view["queue_position"]}
+        return answer.dump(view)  # the API's answer, by its own schema
 
     return app
