@@ -156,15 +156,14 @@ class Centres(dict):
     side by side in a row, by first place, keyed by (row, size): fixed while the plan stands,
     so worked out the first time a row is weighed for a size, and kept.
 
-    So is the best start of a group in a run of free seats (`row_bests`): it depends on the
+    So is the best start of a group in a run of free seats (`best_in_run`): it depends on the
     run's bounds and those distances only, not on what is free elsewhere, so a row changed by a
     take is weighed again from its runs' kept answers, and only its new runs (one or two per
     take) are worked out.
 
     Along a straight row (and most curved ones) the distances fall to the row's nearest start
-    and rise after it; for such a row and size `lowest` keeps that start, and the nearest start
-    within any range is the range's own start nearest to it, found without reading the range.
-    """
+    and rise after it: for such a row and size `lowest` keeps that start, and the nearest of any
+    range of starts is the range's start nearest to it, found without reading the range."""
 
     def __init__(self, layout: Layout, focal: tuple[float, float]):
         super().__init__()
@@ -172,8 +171,8 @@ class Centres(dict):
         self.focal = focal
         # Per (row, size): each run's best start, by the run (first, last place).
         self.run_bests: dict[tuple[int, int], dict[tuple[int, int], tuple]] = defaultdict(dict)
-        # Per (row, size): the first nearest start, if the distances fall to it and rise after
-        # it; else -1.
+        # Per (row, size): the first nearest start, if the distances fall to it and rise after it;
+        # else -1 (those rows' ranges are read).
         self.lowest: dict[tuple[int, int], int] = {}
 
     def __missing__(self, key: tuple[int, int]) -> list[float]:
@@ -193,22 +192,6 @@ class Centres(dict):
         self.lowest[key] = lowest if falls_then_rises else -1
         return found
 
-    def _best_in_run(self, row: int, size: int, run: tuple[int, int]) -> tuple:
-        """`row_bests` in one run of free seats; () if the group does not fit in it."""
-        first, last = run
-        spare = last - first + 1 - size
-        if spare < 0:
-            return ()
-        distances = self[row, size]
-        end = first + spare  # the last start; on equal distances the earlier start wins
-        nearest = first if distances[first] <= distances[end] else end
-        if spare >= 4:
-            start = self._nearest(row, size, first + 2, end - 2)
-            middle = distances[start]
-            if middle < distances[nearest] or (middle == distances[nearest] and nearest == end):
-                nearest = start
-        return (spare == 1, distances[nearest], nearest)
-
     def _nearest(self, row: int, size: int, low: int, high: int) -> int:
         """The first of the nearest starts from `low` to `high` (a range of the row's starts)."""
         distances, lowest = self[row, size], self.lowest[row, size]
@@ -222,33 +205,35 @@ class Centres(dict):
             return high
         return distances.index(distances[high], low, high + 1)  # the first of equal distances
 
-    def row_bests(self, row: int, runs: list[tuple[int, int]], sizes: Iterable[int]) -> list[tuple | None]:
-        """For each of `sizes`, (strands a single seat, distance, first place) of the best group
-        of that size over the row's runs of free seats (`SeatPicture._runs`) for an ordinary
-        request, or None if none fits: the whole row in one call, for every size a take changed
-        it for. Each run's best start is kept in `run_bests` and looked up first.
+    def best_in_run(self, row: int, size: int, run: tuple[int, int]) -> tuple:
+        """(strands a single seat, distance, first place) of the best group of `size` in the run
+        of free seats `run` of an ordinary request (see `SeatPicture._best_in_row`); () if the
+        group does not fit in it. Worked out and kept in `run_bests`, where callers look first.
 
         Within a run of `spare` seats more than the group needs, the group starting `offset`
         seats in strands a single seat when `offset` or `spare - offset` is 1, so the best is
         the nearest of the other starts (the run's two ends and the starts from 2 to
         `spare - 2` in, a slice of the row's fixed distances), and only a run with exactly one
         seat to spare has nothing better than a stranding start."""
-        run_bests, kept = self.run_bests, RUNS_KEPT_PER_SEAT * len(self.layout.rows[row])
-        bests = []
-        for size in sizes:
-            known = run_bests[row, size]
-            best = None
-            for run in runs:
-                found = known.get(run)
-                if found is None:
-                    found = self._best_in_run(row, size, run)
-                    if len(known) > kept:
-                        known.clear()  # a row sold and given back over and over: forget its old runs
-                    known[run] = found
-                if found and (best is None or found < best):
-                    best = found
-            bests.append(best)
-        return bests
+        known = self.run_bests[row, size]
+        first, last = run
+        spare = last - first + 1 - size
+        if spare < 0:
+            found = ()
+        else:
+            distances = self[row, size]
+            end = first + spare  # the last start; on equal distances the earlier start wins
+            nearest = first if distances[first] <= distances[end] else end
+            if spare >= 4:
+                start = self._nearest(row, size, first + 2, end - 2)
+                middle = distances[start]
+                if middle < distances[nearest] or (middle == distances[nearest] and nearest == end):
+                    nearest = start
+            found = (spare == 1, distances[nearest], nearest)
+        if len(known) > RUNS_KEPT_PER_SEAT * len(self.layout.rows[row]):
+            known.clear()  # a row sold and given back over and over: forget its old runs
+        known[run] = found
+        return found
 
 
 class SeatPicture:
@@ -315,9 +300,8 @@ class SeatPicture:
             self._version[row] += 1
             self._changes.append(row)
 
-    def take(self, seat_ids: Iterable) -> list[int]:
-        """Take these seats: all of them, or none if one is not free (ValueError). Returns their
-        numbers in the plan (`Layout.index`), for the caller's own per-seat state."""
+    def take(self, seat_ids: Iterable) -> None:
+        """Take these seats: all of them, or none if one is not free (ValueError)."""
         layout, free_rows = self.layout, self._free_rows
         numbers = [layout.index[seat_id] for seat_id in seat_ids]
         masks: dict[int, int] = {}
@@ -328,7 +312,6 @@ class SeatPicture:
                 raise ValueError(f"seats {[layout.seats[n].id for n in numbers]} are not all free")
             masks[row] = mask | bit
         self._apply(masks, numbers, -1)
-        return numbers
 
     def release(self, seat_ids: Iterable) -> None:
         """Give back these seats (those of another plan or already free are passed over)."""
@@ -361,9 +344,7 @@ class SeatPicture:
         if heap is None:
             heap = heaps[size] = []
             for row in self.layout.rows_of_type.get(ticket_type_id, ()):
-                [entry] = self._row_entries(
-                    row, self._runs(row, ticket_type_id, accessible), (size,), accessible
-                )
+                entry = self._best_in_row(row, self._runs(row, ticket_type_id, accessible), size, accessible)
                 if entry is not None:
                     heap.append(entry)
             heapq.heapify(heap)
@@ -378,15 +359,15 @@ class SeatPicture:
         return None
 
     def _catch_up(self, mode: tuple, heaps: dict[int, list]) -> None:
-        """Weigh again the rows changed since the mode last read, each in one pass for every
-        group size the mode has a heap for."""
+        """Weigh again, for every group size of the mode, the rows changed since it last read."""
         ticket_type_id, accessible = mode
-        push, replace, pop = heapq.heappush, heapq.heapreplace, heapq.heappop
+        best_in_row, push, replace, pop = self._best_in_row, heapq.heappush, heapq.heapreplace, heapq.heappop
         for row in set(self._changes[self._read[mode] :]):
             if ticket_type_id not in self.layout.types_of_row[row]:
                 continue
-            entries = self._row_entries(row, self._runs(row, ticket_type_id, accessible), heaps, accessible)
-            for entry, heap in zip(entries, heaps.values(), strict=True):
+            runs = self._runs(row, ticket_type_id, accessible)
+            for size, heap in heaps.items():
+                entry = best_in_row(row, runs, size, accessible)
                 if heap and heap[0][3] == row:  # the row's own outdated best is on top: swap it
                     if entry is None:
                         pop(heap)
@@ -442,24 +423,32 @@ class SeatPicture:
         self._run_cache[key] = (self._version[row], runs)
         return runs
 
-    def _row_entries(
-        self, row: int, runs: list[tuple[int, int]], sizes: Iterable[int], accessible: bool
-    ) -> list[tuple | None]:
-        """For each of `sizes`, the heap entry of the row's best placement over its `runs`
-        (`_runs`), or None: its rank (see `Placement`) followed by the row's version. For the
-        ordinary request, each run's best start is kept with the plan (`Centres.row_bests`)."""
+    def _best_in_row(
+        self, row: int, runs: list[tuple[int, int]], size: int, accessible: bool
+    ) -> tuple | None:
+        """The heap entry of the row's best placement of `size` over its `runs` (`_runs`), or
+        None: its rank (see `Placement`) followed by the row's version. For the ordinary
+        request, each run's best start is kept with the plan (`Centres.best_in_run`)."""
         if not runs:
-            return [None for _ in sizes]
+            return None
         if accessible:
-            return [self._best_assisted(row, runs, size) for size in sizes]
-        version = self._version[row]
-        return [
-            None if best is None else (False, best[0], best[1], row, best[2], version)
-            for best in self._centres.row_bests(row, runs, sizes)
-        ]
+            return self._best_assisted(row, runs, size)
+        centres = self._centres
+        known = centres.run_bests[row, size]
+        best = None
+        for run in runs:
+            found = known.get(run)
+            if found is None:
+                found = centres.best_in_run(row, size, run)
+            if found and (best is None or found < best):
+                best = found
+        if best is None:
+            return None
+        strands, distance, first = best
+        return (False, strands, distance, row, first, self._version[row])
 
     def _best_assisted(self, row: int, runs: list[tuple[int, int]], size: int) -> tuple | None:
-        """`_row_entries` for a request that asked for accessible seats: each start is weighed
+        """`_best_in_row` for a request that asked for accessible seats: each start is weighed
         for whether its group has an accessible seat, which no slice of distances tells."""
         _xs, _ys, assisted = self.layout.sums[row]
         distances = self._centres[row, size]

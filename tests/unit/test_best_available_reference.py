@@ -171,7 +171,7 @@ def test_a_runs_best_start_is_the_best_of_all_its_starts(steps, focal):
         for first in range(len(seats)):
             for last in range(first + size - 1, len(seats)):
                 expected = reference_best_in_run(seats, focal, size, first, last)
-                assert centres.row_bests(0, [(first, last)], [size]) == [expected]
+                assert centres.best_in_run(0, size, (first, last)) == expected
 
 
 def test_of_equal_distances_on_the_way_to_the_nearest_seat_the_first_wins():
@@ -180,7 +180,7 @@ def test_of_equal_distances_on_the_way_to_the_nearest_seat_the_first_wins():
     seats = [PlanSeat(n, "standard", "A", float(x), float(y)) for n, (x, y) in enumerate(places)]
     centres = Layout(seats).centres((0.0, 0.0))
     assert (
-        centres.row_bests(0, [(0, 6)], [1])
-        == [(False, 5.0, 2)]
-        == [reference_best_in_run(seats, (0.0, 0.0), 1, 0, 6)]
+        centres.best_in_run(0, 1, (0, 6))
+        == (False, 5.0, 2)
+        == reference_best_in_run(seats, (0.0, 0.0), 1, 0, 6)
     )
