@@ -302,8 +302,9 @@ class SeatPicture:
             self._version[row] += 1
             self._changes.append(row)
 
-    def take(self, seat_ids: Iterable) -> None:
-        """Take these seats: all of them, or none if one is not free (ValueError)."""
+    def take(self, seat_ids: Iterable) -> list[int]:
+        """Take these seats: all of them, or none if one is not free (ValueError). Returns their
+        numbers in the plan (`Layout.index`), for the caller's own per-seat state."""
         layout, free_rows = self.layout, self._free_rows
         numbers = [layout.index[seat_id] for seat_id in seat_ids]
         masks: dict[int, int] = {}
@@ -314,6 +315,7 @@ class SeatPicture:
                 raise ValueError(f"seats {[layout.seats[n].id for n in numbers]} are not all free")
             masks[row] = mask | bit
         self._apply(masks, numbers, -1)
+        return numbers
 
     def release(self, seat_ids: Iterable) -> None:
         """Give back these seats (those of another plan or already free are passed over)."""
