@@ -37,7 +37,6 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 import psycopg2
 
@@ -136,26 +135,6 @@ def bare_copy_rate(dsn: str, event_id: uuid.UUID) -> float:
     return len(seqs) / elapsed
 
 
-def server_cpu(dsn: str) -> float | None:
-    """CPU seconds used so far by PostgreSQL's processes serving the bench's database (other
-    than the one asking); None when they are not this machine's (PostgreSQL runs elsewhere)."""
-    conn = psycopg2.connect(dsn)
-    try:
-        with conn.cursor() as cur:
-            cur.execute(
-                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
-            )
-            pids = [pid for (pid,) in cur.fetchall()]
-    finally:
-        conn.close()
-    try:
-        if not all(b"postgres" in Path(f"/proc/{pid}/cmdline").read_bytes() for pid in pids):
-            return None
-    except OSError:
-        return None
-    return sum(map(servers.process_tree_cpu, pids))
-
-
 def update_reference(dsn: str) -> float:
     """One-row conditional UPDATE transactions per second, the better of one and two connections."""
     updates = references.measure_pg_conditional_updates(dsn, UPDATES)
@@ -165,11 +144,11 @@ def update_reference(dsn: str) -> float:
 def measure(bench: Bench, organizer: User, series: Series, requests: int) -> tuple[list[report.Figure], dict]:
     event_id = series.fill(bench, organizer, requests)
     update_rate = update_reference(bench.libpq_dsn)
-    client, server = time.process_time(), server_cpu(bench.libpq_dsn)
+    client, server = time.process_time(), servers.postgres_cpu(bench.libpq_dsn)
     engine_rate = requests / seating.drain_time(event_id, requests)
     client = (time.process_time() - client) / requests * 1e6
     if server is not None:
-        server = (server_cpu(bench.libpq_dsn) - server) / requests * 1e6
+        server = (servers.postgres_cpu(bench.libpq_dsn) - server) / requests * 1e6
     copy_rate = bare_copy_rate(bench.libpq_dsn, event_id)
     bench.clear_queues()
     figures = [

@@ -24,6 +24,8 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
+import psycopg2
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -140,6 +142,26 @@ def process_tree_cpu(pid: int) -> float:
     user_and_system = stat.rsplit(")", 1)[1].split()[11:13]  # fields 14 and 15, in clock ticks
     own = sum(int(ticks) for ticks in user_and_system) / os.sysconf("SC_CLK_TCK")
     return own + sum(process_tree_cpu(int(child)) for child in children)
+
+
+def postgres_cpu(dsn: str) -> float | None:
+    """CPU seconds used so far by PostgreSQL's processes serving the bench's database (other
+    than the one asking); None when they are not this machine's (PostgreSQL runs elsewhere)."""
+    conn = psycopg2.connect(dsn)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+            pids = [pid for (pid,) in cur.fetchall()]
+    finally:
+        conn.close()
+    try:
+        if not all(b"postgres" in Path(f"/proc/{pid}/cmdline").read_bytes() for pid in pids):
+            return None
+    except OSError:
+        return None
+    return sum(map(process_tree_cpu, pids))
 
 
 def stop_process(process: subprocess.Popen, timeout: float = 10.0) -> None:

@@ -6,6 +6,11 @@ statements, and turning the rows into COPY's text is the client's share of it, s
 column by column (docs/architecture.md, "How a booking flows"): each column's values go through
 one conversion chosen once from the column's type, and a column whose values repeat through the
 batch (the event, the decision time, a status, a ticket type) converts each distinct value once.
+A table whose every column is an id or a time (the seat assignments, some 3.4 rows a decision
+of a seated rush) goes in COPY's binary format instead: PostgreSQL then parses no text, which
+for such a row (its time above all) cost it some 2 µs, several times what storing it costs
+(docs/seating.md, "What an assignment row costs"); other columns (text, numbers, JSON) would each
+need their own binary form, so those tables keep the text format.
 It runs inside the caller's transaction, so the batch still commits or rolls back as one. COPY
 goes around SQLAlchemy, so its errors are raised as SQLAlchemy's, like those of any other
 statement: the drainer tells a bad row (`IntegrityError`, `DataError`) from a lost connection by
@@ -16,11 +21,12 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import itertools
 import json
 import uuid
 from collections.abc import Callable, Sequence
 
-from sqlalchemy import JSON, Column, Connection, Table, TypeDecorator, exc, insert
+from sqlalchemy import JSON, Column, Connection, DateTime, Table, TypeDecorator, exc, insert
 
 NULL = r"\N"
 # COPY's text format: a backslash, a tab or a line break inside a value is escaped.
@@ -36,13 +42,18 @@ def insert_rows(connection: Connection, tables: list[tuple[Table, list[dict]]]) 
         if connection.dialect.name != "postgresql":
             connection.execute(insert(table), rows)
             continue
-        columns = list(rows[0])
-        buffer = io.StringIO(copy_text([table.c[name] for name in columns], rows))
-        names = ", ".join(f'"{column}"' for column in columns)
-        _copy(connection, f'COPY "{table.name}" ({names}) FROM STDIN', buffer)
+        columns = [table.c[name] for name in rows[0]]
+        names = ", ".join(f'"{column.name}"' for column in columns)
+        if all(_binary_converter(column) for column in columns):
+            buffer = io.BytesIO(copy_binary(columns, rows))
+            _copy(connection, f'COPY "{table.name}" ({names}) FROM STDIN (FORMAT binary)', buffer)
+        else:
+            _copy(
+                connection, f'COPY "{table.name}" ({names}) FROM STDIN', io.StringIO(copy_text(columns, rows))
+            )
 
 
-def _copy(connection: Connection, statement: str, buffer: io.StringIO) -> None:
+def _copy(connection: Connection, statement: str, buffer: io.IOBase) -> None:
     dbapi_connection = connection.connection.dbapi_connection
     dialect = connection.dialect
     with dbapi_connection.cursor() as cursor:
@@ -61,7 +72,18 @@ def copy_text(columns: Sequence[Column], rows: list[dict]) -> str:
     return "\n".join(map("\t".join, zip(*texts, strict=True))) + "\n"
 
 
-def _column_text(convert: Callable[[object], str], values: list) -> list[str]:
+def copy_binary(columns: Sequence[Column], rows: list[dict]) -> bytes:
+    """The rows in COPY's binary format, the columns in the order given (each `_binary_converter`
+    has one)."""
+    fields = [
+        _column_text(_binary_converter(column), [row[column.name] for row in rows]) for column in columns
+    ]
+    count = len(columns).to_bytes(2, "big")
+    body = b"".join(map(b"".join, zip(itertools.repeat(count, len(rows)), *fields, strict=False)))
+    return _BINARY_HEADER + body + _BINARY_TRAILER
+
+
+def _column_text(convert: Callable[[object], str | bytes], values: list) -> list:
     # The values that repeat are the same objects (one `now`, one event id, one status), so
     # identity finds them without hashing: while `values` holds them, no two share an id.
     distinct = dict(zip(map(id, values), values, strict=True))
@@ -103,6 +125,43 @@ def _timestamp(value: dt.datetime) -> str:
     if value.tzinfo is None:
         raise ValueError("naive datetime in a bulk insert")
     return value.isoformat()
+
+
+# COPY's binary format: the signature, no flags and no header extension; each row its number of
+# fields, then each field its length and its bytes (-1: NULL); -1 as the number of fields ends it.
+_BINARY_HEADER = b"PGCOPY\n\xff\r\n\x00" + bytes(8)
+_BINARY_TRAILER = (-1).to_bytes(2, "big", signed=True)
+_BINARY_NULL = (-1).to_bytes(4, "big", signed=True)
+# PostgreSQL's times are microseconds since its epoch.
+_PG_EPOCH = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+_MICROSECOND = dt.timedelta(microseconds=1)
+
+
+def _binary_uuid(value: uuid.UUID) -> bytes:
+    return b"\x00\x00\x00\x10" + value.bytes
+
+
+def _binary_timestamp(value: dt.datetime) -> bytes:
+    if value.tzinfo is None:
+        raise ValueError("naive datetime in a bulk insert")
+    return b"\x00\x00\x00\x08" + ((value - _PG_EPOCH) // _MICROSECOND).to_bytes(8, "big", signed=True)
+
+
+def _binary_converter(column: Column) -> Callable[[object], bytes] | None:
+    """How a column's value is written in COPY's binary format, for an id (`uuid`) or a time with
+    its zone (`timestamptz`); None for any other column."""
+    sql_type = column.type
+    if isinstance(sql_type, TypeDecorator):
+        sql_type = sql_type.impl_instance
+    if sql_type.python_type is uuid.UUID:
+        convert = _binary_uuid
+    elif isinstance(sql_type, DateTime) and sql_type.timezone:
+        convert = _binary_timestamp
+    else:
+        return None
+    if not column.nullable:
+        return convert
+    return lambda value: _BINARY_NULL if value is None else convert(value)
 
 
 _BY_TYPE: dict[type, Callable[[object], str]] = {

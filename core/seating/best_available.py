@@ -26,10 +26,12 @@ from __future__ import annotations
 
 import heapq
 import math
+import operator
 import statistics
 from collections import defaultdict
 from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 # A step along a row longer than this many times the row's usual step is an aisle.
 AISLE_FACTOR = 1.5
@@ -56,11 +58,11 @@ class PlanSeat:
         return self.accessible or self.companion
 
 
-@dataclass(frozen=True)
-class Placement:
+class Placement(NamedTuple):
     """A group's seats in one row. `rank` orders placements: lacking an accessible seat (for a
     request that asked for one), stranding a single seat, the centre's distance to the focal
-    point, then the row and the first seat's place in the plan."""
+    point, then the row and the first seat's place in the plan. A named tuple: one is made a
+    decision, several times faster than a frozen dataclass."""
 
     rank: tuple
     seat_ids: tuple
@@ -107,6 +109,7 @@ class Layout:
         for number, seat in enumerate(self.seats):
             rows[seat.row].append(number)
         self.rows: list[list[int]] = list(rows.values())
+        self.row_ids = [[self.seats[n].id for n in row] for row in self.rows]  # each row's seat ids, in order
         self.aisles = [aisles([self.seats[n] for n in row]) for row in self.rows]
         self.row_of = [0] * len(self.seats)
         self.place_of = [0] * len(self.seats)  # the seat's place along its row
@@ -158,7 +161,11 @@ class Centres(dict):
     So is the best start of a group in a run of free seats (`best_in_run`): it depends on the
     run's bounds and those distances only, not on what is free elsewhere, so a row changed by a
     take is weighed again from its runs' kept answers, and only its new runs (one or two per
-    take) are worked out."""
+    take) are worked out.
+
+    Along a straight row (and most curved ones) the distances fall to the row's nearest start
+    and rise after it: for such a row and size `lowest` keeps that start, and the nearest of any
+    range of starts is the range's start nearest to it, found without reading the range."""
 
     def __init__(self, layout: Layout, focal: tuple[float, float]):
         super().__init__()
@@ -166,15 +173,39 @@ class Centres(dict):
         self.focal = focal
         # Per (row, size): each run's best start, by the run (first, last place).
         self.run_bests: dict[tuple[int, int], dict[tuple[int, int], tuple]] = defaultdict(dict)
+        # Per (row, size): the first nearest start, if the distances fall to it and rise after it;
+        # else -1 (those rows' ranges are read).
+        self.lowest: dict[tuple[int, int], int] = {}
 
     def __missing__(self, key: tuple[int, int]) -> list[float]:
         row, size = key
         xs, ys, _ = self.layout.sums[row]
-        fx, fy = self.focal
-        dx = [(b - a) / size - fx for a, b in zip(xs, xs[size:], strict=False)]
-        dy = [(b - a) / size - fy for a, b in zip(ys, ys[size:], strict=False)]
-        found = self[key] = list(map(math.hypot, dx, dy))
+        (fx, fy), hypot = self.focal, math.hypot
+        found = self[key] = [
+            hypot((x1 - x0) / size - fx, (y1 - y0) / size - fy)
+            for x0, x1, y0, y1 in zip(xs, xs[size:], ys, ys[size:], strict=False)
+        ]
+        lowest = found.index(min(found)) if found else -1  # a row too short for the group: no start
+        falls_then_rises = (
+            lowest >= 0
+            and all(map(operator.ge, found[:lowest], found[1 : lowest + 1]))
+            and all(map(operator.le, found[lowest:-1], found[lowest + 1 :]))
+        )
+        self.lowest[key] = lowest if falls_then_rises else -1
         return found
+
+    def _nearest(self, row: int, size: int, low: int, high: int) -> int:
+        """The first of the nearest starts from `low` to `high` (a range of the row's starts)."""
+        distances, lowest = self[row, size], self.lowest[row, size]
+        if lowest < 0:  # the distances go up and down: read them
+            return distances.index(min(distances[low : high + 1]), low, high + 1)
+        if lowest < low:  # rising all through the range
+            return low
+        if lowest <= high:
+            return lowest
+        if distances[high - 1] != distances[high]:  # falling all through the range
+            return high
+        return distances.index(distances[high], low, high + 1)  # the first of equal distances
 
     def best_in_run(self, row: int, size: int, run: tuple[int, int]) -> tuple:
         """(strands a single seat, distance, first place) of the best group of `size` in the run
@@ -196,9 +227,10 @@ class Centres(dict):
             end = first + spare  # the last start; on equal distances the earlier start wins
             nearest = first if distances[first] <= distances[end] else end
             if spare >= 4:
-                middle = min(distances[first + 2 : end - 1])
+                start = self._nearest(row, size, first + 2, end - 2)
+                middle = distances[start]
                 if middle < distances[nearest] or (middle == distances[nearest] and nearest == end):
-                    nearest = distances.index(middle, first + 2, end - 1)
+                    nearest = start
             found = (spare == 1, distances[nearest], nearest)
         if len(known) > RUNS_KEPT_PER_SEAT * len(self.layout.rows[row]):
             known.clear()  # a row sold and given back over and over: forget its old runs
@@ -270,8 +302,9 @@ class SeatPicture:
             self._version[row] += 1
             self._changes.append(row)
 
-    def take(self, seat_ids: Iterable) -> None:
-        """Take these seats: all of them, or none if one is not free (ValueError)."""
+    def take(self, seat_ids: Iterable) -> list[int]:
+        """Take these seats: all of them, or none if one is not free (ValueError). Returns their
+        numbers in the plan (`Layout.index`), for the caller's own per-seat state."""
         layout, free_rows = self.layout, self._free_rows
         numbers = [layout.index[seat_id] for seat_id in seat_ids]
         masks: dict[int, int] = {}
@@ -282,6 +315,7 @@ class SeatPicture:
                 raise ValueError(f"seats {[layout.seats[n].id for n in numbers]} are not all free")
             masks[row] = mask | bit
         self._apply(masks, numbers, -1)
+        return numbers
 
     def release(self, seat_ids: Iterable) -> None:
         """Give back these seats (those of another plan or already free are passed over)."""
@@ -323,8 +357,7 @@ class SeatPicture:
             entry = heap[0]
             row, first = entry[3], entry[4]
             if entry[5] == versions[row]:
-                numbers = self.layout.rows[row][first : first + size]
-                return Placement(entry[:5], tuple([self.layout.seats[n].id for n in numbers]))
+                return Placement(entry[:5], tuple(self.layout.row_ids[row][first : first + size]))
             heapq.heappop(heap)  # the row changed since: its current best was pushed with it
         return None
 

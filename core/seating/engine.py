@@ -32,6 +32,8 @@ def _seated_lines(inventory: Inventory, lines) -> list[Line]:
 def seat_refusal(inventory: Inventory, request: BookingRequest) -> RejectionReason | None:
     """A request for chosen seats one of which is not free (taken by an earlier request, blocked,
     or gone with a replaced plan): `seat_unavailable`, never half a booking."""
+    if not any(line.seat_ids for line in request.lines):  # best available (or unseated): nothing chosen
+        return None
     chosen = [seat_id for line in _seated_lines(inventory, request.lines) for seat_id in line.seat_ids]
     if not chosen:
         return None
@@ -52,8 +54,8 @@ def seats_fit(inventory: Inventory, request: BookingRequest) -> bool:
 
 def take_seats(inventory: Inventory, request: BookingRequest, status: str) -> None:
     """The admitted request takes the seats `seats_fit` found (assigned as of the transaction's
-    start, the moment the drainer decides at)."""
-    if _seated_lines(inventory, request.lines):
+    start, the moment the drainer decides at); a request with no seated line found none."""
+    if inventory.seating_loaded and inventory.seating.planned(request.booking_id):
         inventory.seating.take(request.booking_id, status)
 
 

@@ -136,14 +136,18 @@ class SeatingState:
         """Remember the seats chosen for a booking until `take` (after its counters moved)."""
         self._planned[booking_id] = seat_ids
 
+    def planned(self, booking_id: uuid.UUID) -> bool:
+        """Whether seats were planned for the booking (`plan_seats`) and not taken yet."""
+        return booking_id in self._planned
+
     def take(self, booking_id: uuid.UUID, status: str, now: dt.datetime | None = None) -> list[uuid.UUID]:
         """Give the booking the seats planned for it; the assignment rows wait in `new_rows`."""
         now = now or self.loaded_at
         seat_ids = self._planned.pop(booking_id, [])
-        self.picture.take(seat_ids)
+        numbers = self.picture.take(seat_ids)
         self._assign(seat_ids, booking_id, status)
         self._new_rows.append((booking_id, seat_ids, now))
-        self._mark_changed(seat_ids)
+        self._mark_taken(numbers, SeatStatus.SOLD if status == BookingStatus.CONFIRMED else SeatStatus.HELD)
         return seat_ids
 
     def new_rows(self) -> list[dict]:
@@ -228,6 +232,15 @@ class SeatingState:
     def statuses(self) -> str:
         """Every seat's status, one `STATUS_CODES` byte a seat in plan order: the seat map."""
         return self._codes.decode("ascii")
+
+    def _mark_taken(self, numbers: list[int], status: SeatStatus) -> None:
+        """Seats just taken (by their numbers in the plan) all have their booking's status: the
+        map shows it, without working out each seat's status as `_mark_changed` must."""
+        if numbers:
+            code, codes = ord(STATUS_CODES[status]), self._codes
+            for number in numbers:
+                codes[number] = code
+            self._move_version()
 
     def _mark_changed(self, seat_ids: list[uuid.UUID]) -> None:
         """These seats' status changed: the map will show it."""

@@ -1,4 +1,5 @@
-"""The drainer's COPY writes every value as given: text COPY would misread, NULLs, JSON, times."""
+"""The drainer's COPY writes every value as given: text COPY would misread, NULLs, JSON, times,
+and the ids and times of a table written in COPY's binary format (the seat assignments)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,11 @@ import uuid
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from core.bulk_insert import insert_rows
-from core.models import Booking, BookingLine, utcnow
+from core.models import Booking, BookingLine, SeatAssignment, utcnow
+from tests.integration.seating_helpers import seat_ids, seated_event
 
 AWKWARD = ["back\\slash", "tab\there", "line\nbreak", "carriage\rreturn", r"\N", "|pipe|", "ünïcødé"]
 
@@ -48,3 +51,39 @@ def test_a_naive_time_is_refused(db, organizer, make_event, customers):
     with db.unit_of_work() as uow, pytest.raises(ValueError, match="naive"):
         row = booking_row(event, customers[0], None, 1, dt.datetime(2030, 1, 1))
         insert_rows(uow.session.connection(), [(Booking.__table__, [row])])
+
+
+def test_ids_and_times_in_binary_are_written_as_given(db, organizer, make_event, customers):
+    event = seated_event(make_event, organizer, rows=1, seats_per_row=4)
+    seats = sorted(seat_ids(db, event).values())
+    booking = booking_row(event, customers[0], None, 1, utcnow())
+    times = [  # another zone, a time before PostgreSQL's epoch (2000), a microsecond, NULL
+        dt.datetime(2031, 5, 6, 7, 8, 9, 123456, tzinfo=dt.timezone(dt.timedelta(hours=-5))),
+        dt.datetime(1999, 12, 31, 23, 59, 59, 999999, tzinfo=dt.UTC),
+        dt.datetime(2000, 1, 1, 0, 0, 0, 1, tzinfo=dt.UTC),
+        None,
+    ]
+    rows = [{"booking_id": booking["id"], "seat_id": seat, "assigned_at": times[0], "event_id": event.id,
+             "released_at": released} for seat, released in zip(seats, times, strict=True)]  # fmt: skip
+    with db.unit_of_work() as uow:
+        insert_rows(
+            uow.session.connection(), [(Booking.__table__, [booking]), (SeatAssignment.__table__, rows)]
+        )
+        uow.commit()
+    with db.unit_of_work() as uow:
+        written = uow.session.scalars(select(SeatAssignment).where(SeatAssignment.event_id == event.id))
+        assert sorted(({name: getattr(a, name) for name in rows[0]} for a in written),
+                      key=lambda row: row["seat_id"]) == rows  # fmt: skip
+
+
+def test_a_row_refused_in_binary_is_refused_as_in_text(db, organizer, make_event, customers):
+    """A seat of another event: the composite key refuses it, as `IntegrityError` (the drainer
+    halves the batch on it)."""
+    event, other = (seated_event(make_event, organizer, rows=1, seats_per_row=2) for _ in range(2))
+    booking = booking_row(event, customers[0], None, 1, utcnow())
+    row = {"booking_id": booking["id"], "seat_id": next(iter(seat_ids(db, other).values())),
+           "assigned_at": utcnow(), "event_id": event.id}  # fmt: skip
+    with db.unit_of_work() as uow, pytest.raises(IntegrityError):
+        insert_rows(
+            uow.session.connection(), [(Booking.__table__, [booking]), (SeatAssignment.__table__, [row])]
+        )

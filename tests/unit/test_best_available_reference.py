@@ -11,7 +11,7 @@ import statistics
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from core.seating.best_available import PlanSeat, SeatPicture
+from core.seating.best_available import Layout, PlanSeat, SeatPicture
 
 TYPES = ("standard", "vip")
 
@@ -96,7 +96,9 @@ def plans(draw):
             x += draw(st.sampled_from((1, 1, 1, 1, 3)))  # now and then an aisle
             kind = draw(st.sampled_from(("plain",) * 6 + ("accessible", "companion")))
             ticket_type = draw(st.sampled_from(TYPES[:1] * 5 + TYPES[1:]))
-            row.append(PlanSeat(f"{row_number}-{place}", ticket_type, row_number, float(x), float(row_number),
+            # Now and then a seat out of line: rows whose distances do not just fall then rise.
+            y = row_number + draw(st.sampled_from((0.0,) * 6 + (0.5, -0.5, 1.0)))
+            row.append(PlanSeat(f"{row_number}-{place}", ticket_type, row_number, float(x), y,
                                 kind == "accessible", kind == "companion"))  # fmt: skip
         rows.append(row)
     seats = [seat for row in rows for seat in row]
@@ -130,3 +132,55 @@ def test_the_fast_placement_is_the_brute_force_placement(plan):
             picture.release(returned)
             free |= set(returned)
         assert picture.free == free
+
+
+# --- one run of free seats, against each of its starts ------------------------------------------
+
+
+def reference_best_in_run(seats: list[PlanSeat], focal, size: int, first: int, last: int) -> tuple:
+    """(strands a single seat, distance, first seat) of the best group of `size` among the free
+    seats `first`..`last` of a row, every start weighed."""
+    spare = last - first + 1 - size
+    return min(
+        (
+            offset == 1 or spare - offset == 1,
+            math.hypot(sum(s.x for s in seats[a : a + size]) / size - focal[0],
+                       sum(s.y for s in seats[a : a + size]) / size - focal[1]),
+            a,
+        )
+        for offset, a in enumerate(range(first, first + spare + 1))
+    )  # fmt: skip
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(st.tuples(st.sampled_from((1, 1, 2)), st.sampled_from((0.0, 0.0, 0.5, -0.5, 1.0, 2.0))),
+             min_size=1, max_size=16),
+    st.tuples(st.integers(-4, 24), st.integers(-6, 3)),
+)  # fmt: skip
+def test_a_runs_best_start_is_the_best_of_all_its_starts(steps, focal):
+    """The best start `Centres` finds in a run without reading it all (where the row's distances
+    fall, then rise) is the start a reading of every start finds, on rows straight or not."""
+    seats, x = [], 0
+    for place, (step, y) in enumerate(steps):
+        x += step
+        seats.append(PlanSeat(place, "standard", "A", float(x), y))
+    focal = (float(focal[0]), float(focal[1]))
+    centres = Layout(seats).centres(focal)
+    for size in range(1, 7):
+        for first in range(len(seats)):
+            for last in range(first + size - 1, len(seats)):
+                expected = reference_best_in_run(seats, focal, size, first, last)
+                assert centres.best_in_run(0, size, (first, last)) == expected
+
+
+def test_of_equal_distances_on_the_way_to_the_nearest_seat_the_first_wins():
+    # Distances 7, 6, 5, 5, 5, 3, 8 from the focal point: seats 2 to 4 as far as each other.
+    places = [(0, 7), (0, 6), (3, 4), (4, 3), (5, 0), (3, 0), (8, 0)]
+    seats = [PlanSeat(n, "standard", "A", float(x), float(y)) for n, (x, y) in enumerate(places)]
+    centres = Layout(seats).centres((0.0, 0.0))
+    assert (
+        centres.best_in_run(0, 1, (0, 6))
+        == (False, 5.0, 2)
+        == reference_best_in_run(seats, (0.0, 0.0), 1, 0, 6)
+    )
