@@ -144,11 +144,10 @@ def update_reference(dsn: str) -> float:
 def measure(bench: Bench, organizer: User, series: Series, requests: int) -> tuple[list[report.Figure], dict]:
     event_id = series.fill(bench, organizer, requests)
     update_rate = update_reference(bench.libpq_dsn)
-    client, server = time.process_time(), servers.postgres_cpu(bench.libpq_dsn)
-    engine_rate = requests / seating.drain_time(event_id, requests)
-    client = (time.process_time() - client) / requests * 1e6
-    if server is not None:
-        server = (servers.postgres_cpu(bench.libpq_dsn) - server) / requests * 1e6
+    with servers.drain_cpu(bench.libpq_dsn) as cpu:
+        engine_rate = requests / seating.drain_time(event_id, requests)
+    client = cpu.drainer / requests * 1e6
+    server = None if cpu.postgres is None else cpu.postgres / requests * 1e6
     copy_rate = bare_copy_rate(bench.libpq_dsn, event_id)
     bench.clear_queues()
     figures = [

@@ -99,17 +99,16 @@ def measure_engine(bench: Bench, organizer: User, requests: int) -> list[report.
         uow.session.get(Event, general).max_per_booking = 6
         uow.commit()
     seated, seated_type = seated_event(bench, organizer)
-    # Per event: wall seconds, the drainer's CPU seconds, PostgreSQL's (None: not this machine's).
+    # Per event: wall seconds, the drainer's CPU seconds, PostgreSQL's (0: not this machine's).
     spent = {general: [0.0, 0.0, 0.0], seated: [0.0, 0.0, 0.0]}
     for start in range(0, requests, BATCH):
         chunk = sizes[start : start + BATCH]
         for event_id, ticket_type_id in ((general, general_type), (seated, seated_type)):
             queue_requests(bench, event_id, ticket_type_id, chunk)
-            client, server = time.process_time(), servers.postgres_cpu(bench.libpq_dsn)
-            spent[event_id][0] += drain_time(event_id, len(chunk))
-            spent[event_id][1] += time.process_time() - client
-            if server is not None:
-                spent[event_id][2] += servers.postgres_cpu(bench.libpq_dsn) - server
+            with servers.drain_cpu(bench.libpq_dsn) as cpu:
+                spent[event_id][0] += drain_time(event_id, len(chunk))
+            spent[event_id][1] += cpu.drainer
+            spent[event_id][2] += cpu.postgres or 0.0
     (wall, client, server), (general_wall, general_client, general_server) = spent[seated], spent[general]
     figures = [
         report.Figure("best available, decisions per second (20,000-seat plan)", requests / wall, "decisions/s",

@@ -164,6 +164,26 @@ def postgres_cpu(dsn: str) -> float | None:
     return sum(map(process_tree_cpu, pids))
 
 
+@dataclass
+class DrainCpu:
+    """CPU seconds spent in a block by this process (the drainer) and by PostgreSQL's processes
+    serving the bench's database (None when they are not this machine's)."""
+
+    drainer: float = 0.0
+    postgres: float | None = None
+
+
+@contextmanager
+def drain_cpu(dsn: str) -> Iterator[DrainCpu]:
+    """Measure the block's `DrainCpu`: rates move with whatever else the machine runs, CPU much less."""
+    spent = DrainCpu()
+    client, server = time.process_time(), postgres_cpu(dsn)
+    yield spent
+    spent.drainer = time.process_time() - client
+    if server is not None:
+        spent.postgres = postgres_cpu(dsn) - server
+
+
 def stop_process(process: subprocess.Popen, timeout: float = 10.0) -> None:
     """SIGTERM (gunicorn and Celery stop gracefully on it), then SIGKILL for the whole group."""
     if process.poll() is None:

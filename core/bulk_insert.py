@@ -68,7 +68,7 @@ def _copy(connection: Connection, statement: str, buffer: io.IOBase) -> None:
 
 def copy_text(columns: Sequence[Column], rows: list[dict]) -> str:
     """The rows in COPY's text format, one line each, the columns in the order given."""
-    texts = [_column_text(_converter(column), [row[column.name] for row in rows]) for column in columns]
+    texts = [_column_values(_converter(column), [row[column.name] for row in rows]) for column in columns]
     return "\n".join(map("\t".join, zip(*texts, strict=True))) + "\n"
 
 
@@ -76,14 +76,14 @@ def copy_binary(columns: Sequence[Column], rows: list[dict]) -> bytes:
     """The rows in COPY's binary format, the columns in the order given (each `_binary_converter`
     has one)."""
     fields = [
-        _column_text(_binary_converter(column), [row[column.name] for row in rows]) for column in columns
+        _column_values(_binary_converter(column), [row[column.name] for row in rows]) for column in columns
     ]
     count = len(columns).to_bytes(2, "big")
     body = b"".join(map(b"".join, zip(itertools.repeat(count, len(rows)), *fields, strict=False)))
     return _BINARY_HEADER + body + _BINARY_TRAILER
 
 
-def _column_text(convert: Callable[[object], str | bytes], values: list) -> list:
+def _column_values(convert: Callable[[object], str | bytes], values: list) -> list:
     # The values that repeat are the same objects (one `now`, one event id, one status), so
     # identity finds them without hashing: while `values` holds them, no two share an id.
     distinct = dict(zip(map(id, values), values, strict=True))
