@@ -23,6 +23,9 @@ import datetime as dt
 import io
 import itertools
 import json
+import queue
+import sys
+import threading
 import uuid
 from collections.abc import Callable, Sequence
 
@@ -36,34 +39,108 @@ _ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 def insert_rows(connection: Connection, tables: list[tuple[Table, list[dict]]]) -> None:
     """Insert each table's rows (dicts with the same keys, in the same order) in one statement,
     table after table, in the order given (a row's references before it)."""
+    if connection.dialect.name != "postgresql":
+        for table, rows in tables:
+            if rows:
+                connection.execute(insert(table), rows)
+        return
+    for statement, data in copy_statements(tables):
+        _copy(connection.connection.dbapi_connection, connection.dialect, statement, data)
+
+
+def copy_statements(tables: list[tuple[Table, list[dict]]]) -> list[tuple[str, str | bytes]]:
+    """Each table's COPY statement and its data, for the tables that have rows (PostgreSQL)."""
+    statements = []
     for table, rows in tables:
         if not rows:
-            continue
-        if connection.dialect.name != "postgresql":
-            connection.execute(insert(table), rows)
             continue
         columns = [table.c[name] for name in rows[0]]
         names = ", ".join(f'"{column.name}"' for column in columns)
         if all(_binary_converter(column) for column in columns):
-            buffer = io.BytesIO(copy_binary(columns, rows))
-            _copy(connection, f'COPY "{table.name}" ({names}) FROM STDIN (FORMAT binary)', buffer)
-        else:
-            _copy(
-                connection, f'COPY "{table.name}" ({names}) FROM STDIN', io.StringIO(copy_text(columns, rows))
+            statements.append(
+                (f'COPY "{table.name}" ({names}) FROM STDIN (FORMAT binary)', copy_binary(columns, rows))
             )
+        else:
+            statements.append((f'COPY "{table.name}" ({names}) FROM STDIN', copy_text(columns, rows)))
+    return statements
 
 
-def _copy(connection: Connection, statement: str, buffer: io.IOBase) -> None:
-    dbapi_connection = connection.connection.dbapi_connection
-    dialect = connection.dialect
+def _copy(dbapi_connection, dialect, statement: str, data: str | bytes) -> None:
+    buffer = io.BytesIO(data) if isinstance(data, bytes) else io.StringIO(data)
     with dbapi_connection.cursor() as cursor:
         try:
-            cursor.copy_expert(statement, buffer)
+            # The whole buffer in one read: psycopg2 hands it to libpq at once, and holds the
+            # GIL for that read only (a thread copying in the background needs it once).
+            cursor.copy_expert(statement, buffer, size=max(len(data), 8192))
         except dialect.loaded_dbapi.Error as error:
             raise exc.DBAPIError.instance(
                 statement, None, error, dialect.loaded_dbapi.Error, dialect=dialect,
                 connection_invalidated=dialect.is_disconnect(error, dbapi_connection, cursor),
             ) from error  # fmt: skip
+
+
+class BackgroundCopy:
+    """Chunks of rows inserted on a thread of their own while the caller goes on, in the
+    caller's transaction: PostgreSQL stores one chunk of a batch while the drainer decides the
+    next (docs/architecture.md, "How a booking flows"). The server's work and the drainer's
+    overlap because psycopg2 lets go of the GIL while it waits for the server.
+
+    Used as a context manager around the work that makes the chunks: leaving it waits for every
+    chunk and raises the first error a chunk met (as SQLAlchemy's, like `insert_rows`); a chunk
+    sent after an error raises it at once. The caller must not use the connection meanwhile.
+    Elsewhere than on PostgreSQL each chunk is inserted on the spot.
+
+    Each statement's answer wakes the copying thread, which needs the GIL for a moment before
+    it sends the next: while the copy runs, the process's switch interval is shortened from
+    CPython's 5 ms to `SWITCH_INTERVAL`, or the server would sit idle for most of those 5 ms
+    while the caller's thread decides (measured in docs/benchmarks.md, "The engine")."""
+
+    _DONE = object()
+    SWITCH_INTERVAL = 0.0002
+
+    def __init__(self, connection: Connection):
+        self._connection = connection
+        self._background = connection.dialect.name == "postgresql"
+        self._chunks: queue.SimpleQueue = queue.SimpleQueue()
+        self._error: BaseException | None = None
+        self._abandoned = False
+        self._thread = threading.Thread(target=self._run, name="background-copy", daemon=True)
+
+    def __enter__(self) -> BackgroundCopy:
+        if self._background:
+            self._switch_interval = sys.getswitchinterval()
+            sys.setswitchinterval(min(self._switch_interval, self.SWITCH_INTERVAL))
+            self._thread.start()
+        return self
+
+    def send(self, tables: list[tuple[Table, list[dict]]]) -> None:
+        """Insert these tables' rows (as `insert_rows`), after every chunk sent before."""
+        if self._error is not None:
+            raise self._error
+        if not self._background:
+            insert_rows(self._connection, tables)
+        elif any(rows for _, rows in tables):
+            self._chunks.put(copy_statements(tables))
+
+    def _run(self) -> None:
+        dbapi_connection, dialect = self._connection.connection.dbapi_connection, self._connection.dialect
+        while (statements := self._chunks.get()) is not self._DONE:
+            if self._error is not None or self._abandoned:
+                continue  # the transaction is lost: the rest is not sent
+            try:
+                for statement, data in statements:
+                    _copy(dbapi_connection, dialect, statement, data)
+            except BaseException as error:  # handed to the caller's thread, which raises it
+                self._error = error
+
+    def __exit__(self, kind, *_) -> None:
+        self._abandoned = kind is not None  # the caller failed: its transaction will roll back
+        if self._background:
+            self._chunks.put(self._DONE)
+            self._thread.join()
+            sys.setswitchinterval(self._switch_interval)
+        if kind is None and self._error is not None:
+            raise self._error
 
 
 def copy_text(columns: Sequence[Column], rows: list[dict]) -> str:

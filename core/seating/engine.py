@@ -111,7 +111,7 @@ def follow(booking: Booking, inventory: Inventory, current: str, target: str, no
         seating.release_bookings([booking.id], now)
 
 
-def _seating_of(inventory: Inventory):
+def seating_of(inventory: Inventory):
     """The event's seats, read only if it sells a seated type."""
     if any(ticket_type.seated for ticket_type in inventory.ticket_types.values()):
         return inventory.seating
@@ -120,11 +120,11 @@ def _seating_of(inventory: Inventory):
 
 def release_bookings(inventory: Inventory, booking_ids, now: dt.datetime) -> None:
     """Bookings that gave their tickets back in bulk (holds run out) release their seats."""
-    if seating := _seating_of(inventory):
+    if seating := seating_of(inventory):
         seating.release_bookings(booking_ids, now)
 
 
 def release_tickets(inventory: Inventory, ticket_ids, now: dt.datetime) -> None:
     """Tickets given back one by one release exactly their seats."""
-    if seating := _seating_of(inventory):
+    if seating := seating_of(inventory):
         seating.release_tickets(ticket_ids, now)

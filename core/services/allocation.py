@@ -43,13 +43,14 @@ from core import cycle_collector, drain_trace, metrics, runtime
 from core.booking_queue import booking_queue, lock_key
 from core.booking_requests import BookingRequest, CustomerState
 from core.booking_rules import Terms, decide
-from core.bulk_insert import insert_rows
+from core.bulk_insert import BackgroundCopy
 from core.db import Database, UnitOfWork
 from core.inventory import lock_inventory
 from core.jobs import Job
 from core.lifecycle import DecidedRows
 from core.models import Booking, BookingLine, DeadLetter, Event, SeatAssignment, utcnow
 from core.queued_form import request_fields
+from core.seating.engine import seating_of
 from core.services import follow_ups, holds, waiting_room
 from core.services.waitlist import promote_waitlist
 from core.statuses import COUNTED_BOOKING_STATUSES, PENDING_BOOKING_STATUSES, BookingStatus, EventStatus
@@ -66,6 +67,8 @@ IDLE_POLL = 0.01
 UNWRITABLE = (IntegrityError, DataError)
 # Requests are queued until an event starts; its queue is drained long before a day has passed.
 QUEUES_OUTLIVE_START = dt.timedelta(days=1)
+# How many decisions of a batch go to PostgreSQL in one chunk, copied while the next is decided.
+COPY_CHUNK = 128
 # Sales that opened a minute from now may already take requests (the API's clock may be ahead).
 SALES_CLOCK_MARGIN = dt.timedelta(minutes=1)
 
@@ -240,12 +243,16 @@ def decide_requests(uow: UnitOfWork, event_id: uuid.UUID, batch: list[BookingReq
     inventory.lock_vouchers({request.voucher_id for request in fresh if request.voucher_id is not None})
     terms = Terms.of(inventory)  # the rows' fixed fields, read once for the batch
     rows = DecidedRows(inventory, now)
-    for request in fresh:
-        rows.add(request, decide(request, inventory, customers[request.user_id], terms))
-    assignments = inventory.seating.new_rows() if inventory.seating_loaded else []
-    # One COPY for each table the batch writes.
-    insert_rows(uow.session.connection(), [(Booking.__table__, rows.bookings), (BookingLine.__table__, rows.lines),
-                                           (SeatAssignment.__table__, assignments)])  # fmt: skip
+    # The seats are read before the copying starts: from here on only the copy uses the connection.
+    seating = seating_of(inventory)
+    # Each chunk's rows go to PostgreSQL while the next chunk is decided: one COPY per table a chunk.
+    with BackgroundCopy(uow.session.connection()) as copy:
+        for start in range(0, len(fresh), COPY_CHUNK):
+            bookings, lines = len(rows.bookings), len(rows.lines)
+            for request in fresh[start : start + COPY_CHUNK]:
+                rows.add(request, decide(request, inventory, customers[request.user_id], terms))
+            copy.send([(Booking.__table__, rows.bookings[bookings:]), (BookingLine.__table__, rows.lines[lines:]),
+                       (SeatAssignment.__table__, seating.new_rows() if seating else [])])  # fmt: skip
     follow_ups.bookings_held(uow, [b["id"] for b in rows.bookings if b["status"] == BookingStatus.HELD])
     follow_ups.bookings_confirmed(
         uow, [b["id"] for b in rows.bookings if b["status"] == BookingStatus.CONFIRMED]

@@ -1,16 +1,19 @@
 """The drainer's COPY writes every value as given: text COPY would misread, NULLs, JSON, times,
-and the ids and times of a table written in COPY's binary format (the seat assignments)."""
+and the ids and times of a table written in COPY's binary format (the seat assignments); chunks
+copied in the background belong to the caller's transaction, and their errors are the caller's."""
 
 from __future__ import annotations
 
 import datetime as dt
+import sys
+import threading
 import uuid
 
 import pytest
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from core.bulk_insert import insert_rows
+from core.bulk_insert import BackgroundCopy, insert_rows
 from core.models import Booking, BookingLine, SeatAssignment, utcnow
 from tests.integration.seating_helpers import seat_ids, seated_event
 
@@ -87,3 +90,73 @@ def test_a_row_refused_in_binary_is_refused_as_in_text(db, organizer, make_event
         insert_rows(
             uow.session.connection(), [(Booking.__table__, [booking]), (SeatAssignment.__table__, [row])]
         )
+
+
+def chunks_of_bookings(event, customers, count: int) -> list[list[tuple]]:
+    """`count` chunks of two bookings each, with their lines (as the drainer sends them)."""
+    at = utcnow()
+    chunks = []
+    for chunk in range(count):
+        rows = [booking_row(event, customers[2 * chunk + i], None, 2 * chunk + i + 1, at) for i in range(2)]
+        lines = [{"booking_id": row["id"], "ticket_type_id": event.ticket_types[0].id, "quantity": 1,
+                  "unit_price": 0, "attendees": None} for row in rows]  # fmt: skip
+        chunks.append([(Booking.__table__, rows), (BookingLine.__table__, lines)])
+    return chunks
+
+
+def written_ids(db, event) -> set:
+    with db.unit_of_work() as uow:
+        return set(uow.session.scalars(select(Booking.id).where(Booking.event_id == event.id)))
+
+
+def test_chunks_copied_in_the_background_are_the_callers_transaction(db, organizer, make_event, customers):
+    """Every chunk is written by the time the block ends, in the caller's transaction: a rollback
+    takes them all back, a commit keeps them all; the switch interval is CPython's again."""
+    event = make_event(organizer, quota=50)
+    chunks = chunks_of_bookings(event, customers, 3)
+    every_id = {row["id"] for chunk in chunks for row in chunk[0][1]}
+    interval = sys.getswitchinterval()
+    for commit in (False, True):
+        with db.unit_of_work() as uow:
+            with BackgroundCopy(uow.session.connection()) as copy:
+                for chunk in chunks:
+                    copy.send(chunk)
+                assert sys.getswitchinterval() == pytest.approx(BackgroundCopy.SWITCH_INTERVAL)
+            assert (
+                set(uow.session.scalars(select(Booking.id).where(Booking.event_id == event.id))) == every_id
+            )
+            if commit:
+                uow.commit()
+        assert written_ids(db, event) == (every_id if commit else set())
+        assert sys.getswitchinterval() == pytest.approx(interval)
+
+
+def test_a_chunk_refused_in_the_background_is_raised_as_its_own_error(db, organizer, make_event, customers):
+    """The first error is the one raised (the drainer halves the batch on `IntegrityError`), not
+    the aborted transaction's refusals of the chunks after it; nothing is kept."""
+    event = make_event(organizer, quota=50)
+    chunks = chunks_of_bookings(event, customers, 3)
+    chunks[1][1][1][0]["ticket_type_id"] = uuid.uuid4()  # a line of no ticket type: its key refuses it
+    with (
+        db.unit_of_work() as uow,
+        pytest.raises(IntegrityError, match="ticket_type"),
+        BackgroundCopy(uow.session.connection()) as copy,
+    ):
+        for chunk in chunks:
+            copy.send(chunk)
+    assert written_ids(db, event) == set()
+
+
+def test_the_callers_error_ends_the_copy_and_is_raised(db, organizer, make_event, customers):
+    event = make_event(organizer, quota=50)
+    interval = sys.getswitchinterval()
+    with (
+        db.unit_of_work() as uow,
+        pytest.raises(ZeroDivisionError),
+        BackgroundCopy(uow.session.connection()) as copy,
+    ):
+        copy.send(chunks_of_bookings(event, customers, 1)[0])
+        raise ZeroDivisionError
+    assert not [t for t in threading.enumerate() if t.name == "background-copy"]
+    assert sys.getswitchinterval() == pytest.approx(interval)
+    assert written_ids(db, event) == set()

@@ -49,6 +49,24 @@ def test_a_vanished_account_is_set_aside_and_the_queue_goes_on_in_order(db, orga
     assert_counters_agree(db, event)
 
 
+def test_a_row_refused_in_a_later_chunk_sets_aside_its_request_alone(
+    db, organizer, make_event, make_user, monkeypatch
+):
+    """A batch's rows go to PostgreSQL in chunks, copied while the next chunk is decided: a row
+    refused in the third chunk still halves the batch down to its own request, in order."""
+    monkeypatch.setattr(allocation, "COPY_CHUNK", 2)
+    event = make_event(organizer, quota=3)
+    customers = [make_user() for _ in range(7)]
+    ids = [ask(customer, event) for customer in customers]
+    delete_account(db, customers[4])
+    assert drain(event).decided == 7 and queue_length(event) == 0
+    outcome = statuses(db, event)
+    assert ids[4] not in outcome
+    assert [outcome[i] for i in ids[:4] + ids[5:]] == ["held"] * 3 + ["rejected"] * 3
+    assert [letter.booking_id for letter in dead_letters(db, event)] == [ids[4]]
+    assert_counters_agree(db, event)
+
+
 def test_a_replayed_batch_with_a_dead_letter_sets_it_aside_once(db, organizer, make_event, make_user):
     event = make_event(organizer, quota=5)
     customers = [make_user() for _ in range(3)]
