@@ -1,5 +1,6 @@
 """Bulk inserts for the drainer's batches: one COPY per table on PostgreSQL, a multi-row INSERT
-elsewhere.
+elsewhere; and `BackgroundCopy`, which sends a batch's chunks on a thread of their own while the
+drainer decides the next.
 
 COPY writes a batch of bookings and their lines several times faster than multi-row INSERT
 statements, and turning the rows into COPY's text is the client's share of it, so that is done
@@ -11,10 +12,10 @@ of a seated rush) goes in COPY's binary format instead: PostgreSQL then parses n
 for such a row (its time above all) cost it some 2 µs, several times what storing it costs
 (docs/seating.md, "What an assignment row costs"); other columns (text, numbers, JSON) would each
 need their own binary form, so those tables keep the text format.
-It runs inside the caller's transaction, so the batch still commits or rolls back as one. COPY
-goes around SQLAlchemy, so its errors are raised as SQLAlchemy's, like those of any other
-statement: the drainer tells a bad row (`IntegrityError`, `DataError`) from a lost connection by
-them.
+Everything runs inside the caller's transaction, so the batch still commits or rolls back as
+one. COPY goes around SQLAlchemy, so its errors are raised as SQLAlchemy's, like those of any
+other statement: the drainer tells a bad row (`IntegrityError`, `DataError`) from a lost
+connection by them.
 """
 
 from __future__ import annotations
@@ -44,11 +45,11 @@ def insert_rows(connection: Connection, tables: list[tuple[Table, list[dict]]]) 
             if rows:
                 connection.execute(insert(table), rows)
         return
-    for statement, data in copy_statements(tables):
+    for statement, data in _copy_statements(tables):
         _copy(connection.connection.dbapi_connection, connection.dialect, statement, data)
 
 
-def copy_statements(tables: list[tuple[Table, list[dict]]]) -> list[tuple[str, str | bytes]]:
+def _copy_statements(tables: list[tuple[Table, list[dict]]]) -> list[tuple[str, str | bytes]]:
     """Each table's COPY statement and its data, for the tables that have rows (PostgreSQL)."""
     statements = []
     for table, rows in tables:
@@ -82,7 +83,7 @@ def _copy(dbapi_connection, dialect, statement: str, data: str | bytes) -> None:
 class BackgroundCopy:
     """Chunks of rows inserted on a thread of their own while the caller goes on, in the
     caller's transaction: PostgreSQL stores one chunk of a batch while the drainer decides the
-    next (docs/architecture.md, "How a booking flows"). The server's work and the drainer's
+    next (docs/architecture.md, "How a booking is decided"). The server's work and the drainer's
     overlap because psycopg2 lets go of the GIL while it waits for the server.
 
     Used as a context manager around the work that makes the chunks: leaving it waits for every
@@ -91,12 +92,17 @@ class BackgroundCopy:
     Elsewhere than on PostgreSQL each chunk is inserted on the spot.
 
     Each statement's answer wakes the copying thread, which needs the GIL for a moment before
-    it sends the next: while the copy runs, the process's switch interval is shortened from
+    it sends the next: while a copy runs, the process's switch interval is shortened from
     CPython's 5 ms to `SWITCH_INTERVAL`, or the server would sit idle for most of those 5 ms
-    while the caller's thread decides (measured in docs/benchmarks.md, "The engine")."""
+    while the caller's thread decides (measured in docs/benchmarks.md)."""
 
     _DONE = object()
     SWITCH_INTERVAL = 0.0002
+    # Copies under way in this process, and the switch interval from before the first of them:
+    # the last to end puts it back, whichever thread ran which.
+    _running = 0
+    _usual_interval = 0.0
+    _running_lock = threading.Lock()
 
     def __init__(self, connection: Connection):
         self._connection = connection
@@ -108,8 +114,12 @@ class BackgroundCopy:
 
     def __enter__(self) -> BackgroundCopy:
         if self._background:
-            self._switch_interval = sys.getswitchinterval()
-            sys.setswitchinterval(min(self._switch_interval, self.SWITCH_INTERVAL))
+            cls = BackgroundCopy
+            with cls._running_lock:
+                if cls._running == 0:
+                    cls._usual_interval = sys.getswitchinterval()
+                    sys.setswitchinterval(min(cls._usual_interval, cls.SWITCH_INTERVAL))
+                cls._running += 1
             self._thread.start()
         return self
 
@@ -120,7 +130,7 @@ class BackgroundCopy:
         if not self._background:
             insert_rows(self._connection, tables)
         elif any(rows for _, rows in tables):
-            self._chunks.put(copy_statements(tables))
+            self._chunks.put(_copy_statements(tables))
 
     def _run(self) -> None:
         dbapi_connection, dialect = self._connection.connection.dbapi_connection, self._connection.dialect
@@ -138,7 +148,11 @@ class BackgroundCopy:
         if self._background:
             self._chunks.put(self._DONE)
             self._thread.join()
-            sys.setswitchinterval(self._switch_interval)
+            cls = BackgroundCopy
+            with cls._running_lock:
+                cls._running -= 1
+                if cls._running == 0:
+                    sys.setswitchinterval(cls._usual_interval)
         if kind is None and self._error is not None:
             raise self._error
 

@@ -160,3 +160,15 @@ def test_the_callers_error_ends_the_copy_and_is_raised(db, organizer, make_event
     assert not [t for t in threading.enumerate() if t.name == "background-copy"]
     assert sys.getswitchinterval() == pytest.approx(interval)
     assert written_ids(db, event) == set()
+
+
+def test_copies_that_overlap_put_the_switch_interval_back_once_the_last_ends(db):
+    """Two drains of one process (threads) copying at once: the first to end leaves the interval
+    short for the other, the last puts back the one from before."""
+    interval = sys.getswitchinterval()
+    with db.unit_of_work() as first_uow, db.unit_of_work() as second_uow:
+        first = BackgroundCopy(first_uow.session.connection()).__enter__()
+        with BackgroundCopy(second_uow.session.connection()):
+            first.__exit__(None, None, None)
+            assert sys.getswitchinterval() == pytest.approx(BackgroundCopy.SWITCH_INTERVAL)
+        assert sys.getswitchinterval() == pytest.approx(interval)
