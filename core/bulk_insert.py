@@ -89,7 +89,8 @@ class BackgroundCopy:
     Used as a context manager around the work that makes the chunks: leaving it waits for every
     chunk and raises the first error a chunk met (as SQLAlchemy's, like `insert_rows`); a chunk
     sent after an error raises it at once. The caller must not use the connection meanwhile.
-    Elsewhere than on PostgreSQL each chunk is inserted on the spot.
+    With `in_background` false (a batch of one chunk, which has nothing to overlap with: no
+    thread to start), and elsewhere than on PostgreSQL, each chunk is inserted on the spot.
 
     Each statement's answer wakes the copying thread, which needs the GIL for a moment before
     it sends the next: while a copy runs, the process's switch interval is shortened from
@@ -104,9 +105,9 @@ class BackgroundCopy:
     _usual_interval = 0.0
     _running_lock = threading.Lock()
 
-    def __init__(self, connection: Connection):
+    def __init__(self, connection: Connection, in_background: bool = True):
         self._connection = connection
-        self._background = connection.dialect.name == "postgresql"
+        self._background = in_background and connection.dialect.name == "postgresql"
         self._chunks: queue.SimpleQueue = queue.SimpleQueue()
         self._error: BaseException | None = None
         self._abandoned = False

@@ -246,7 +246,7 @@ def decide_requests(uow: UnitOfWork, event_id: uuid.UUID, batch: list[BookingReq
     # The seats are read before the copying starts: from here on only the copy uses the connection.
     seating = seating_of(inventory)
     # Each chunk's rows go to PostgreSQL while the next chunk is decided: one COPY per table a chunk.
-    with BackgroundCopy(uow.session.connection()) as copy:
+    with BackgroundCopy(uow.session.connection(), in_background=len(fresh) > COPY_CHUNK) as copy:
         for start in range(0, len(fresh), COPY_CHUNK):
             bookings, lines = len(rows.bookings), len(rows.lines)
             for request in fresh[start : start + COPY_CHUNK]:

@@ -172,3 +172,16 @@ def test_copies_that_overlap_put_the_switch_interval_back_once_the_last_ends(db)
             first.__exit__(None, None, None)
             assert sys.getswitchinterval() == pytest.approx(BackgroundCopy.SWITCH_INTERVAL)
         assert sys.getswitchinterval() == pytest.approx(interval)
+
+
+def test_a_copy_not_in_the_background_inserts_each_chunk_on_the_spot(db, organizer, make_event, customers):
+    """A batch of one chunk has nothing to overlap with: no thread, no change of interval."""
+    event = make_event(organizer, quota=50)
+    (chunk,) = chunks_of_bookings(event, customers, 1)
+    interval = sys.getswitchinterval()
+    with db.unit_of_work() as uow, BackgroundCopy(uow.session.connection(), in_background=False) as copy:
+        copy.send(chunk)
+        ids = set(uow.session.scalars(select(Booking.id).where(Booking.event_id == event.id)))
+        assert ids == {row["id"] for row in chunk[0][1]}
+        assert sys.getswitchinterval() == pytest.approx(interval)
+        assert not [t for t in threading.enumerate() if t.name == "background-copy"]
