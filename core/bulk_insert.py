@@ -108,6 +108,8 @@ class BackgroundCopy:
     def __init__(self, connection: Connection, in_background: bool = True):
         self._connection = connection
         self._background = in_background and connection.dialect.name == "postgresql"
+        # Looked up here: the copying thread touches psycopg2's connection, not SQLAlchemy's.
+        self._dbapi_connection = connection.connection.dbapi_connection
         self._chunks: queue.SimpleQueue = queue.SimpleQueue()
         self._error: BaseException | None = None
         self._abandoned = False
@@ -134,13 +136,12 @@ class BackgroundCopy:
             self._chunks.put(_copy_statements(tables))
 
     def _run(self) -> None:
-        dbapi_connection, dialect = self._connection.connection.dbapi_connection, self._connection.dialect
         while (statements := self._chunks.get()) is not self._DONE:
             if self._error is not None or self._abandoned:
                 continue  # the transaction is lost: the rest is not sent
             try:
                 for statement, data in statements:
-                    _copy(dbapi_connection, dialect, statement, data)
+                    _copy(self._dbapi_connection, self._connection.dialect, statement, data)
             except BaseException as error:  # handed to the caller's thread, which raises it
                 self._error = error
 
