@@ -1,6 +1,7 @@
 """A real Redis Cluster (three primaries, three replicas) and a RabbitMQ virtual host, each
-started once per run for the tests that need them (`bench.redis_cluster`), and `on_cluster`: the
-API and the runtime of this process on the cluster for one test.
+started once per run for the tests that need them (`bench.redis_cluster`), `on_cluster`: the
+API and the runtime of this process on the cluster for one test, and `events_over_shards`: events
+whose queues are not all on one shard.
 
 A test that kills a node brings it back (`LocalRedisCluster.restart`) before the next one runs.
 """
@@ -8,12 +9,13 @@ A test that kills a node brings it back (`LocalRedisCluster.restart`) before the
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 
 import pytest
 
 from bench.redis_cluster import LocalRedisCluster, rabbitmq_vhost, running_redis_cluster
+from core.redis_cluster import event_key
 from tests.faults import app_on
 
 
@@ -55,3 +57,13 @@ def on_cluster(settings, app, cluster):
         yield lambda **overrides: apps.enter_context(
             app_on(settings, app, redis_url=cluster.url, celery_broker_url=settings.redis_url, **overrides)
         )
+
+
+def events_over_shards(cluster: LocalRedisCluster, make_event: Callable, count: int) -> list:
+    """`count` events made by `make_event()` whose queues are not all on one primary. An event's
+    id is random, so its queue's shard is too: three events all land on one shard one time in
+    nine, and a test of a sale spread over the shards would then test none of the spreading."""
+    events = [make_event() for _ in range(count)]
+    while len({cluster.primary_port_of(event_key("bq", event.id, "queue")) for event in events}) < 2:
+        events[-1] = make_event()
+    return events

@@ -23,6 +23,7 @@ from core.inventory import Line
 from core.models import Booking, utcnow
 from core.redis_cluster import event_key
 from core.services import bookings
+from tests.cluster import events_over_shards
 from tests.e2e.test_allocation_processes import assert_engine_invariants, wait_until_decided
 from tests.integration.booking_helpers import assert_counters_agree, load
 from tests.integration.test_cluster import assert_sale_invariants
@@ -51,8 +52,7 @@ def test_a_flash_sale_over_three_shards_with_rabbitmq(
     db, cluster, organizer, make_event, many_customers, web, beat, start_worker
 ):
     quota, per_event = 30, 150
-    events = [make_event(organizer, quota=quota) for _ in range(3)]
-    assert len({cluster.primary_port_of(event_key("bq", event.id, "queue")) for event in events}) >= 2
+    events = events_over_shards(cluster, lambda: make_event(organizer, quota=quota), 3)
     start_worker()
     start_worker()
     customers = many_customers(per_event * len(events))

@@ -18,6 +18,7 @@ from core.models import Booking
 from core.redis_cluster import event_key
 from core.services import allocation
 from tests.api.test_bookings import body
+from tests.cluster import events_over_shards
 from tests.conftest import PASSWORD
 from tests.integration.booking_helpers import assert_counters_agree, drain
 
@@ -46,9 +47,7 @@ def test_events_spread_over_the_shards_and_each_queue_keeps_its_order(
     db, on_cluster, cluster, organizer, make_event, make_user, auth_header
 ):
     client = on_cluster()
-    events = [make_event(organizer, quota=3) for _ in range(6)]
-    shards = {cluster.primary_port_of(event_key("bq", event.id, "queue")) for event in events}
-    assert len(shards) >= 2
+    events = events_over_shards(cluster, lambda: make_event(organizer, quota=3), 6)
     customers = [auth_header(make_user()) for _ in range(5)]
     accepted = {event.id: set() for event in events}
     for customer in customers:
