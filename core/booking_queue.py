@@ -126,14 +126,15 @@ return redis.call('ZCARD', KEYS[1])
 """
 
 # KEYS: queue, pending, then the event's waiting room: room, opening (`core.waiting_room_queue`);
-# ARGV: how many, the pending flag's lifetime, '1' on the drainer's last look. The head of the
-# queue, read in the same step that says whether a drain is needed: while the drainer reads
-# requests (or waits for more) the flag stays set, so the booking step sends no second drain to
-# queue behind it; on its last look an empty queue clears the flag, and the first request queued
-# after that step (there is no instant between the two) schedules a new drain. Also says whether
-# the event has a waiting room not yet shuffled into the queue (1) or not (0).
+# ARGV: how many, the pending flag's lifetime, '1' on the drainer's last look, the lowest score
+# to read ('-inf' for the head, '(N' for what comes after number N). The head of the queue, read
+# in the same step that says whether a drain is needed: while the drainer reads requests (or
+# waits for more) the flag stays set, so the booking step sends no second drain to queue behind
+# it; on its last look an empty queue clears the flag, and the first request queued after that
+# step (there is no instant between the two) schedules a new drain. Also says whether the event
+# has a waiting room not yet shuffled into the queue (1) or not (0).
 _NEXT_BATCH = """
-local batch = redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1)
+local batch = redis.call('ZRANGEBYSCORE', KEYS[1], ARGV[4], '+inf', 'LIMIT', 0, tonumber(ARGV[1]))
 if #batch == 0 and ARGV[3] == '1' then
   redis.call('DEL', KEYS[2])
 else
@@ -321,13 +322,19 @@ class BookingQueue:
         reader = RequestReader(event_id)
         return [reader.read(member) for member in self.redis.zrange(_key(event_id, "queue"), 0, count - 1)]
 
-    def next_batch(self, event_id, count: int, last_look: bool) -> tuple[list[BookingRequest], bool]:
-        """The drainer's read of the first `count` requests, and whether the event has a waiting
-        room not yet shuffled into the queue. The event's pending flag stays set meanwhile (a
-        drain is under way: the booking step schedules none); on the `last_look` before the
-        drainer lets go, an empty queue clears it in the same step."""
+    def next_batch(
+        self, event_id, count: int, last_look: bool, after: int | None = None
+    ) -> tuple[list[BookingRequest], bool]:
+        """The drainer's read of the first `count` requests (those numbered above `after`, if
+        given: the batch after the one being decided), and whether the event has a waiting room
+        not yet shuffled into the queue. The event's pending flag stays set meanwhile (a drain is
+        under way: the booking step schedules none); on the `last_look` before the drainer lets
+        go, an empty queue clears it in the same step."""
         keys = [_key(event_id, "queue"), _key(event_id, "pending"), room_key(event_id), opening_key(event_id)]
-        room, members = self._next_batch(keys=keys, args=[count, PENDING_TTL, "1" if last_look else "0"])
+        lowest = "-inf" if after is None else f"({after}"
+        room, members = self._next_batch(
+            keys=keys, args=[count, PENDING_TTL, "1" if last_look else "0", lowest]
+        )
         reader = RequestReader(event_id)
         return [reader.read(member) for member in members], bool(room)
 

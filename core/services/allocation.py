@@ -18,6 +18,9 @@ makes sure the event's sequence counter in Redis is above every number already d
 (`BookingQueue.repair_sequence`): a Redis that lost its data restarts the counter, and queue
 numbers must never repeat.
 
+While PostgreSQL stores a batch's last rows, the drainer reads the batch after it
+(`BatchReads`): it would otherwise wait for the copy, and PostgreSQL would then wait for the read.
+
 A sale's tail is set by how a drain is scheduled (docs/latency-tail.md): the drain under way
 keeps the event's pending flag set, so the booking step sends no spare drain tasks to wait for
 its lock while checkouts queue behind them in the broker; the worker's drain lingers a moment on
@@ -28,11 +31,13 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import json
 import logging
 import time
 import uuid
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from redis.exceptions import LockError
@@ -116,12 +121,13 @@ def drain_event_queue(
         # Before anything is decided: a waiting room due to open becomes the head of the queue.
         waiting_room.open_if_due(db, event_id, keep_lock=lock.reacquire)
         queue.repair_sequence(event_id, highest_decided_seq(db, event_id))
+        reads = BatchReads(queue, event_id, batch_size)
         quiet_until, idle = time.monotonic() + linger, False
         while True:
             last_look = time.monotonic() >= quiet_until
             # A batch's objects die with it: no cycle collection meanwhile (`core.cycle_collector`).
             with cycle_collector.paused():
-                decided = _drain_batch(db, event_id, queue, trace, lock, batch_size, last_look, idle)
+                decided = _drain_batch(db, event_id, queue, reads, trace, lock, last_look, idle)
             if decided is None:
                 if last_look:
                     break
@@ -143,15 +149,43 @@ def drain_event_queue(
     return report
 
 
+class BatchReads:
+    """A drain's reads of its queue's head. The batch after the one being decided can be read
+    ahead (`read_ahead`), while PostgreSQL stores that one's last chunks and the drainer would
+    otherwise wait (docs/architecture.md, "How a booking is decided"); the next read takes it
+    rather than asking Redis again. It is the same read, only earlier: what comes after the
+    batch in queue order, with the pending flag kept set and the waiting room looked at. Numbers
+    handed out since come later in the queue, and a room that opens in between says so in what
+    was read ahead, which is then read again."""
+
+    def __init__(self, queue, event_id: uuid.UUID, batch_size: int):
+        self.queue, self.event_id, self.batch_size = queue, event_id, batch_size
+        self._ahead: tuple[list[BookingRequest], bool] | None = None
+
+    def next_batch(self, last_look: bool) -> tuple[list[BookingRequest], bool]:
+        """The head of the queue (`BookingQueue.next_batch`): what was read ahead, unless that was
+        nothing (the last look, which may clear the pending flag, is then made now)."""
+        ahead, self._ahead = self._ahead, None
+        if ahead is not None and ahead[0]:
+            return ahead
+        return self.queue.next_batch(self.event_id, self.batch_size, last_look)
+
+    def read_ahead(self, batch: list[BookingRequest]) -> None:
+        """Read what comes after `batch` (in queue order, as read) for the next `next_batch`."""
+        self._ahead = self.queue.next_batch(
+            self.event_id, self.batch_size, last_look=False, after=batch[-1].seq
+        )
+
+
 def _drain_batch(
-    db: Database, event_id: uuid.UUID, queue, trace, lock, batch_size: int, last_look: bool, idle: bool
+    db: Database, event_id: uuid.UUID, queue, reads: BatchReads, trace, lock, last_look: bool, idle: bool
 ) -> int | None:
     """One batch of `drain_event_queue`: read the head of the queue, decide it, remove it.
     Returns how many requests it decided: None when the queue was empty, 0 when a waiting room
     whose opening came since went first (the queue is read again). What the batch made is freed
     when this returns, before the cycle collector resumes."""
     trace.batch_read()
-    batch, room_waiting = queue.next_batch(event_id, batch_size, last_look)
+    batch, room_waiting = reads.next_batch(last_look)
     if not batch:
         return None
     if idle:
@@ -160,7 +194,7 @@ def _drain_batch(
     if room_waiting and waiting_room.open_if_due(db, event_id, keep_lock=lock.reacquire) is not None:
         return 0
     started = time.perf_counter()
-    decided = decide_batch(db, event_id, batch)
+    decided = decide_batch(db, event_id, batch, meanwhile=functools.partial(reads.read_ahead, batch))
     trace.batch_committed()
     queue.remove_decided(event_id, batch)
     trace.batch_visible(r.booking_id for r in batch)
@@ -170,16 +204,22 @@ def _drain_batch(
     return len(batch)
 
 
-def decide_batch(db: Database, event_id: uuid.UUID, batch: list[BookingRequest]) -> list[dict]:
+def decide_batch(
+    db: Database,
+    event_id: uuid.UUID,
+    batch: list[BookingRequest],
+    meanwhile: Callable[[], None] | None = None,
+) -> list[dict]:
     """Decide a batch in one transaction of its own, committed here; requests already decided (a
-    replay) are skipped. Returns the booking rows written.
+    replay) are skipped. Returns the booking rows written. `meanwhile` is called while PostgreSQL
+    stores the batch's last rows, if they are copied in the background (`decide_requests`).
 
     A batch with a row the database refuses is halved, each half decided in order, down to the
     one request at fault, which is set aside as a dead letter.
     """
     try:
         with db.unit_of_work() as uow:
-            decided = decide_requests(uow, event_id, batch)
+            decided = decide_requests(uow, event_id, batch, meanwhile)
             uow.commit()
         return decided
     except UNWRITABLE as error:
@@ -226,9 +266,18 @@ def highest_decided_seq(db: Database, event_id: uuid.UUID) -> int:
         return uow.session.scalar(select(func.coalesce(func.max(every.c.seq), 0)))
 
 
-def decide_requests(uow: UnitOfWork, event_id: uuid.UUID, batch: list[BookingRequest]) -> list[dict]:
+def decide_requests(
+    uow: UnitOfWork,
+    event_id: uuid.UUID,
+    batch: list[BookingRequest],
+    meanwhile: Callable[[], None] | None = None,
+) -> list[dict]:
     """Decide requests inside the caller's transaction (the event's inventory locked here);
-    returns the booking rows written. The drainer's batches and organizers' comps come here."""
+    returns the booking rows written. The drainer's batches and organizers' comps come here.
+
+    `meanwhile` is called once every chunk is decided, while the background copy still stores
+    the last of them (the drainer reads its next batch); not at all when the rows are written on
+    the spot, where it would only add to the wait."""
     inventory = lock_inventory(uow, event_id)
     now = utcnow()
     # Overdue holds end here too, so a stopped beat never turns them into `sold_out` answers.
@@ -246,13 +295,16 @@ def decide_requests(uow: UnitOfWork, event_id: uuid.UUID, batch: list[BookingReq
     # The seats are read before the copying starts: from here on only the copy uses the connection.
     seating = seating_of(inventory)
     # Each chunk's rows go to PostgreSQL while the next chunk is decided: one COPY per table a chunk.
-    with BackgroundCopy(uow.session.connection(), in_background=len(fresh) > COPY_CHUNK) as copy:
+    in_background = len(fresh) > COPY_CHUNK
+    with BackgroundCopy(uow.session.connection(), in_background=in_background) as copy:
         for start in range(0, len(fresh), COPY_CHUNK):
             bookings, lines = len(rows.bookings), len(rows.lines)
             for request in fresh[start : start + COPY_CHUNK]:
                 rows.add(request, decide(request, inventory, customers[request.user_id], terms))
             copy.send([(Booking.__table__, rows.bookings[bookings:]), (BookingLine.__table__, rows.lines[lines:]),
                        (SeatAssignment.__table__, seating.new_rows() if seating else [])])  # fmt: skip
+        if meanwhile is not None and in_background:
+            meanwhile()
     follow_ups.bookings_held(uow, [b["id"] for b in rows.bookings if b["status"] == BookingStatus.HELD])
     follow_ups.bookings_confirmed(
         uow, [b["id"] for b in rows.bookings if b["status"] == BookingStatus.CONFIRMED]

@@ -69,7 +69,9 @@ def test_a_request_queued_as_a_drainer_lets_go_is_never_left_waiting(
     drains: list[threading.Thread] = []
     failures: list[BaseException] = []
     decided: list = []
-    monkeypatch.setattr(allocation, "decide_batch", lambda _db, _event_id, batch: decided.extend(batch) or [])
+    monkeypatch.setattr(
+        allocation, "decide_batch", lambda _db, _event_id, batch, **_: decided.extend(batch) or []
+    )
 
     def drain_in_a_thread(event_id: str) -> None:
         try:
@@ -140,11 +142,11 @@ decide = allocation.decide_batch
 decided = []
 
 
-def decide_then_die(db, event_id, batch):
+def decide_then_die(db, event_id, batch, **kwargs):
     if decided:
         os.kill(os.getpid(), signal.SIGKILL)  # after the first batch, before the second
     decided.append(batch)
-    return decide(db, event_id, batch)
+    return decide(db, event_id, batch, **kwargs)
 
 
 allocation.decide_batch = decide_then_die
