@@ -27,6 +27,7 @@ import json
 import os
 import threading
 import time
+from collections.abc import Callable, Iterable
 from contextvars import ContextVar
 from pathlib import Path
 
@@ -143,7 +144,7 @@ class Drain:
         self.event_id = str(event_id)
         self.task_id = _current_task.get()
         self.started = time.time()
-        self.read_at = self.committed_at = 0.0
+        self.read_at = 0.0
 
     def locked(self, acquired: bool) -> None:
         _write({"k": "d", "i": self.task_id, "e": self.event_id, "b": self.started,
@@ -152,12 +153,16 @@ class Drain:
     def batch_read(self) -> None:
         self.read_at = time.time()
 
-    def batch_committed(self) -> None:
-        self.committed_at = time.time()
+    def batch_committed(self) -> Callable[[Iterable], None]:
+        """The batch read last was committed; returns what records it visible, with its booking
+        ids (which may run on another thread, after the next batch was read)."""
+        read_at, committed_at = self.read_at, time.time()
 
-    def batch_visible(self, booking_ids) -> None:
-        _write({"k": "q", "i": self.task_id, "e": self.event_id, "r": self.read_at, "c": self.committed_at,
-                "v": time.time(), "ids": [str(b) for b in booking_ids]})  # fmt: skip
+        def visible(booking_ids: Iterable) -> None:
+            _write({"k": "q", "i": self.task_id, "e": self.event_id, "r": read_at, "c": committed_at,
+                    "v": time.time(), "ids": [str(b) for b in booking_ids]})  # fmt: skip
+
+        return visible
 
 
 class _Untraced:
@@ -169,11 +174,12 @@ class _Untraced:
     def batch_read(self) -> None:
         pass
 
-    def batch_committed(self) -> None:
-        pass
+    def batch_committed(self) -> Callable[[Iterable], None]:
+        return _nothing
 
-    def batch_visible(self, booking_ids) -> None:
-        pass
+
+def _nothing(booking_ids: Iterable) -> None:
+    pass
 
 
 _UNTRACED = _Untraced()

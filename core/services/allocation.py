@@ -18,8 +18,9 @@ makes sure the event's sequence counter in Redis is above every number already d
 (`BookingQueue.repair_sequence`): a Redis that lost its data restarts the counter, and queue
 numbers must never repeat.
 
-While PostgreSQL stores a batch's last rows, the drainer reads the batch after it
-(`BatchReads`): it would otherwise wait for the copy, and PostgreSQL would then wait for the read.
+While PostgreSQL stores a batch's last rows, the drainer reads the batch after it; and it
+removes a committed batch from the queue while PostgreSQL runs the next one's first queries
+(`core.drain_pipeline`): the two would otherwise take turns.
 
 A sale's tail is set by how a drain is scheduled (docs/latency-tail.md): the drain under way
 keeps the event's pending flag set, so the booking step sends no spare drain tasks to wait for
@@ -50,6 +51,7 @@ from core.booking_requests import BookingRequest, CustomerState
 from core.booking_rules import Terms, decide
 from core.bulk_insert import BackgroundCopy
 from core.db import Database, UnitOfWork
+from core.drain_pipeline import DrainPipeline
 from core.inventory import lock_inventory
 from core.jobs import Job
 from core.lifecycle import DecidedRows
@@ -116,18 +118,17 @@ def drain_event_queue(
     trace.locked(acquired)
     if not acquired:
         return DrainReport(busy=True)
-    report = DrainReport()
+    report, pipeline = DrainReport(), DrainPipeline(queue, event_id, batch_size)
     try:
         # Before anything is decided: a waiting room due to open becomes the head of the queue.
         waiting_room.open_if_due(db, event_id, keep_lock=lock.reacquire)
         queue.repair_sequence(event_id, highest_decided_seq(db, event_id))
-        reads = BatchReads(queue, event_id, batch_size)
         quiet_until, idle = time.monotonic() + linger, False
         while True:
             last_look = time.monotonic() >= quiet_until
             # A batch's objects die with it: no cycle collection meanwhile (`core.cycle_collector`).
             with cycle_collector.paused():
-                decided = _drain_batch(db, event_id, queue, reads, trace, lock, last_look, idle)
+                decided = _drain_batch(db, event_id, queue, pipeline, trace, lock, last_look, idle)
             if decided is None:
                 if last_look:
                     break
@@ -144,48 +145,31 @@ def drain_event_queue(
     except LockError:
         return report
     finally:
-        with contextlib.suppress(LockError):
-            lock.release()
+        try:
+            pipeline.close()  # the last batch leaves the queue before the lock is let go
+        finally:
+            with contextlib.suppress(LockError):
+                lock.release()
     return report
 
 
-class BatchReads:
-    """A drain's reads of its queue's head. The batch after the one being decided can be read
-    ahead (`read_ahead`), while PostgreSQL stores that one's last chunks and the drainer would
-    otherwise wait (docs/architecture.md, "How a booking is decided"); the next read takes it
-    rather than asking Redis again. It is the same read, only earlier: what comes after the
-    batch in queue order, with the pending flag kept set and the waiting room looked at. Numbers
-    handed out since come later in the queue, and a room that opens in between says so in what
-    was read ahead, which is then read again."""
-
-    def __init__(self, queue, event_id: uuid.UUID, batch_size: int):
-        self.queue, self.event_id, self.batch_size = queue, event_id, batch_size
-        self._ahead: tuple[list[BookingRequest], bool] | None = None
-
-    def next_batch(self, last_look: bool) -> tuple[list[BookingRequest], bool]:
-        """The head of the queue (`BookingQueue.next_batch`): what was read ahead, unless that was
-        nothing (the last look, which may clear the pending flag, is then made now)."""
-        ahead, self._ahead = self._ahead, None
-        if ahead is not None and ahead[0]:
-            return ahead
-        return self.queue.next_batch(self.event_id, self.batch_size, last_look)
-
-    def read_ahead(self, batch: list[BookingRequest]) -> None:
-        """Read what comes after `batch` (in queue order, as read) for the next `next_batch`."""
-        self._ahead = self.queue.next_batch(
-            self.event_id, self.batch_size, last_look=False, after=batch[-1].seq
-        )
-
-
 def _drain_batch(
-    db: Database, event_id: uuid.UUID, queue, reads: BatchReads, trace, lock, last_look: bool, idle: bool
+    db: Database,
+    event_id: uuid.UUID,
+    queue,
+    pipeline: DrainPipeline,
+    trace,
+    lock,
+    last_look: bool,
+    idle: bool,
 ) -> int | None:
-    """One batch of `drain_event_queue`: read the head of the queue, decide it, remove it.
+    """One batch of `drain_event_queue`: read the head of the queue, decide it, remove it (now, or
+    while the next batch is decided: `DrainPipeline.finish`).
     Returns how many requests it decided: None when the queue was empty, 0 when a waiting room
     whose opening came since went first (the queue is read again). What the batch made is freed
     when this returns, before the cycle collector resumes."""
     trace.batch_read()
-    batch, room_waiting = reads.next_batch(last_look)
+    batch, room_waiting = pipeline.next_batch(last_look)
     if not batch:
         return None
     if idle:
@@ -194,14 +178,20 @@ def _drain_batch(
     if room_waiting and waiting_room.open_if_due(db, event_id, keep_lock=lock.reacquire) is not None:
         return 0
     started = time.perf_counter()
-    decided = decide_batch(db, event_id, batch, meanwhile=functools.partial(reads.read_ahead, batch))
-    trace.batch_committed()
-    queue.remove_decided(event_id, batch)
-    trace.batch_visible(r.booking_id for r in batch)
+    decided = decide_batch(db, event_id, batch, meanwhile=functools.partial(pipeline.read_ahead, batch))
+    visible = trace.batch_committed()
     elapsed = max(time.perf_counter() - started, 1e-6)
+    pipeline.finish(functools.partial(_finish_batch, queue, event_id, batch, decided, elapsed, visible))
+    return len(batch)
+
+
+def _finish_batch(queue, event_id: uuid.UUID, batch: list[BookingRequest], decided: list[dict], elapsed: float,
+                  visible: Callable) -> None:  # fmt: skip
+    """A committed batch leaves the queue (announced to the waiting clients), then is counted."""
+    queue.remove_decided(event_id, batch)
+    visible(r.booking_id for r in batch)
     queue.record_rate(event_id, len(batch) / elapsed)
     metrics.observe_batch(queue.redis, event_id, batch, decided, elapsed)
-    return len(batch)
 
 
 def decide_batch(

@@ -1,14 +1,22 @@
-"""The batch a drain reads ahead, while PostgreSQL stores the last rows of the one being decided
-(`allocation.BatchReads`): it is decided next, once, in queue order with what was queued since;
-and a waiting room that opens between the read and its use still puts its entrants first."""
+"""A drain's pipeline (`core.drain_pipeline`). The batch it reads ahead, while PostgreSQL stores
+the last rows of the one being decided, is decided next, once, in queue order with what was
+queued since; a waiting room that opens between the read and its use still puts its entrants
+first. A batch finished behind the next one is off the queue when the drain ends, and one whose
+finishing failed fails the drain, lets go of the lock, and is decided nothing twice.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import time
 
+import pytest
+import redis
+
 from sqlalchemy import select
 
+from core.booking_queue import BookingQueue, lock_key
+from core.drain_pipeline import DrainPipeline
 from core.models import Booking, utcnow
 from core.services import allocation
 from tests.integration.booking_helpers import ask, queue_length, statuses
@@ -31,7 +39,7 @@ def _seqs(db, event) -> dict:
 def _read_ahead_then(monkeypatch, first_time) -> list[list]:
     """Make each read ahead call `first_time` (the first time only) before reading; returns the
     booking ids each read ahead found."""
-    read = allocation.BatchReads.read_ahead
+    read = DrainPipeline.read_ahead
     found: list[list] = []
 
     def read_ahead(reads, batch):
@@ -40,7 +48,7 @@ def _read_ahead_then(monkeypatch, first_time) -> list[list]:
         read(reads, batch)
         found.append([request.booking_id for request in reads._ahead[0]])
 
-    monkeypatch.setattr(allocation.BatchReads, "read_ahead", read_ahead)
+    monkeypatch.setattr(DrainPipeline, "read_ahead", read_ahead)
     monkeypatch.setattr(allocation, "COPY_CHUNK", 2)  # batches of four are copied in the background
     return found
 
@@ -91,3 +99,32 @@ def test_an_opening_between_the_read_ahead_and_its_use_puts_the_entrants_first(
     assert max(seqs[b] for b in entrants) < seqs[late[0]]
     assert [outcome[b] for b in entrants] == ["held"] * 4  # the four tickets
     assert outcome[late[0]] == "rejected"  # decided behind every entrant, not with the batch read ahead
+
+
+def test_a_batch_whose_finishing_fails_fails_the_drain_and_is_decided_once(
+    db, organizer, make_event, customers, monkeypatch, redis_client
+):
+    event = make_event(organizer, quota=7)
+    asked = [ask(customer, event) for customer in customers[:10]]
+    _read_ahead_then(monkeypatch, lambda: None)
+    remove = BookingQueue.remove_decided
+    removals: list[int] = []
+
+    def remove_once_then_fail(queue, event_id, batch):
+        removals.append(len(batch))
+        if len(removals) == 2:  # the second batch, finished behind the third
+            raise redis.ConnectionError("Redis went away")
+        return remove(queue, event_id, batch)
+
+    monkeypatch.setattr(BookingQueue, "remove_decided", remove_once_then_fail)
+    with pytest.raises(redis.ConnectionError):
+        allocation.drain_event_queue(db, event.id, batch_size=4)
+    assert removals == [4, 4]  # the third batch was decided, but not finished after the failure
+    assert not redis_client.exists(lock_key(event.id))  # let go: the retry need not wait for it
+    assert queue_length(event) == 6  # the second and third batches wait to be decided again
+
+    report = allocation.drain_event_queue(db, event.id, batch_size=4)
+    assert report.decided == 6 and queue_length(event) == 0
+    outcome, seqs = statuses(db, event), _seqs(db, event)
+    assert sorted(outcome, key=seqs.__getitem__) == asked
+    assert [outcome[b] for b in asked] == ["held"] * 7 + ["rejected"] * 3
