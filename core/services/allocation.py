@@ -167,7 +167,8 @@ def _drain_batch(
     while the next batch is decided: `DrainPipeline.finish`).
     Returns how many requests it decided: None when the queue was empty, 0 when a waiting room
     whose opening came since went first (the queue is read again). What the batch made is freed
-    when this returns, before the cycle collector resumes."""
+    when this returns (or once it is finished behind the next), by reference counting: none of it
+    waits for the cycle collector."""
     trace.batch_read()
     batch, room_waiting = pipeline.next_batch(last_look)
     if not batch:
