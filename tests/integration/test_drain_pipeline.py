@@ -12,7 +12,6 @@ import time
 
 import pytest
 import redis
-
 from sqlalchemy import select
 
 from core.booking_queue import BookingQueue, lock_key
