@@ -26,6 +26,7 @@ on the spot: a thread would only add its hand-over to the wait.
 
 from __future__ import annotations
 
+import contextvars
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 
@@ -67,7 +68,8 @@ class DrainPipeline:
             return
         if self._executor is None:
             self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="drain-finish")
-        self._finishing = self._executor.submit(work)
+        # In the drain's context: its log line carries the drain task's request id, as before.
+        self._finishing = self._executor.submit(contextvars.copy_context().run, work)
 
     def wait(self) -> None:
         """Wait for the batch being finished, if any; raises what its finishing raised."""

@@ -14,6 +14,7 @@ import pytest
 import redis
 from sqlalchemy import select
 
+from core import request_ids
 from core.booking_queue import BookingQueue, lock_key
 from core.drain_pipeline import DrainPipeline
 from core.models import Booking, utcnow
@@ -59,11 +60,23 @@ def test_the_batch_read_ahead_is_decided_next_once_and_in_order(
     first = [ask(customer, event) for customer in customers[:10]]
     late: list = []
     found = _read_ahead_then(monkeypatch, lambda: late.append(ask(customers[10], event)))
+    finish, finished_under = allocation._finish_batch, []
 
-    report = allocation.drain_event_queue(db, event.id, batch_size=4)
+    def finish_noting_the_request_id(*args):
+        finished_under.append(request_ids.current())
+        finish(*args)
+
+    monkeypatch.setattr(allocation, "_finish_batch", finish_noting_the_request_id)
+    token = request_ids.bind("drain-task-request")
+    try:
+        report = allocation.drain_event_queue(db, event.id, batch_size=4)
+    finally:
+        request_ids.unbind(token)
 
     assert found[:2] == [first[4:8], [*first[8:], *late]]  # what came after each batch, and no more
     assert (report.decided, report.batches) == (11, 3)  # nothing read twice
+    # Finished behind the next batch or not, each batch's log line names the drain task's request.
+    assert finished_under == ["drain-task-request"] * 3
     outcome, seqs = statuses(db, event), _seqs(db, event)
     in_order = sorted(outcome, key=seqs.__getitem__)
     assert in_order == [*first, *late]
