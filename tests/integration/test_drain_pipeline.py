@@ -24,7 +24,7 @@ from tests.waiting_room_helpers import add_waiting_room
 
 CUSTOMERS = 11
 # Time enough for the drain to start (and find the room not yet due) before the opening.
-OPENING_IN = dt.timedelta(seconds=2)
+OPENING_IN = dt.timedelta(seconds=3)
 
 
 def _seqs(db, event) -> dict:
