@@ -16,7 +16,9 @@ Records, one a line (`k` says which):
                    wait, prefetched, for a free process)
   t  task          n task name, i task id, s sent (the message's header), b started, f finished
   d  drain         i task id, e event, b started, l lock taken (null: busy, another drainer had it)
-  q  batch         i task id, e event, r read, c committed, v visible, ids the batch's bookings
+  q  batch         i task id, e event, r read (taken up by the drainer: a batch read ahead, while
+                   the one before was stored, counts from then), c committed, v visible, ids
+                   the batch's bookings
   g  gc pause      p pid, t start, ms duration, gen generation
 """
 
