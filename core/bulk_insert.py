@@ -107,7 +107,8 @@ class BackgroundCopy:
 
     def __init__(self, connection: Connection, in_background: bool = True):
         self._connection = connection
-        self._background = in_background and connection.dialect.name == "postgresql"
+        # Whether chunks are copied on the thread (else each is inserted as it is sent).
+        self.in_background = in_background and connection.dialect.name == "postgresql"
         # Looked up here: the copying thread touches psycopg2's connection, not SQLAlchemy's.
         self._dbapi_connection = connection.connection.dbapi_connection
         self._chunks: queue.SimpleQueue = queue.SimpleQueue()
@@ -116,7 +117,7 @@ class BackgroundCopy:
         self._thread = threading.Thread(target=self._run, name="background-copy", daemon=True)
 
     def __enter__(self) -> BackgroundCopy:
-        if self._background:
+        if self.in_background:
             cls = BackgroundCopy
             with cls._running_lock:
                 if cls._running == 0:
@@ -130,7 +131,7 @@ class BackgroundCopy:
         """Insert these tables' rows (as `insert_rows`), after every chunk sent before."""
         if self._error is not None:
             raise self._error
-        if not self._background:
+        if not self.in_background:
             insert_rows(self._connection, tables)
         elif any(rows for _, rows in tables):
             self._chunks.put(_copy_statements(tables))
@@ -147,7 +148,7 @@ class BackgroundCopy:
 
     def __exit__(self, kind, *_) -> None:
         self._abandoned = kind is not None  # the caller failed: its transaction will roll back
-        if self._background:
+        if self.in_background:
             self._chunks.put(self._DONE)
             self._thread.join()
             cls = BackgroundCopy

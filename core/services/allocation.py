@@ -286,15 +286,14 @@ def decide_requests(
     # The seats are read before the copying starts: from here on only the copy uses the connection.
     seating = seating_of(inventory)
     # Each chunk's rows go to PostgreSQL while the next chunk is decided: one COPY per table a chunk.
-    in_background = len(fresh) > COPY_CHUNK
-    with BackgroundCopy(uow.session.connection(), in_background=in_background) as copy:
+    with BackgroundCopy(uow.session.connection(), in_background=len(fresh) > COPY_CHUNK) as copy:
         for start in range(0, len(fresh), COPY_CHUNK):
             bookings, lines = len(rows.bookings), len(rows.lines)
             for request in fresh[start : start + COPY_CHUNK]:
                 rows.add(request, decide(request, inventory, customers[request.user_id], terms))
             copy.send([(Booking.__table__, rows.bookings[bookings:]), (BookingLine.__table__, rows.lines[lines:]),
                        (SeatAssignment.__table__, seating.new_rows() if seating else [])])  # fmt: skip
-        if meanwhile is not None and in_background:
+        if meanwhile is not None and copy.in_background:
             meanwhile()
     follow_ups.bookings_held(uow, [b["id"] for b in rows.bookings if b["status"] == BookingStatus.HELD])
     follow_ups.bookings_confirmed(

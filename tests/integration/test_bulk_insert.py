@@ -180,6 +180,7 @@ def test_a_copy_not_in_the_background_inserts_each_chunk_on_the_spot(db, organiz
     (chunk,) = chunks_of_bookings(event, customers, 1)
     interval = sys.getswitchinterval()
     with db.unit_of_work() as uow, BackgroundCopy(uow.session.connection(), in_background=False) as copy:
+        assert not copy.in_background
         copy.send(chunk)
         ids = set(uow.session.scalars(select(Booking.id).where(Booking.event_id == event.id)))
         assert ids == {row["id"] for row in chunk[0][1]}
