@@ -12,6 +12,10 @@ inventory locked, the customers read) while the drainer waits. `DrainPipeline` f
   same read, only earlier: what comes after the batch in queue order, with the pending flag kept
   set and the waiting room looked at. Numbers handed out since come later in the queue; a room
   that closed in between says so in what was read ahead, which the drainer then reads again.
+  This one Redis call is made while the batch's transaction is open (that is the point: the
+  copy is still running), so a frozen Redis keeps the event's inventory locked for at most the
+  client's socket timeout (`REDIS_SOCKET_TIMEOUT`, 1 s by default); its error then rolls the
+  batch back, and the retried drain decides it.
 - **Finishing behind.** When the next batch is already read, the committed one is removed from the
   queue, announced and counted on a thread of the pipeline's own (`finish`) while the drainer
   starts on the next, whose first steps wait for PostgreSQL. Its visibility comes no later than

@@ -128,7 +128,7 @@ def drain_event_queue(
             last_look = time.monotonic() >= quiet_until
             # A batch's objects die with it: no cycle collection meanwhile (`core.cycle_collector`).
             with cycle_collector.paused():
-                decided = _drain_batch(db, event_id, queue, pipeline, trace, lock, last_look, idle)
+                decided = _drain_batch(db, event_id, pipeline, trace, lock, last_look, idle)
             if decided is None:
                 if last_look:
                     break
@@ -156,7 +156,6 @@ def drain_event_queue(
 def _drain_batch(
     db: Database,
     event_id: uuid.UUID,
-    queue,
     pipeline: DrainPipeline,
     trace,
     lock,
@@ -182,7 +181,9 @@ def _drain_batch(
     decided = decide_batch(db, event_id, batch, meanwhile=functools.partial(pipeline.read_ahead, batch))
     visible = trace.batch_committed()
     elapsed = max(time.perf_counter() - started, 1e-6)
-    pipeline.finish(functools.partial(_finish_batch, queue, event_id, batch, decided, elapsed, visible))
+    pipeline.finish(
+        functools.partial(_finish_batch, pipeline.queue, event_id, batch, decided, elapsed, visible)
+    )
     return len(batch)
 
 
