@@ -126,13 +126,11 @@ def post_worker_init(worker):
     modules, the app: some 180,000 objects, alive until the process ends) out of the garbage
     collector's reach: each full collection walked them all and stopped every request of the
     process for a quarter of a second on a busy machine, the API's share of a sale's slowest
-    decisions (docs/latency-tail.md)."""
-    import gc
-
-    from core import live_status
+    decisions (docs/latency-tail.md; `core.cycle_collector`)."""
+    from core import cycle_collector, live_status
 
     live_status.hub().start()
-    gc.freeze()
+    cycle_collector.set_aside_start_up()
 
 
 def child_exit(server, worker):

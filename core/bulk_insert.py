@@ -3,15 +3,13 @@ elsewhere; and `BackgroundCopy`, which sends a batch's chunks on a thread of the
 drainer decides the next.
 
 COPY writes a batch of bookings and their lines several times faster than multi-row INSERT
-statements, and turning the rows into COPY's text is the client's share of it, so that is done
-column by column (docs/architecture.md, "How a booking flows"): each column's values go through
-one conversion chosen once from the column's type, and a column whose values repeat through the
-batch (the event, the decision time, a status, a ticket type) converts each distinct value once.
-A table whose every column is an id or a time (the seat assignments, some 3.4 rows a decision
-of a seated rush) goes in COPY's binary format instead: PostgreSQL then parses no text, which
-for such a row (its time above all) cost it some 2 µs, several times what storing it costs
-(docs/seating.md, "What an assignment row costs"); other columns (text, numbers, JSON) would each
-need their own binary form, so those tables keep the text format.
+statements. The rows go in COPY's binary format: PostgreSQL then parses no text, and parsing was
+much of what a row cost it, a time with its zone above all (some 2 µs each, and a booking has
+three to five: docs/seating.md, "What an assignment row costs"; docs/benchmarks.md). Each column's
+values go through one conversion chosen once from the column's type (`_binary_converter`: ids,
+times with their zone, text, integers, booleans, JSON: every type the drainer's tables have; any
+other is refused when the statement is made), and a column whose values repeat through the batch
+(the event, the decision time, a status, a ticket type) converts each distinct value once.
 Everything runs inside the caller's transaction, so the batch still commits or rolls back as
 one. COPY goes around SQLAlchemy, so its errors are raised as SQLAlchemy's, like those of any
 other statement: the drainer tells a bad row (`IntegrityError`, `DataError`) from a lost
@@ -21,20 +19,33 @@ connection by them.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import io
 import itertools
 import json
 import queue
+import struct
 import sys
 import threading
 import uuid
 from collections.abc import Callable, Sequence
 
-from sqlalchemy import JSON, Column, Connection, DateTime, Table, TypeDecorator, exc, insert
-
-NULL = r"\N"
-# COPY's text format: a backslash, a tab or a line break inside a value is escaped.
-_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+from psycopg2.extensions import encodings as python_encodings
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    Connection,
+    DateTime,
+    Integer,
+    String,
+    Table,
+    TypeDecorator,
+    Uuid,
+    exc,
+    insert,
+)
 
 
 def insert_rows(connection: Connection, tables: list[tuple[Table, list[dict]]]) -> None:
@@ -45,29 +56,32 @@ def insert_rows(connection: Connection, tables: list[tuple[Table, list[dict]]]) 
             if rows:
                 connection.execute(insert(table), rows)
         return
-    for statement, data in _copy_statements(tables):
-        _copy(connection.connection.dbapi_connection, connection.dialect, statement, data)
+    dbapi_connection = connection.connection.dbapi_connection
+    for statement, data in _copy_statements(tables, dbapi_connection):
+        _copy(dbapi_connection, connection.dialect, statement, data)
 
 
-def _copy_statements(tables: list[tuple[Table, list[dict]]]) -> list[tuple[str, str | bytes]]:
-    """Each table's COPY statement and its data, for the tables that have rows (PostgreSQL)."""
+def _copy_statements(tables: list[tuple[Table, list[dict]]], dbapi_connection) -> list[tuple[str, bytes]]:
+    """Each table's COPY statement and its data, for the tables that have rows (PostgreSQL); text
+    in the connection's client encoding, as PostgreSQL reads a binary COPY's text."""
+    encoding = python_encodings[dbapi_connection.encoding]
     statements = []
     for table, rows in tables:
         if not rows:
             continue
         columns = [table.c[name] for name in rows[0]]
         names = ", ".join(f'"{column.name}"' for column in columns)
-        if all(_binary_converter(column) for column in columns):
-            statements.append(
-                (f'COPY "{table.name}" ({names}) FROM STDIN (FORMAT binary)', copy_binary(columns, rows))
+        statements.append(
+            (
+                f'COPY "{table.name}" ({names}) FROM STDIN (FORMAT binary)',
+                copy_binary(columns, rows, encoding),
             )
-        else:
-            statements.append((f'COPY "{table.name}" ({names}) FROM STDIN', copy_text(columns, rows)))
+        )
     return statements
 
 
-def _copy(dbapi_connection, dialect, statement: str, data: str | bytes) -> None:
-    buffer = io.BytesIO(data) if isinstance(data, bytes) else io.StringIO(data)
+def _copy(dbapi_connection, dialect, statement: str, data: bytes) -> None:
+    buffer = io.BytesIO(data)
     with dbapi_connection.cursor() as cursor:
         try:
             # The whole buffer in one read: psycopg2 hands it to libpq at once, and holds the
@@ -134,7 +148,7 @@ class BackgroundCopy:
         if not self.in_background:
             insert_rows(self._connection, tables)
         elif any(rows for _, rows in tables):
-            self._chunks.put(_copy_statements(tables))
+            self._chunks.put(_copy_statements(tables, self._dbapi_connection))
 
     def _run(self) -> None:
         while (statements := self._chunks.get()) is not self._DONE:
@@ -160,24 +174,18 @@ class BackgroundCopy:
             raise self._error
 
 
-def copy_text(columns: Sequence[Column], rows: list[dict]) -> str:
-    """The rows in COPY's text format, one line each, the columns in the order given."""
-    texts = [_column_values(_converter(column), [row[column.name] for row in rows]) for column in columns]
-    return "\n".join(map("\t".join, zip(*texts, strict=True))) + "\n"
-
-
-def copy_binary(columns: Sequence[Column], rows: list[dict]) -> bytes:
-    """The rows in COPY's binary format, the columns in the order given (each `_binary_converter`
-    has one)."""
+def copy_binary(columns: Sequence[Column], rows: list[dict], encoding: str = "utf-8") -> bytes:
+    """The rows in COPY's binary format, the columns in the order given, text in `encoding`."""
     fields = [
-        _column_values(_binary_converter(column), [row[column.name] for row in rows]) for column in columns
+        _column_values(_binary_converter(column, encoding), [row[column.name] for row in rows])
+        for column in columns
     ]
     count = len(columns).to_bytes(2, "big")
     body = b"".join(map(b"".join, zip(itertools.repeat(count, len(rows)), *fields, strict=False)))
     return _BINARY_HEADER + body + _BINARY_TRAILER
 
 
-def _column_values(convert: Callable[[object], str | bytes], values: list) -> list:
+def _column_values(convert: Callable[[object], bytes], values: list) -> list:
     # The values that repeat are the same objects (one `now`, one event id, one status), so
     # identity finds them without hashing: while `values` holds them, no two share an id.
     distinct = dict(zip(map(id, values), values, strict=True))
@@ -185,40 +193,6 @@ def _column_values(convert: Callable[[object], str | bytes], values: list) -> li
         return list(map(convert, values))
     converted = {key: convert(value) for key, value in distinct.items()}
     return list(map(converted.__getitem__, map(id, values)))
-
-
-def _converter(column: Column) -> Callable[[object], str]:
-    sql_type = column.type
-    if isinstance(sql_type, TypeDecorator):  # `UTCDateTime`: what it stores is its `impl`'s
-        sql_type = sql_type.impl_instance
-    convert = _json if isinstance(sql_type, JSON) else _BY_TYPE.get(sql_type.python_type, _text)
-    if not column.nullable:
-        return convert
-    return lambda value: NULL if value is None else convert(value)
-
-
-def _text(value) -> str:
-    text = str(value)
-    if "\\" in text or "\t" in text or "\n" in text or "\r" in text:  # rare: looked for before translating
-        return text.translate(_ESCAPES)
-    return text
-
-
-def _json(value) -> str:
-    return json.dumps(value).translate(_ESCAPES)
-
-
-def _uuid(value: uuid.UUID) -> str:
-    # The 32 hex digits without the hyphens, which PostgreSQL's uuid input takes as well: one
-    # formatting, where `str` slices and joins five pieces (a batch's seat assignments carry two
-    # ids each).
-    return format(value.int, "032x")
-
-
-def _timestamp(value: dt.datetime) -> str:
-    if value.tzinfo is None:
-        raise ValueError("naive datetime in a bulk insert")
-    return value.isoformat()
 
 
 # COPY's binary format: the signature, no flags and no header extension; each row its number of
@@ -229,6 +203,9 @@ _BINARY_NULL = (-1).to_bytes(4, "big", signed=True)
 # PostgreSQL's times are microseconds since its epoch.
 _PG_EPOCH = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 _MICROSECOND = dt.timedelta(microseconds=1)
+# An integer field: its length, then the value in as many bytes, by the column's type.
+_INTEGERS = {BigInteger: struct.Struct(">iq"), Integer: struct.Struct(">ii")}
+_BOOLEANS = {True: b"\x00\x00\x00\x01\x01", False: b"\x00\x00\x00\x01\x00"}
 
 
 def _binary_uuid(value: uuid.UUID) -> bytes:
@@ -241,26 +218,36 @@ def _binary_timestamp(value: dt.datetime) -> bytes:
     return b"\x00\x00\x00\x08" + ((value - _PG_EPOCH) // _MICROSECOND).to_bytes(8, "big", signed=True)
 
 
-def _binary_converter(column: Column) -> Callable[[object], bytes] | None:
-    """How a column's value is written in COPY's binary format, for an id (`uuid`) or a time with
-    its zone (`timestamptz`); None for any other column."""
+def _binary_text(encoding: str) -> Callable[[str], bytes]:
+    def convert(value: str) -> bytes:
+        data = value.encode(encoding)
+        return len(data).to_bytes(4, "big") + data
+
+    return convert
+
+
+def _binary_converter(column: Column, encoding: str) -> Callable[[object], bytes]:
+    """How a column's value is written in COPY's binary format, by the column's type; a type
+    without one here is refused (`TypeError`), before anything is sent."""
     sql_type = column.type
-    if isinstance(sql_type, TypeDecorator):
+    if isinstance(sql_type, TypeDecorator):  # `UTCDateTime`: what it stores is its `impl`'s
         sql_type = sql_type.impl_instance
-    if sql_type.python_type is uuid.UUID:
+    if isinstance(sql_type, Uuid):
         convert = _binary_uuid
     elif isinstance(sql_type, DateTime) and sql_type.timezone:
         convert = _binary_timestamp
+    elif isinstance(sql_type, Boolean):
+        convert = _BOOLEANS.__getitem__
+    elif isinstance(sql_type, Integer):
+        integer = next(form for kind, form in _INTEGERS.items() if isinstance(sql_type, kind))
+        convert = functools.partial(integer.pack, integer.size - 4)
+    elif isinstance(sql_type, JSON):  # `json`'s binary form is its text (`jsonb` would need a version byte)
+        text = _binary_text(encoding)
+        convert = lambda value: text(json.dumps(value))  # noqa: E731 - as SQLAlchemy's JSON writes it
+    elif isinstance(sql_type, String):
+        convert = _binary_text(encoding)
     else:
-        return None
+        raise TypeError(f"no binary COPY form for {column.table.name}.{column.name} ({sql_type})")
     if not column.nullable:
         return convert
     return lambda value: _BINARY_NULL if value is None else convert(value)
-
-
-_BY_TYPE: dict[type, Callable[[object], str]] = {
-    uuid.UUID: _uuid,
-    int: str,
-    bool: {True: "t", False: "f"}.__getitem__,
-    dt.datetime: _timestamp,
-}

@@ -16,7 +16,8 @@ in turn) name the HTTP request that caused it; a task beat started is named by i
 They also log as JSON (`core.logging_setup`) instead of Celery's own format, count failed tasks,
 note when each of beat's sweeps last succeeded (for /metrics) and, with `DRAIN_TRACE` set, stamp
 each task's sending, receipt, start and end (`core.drain_trace`). A worker or beat started on a published
-secret says so loudly, as the web does.
+secret says so loudly, as the web does. Each worker process, once set up, keeps its start-up
+objects out of the cycle collector's walks (`core.cycle_collector.set_aside_start_up`).
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from celery.signals import (
     worker_process_init,
 )
 
-from core import drain_trace, metrics, request_ids, runtime, startup
+from core import cycle_collector, drain_trace, metrics, request_ids, runtime, startup
 from core import periodic as periodic_runs
 from core.config import ConfigError, Settings
 from core.jobs import Job, Periodic
@@ -148,6 +149,12 @@ runtime.set_dispatcher(dispatch_job)
 def _fresh_connections_after_fork(**_kwargs) -> None:
     # Pooled connections must not be shared with the parent process after a fork.
     runtime.database().dispose()
+
+
+@worker_init.connect  # the main process: with the solo pool the one that drains; forked, the children inherit it
+@worker_process_init.connect  # each child, once its own set-up is done
+def _set_aside_start_up(**_kwargs) -> None:
+    cycle_collector.set_aside_start_up()
 
 
 @worker_init.connect
