@@ -15,8 +15,8 @@ Each is compared with two references measured beside it, in the same run:
   better is kept): the ceiling of deciding one booking per transaction (`bench.references`);
 - bare COPY: the very rows the engine wrote (bookings, their lines, seat assignments), read
   back, deleted, and written again by COPY alone (in its binary format, as the engine writes
-  them), one transaction per thousand bookings: the
-  limit of any engine that must write those rows.
+  them), one transaction per thousand bookings: the limit of any engine that must write those
+  rows.
 
 Goals (docs/benchmarks.md): the engine at 5× the UPDATE reference or more, and within 3× of
 bare COPY, in every series.

@@ -174,7 +174,7 @@ class BackgroundCopy:
             raise self._error
 
 
-def copy_binary(columns: Sequence[Column], rows: list[dict], encoding: str = "utf-8") -> bytes:
+def copy_binary(columns: Sequence[Column], rows: list[dict], encoding: str) -> bytes:
     """The rows in COPY's binary format, the columns in the order given, text in `encoding`."""
     fields = [
         _column_values(_binary_converter(column, encoding), [row[column.name] for row in rows])

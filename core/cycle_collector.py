@@ -10,7 +10,7 @@ batch, the collector resumes where it was afterwards: what the batch left in cyc
 collected then, and no collection is skipped for good.
 
 Even so, the objects a batch keeps past it (the batch read ahead, the one being finished) move
-up to the oldest generation, and every few batches that set off a full collection: a walk of
+up to the oldest generation, and every few batches that set off a full collection, a walk of
 every object of the process: 115 to 148 ms of a 20,000-request drain of about a second in the
 engine benchmark's process, of some 267,000 objects (measured with `gc.callbacks`;
 docs/benchmarks.md). Most of those objects are the process's start-up (modules,
