@@ -321,9 +321,10 @@ def customer_states(uow: UnitOfWork, event_id: uuid.UUID, user_ids: set[uuid.UUI
     return states
 
 
-# The batch's two reads of what is decided already are made once per process and dialect, with
-# their values as parameters: made at each batch, they cost the drainer 0.2 and 0.5 to 0.9 ms of
-# CPU, whatever the batch's size; made once, 0.06 to 0.15 ms (docs/benchmarks.md).
+# The batch's two reads (the replay check, the customers' standing) are made once per process
+# and dialect, with their values as parameters: made at each batch, they cost the drainer 0.2
+# and 0.5 to 0.9 ms of CPU, whatever the batch's size; made once, 0.06 to 0.15 ms
+# (docs/benchmarks.md).
 
 
 @functools.cache
